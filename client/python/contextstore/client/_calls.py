@@ -1,0 +1,225 @@
+"""Each RPC once: the request it sends and how its response is read.
+
+The sync and async clients only run these ``Call`` values, so the two can
+never disagree about the wire.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from contextstore.client.models import (
+    CachedAnalysis,
+    CachedFile,
+    FileMetadata,
+    FileUpload,
+    Limits,
+    Removed,
+    ServerInfo,
+    Stats,
+)
+from contextstore.v1 import context_store_pb2 as pb
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+T = TypeVar("T")
+
+SERVICE = "contextstore.v1.ContextStoreService"
+# Reads are idempotent, so the channel retries them on UNAVAILABLE.
+RETRIED_METHODS = (
+    "GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetServerInfo",
+)  # fmt: skip
+DEFAULT_TARGET = "127.0.0.1:50051"
+DEFAULT_TIMEOUT = 10.0
+# The server's default limit: 16 MiB of content plus 1 MiB of headroom.
+DEFAULT_MAX_MESSAGE_BYTES = 17 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One RPC to run: ``method`` on the stub, ``parse`` for its response.
+
+    With ``miss_is_none``, NOT_FOUND reads as ``None`` instead of an error.
+    """
+
+    method: str
+    request: Message
+    parse: Callable[[Any], T]
+    miss_is_none: bool = False
+
+
+def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
+    retry = {
+        "maxAttempts": 4,
+        "initialBackoff": "0.05s",
+        "maxBackoff": "1s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }
+    config = {
+        "methodConfig": [
+            {
+                "name": [{"service": SERVICE, "method": m} for m in RETRIED_METHODS],
+                "retryPolicy": retry,
+            }
+        ]
+    }
+    return [
+        ("grpc.service_config", json.dumps(config)),
+        ("grpc.enable_retries", 1),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+    ]
+
+
+# -- conversions ---------------------------------------------------------------
+
+
+def _datetime(ts: Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def _timestamp(when: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(when)
+    return ts
+
+
+def _metadata(m: pb.FileMetadata) -> FileMetadata:
+    return FileMetadata(
+        path=m.path,
+        size=m.size,
+        sha256=m.sha256,
+        mtime=_datetime(m.mtime) if m.HasField("mtime") else None,
+        cached_at=_datetime(m.cached_at),
+        labels=dict(m.labels),
+        version=m.version,
+    )
+
+
+def _file(content: bytes, m: pb.FileMetadata) -> CachedFile:
+    return CachedFile(content=content, metadata=_metadata(m))
+
+
+def _removed(r: pb.InvalidateFileResponse | pb.ClearSessionResponse) -> Removed:
+    return Removed(files=r.files_removed, analyses=r.analyses_removed)
+
+
+def _stats(r: pb.GetStatsResponse) -> Stats:
+    return Stats(
+        files=r.files, analyses=r.analyses, bytes=r.bytes, sessions=r.sessions, hits=r.hits,
+        misses=r.misses, evictions=r.evictions, expirations=r.expirations,
+    )  # fmt: skip
+
+
+def _server_info(r: pb.GetServerInfoResponse) -> ServerInfo:
+    lim = r.limits
+    limits = Limits(
+        max_content_bytes=lim.max_content_bytes,
+        max_message_bytes=lim.max_message_bytes,
+        max_batch_items=lim.max_batch_items,
+        max_path_bytes=lim.max_path_bytes,
+        max_session_id_bytes=lim.max_session_id_bytes,
+        max_analysis_type_bytes=lim.max_analysis_type_bytes,
+        max_labels=lim.max_labels,
+        max_label_key_bytes=lim.max_label_key_bytes,
+        max_label_value_bytes=lim.max_label_value_bytes,
+        total_bytes=lim.total_bytes,
+        session_bytes=lim.session_bytes,
+        session_entries=lim.session_entries,
+        session_ttl=lim.session_ttl.ToTimedelta(),
+        max_concurrent_rpcs=lim.max_concurrent_rpcs,
+    )
+    return ServerInfo(version=r.version, backend=r.backend, stripes=r.stripes, limits=limits)
+
+
+def _upload(f: FileUpload) -> pb.FileUpload:
+    upload = pb.FileUpload(path=f.path, content=f.content, labels=f.labels)
+    if f.mtime is not None:
+        upload.mtime.CopyFrom(_timestamp(f.mtime))
+    return upload
+
+
+# -- calls ---------------------------------------------------------------------
+
+Session = str | None
+
+
+def cache_file(
+    session: Session, path: str, content: bytes, labels: Mapping[str, str] | None,
+    mtime: datetime | None,
+) -> Call[FileMetadata]:  # fmt: skip
+    request = pb.CacheFileRequest(
+        session_id=session, path=path, content=content, labels=labels or {}
+    )
+    if mtime is not None:
+        request.mtime.CopyFrom(_timestamp(mtime))
+    return Call("CacheFile", request, lambda r: _metadata(r.metadata))
+
+
+def get_file(session: Session, path: str) -> Call[CachedFile]:
+    request = pb.GetFileRequest(session_id=session, path=path)
+    return Call("GetFile", request, lambda r: _file(r.content, r.metadata), miss_is_none=True)
+
+
+def get_metadata(session: Session, path: str) -> Call[FileMetadata]:
+    request = pb.GetMetadataRequest(session_id=session, path=path)
+    return Call("GetMetadata", request, lambda r: _metadata(r.metadata), miss_is_none=True)
+
+
+def cache_analysis(
+    session: Session, path: str, analysis_type: str, result: bytes
+) -> Call[datetime]:
+    request = pb.CacheAnalysisRequest(
+        session_id=session, path=path, analysis_type=analysis_type, result=result
+    )
+    return Call("CacheAnalysis", request, lambda r: _datetime(r.cached_at))
+
+
+def get_analysis(session: Session, path: str, analysis_type: str) -> Call[CachedAnalysis]:
+    request = pb.GetAnalysisRequest(session_id=session, path=path, analysis_type=analysis_type)
+    parse: Callable[[Any], CachedAnalysis] = lambda r: CachedAnalysis(  # noqa: E731
+        r.result, _datetime(r.cached_at)
+    )
+    return Call("GetAnalysis", request, parse, miss_is_none=True)
+
+
+def invalidate_file(session: Session, path: str) -> Call[Removed]:
+    return Call("InvalidateFile", pb.InvalidateFileRequest(session_id=session, path=path), _removed)
+
+
+def invalidate_analysis(session: Session, path: str, analysis_type: str | None) -> Call[int]:
+    request = pb.InvalidateAnalysisRequest(
+        session_id=session, path=path, analysis_type=analysis_type
+    )
+    return Call("InvalidateAnalysis", request, lambda r: r.analyses_removed)
+
+
+def clear_session(session: Session) -> Call[Removed]:
+    return Call("ClearSession", pb.ClearSessionRequest(session_id=session), _removed)
+
+
+def batch_get_files(session: Session, paths: Sequence[str]) -> Call[list[CachedFile | None]]:
+    def parse(r: pb.BatchGetFilesResponse) -> list[CachedFile | None]:
+        return [_file(f.content, f.metadata) if f.found else None for f in r.files]
+
+    return Call("BatchGetFiles", pb.BatchGetFilesRequest(session_id=session, paths=paths), parse)
+
+
+def batch_cache_files(session: Session, files: Iterable[FileUpload]) -> Call[list[FileMetadata]]:
+    request = pb.BatchCacheFilesRequest(session_id=session, files=[_upload(f) for f in files])
+    return Call("BatchCacheFiles", request, lambda r: [_metadata(m) for m in r.metadata])
+
+
+def stats(session: Session, *, whole_store: bool) -> Call[Stats]:
+    # Absent session_id asks for the whole store; "" is the global namespace.
+    request = pb.GetStatsRequest() if whole_store else pb.GetStatsRequest(session_id=session or "")
+    return Call("GetStats", request, _stats)
+
+
+def server_info() -> Call[ServerInfo]:
+    return Call("GetServerInfo", pb.GetServerInfoRequest(), _server_info)

@@ -1,0 +1,98 @@
+"""The exceptions the client raises, one per status code family::
+
+ContextStoreError                 any failed call; .code, .message
+├── InvalidArgument               INVALID_ARGUMENT; .violations names the fields
+├── NotFound                      NOT_FOUND (reads return None instead)
+├── ResourceExhausted             RESOURCE_EXHAUSTED; .violations names the limits
+├── Unavailable                   UNAVAILABLE, after the retries the service config allows
+├── DeadlineExceeded              DEADLINE_EXCEEDED
+├── Cancelled                     CANCELLED
+└── ServerError                   INTERNAL, UNKNOWN and every other code
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A field (for InvalidArgument) or a limit (for ResourceExhausted) and why."""
+
+    subject: str
+    description: str
+
+
+class ContextStoreError(Exception):
+    """A call failed; ``code`` is the gRPC status code."""
+
+    def __init__(
+        self, code: grpc.StatusCode, message: str, violations: tuple[Violation, ...] = ()
+    ) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+        self.violations = violations
+
+
+class InvalidArgument(ContextStoreError):
+    """The request was malformed; ``violations`` name each bad field."""
+
+
+class NotFound(ContextStoreError):
+    """The entry is not cached."""
+
+
+class ResourceExhausted(ContextStoreError):
+    """A limit was hit; ``violations`` name the limits."""
+
+
+class Unavailable(ContextStoreError):
+    """The server could not be reached."""
+
+
+class DeadlineExceeded(ContextStoreError):
+    """The call's deadline passed."""
+
+
+class Cancelled(ContextStoreError):
+    """The call was cancelled."""
+
+
+class ServerError(ContextStoreError):
+    """The server failed in a way the caller did not cause."""
+
+
+_BY_CODE: dict[grpc.StatusCode, type[ContextStoreError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+    grpc.StatusCode.CANCELLED: Cancelled,
+}
+
+
+def _violations(status: object) -> tuple[Violation, ...]:
+    found: list[Violation] = []
+    for detail in getattr(status, "details", ()):
+        bad_request = error_details_pb2.BadRequest()
+        quota = error_details_pb2.QuotaFailure()
+        if detail.Unpack(bad_request):
+            found += [Violation(v.field, v.description) for v in bad_request.field_violations]
+        elif detail.Unpack(quota):
+            found += [Violation(v.subject, v.description) for v in quota.violations]
+    return tuple(found)
+
+
+def from_rpc_error(error: grpc.RpcError) -> ContextStoreError:
+    """Translate a failed call, keeping the rich details the server attached."""
+    code: grpc.StatusCode = error.code()
+    message: str = error.details() or ""
+    status = rpc_status.from_call(error)
+    violations = _violations(status) if status is not None else ()
+    return _BY_CODE.get(code, ServerError)(code, message, violations)

@@ -1,0 +1,174 @@
+"""The blocking client."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import TypeVar
+
+import grpc
+from contextstore.client import _calls as calls
+from contextstore.client.errors import from_rpc_error
+from contextstore.client.models import (
+    CachedAnalysis,
+    CachedFile,
+    FileMetadata,
+    FileUpload,
+    Removed,
+    ServerInfo,
+    Stats,
+)
+from contextstore.v1 import context_store_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+
+
+class ContextStoreClient:
+    """A blocking client over one channel; use it as a context manager.
+
+    The client addresses the global namespace; ``session(id)`` returns a handle
+    bound to one session that shares the channel. Every call has a deadline
+    (``timeout`` seconds, overridable per call); reads of a missing entry
+    return ``None``; failures raise ``contextstore.client.errors`` exceptions.
+    """
+
+    def __init__(
+        self,
+        target: str = calls.DEFAULT_TARGET,
+        *,
+        timeout: float = calls.DEFAULT_TIMEOUT,
+        max_message_bytes: int = calls.DEFAULT_MAX_MESSAGE_BYTES,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        options = calls.channel_options(max_message_bytes)
+        self._channel = (
+            grpc.secure_channel(target, credentials, options)
+            if credentials is not None
+            else grpc.insecure_channel(target, options)
+        )
+        self._stub = pb_grpc.ContextStoreServiceStub(self._channel)
+        self._timeout = timeout
+        self._session: str | None = None
+        self._owns_channel = True
+
+    @property
+    def session_id(self) -> str | None:
+        """The bound session, or ``None`` for the global namespace."""
+        return self._session
+
+    def session(self, session_id: str | None) -> ContextStoreClient:
+        """A handle bound to ``session_id`` (``None``: global), sharing the channel."""
+        handle = copy.copy(self)
+        handle._session = session_id or None
+        handle._owns_channel = False
+        return handle
+
+    def close(self) -> None:
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> ContextStoreClient:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self, call: calls.Call[T], timeout: float | None) -> T | None:
+        method = getattr(self._stub, call.method)
+        try:
+            response = method(call.request, timeout=timeout or self._timeout)
+        except grpc.RpcError as rpc_error:
+            error = from_rpc_error(rpc_error)
+            if call.miss_is_none and error.code == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise error from None
+        return call.parse(response)
+
+    def _must(self, call: calls.Call[T], timeout: float | None) -> T:
+        result = self._run(call, timeout)
+        assert result is not None, "only reads of one entry may miss"
+        return result
+
+    # -- files -----------------------------------------------------------------
+
+    def cache_file(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        labels: Mapping[str, str] | None = None,
+        mtime: datetime | None = None,
+        timeout: float | None = None,
+    ) -> FileMetadata:
+        """Store or replace a file; a changed digest drops the path's analyses."""
+        return self._must(calls.cache_file(self._session, path, content, labels, mtime), timeout)
+
+    def get_file(self, path: str, *, timeout: float | None = None) -> CachedFile | None:
+        return self._run(calls.get_file(self._session, path), timeout)
+
+    def get_metadata(self, path: str, *, timeout: float | None = None) -> FileMetadata | None:
+        return self._run(calls.get_metadata(self._session, path), timeout)
+
+    def batch_get_files(
+        self, paths: Sequence[str], *, timeout: float | None = None
+    ) -> list[CachedFile | None]:
+        """One result per path, in order; ``None`` for a miss."""
+        return self._must(calls.batch_get_files(self._session, paths), timeout)
+
+    def batch_cache_files(
+        self, files: Iterable[FileUpload], *, timeout: float | None = None
+    ) -> list[FileMetadata]:
+        """Store every file or none: one invalid item fails the whole call."""
+        return self._must(calls.batch_cache_files(self._session, files), timeout)
+
+    # -- analyses --------------------------------------------------------------
+
+    def cache_analysis(
+        self, path: str, analysis_type: str, result: bytes, *, timeout: float | None = None
+    ) -> datetime:
+        """Store an analysis result; returns when it was cached."""
+        call = calls.cache_analysis(self._session, path, analysis_type, result)
+        return self._must(call, timeout)
+
+    def get_analysis(
+        self, path: str, analysis_type: str, *, timeout: float | None = None
+    ) -> CachedAnalysis | None:
+        return self._run(calls.get_analysis(self._session, path, analysis_type), timeout)
+
+    # -- invalidation ----------------------------------------------------------
+
+    def invalidate_file(self, path: str, *, timeout: float | None = None) -> Removed:
+        """Remove a path's file and analyses from this namespace."""
+        return self._must(calls.invalidate_file(self._session, path), timeout)
+
+    def invalidate_analysis(
+        self, path: str, *, analysis_type: str | None = None, timeout: float | None = None
+    ) -> int:
+        """Remove one analysis type of a path, or all of them; returns the count."""
+        call = calls.invalidate_analysis(self._session, path, analysis_type)
+        return self._must(call, timeout)
+
+    def clear_session(self, *, timeout: float | None = None) -> Removed:
+        """Remove everything of this namespace, atomically."""
+        return self._must(calls.clear_session(self._session), timeout)
+
+    # -- introspection ---------------------------------------------------------
+
+    def stats(self, *, timeout: float | None = None) -> Stats:
+        """Counters of the whole store."""
+        return self._must(calls.stats(self._session, whole_store=True), timeout)
+
+    def session_stats(self, *, timeout: float | None = None) -> Stats:
+        """Counters of this namespace only."""
+        return self._must(calls.stats(self._session, whole_store=False), timeout)
+
+    def server_info(self, *, timeout: float | None = None) -> ServerInfo:
+        """Version, backend and every limit the server enforces."""
+        return self._must(calls.server_info(), timeout)

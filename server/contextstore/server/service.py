@@ -1,0 +1,259 @@
+"""The gRPC servicer: validate, call the store, build the response.
+
+Domain errors become status codes in exactly one place, ``_abort``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+from contextstore.server import __version__
+from contextstore.server.config import (
+    MAX_ANALYSIS_TYPE_BYTES,
+    MAX_PATH_BYTES,
+    MAX_SESSION_ID_BYTES,
+    ServerConfig,
+)
+from contextstore.server.errors import ContextStoreError, InvalidArgument, NotFound, QuotaExceeded
+from contextstore.server.store.base import CachedFile, FileMetadata, Removed, Store
+from contextstore.server.validation import Validator
+from contextstore.v1 import context_store_pb2 as pb
+from contextstore.v1 import context_store_pb2_grpc as pb_grpc
+from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+log = logging.getLogger(__name__)
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+Handler = Callable[[Any, Req, grpc.ServicerContext], Resp]
+
+
+def _status(error: ContextStoreError) -> status_pb2.Status:
+    detail = any_pb2.Any()
+    if isinstance(error, InvalidArgument):
+        code = code_pb2.INVALID_ARGUMENT
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in error.violations
+        ]
+        detail.Pack(error_details_pb2.BadRequest(field_violations=violations))
+    elif isinstance(error, QuotaExceeded):
+        code = code_pb2.RESOURCE_EXHAUSTED
+        violation = error_details_pb2.QuotaFailure.Violation(
+            subject=error.limit, description=error.description
+        )
+        detail.Pack(error_details_pb2.QuotaFailure(violations=[violation]))
+    else:
+        code = code_pb2.NOT_FOUND if isinstance(error, NotFound) else code_pb2.UNKNOWN
+        return status_pb2.Status(code=code, message=str(error))
+    return status_pb2.Status(code=code, message=str(error), details=[detail])
+
+
+def _abort(context: grpc.ServicerContext, error: ContextStoreError) -> None:
+    """The one place where a domain error becomes a gRPC status."""
+    context.abort_with_status(rpc_status.to_status(_status(error)))
+
+
+def _rpc(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Req, context: grpc.ServicerContext) -> Resp:
+        try:
+            return method(self, request, context)
+        except ContextStoreError as error:
+            _abort(context, error)
+            raise AssertionError("abort_with_status returned") from error
+
+    return wrapper
+
+
+def _timestamp(ns: int) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(ns)
+    return ts
+
+
+def _metadata(meta: FileMetadata) -> pb.FileMetadata:
+    out = pb.FileMetadata(
+        path=meta.path,
+        size=meta.size,
+        sha256=meta.sha256,
+        cached_at=_timestamp(meta.cached_at_ns),
+        labels=meta.labels,
+        version=meta.version,
+    )
+    if meta.mtime_ns is not None:
+        out.mtime.CopyFrom(_timestamp(meta.mtime_ns))
+    return out
+
+
+def _file_result(path: str, found: CachedFile | None) -> pb.FileResult:
+    if found is None:
+        return pb.FileResult(path=path, found=False)
+    return pb.FileResult(
+        path=path, found=True, content=found.content, metadata=_metadata(found.metadata)
+    )
+
+
+def _removed(removed: Removed) -> dict[str, int]:
+    return {"files_removed": removed.files, "analyses_removed": removed.analyses}
+
+
+class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
+    """Serves ``contextstore.v1.ContextStoreService`` over a ``Store``."""
+
+    def __init__(self, store: Store, config: ServerConfig) -> None:
+        self._store = store
+        self._config = config
+        self._check = Validator(config)
+
+    @_rpc
+    def CacheFile(self, request: pb.CacheFileRequest, context: Any) -> pb.CacheFileResponse:
+        ns = self._check.namespace(request)
+        meta = self._store.cache_file(ns, self._check.file_write(request))
+        return pb.CacheFileResponse(metadata=_metadata(meta))
+
+    @_rpc
+    def GetFile(self, request: pb.GetFileRequest, context: Any) -> pb.GetFileResponse:
+        ns = self._check.namespace(request)
+        found = self._store.get_file(ns, self._check.path(request.path))
+        if found is None:
+            raise NotFound(f"no file {request.path!r} in {_where(ns)}")
+        return pb.GetFileResponse(content=found.content, metadata=_metadata(found.metadata))
+
+    @_rpc
+    def GetMetadata(self, request: pb.GetMetadataRequest, context: Any) -> pb.GetMetadataResponse:
+        ns = self._check.namespace(request)
+        meta = self._store.get_metadata(ns, self._check.path(request.path))
+        if meta is None:
+            raise NotFound(f"no file {request.path!r} in {_where(ns)}")
+        return pb.GetMetadataResponse(metadata=_metadata(meta))
+
+    @_rpc
+    def CacheAnalysis(
+        self, request: pb.CacheAnalysisRequest, context: Any
+    ) -> pb.CacheAnalysisResponse:
+        ns = self._check.namespace(request)
+        self._check.analysis(request.path, request.analysis_type, request.result)
+        cached = self._store.cache_analysis(ns, request.path, request.analysis_type, request.result)
+        return pb.CacheAnalysisResponse(cached_at=_timestamp(cached.cached_at_ns))
+
+    @_rpc
+    def GetAnalysis(self, request: pb.GetAnalysisRequest, context: Any) -> pb.GetAnalysisResponse:
+        ns = self._check.namespace(request)
+        self._check.analysis(request.path, request.analysis_type)
+        found = self._store.get_analysis(ns, request.path, request.analysis_type)
+        if found is None:
+            what = f"{request.analysis_type!r} analysis of {request.path!r}"
+            raise NotFound(f"no {what} in {_where(ns)}")
+        return pb.GetAnalysisResponse(result=found.result, cached_at=_timestamp(found.cached_at_ns))
+
+    @_rpc
+    def InvalidateFile(
+        self, request: pb.InvalidateFileRequest, context: Any
+    ) -> pb.InvalidateFileResponse:
+        ns = self._check.namespace(request)
+        removed = self._store.invalidate_file(ns, self._check.path(request.path))
+        return pb.InvalidateFileResponse(**_removed(removed))
+
+    @_rpc
+    def InvalidateAnalysis(
+        self, request: pb.InvalidateAnalysisRequest, context: Any
+    ) -> pb.InvalidateAnalysisResponse:
+        ns = self._check.namespace(request)
+        analysis_type = request.analysis_type if request.HasField("analysis_type") else None
+        if analysis_type is None:
+            self._check.path(request.path)
+        else:
+            self._check.analysis(request.path, analysis_type)
+        count = self._store.invalidate_analysis(ns, request.path, analysis_type)
+        return pb.InvalidateAnalysisResponse(analyses_removed=count)
+
+    @_rpc
+    def ClearSession(
+        self, request: pb.ClearSessionRequest, context: Any
+    ) -> pb.ClearSessionResponse:
+        removed = self._store.clear_session(self._check.namespace(request))
+        return pb.ClearSessionResponse(**_removed(removed))
+
+    @_rpc
+    def BatchGetFiles(
+        self, request: pb.BatchGetFilesRequest, context: Any
+    ) -> pb.BatchGetFilesResponse:
+        ns = self._check.namespace(request)
+        paths = self._check.paths(request.paths)
+        found = self._store.batch_get_files(ns, paths)
+        response = pb.BatchGetFilesResponse(
+            files=[_file_result(p, f) for p, f in zip(paths, found, strict=True)]
+        )
+        limit = self._config.max_message_bytes
+        if response.ByteSize() > limit:
+            raise QuotaExceeded(
+                "max_message_bytes",
+                f"the response would be {response.ByteSize()} bytes, more than {limit}; "
+                "ask for fewer paths per call",
+            )
+        return response
+
+    @_rpc
+    def BatchCacheFiles(
+        self, request: pb.BatchCacheFilesRequest, context: Any
+    ) -> pb.BatchCacheFilesResponse:
+        ns = self._check.namespace(request)
+        metas = self._store.batch_cache_files(ns, self._check.file_writes(request.files))
+        return pb.BatchCacheFilesResponse(metadata=[_metadata(m) for m in metas])
+
+    @_rpc
+    def GetStats(self, request: pb.GetStatsRequest, context: Any) -> pb.GetStatsResponse:
+        whole = not request.HasField("session_id")
+        ns = None if whole else self._check.namespace(request)
+        s = self._store.stats(ns, whole_store=whole)
+        return pb.GetStatsResponse(
+            files=s.files,
+            analyses=s.analyses,
+            bytes=s.bytes,
+            sessions=s.sessions,
+            hits=s.hits,
+            misses=s.misses,
+            evictions=s.evictions,
+            expirations=s.expirations,
+        )
+
+    @_rpc
+    def GetServerInfo(
+        self, request: pb.GetServerInfoRequest, context: Any
+    ) -> pb.GetServerInfoResponse:
+        c = self._config
+        ttl = duration_pb2.Duration()
+        ttl.FromNanoseconds(int(c.session_ttl_seconds * 1e9))
+        limits = pb.Limits(
+            max_content_bytes=c.max_content_bytes,
+            max_message_bytes=c.max_message_bytes,
+            max_batch_items=c.max_batch_items,
+            max_path_bytes=MAX_PATH_BYTES,
+            max_session_id_bytes=MAX_SESSION_ID_BYTES,
+            max_analysis_type_bytes=MAX_ANALYSIS_TYPE_BYTES,
+            max_labels=c.max_labels,
+            max_label_key_bytes=c.max_label_key_bytes,
+            max_label_value_bytes=c.max_label_value_bytes,
+            total_bytes=c.total_bytes,
+            session_bytes=c.session_bytes,
+            session_entries=c.session_entries,
+            session_ttl=ttl,
+            max_concurrent_rpcs=c.max_concurrent_rpcs,
+        )
+        return pb.GetServerInfoResponse(
+            version=__version__,
+            backend=self._store.backend,
+            stripes=self._store.stripes,
+            limits=limits,
+        )
+
+
+def _where(ns: str | None) -> str:
+    return "the global namespace" if ns is None else f"session {ns!r}"

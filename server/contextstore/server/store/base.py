@@ -1,0 +1,158 @@
+"""The storage interface every backend implements, and the values it speaks.
+
+A namespace is a ``str`` session id, or ``None`` for the global namespace; the
+two never meet, so a session literally named "global" is just another session.
+Inputs reach a store already validated (see ``contextstore.server.validation``);
+a store still enforces its budgets and raises ``QuotaExceeded`` for an item that
+could never fit.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+Namespace = str | None
+"""A session id, or ``None`` for the global namespace."""
+
+NO_LABELS: Mapping[str, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    """Memory and lifetime bounds of a store; 0 disables a bound."""
+
+    total_bytes: int = 1 << 30
+    session_bytes: int = 0
+    session_entries: int = 0
+    session_ttl_seconds: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class FileMetadata:
+    path: str
+    size: int
+    sha256: bytes
+    mtime_ns: int | None
+    cached_at_ns: int
+    labels: Mapping[str, str]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFile:
+    content: bytes
+    metadata: FileMetadata
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnalysis:
+    result: bytes
+    cached_at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileWrite:
+    """One file to store; ``mtime_ns`` is the caller's, kept as given."""
+
+    path: str
+    content: bytes
+    labels: Mapping[str, str] = field(default_factory=dict)
+    mtime_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    files: int = 0
+    analyses: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    files: int = 0
+    analyses: int = 0
+    bytes: int = 0
+    sessions: int = 0
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    expirations: int = 0
+
+
+def file_charge(write: FileWrite) -> int:
+    """Bytes a file counts against budgets: content, path and labels."""
+    labels = sum(len(k.encode()) + len(v.encode()) for k, v in write.labels.items())
+    return len(write.content) + len(write.path.encode()) + labels
+
+
+def analysis_charge(path: str, analysis_type: str, result: bytes) -> int:
+    """Bytes an analysis counts against budgets: result, path and type."""
+    return len(result) + len(path.encode()) + len(analysis_type.encode())
+
+
+class Store(abc.ABC):
+    """A session-scoped cache of files and analyses.
+
+    Thread safety: every method may be called from any number of threads at
+    once. Each call is atomic: single-path calls, batches and ``clear_session``
+    are each seen by every other call as entirely before or entirely after it.
+    Eviction that a write triggers happens after the write and is itself atomic
+    per evicted entry. An analysis never outlives the content it was computed
+    from: storing a file whose digest differs from the previous one drops the
+    path's analyses, and an analysis recorded against another digest is dropped
+    as well.
+    """
+
+    backend: str = "abstract"
+
+    @abc.abstractmethod
+    def cache_file(self, ns: Namespace, write: FileWrite) -> FileMetadata: ...
+
+    @abc.abstractmethod
+    def get_file(self, ns: Namespace, path: str) -> CachedFile | None: ...
+
+    @abc.abstractmethod
+    def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None: ...
+
+    @abc.abstractmethod
+    def cache_analysis(
+        self, ns: Namespace, path: str, analysis_type: str, result: bytes
+    ) -> CachedAnalysis: ...
+
+    @abc.abstractmethod
+    def get_analysis(
+        self, ns: Namespace, path: str, analysis_type: str
+    ) -> CachedAnalysis | None: ...
+
+    @abc.abstractmethod
+    def invalidate_file(self, ns: Namespace, path: str) -> Removed: ...
+
+    @abc.abstractmethod
+    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int: ...
+
+    @abc.abstractmethod
+    def clear_session(self, ns: Namespace) -> Removed: ...
+
+    @abc.abstractmethod
+    def batch_get_files(self, ns: Namespace, paths: Sequence[str]) -> list[CachedFile | None]: ...
+
+    @abc.abstractmethod
+    def batch_cache_files(
+        self, ns: Namespace, writes: Sequence[FileWrite]
+    ) -> list[FileMetadata]: ...
+
+    @abc.abstractmethod
+    def stats(self, ns: Namespace, *, whole_store: bool = False) -> Stats: ...
+
+    @abc.abstractmethod
+    def expire_idle(self) -> int:
+        """Expire every idle session now; returns how many expired."""
+
+    @property
+    @abc.abstractmethod
+    def stripes(self) -> int:
+        """Lock stripes, for GetServerInfo (1 where the notion does not apply)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """Release resources; the default has none."""

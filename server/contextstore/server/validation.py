@@ -1,0 +1,162 @@
+"""Request validation: every violation of a request, named by its field.
+
+Each check returns the violations it finds, so one reply lists them all; the
+``Validator`` raises ``InvalidArgument`` when any is found. Checks run before
+anything is stored, which is what makes batches all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from contextstore.server.config import (
+    MAX_ANALYSIS_TYPE_BYTES,
+    MAX_PATH_BYTES,
+    MAX_SESSION_ID_BYTES,
+    ServerConfig,
+)
+from contextstore.server.errors import FieldViolation, InvalidArgument
+from contextstore.server.store.base import FileWrite, Namespace
+from contextstore.v1 import context_store_pb2 as pb
+from google.protobuf.timestamp_pb2 import Timestamp
+
+Violations = list[FieldViolation]
+
+
+def _raise_if(violations: Violations) -> None:
+    if violations:
+        raise InvalidArgument(violations)
+
+
+def check_path(path: str, name: str = "path") -> Violations:
+    if not path:
+        return [FieldViolation(name, "must not be empty")]
+    if "\x00" in path:
+        return [FieldViolation(name, "must not contain NUL")]
+    if len(path.encode()) > MAX_PATH_BYTES:
+        return [FieldViolation(name, f"must be at most {MAX_PATH_BYTES} bytes")]
+    return []
+
+
+def check_session_id(session_id: str) -> Violations:
+    if len(session_id.encode()) > MAX_SESSION_ID_BYTES:
+        return [FieldViolation("session_id", f"must be at most {MAX_SESSION_ID_BYTES} bytes")]
+    if any(unicodedata.category(c) == "Cc" for c in session_id):
+        return [FieldViolation("session_id", "must not contain control characters")]
+    return []
+
+
+def check_analysis_type(analysis_type: str, name: str = "analysis_type") -> Violations:
+    if not analysis_type:
+        return [FieldViolation(name, "must not be empty")]
+    if len(analysis_type.encode()) > MAX_ANALYSIS_TYPE_BYTES:
+        return [FieldViolation(name, f"must be at most {MAX_ANALYSIS_TYPE_BYTES} bytes")]
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class Validator:
+    """Checks requests against the configured limits."""
+
+    config: ServerConfig
+
+    def namespace(self, request: _HasSession) -> Namespace:
+        if not request.HasField("session_id"):
+            return None
+        _raise_if(check_session_id(request.session_id))
+        return request.session_id or None
+
+    def path(self, path: str) -> str:
+        _raise_if(check_path(path))
+        return path
+
+    def analysis(self, path: str, analysis_type: str, result: bytes = b"") -> None:
+        found = check_path(path) + check_analysis_type(analysis_type)
+        _raise_if(found + self._check_size(result, "result"))
+
+    def paths(self, paths: Sequence[str]) -> list[str]:
+        found = self._check_count(len(paths), "paths")
+        for i, path in enumerate(paths):
+            found += check_path(path, f"paths[{i}]")
+        _raise_if(found)
+        return list(paths)
+
+    def file_write(
+        self, upload: pb.CacheFileRequest | pb.FileUpload, prefix: str = ""
+    ) -> FileWrite:
+        _raise_if(self._check_upload(upload, prefix))
+        return _to_write(upload)
+
+    def file_writes(self, uploads: Sequence[pb.FileUpload]) -> list[FileWrite]:
+        found = self._check_count(len(uploads), "files")
+        first_index: dict[str, int] = {}
+        for i, upload in enumerate(uploads):
+            found += self._check_upload(upload, f"files[{i}].")
+            if upload.path in first_index:
+                where = f"files[{first_index[upload.path]}]"
+                found.append(FieldViolation(f"files[{i}].path", f"repeats the path of {where}"))
+            first_index.setdefault(upload.path, i)
+        _raise_if(found)
+        return [_to_write(u) for u in uploads]
+
+    def _check_upload(self, upload: pb.CacheFileRequest | pb.FileUpload, prefix: str) -> Violations:
+        found = check_path(upload.path, prefix + "path")
+        found += self._check_size(upload.content, prefix + "content")
+        found += self._check_labels(upload.labels, prefix + "labels")
+        if upload.HasField("mtime"):
+            found += _check_timestamp(upload.mtime, prefix + "mtime")
+        return found
+
+    def _check_size(self, payload: bytes, name: str) -> Violations:
+        limit = self.config.max_content_bytes
+        if len(payload) > limit:
+            return [FieldViolation(name, f"is {len(payload)} bytes, more than {limit}")]
+        return []
+
+    def _check_count(self, count: int, name: str) -> Violations:
+        limit = self.config.max_batch_items
+        if count > limit:
+            return [FieldViolation(name, f"has {count} items, more than {limit}")]
+        return []
+
+    def _check_labels(self, labels: Mapping[str, str], name: str) -> Violations:
+        c = self.config
+        found: Violations = []
+        if len(labels) > c.max_labels:
+            found.append(
+                FieldViolation(name, f"has {len(labels)} labels, more than {c.max_labels}")
+            )
+        found += _oversized((k for k in labels), c.max_label_key_bytes, name, "key")
+        found += _oversized(labels.values(), c.max_label_value_bytes, name, "value")
+        return found
+
+
+def _oversized(items: Iterable[str], limit: int, name: str, what: str) -> Violations:
+    for item in items:
+        if len(item.encode()) > limit:
+            return [FieldViolation(name, f"a label {what} is longer than {limit} bytes")]
+    return []
+
+
+def _check_timestamp(ts: Timestamp, name: str) -> Violations:
+    # The range google.protobuf.Timestamp documents: years 0001 to 9999.
+    if not -62135596800 <= ts.seconds <= 253402300799 or not 0 <= ts.nanos < 1_000_000_000:
+        return [FieldViolation(name, "is outside the range of google.protobuf.Timestamp")]
+    return []
+
+
+def _to_write(upload: pb.CacheFileRequest | pb.FileUpload) -> FileWrite:
+    mtime = upload.mtime.ToNanoseconds() if upload.HasField("mtime") else None
+    return FileWrite(upload.path, upload.content, dict(upload.labels), mtime)
+
+
+class _HasSession(Protocol):
+    """Every request carrying ``optional string session_id``."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    def HasField(self, field_name: Any, /) -> bool: ...
