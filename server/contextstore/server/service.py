@@ -68,6 +68,11 @@ def _rpc(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
         except ContextStoreError as error:
             _abort(context, error)
             raise AssertionError("abort_with_status returned") from error
+        except Exception:
+            # Our bug, not the caller's: say so plainly, keep the trace in the log.
+            log.exception("event=rpc_failed method=%s", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
+            raise
 
     return wrapper
 

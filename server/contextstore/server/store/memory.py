@@ -145,6 +145,8 @@ class StripedStore(Store):
             return self._shard(ns, path).remove_analyses(ns, path, analysis_type)
 
     def clear_session(self, ns: Namespace) -> Removed:
+        # An idle session is already gone, whichever access finds it first.
+        self._expire_if_idle(ns)
         with self._locked(range(len(self._shards))):
             return self._drop(ns)
 
