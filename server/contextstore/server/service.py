@@ -105,6 +105,14 @@ def _file_result(path: str, found: CachedFile | None) -> pb.FileResult:
     )
 
 
+def _result_size(path: str, found: CachedFile | None) -> int:
+    """A lower bound of a FileResult's encoded size: its payload and names."""
+    if found is None:
+        return len(path)
+    labels = sum(len(k) + len(v) for k, v in found.metadata.labels.items())
+    return len(found.content) + 2 * len(path) + labels
+
+
 def _removed(removed: Removed) -> dict[str, int]:
     return {"files_removed": removed.files, "analyses_removed": removed.analyses}
 
@@ -193,17 +201,24 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         ns = self._check.namespace(request)
         paths = self._check.paths(request.paths)
         found = self._store.batch_get_files(ns, paths)
+        # Check before building: copying 1000 large contents into a response
+        # only to refuse it would cost the memory the limit exists to save.
+        self._check_response_size(
+            sum(_result_size(p, f) for p, f in zip(paths, found, strict=True))
+        )
         response = pb.BatchGetFilesResponse(
             files=[_file_result(p, f) for p, f in zip(paths, found, strict=True)]
         )
+        self._check_response_size(response.ByteSize())
+        return response
+
+    def _check_response_size(self, size: int) -> None:
         limit = self._config.max_message_bytes
-        if response.ByteSize() > limit:
+        if size > limit:
             raise QuotaExceeded(
                 "max_message_bytes",
-                f"the response would be {response.ByteSize()} bytes, more than {limit}; "
-                "ask for fewer paths per call",
+                f"the response would be {size} bytes, more than {limit}; ask for fewer paths",
             )
-        return response
 
     @_rpc
     def BatchCacheFiles(
