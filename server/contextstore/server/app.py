@@ -72,7 +72,10 @@ class Server:
         return f"{host}:{self.port}"
 
     def start(self) -> None:
-        self.port = self._grpc.add_insecure_port(self.config.listen)
+        try:
+            self.port = self._grpc.add_insecure_port(self.config.listen)
+        except RuntimeError as error:  # grpcio raises this, not a 0 port, when bind fails
+            raise OSError(f"could not listen on {self.config.listen}") from error
         if self.port == 0:
             raise OSError(f"could not listen on {self.config.listen}")
         self._grpc.start()
@@ -96,16 +99,8 @@ def _sweep(store: Store, every: float, stopping: threading.Event) -> None:
 def serve(config: ServerConfig) -> int:
     """Serve until SIGTERM or SIGINT, then drain and return the exit status 0."""
     server = Server(config)
-    server.start()
     c = config
-    log.info(
-        "event=started version=%s listen=%s backend=%s stripes=%d workers=%d "
-        "max_concurrent_rpcs=%d max_content_bytes=%d max_message_bytes=%d max_batch_items=%d "
-        "total_bytes=%d session_bytes=%d session_entries=%d session_ttl_seconds=%g",
-        __version__, server.address, server.store.backend, server.store.stripes, c.workers,
-        c.max_concurrent_rpcs, c.max_content_bytes, c.max_message_bytes, c.max_batch_items,
-        c.total_bytes, c.session_bytes, c.session_entries, c.session_ttl_seconds,
-    )  # fmt: skip
+    # Handlers go in before the started line: a supervisor may signal as soon as it sees it.
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -115,6 +110,15 @@ def serve(config: ServerConfig) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    log.info(
+        "event=started version=%s listen=%s backend=%s stripes=%d workers=%d "
+        "max_concurrent_rpcs=%d max_content_bytes=%d max_message_bytes=%d max_batch_items=%d "
+        "total_bytes=%d session_bytes=%d session_entries=%d session_ttl_seconds=%g",
+        __version__, server.address, server.store.backend, server.store.stripes, c.workers,
+        c.max_concurrent_rpcs, c.max_content_bytes, c.max_message_bytes, c.max_batch_items,
+        c.total_bytes, c.session_bytes, c.session_entries, c.session_ttl_seconds,
+    )  # fmt: skip
     if c.session_ttl_seconds > 0:
         sweeper = threading.Thread(
             target=_sweep, args=(server.store, c.sweep_seconds or 1.0, stopping), daemon=True
