@@ -94,8 +94,9 @@ class Validator:
         found = self._check_count(len(uploads), "files")
         first_index: dict[str, int] = {}
         for i, upload in enumerate(uploads):
-            found += self._check_upload(upload, f"files[{i}].")
-            if upload.path in first_index:
+            problems = self._check_upload(upload, f"files[{i}].")
+            found += problems
+            if not problems and upload.path in first_index:
                 where = f"files[{first_index[upload.path]}]"
                 found.append(FieldViolation(f"files[{i}].path", f"repeats the path of {where}"))
             first_index.setdefault(upload.path, i)

@@ -84,7 +84,9 @@ class AsyncContextStoreClient:
     async def _run(self, call: calls.Call[T], timeout: float | None) -> T | None:
         method = getattr(self._stub, call.method)
         try:
-            response = await method(call.request, timeout=timeout or self._timeout)
+            response = await method(
+                call.request, timeout=self._timeout if timeout is None else timeout
+            )
         except grpc.RpcError as rpc_error:
             error = from_rpc_error(rpc_error)
             if call.miss_is_none and error.code == grpc.StatusCode.NOT_FOUND:
