@@ -1,0 +1,64 @@
+"""A server whose store can hold a call in flight, for deadline tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from contextstore.server.app import Server
+from contextstore.server.config import ServerConfig
+from contextstore.server.store.memory import StripedStore
+
+
+class BlockingStore(StripedStore):
+    """A store whose ``get_file`` holds its caller until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def get_file(self, ns, path):  # type: ignore[no-untyped-def]
+        self.entered.set()
+        self.release.wait(timeout=60)
+        return super().get_file(ns, path)
+
+
+class FailingStore(StripedStore):
+    """A store with a bug: ``get_metadata`` always raises."""
+
+    def get_metadata(self, ns, path):  # type: ignore[no-untyped-def]
+        raise RuntimeError("store bug")
+
+
+def _serve(store: StripedStore) -> Iterator[Server]:
+    server = Server(ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0), store)
+    server.start()
+    try:
+        yield server
+    finally:
+        release = getattr(store, "release", None)
+        if release is not None:
+            release.set()  # never leave a server thread parked
+        server.stop(grace=0)
+
+
+@pytest.fixture
+def blocking_server() -> Iterator[Server]:
+    yield from _serve(BlockingStore())
+
+
+@pytest.fixture
+def failing_server() -> Iterator[Server]:
+    yield from _serve(FailingStore())
+
+
+@pytest.fixture
+def dead_address() -> str:
+    """An address nothing listens on: a port we bound, then closed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"127.0.0.1:{port}"

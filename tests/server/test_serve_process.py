@@ -1,0 +1,438 @@
+"""``contextstore serve`` as a real process: startup line, signals, configuration, draining.
+
+Every wait is bounded; nothing sleeps to synchronise; subprocesses are killed in ``finally``.
+Draining a call that is provably in flight needs a store that blocks on demand, so that part
+runs the same ``Server`` in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from contextstore.client import ContextStoreClient, ContextStoreError, Unavailable
+from contextstore.server.app import Server
+from contextstore.server.config import ServerConfig
+from contextstore.server.store.base import CachedFile, Namespace
+from contextstore.server.store.memory import StripedStore
+
+WAIT = 30.0  # the longest any single wait in this module may take
+
+
+def _console_script() -> str:
+    beside = Path(sys.executable).parent / "contextstore"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("contextstore")
+    assert found, "the contextstore console script is not installed"
+    return found
+
+
+CONTEXTSTORE = _console_script()
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTSTORE_")}
+    env.update(extra)
+    return env
+
+
+class ServeProcess:
+    """A ``contextstore serve`` subprocess whose stderr is read line by line on a thread."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [CONTEXTSTORE, "serve", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, needle: str, timeout: float = WAIT) -> str:
+        """The first (new) stderr line containing ``needle``; fails on timeout or exit."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {needle!r} within {timeout}s: {self.lines}") from None
+            if line is None:
+                self._queue.put(None)
+                raise AssertionError(
+                    f"exited with {self.proc.wait(WAIT)} before {needle!r}: {self.lines}"
+                )
+            self.lines.append(line)
+            if needle in line:
+                return line
+
+    def finish(self, timeout: float = WAIT) -> int:
+        """Wait for the exit; collect the rest of stderr; return the exit status."""
+        status = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout)
+        assert not self._reader.is_alive()
+        while (line := self._queue.get_nowait()) is not None:
+            self.lines.append(line)
+        return status
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(WAIT)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+
+
+@contextmanager
+def serving(*args: str, **env: str) -> Iterator[tuple[ServeProcess, str]]:
+    """Start ``serve ARGS`` with ``CONTEXTSTORE_*`` from ``env``; yield it and its address."""
+    process = ServeProcess(list(args), _env(**env))
+    try:
+        yield process, address_of(process.wait_for("event=started"))
+    finally:
+        process.kill()
+
+
+def run_to_exit(*args: str, **env: str) -> tuple[int, str]:
+    """Run ``serve ARGS`` that is expected to exit on its own; its status and stderr."""
+    process = subprocess.Popen(
+        [CONTEXTSTORE, "serve", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(**env),
+    )
+    try:
+        _, err = process.communicate(timeout=WAIT)
+        return process.returncode, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=WAIT)
+
+
+def address_of(started: str) -> str:
+    match = re.search(r"\blisten=(\S+):(\d+)(\s|$)", started)
+    assert match, started
+    host, port = match.group(1), int(match.group(2))
+    assert port != 0, "the started line must show the bound port, not the requested 0"
+    return f"{host}:{port}"
+
+
+def fields_of(line: str) -> dict[str, str]:
+    return dict(re.findall(r"(\w+)=(\S+)", line))
+
+
+def cli_json(*args: str) -> Any:
+    done = subprocess.run(
+        [CONTEXTSTORE, *args, "--json"],
+        capture_output=True,
+        env=_env(),
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+# -- startup, serving, signals -------------------------------------------------
+
+
+def test_started_line_names_the_bound_address_and_it_serves() -> None:
+    with serving("--listen", "127.0.0.1:0") as (process, address):
+        started = fields_of(process.lines[-1])
+        with ContextStoreClient(address, timeout=WAIT) as client:
+            client.session("s").cache_file("a.py", b"print(1)\n", labels={"k": "v"})
+            got = client.session("s").get_file("a.py")
+            info = client.server_info()
+
+    assert address.startswith("127.0.0.1:")
+    assert got is not None
+    assert got.content == b"print(1)\n"
+    assert got.metadata.labels == {"k": "v"}
+    assert started["backend"] == "memory"
+    assert started["version"] == info.version
+    assert started["max_content_bytes"] == str(16 << 20)
+    assert started["max_message_bytes"] == str(17 << 20)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_stops_cleanly_with_exit_0(signum: signal.Signals) -> None:
+    with serving("--listen", "127.0.0.1:0", "--grace-seconds", "3") as (process, address):
+        with ContextStoreClient(address, timeout=WAIT) as client:
+            client.cache_file("x", b"x")
+
+        process.proc.send_signal(signum)
+        status = process.finish()
+
+    assert status == 0, process.output
+    stopping = [line for line in process.lines if "event=stopping" in line]
+    assert len(stopping) == 1, process.output
+    assert fields_of(stopping[0])["signal"] == signum.name
+    assert fields_of(stopping[0])["grace_seconds"] == "3"
+    assert "event=stopped" in process.lines[-1]
+    assert "Traceback" not in process.output
+
+
+def test_signal_right_after_the_started_line_still_drains() -> None:
+    # A supervisor may signal the moment it reads the started line; handlers must be in place.
+    for _ in range(5):
+        with serving("--listen", "127.0.0.1:0") as (process, _address):
+            process.proc.send_signal(signal.SIGTERM)
+            status = process.finish()
+
+        assert status == 0, process.output
+        assert "event=stopped" in process.output
+
+
+def test_server_is_gone_after_sigterm() -> None:
+    with serving("--listen", "127.0.0.1:0") as (process, address):
+        process.proc.send_signal(signal.SIGTERM)
+        assert process.finish() == 0
+
+        with (
+            ContextStoreClient(address, timeout=WAIT) as client,
+            pytest.raises(Unavailable),
+        ):
+            client.cache_file("late", b"x")
+
+
+def test_listen_from_environment() -> None:
+    with (
+        serving(CONTEXTSTORE_LISTEN="127.0.0.1:0") as (_process, address),
+        ContextStoreClient(address, timeout=WAIT) as client,
+    ):
+        assert client.stats().files == 0
+
+
+def test_port_in_use_exits_1_with_a_failed_event(server: Server) -> None:
+    status, err = run_to_exit("--listen", server.address)
+
+    assert status == 1, err
+    assert "event=failed" in err
+    assert server.address in err
+    assert "Traceback" not in err
+    assert "event=started" not in err
+
+
+# -- configuration -------------------------------------------------------------
+
+
+def test_environment_configures_the_server() -> None:
+    env = {"CONTEXTSTORE_MAX_BATCH_ITEMS": "7", "CONTEXTSTORE_MAX_CONTENT_BYTES": "64KiB"}
+    with serving("--listen", "127.0.0.1:0", **env) as (process, address):
+        limits = cli_json("info", "--target", address)["limits"]
+        started = fields_of(process.lines[-1])
+
+    assert limits["max_batch_items"] == 7
+    assert limits["max_content_bytes"] == 64 << 10
+    assert limits["max_message_bytes"] == (64 << 10) + (1 << 20)
+    assert started["max_batch_items"] == "7"
+    assert started["max_content_bytes"] == str(64 << 10)
+
+
+def test_flag_beats_environment() -> None:
+    args = ("--listen", "127.0.0.1:0", "--max-batch-items", "9", "--stripes", "3")
+    env = {"CONTEXTSTORE_MAX_BATCH_ITEMS": "7", "CONTEXTSTORE_MAX_LABELS": "5"}
+    with serving(*args, **env) as (_process, address):
+        info = cli_json("info", "--target", address)
+
+    assert info["limits"]["max_batch_items"] == 9
+    assert info["limits"]["max_labels"] == 5  # no flag: the environment still applies
+    assert info["stripes"] == 3
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CONTEXTSTORE_MAX_BATCH_ITEMS", "lots"),
+        ("CONTEXTSTORE_MAX_CONTENT_BYTES", "16MB"),
+        ("CONTEXTSTORE_GRACE_SECONDS", "soon"),
+    ],
+)
+def test_invalid_environment_value_exits_naming_the_variable(variable: str, value: str) -> None:
+    status, err = run_to_exit("--listen", "127.0.0.1:0", **{variable: value})
+
+    assert status == 2, err
+    assert err.startswith("contextstore serve: ")
+    assert variable in err
+    assert repr(value) in err
+    assert "event=started" not in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CONTEXTSTORE_BACKEND": "redis"}, "unknown backend 'redis'"),
+        ({"CONTEXTSTORE_WORKERS": "-2"}, "workers must not be negative"),
+        ({"CONTEXTSTORE_WORKERS": "0"}, "must be >= 1"),
+    ],
+)
+def test_invalid_environment_setting_exits_2(env: dict[str, str], message: str) -> None:
+    status, err = run_to_exit("--listen", "127.0.0.1:0", **env)
+
+    assert status == 2, err
+    assert message in err
+    assert "event=started" not in err
+
+
+def test_invalid_flag_is_a_usage_error() -> None:
+    status, err = run_to_exit("--listen", "127.0.0.1:0", "--max-content-bytes", "lots")
+
+    assert status == 2
+    assert "--max-content-bytes" in err
+    assert "event=started" not in err
+
+
+def test_serve_help_lists_flags_and_variables() -> None:
+    done = subprocess.run(
+        [CONTEXTSTORE, "serve", "--help"], capture_output=True, text=True, timeout=WAIT
+    )
+
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "--max-batch-items" in text
+    assert "CONTEXTSTORE_MAX_BATCH_ITEMS" in text
+
+
+# -- draining (in-process) -----------------------------------------------------
+
+
+class BlockingStore(StripedStore):
+    """Holds ``get_file("slow")`` until released, announcing when it got there."""
+
+    def __init__(self) -> None:
+        super().__init__(stripes=4)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+        if path == "slow":
+            self.entered.set()
+            assert self.release.wait(WAIT), "never released"
+        return super().get_file(ns, path)
+
+
+DRAIN_CONFIG = ServerConfig(listen="127.0.0.1:0", workers=4, grace_seconds=WAIT)
+
+
+def _wait_until_refused(address: str) -> list[str]:
+    """Call with fresh channels until the server answers UNAVAILABLE; the refusal codes seen.
+
+    A call racing the very start of shutdown can be CANCELLED by gRPC instead; once refused,
+    no new call may be accepted again.
+    """
+    codes: list[str] = []
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        with ContextStoreClient(address, timeout=5) as probe:
+            try:
+                probe.cache_file("probe", b"")  # not retried by the client
+            except ContextStoreError as error:
+                codes.append(error.code.name)
+                if isinstance(error, Unavailable):
+                    return codes
+            else:
+                assert not codes, f"a new call was accepted after refusals {codes}"
+    raise AssertionError(f"the server kept accepting new calls while stopping: {codes}")
+
+
+@pytest.fixture
+def blocking() -> Iterator[tuple[Server, BlockingStore]]:
+    store = BlockingStore()
+    server = Server(DRAIN_CONFIG, store=store)
+    server.start()
+    try:
+        yield server, store
+    finally:
+        store.release.set()
+        server.stop(grace=0)
+
+
+def test_stop_drains_an_in_flight_call(blocking: tuple[Server, BlockingStore]) -> None:
+    server, store = blocking
+    with (
+        ContextStoreClient(server.address, timeout=WAIT) as client,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        client.cache_file("slow", b"payload")
+        in_flight = pool.submit(client.get_file, "slow")
+        assert store.entered.wait(WAIT)
+
+        stopping = pool.submit(server.stop, WAIT)
+        refusals = _wait_until_refused(server.address)
+        # Refusing new calls, still holding the old one, not yet stopped.
+        assert not in_flight.done()
+        assert not stopping.done()
+
+        store.release.set()
+        got = in_flight.result(timeout=WAIT)
+        stopping.result(timeout=WAIT)
+
+    assert set(refusals) <= {"CANCELLED", "UNAVAILABLE"}, refusals
+    assert got is not None
+    assert got.content == b"payload"
+
+
+def test_new_calls_after_stop_are_unavailable(blocking: tuple[Server, BlockingStore]) -> None:
+    server, _store = blocking
+    with ContextStoreClient(server.address, timeout=WAIT) as client:
+        client.cache_file("a", b"a")
+        server.stop(grace=WAIT)
+
+        with pytest.raises(Unavailable):
+            client.cache_file("b", b"b")
+        with pytest.raises(Unavailable):
+            client.get_file("a")  # retried reads give up too
+
+
+def test_grace_period_bounds_the_drain(blocking: tuple[Server, BlockingStore]) -> None:
+    server, store = blocking
+    with (
+        ContextStoreClient(server.address, timeout=WAIT) as client,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        client.cache_file("slow", b"payload")
+        in_flight = pool.submit(client.get_file, "slow")
+        assert store.entered.wait(WAIT)
+
+        started = time.monotonic()
+        server.stop(grace=0.5)  # never released: the grace period must end the wait
+        took = time.monotonic() - started
+
+        with pytest.raises(ContextStoreError):
+            in_flight.result(timeout=WAIT)
+        store.release.set()
+
+    assert took < WAIT / 2

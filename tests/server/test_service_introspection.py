@@ -1,0 +1,142 @@
+"""Introspection over the wire: GetStats, GetServerInfo, health and reflection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import grpc
+import pytest
+from contextstore.client import ContextStoreClient
+from contextstore.server import __version__
+from google.protobuf import descriptor_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+SERVICE = "contextstore.v1.ContextStoreService"
+
+
+@pytest.fixture
+def channel(server):
+    with grpc.insecure_channel(server.address) as ch:
+        yield ch
+
+
+# -- stats ---------------------------------------------------------------------
+
+
+def test_stats_whole_store_versus_one_namespace(client):
+    client.cache_file("g", b"12345", labels={"k": "vv"})
+    s1 = client.session("s1")
+    s1.cache_file("a", b"1")
+    s1.cache_file("b", b"22")
+    s1.cache_analysis("a", "lint", b"333")
+
+    whole = client.stats()
+    assert (whole.files, whole.analyses, whole.sessions) == (3, 1, 2)
+    glob = client.session_stats()
+    assert (glob.files, glob.analyses, glob.sessions) == (1, 0, 1)
+    assert glob.bytes == len(b"12345") + len("g") + len("k") + len("vv")
+    one = s1.session_stats()
+    assert (one.files, one.analyses, one.sessions) == (2, 1, 1)
+    assert one.bytes == (1 + 1) + (2 + 1) + (3 + 1 + len("lint"))
+    assert whole.bytes == glob.bytes + one.bytes
+    # The session handle's stats() is still the whole store.
+    assert s1.stats() == whole
+    assert client.session("unknown").session_stats().sessions == 0
+
+
+def test_hits_and_misses_are_counted_per_namespace(client):
+    s = client.session("h")
+    s.cache_file("a", b"x")
+    s.cache_analysis("a", "lint", b"l")
+    s.get_file("a")  # hit
+    s.get_metadata("a")  # hit
+    s.get_analysis("a", "lint")  # hit
+    s.get_file("b")  # miss
+    s.get_analysis("a", "types")  # miss
+    s.batch_get_files(["a", "b", "c"])  # hit, miss, miss
+    stats = s.session_stats()
+    assert (stats.hits, stats.misses) == (4, 4)
+    assert (client.session_stats().hits, client.session_stats().misses) == (0, 0)
+    whole = client.stats()
+    assert (whole.hits, whole.misses) == (4, 4)
+    s.clear_session()  # a cleared namespace starts again from zero
+    s.cache_file("a", b"x")
+    assert (s.session_stats().hits, s.session_stats().misses) == (0, 0)
+
+
+# -- server info, health, reflection -------------------------------------------
+
+
+def test_server_info_reports_the_configured_limits(start_server):
+    server = start_server(
+        stripes=8,
+        max_batch_items=7,
+        max_labels=3,
+        max_label_key_bytes=11,
+        max_label_value_bytes=22,
+        total_bytes=123_456,
+        session_bytes=9_999,
+        session_entries=5,
+        session_ttl_seconds=90.5,
+        max_concurrent_rpcs=33,
+    )
+    with ContextStoreClient(server.address, timeout=10) as client:
+        info = client.server_info()
+    assert (info.version, info.backend, info.stripes) == (__version__, "memory", 8)
+    lim = info.limits
+    assert lim.max_content_bytes == 1 << 20
+    assert lim.max_message_bytes == (1 << 20) + (1 << 20)
+    assert (lim.max_batch_items, lim.max_labels) == (7, 3)
+    assert (lim.max_label_key_bytes, lim.max_label_value_bytes) == (11, 22)
+    assert (lim.max_path_bytes, lim.max_session_id_bytes, lim.max_analysis_type_bytes) == (
+        4096,
+        256,
+        256,
+    )
+    assert (lim.total_bytes, lim.session_bytes, lim.session_entries) == (123_456, 9_999, 5)
+    assert lim.session_ttl == timedelta(seconds=90.5)
+    assert lim.max_concurrent_rpcs == 33
+
+
+def test_server_info_zero_ttl_means_never(start_server):
+    server = start_server(session_ttl_seconds=0)
+    with ContextStoreClient(server.address, timeout=10) as client:
+        assert client.server_info().limits.session_ttl == timedelta(0)
+
+
+def test_health_reports_serving(channel):
+    health = health_pb2_grpc.HealthStub(channel)
+    for name in ("", SERVICE):
+        reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    with pytest.raises(grpc.RpcError) as info:
+        health.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=10)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def _reflect(channel, **request):
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    requests = iter([reflection_pb2.ServerReflectionRequest(**request)])
+    (reply,) = list(stub.ServerReflectionInfo(requests, timeout=10))
+    return reply
+
+
+def test_reflection_lists_services(channel):
+    reply = _reflect(channel, list_services="")
+    names = {s.name for s in reply.list_services_response.service}
+    assert {SERVICE, "grpc.health.v1.Health"} <= names
+
+
+def test_reflection_describes_the_service(channel):
+    reply = _reflect(channel, file_containing_symbol=SERVICE)
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for raw in reply.file_descriptor_response.file_descriptor_proto
+    ]
+    ours = next(f for f in files if f.package == "contextstore.v1")
+    assert ours.name == "contextstore/v1/context_store.proto"
+    (service,) = ours.service
+    methods = {m.name for m in service.method}
+    assert {"CacheFile", "BatchGetFiles", "GetServerInfo"} <= methods
+    assert len(methods) == 12
