@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from contextstore.server.app import Server
 
 # Every byte value, CR/LF pairs and a trailing NUL: what a text pipe would mangle.

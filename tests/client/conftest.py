@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 from contextstore.server.store.memory import StripedStore

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import grpc
 import grpc.aio
 import pytest
+
 from contextstore.client import (
     AsyncContextStoreClient,
     DeadlineExceeded,

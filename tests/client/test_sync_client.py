@@ -7,6 +7,7 @@ import threading
 
 import grpc
 import pytest
+
 from contextstore.client import (
     DEFAULT_TIMEOUT,
     ContextStoreClient,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pytest
+
 from contextstore.client import (
     CachedFile,
     ContextStoreClient,

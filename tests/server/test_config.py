@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+
 from contextstore.server.config import GiB, KiB, MiB, ServerConfig, parse, parse_size
 
 FIELDS = {f.name: f for f in dataclasses.fields(ServerConfig)}
@@ -166,13 +167,13 @@ def test_unknown_flag_is_a_usage_error() -> None:
     "name", ["workers", "stripes", "max_labels", "session_entries", "max_concurrent_rpcs"]
 )
 def test_negative_int_flag_rejected(name: str) -> None:
-    with pytest.raises(ValueError, match=f"{name} must not be negative"):
+    with pytest.raises(ValueError, match=f"{_flag(name)} / {_env(name)} must be at least "):
         parse([_flag(name), "-1"], {})
 
 
 @pytest.mark.parametrize("name", ["grace_seconds", "session_ttl_seconds", "sweep_seconds"])
 def test_negative_seconds_rejected(name: str) -> None:
-    with pytest.raises(ValueError, match=f"{name} must not be negative"):
+    with pytest.raises(ValueError, match=f"{_env(name)} must be at least 0, got -0.5"):
         parse([], {_env(name): "-0.5"})
 
 
@@ -182,13 +183,15 @@ def test_negative_size_rejected_from_environment() -> None:
 
 
 def test_negative_value_rejected_by_the_dataclass_itself() -> None:
-    with pytest.raises(ValueError, match="total_bytes must not be negative"):
+    with pytest.raises(
+        ValueError, match="--total-bytes / CONTEXTSTORE_TOTAL_BYTES must be at least 0, got -1"
+    ):
         ServerConfig(total_bytes=-1)
 
 
 @pytest.mark.parametrize("name", ["workers", "stripes", "max_concurrent_rpcs", "max_batch_items"])
 def test_zero_rejected_where_at_least_one_is_needed(name: str) -> None:
-    with pytest.raises(ValueError, match=">= 1"):
+    with pytest.raises(ValueError, match=f"{_env(name)} must be at least 1, got 0"):
         parse([_flag(name), "0"], {})
 
 
@@ -198,7 +201,9 @@ def test_zero_budget_means_none_and_is_accepted(name: str) -> None:
 
 
 def test_unknown_backend_rejected() -> None:
-    with pytest.raises(ValueError, match="unknown backend 'redis'; available: memory"):
+    with pytest.raises(
+        ValueError, match=r"CONTEXTSTORE_BACKEND: unknown backend 'redis' \(available: memory\)"
+    ):
         parse(["--backend", "redis"], {})
     with pytest.raises(ValueError, match="unknown backend 'disk'"):
         parse([], {"CONTEXTSTORE_BACKEND": "disk"})

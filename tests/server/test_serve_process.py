@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from contextstore.client import ContextStoreClient, ContextStoreError, Unavailable
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
@@ -295,8 +296,8 @@ def test_invalid_environment_value_exits_naming_the_variable(variable: str, valu
     ("env", "message"),
     [
         ({"CONTEXTSTORE_BACKEND": "redis"}, "unknown backend 'redis'"),
-        ({"CONTEXTSTORE_WORKERS": "-2"}, "workers must not be negative"),
-        ({"CONTEXTSTORE_WORKERS": "0"}, "must be >= 1"),
+        ({"CONTEXTSTORE_WORKERS": "-2"}, "CONTEXTSTORE_WORKERS must be at least 1, got -2"),
+        ({"CONTEXTSTORE_WORKERS": "0"}, "CONTEXTSTORE_WORKERS must be at least 1, got 0"),
     ],
 )
 def test_invalid_environment_setting_exits_2(env: dict[str, str], message: str) -> None:

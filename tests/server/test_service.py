@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import grpc
 import pytest
+
 from contextstore.client import (
     CachedAnalysis,
     FileUpload,

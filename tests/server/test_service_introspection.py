@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from contextstore.client import ContextStoreClient
-from contextstore.server import __version__
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from contextstore.client import ContextStoreClient
+from contextstore.server import __version__
 
 SERVICE = "contextstore.v1.ContextStoreService"
 

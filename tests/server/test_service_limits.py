@@ -11,6 +11,10 @@ import threading
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
 from contextstore.client import (
     ContextStoreClient,
     FileUpload,
@@ -22,9 +26,6 @@ from contextstore.server.config import ServerConfig
 from contextstore.server.store.memory import StripedStore
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 MAX_CONTENT = 1 << 20  # TEST_CONFIG's max_content_bytes
 

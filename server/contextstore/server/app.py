@@ -14,6 +14,9 @@ from concurrent import futures
 from types import FrameType
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
 from contextstore.server import __version__
 from contextstore.server.config import ServerConfig
 from contextstore.server.service import ContextStoreServicer
@@ -21,8 +24,6 @@ from contextstore.server.store.base import Store
 from contextstore.server.store.memory import StripedStore
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 log = logging.getLogger("contextstore.server")
 

@@ -68,14 +68,21 @@ class ServerConfig:
         )
 
     def __post_init__(self) -> None:
+        at_least_one = ("stripes", "workers", "max_concurrent_rpcs", "max_batch_items")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, int | float) and value < 0:
-                raise ValueError(f"{f.name} must not be negative, got {value}")
+            least = 1 if f.name in at_least_one else 0
+            if isinstance(value, int | float) and value < least:
+                raise ValueError(f"{setting_name(f.name)} must be at least {least}, got {value}")
         if self.backend != "memory":
-            raise ValueError(f"unknown backend {self.backend!r}; available: memory")
-        if min(self.stripes, self.workers, self.max_concurrent_rpcs, self.max_batch_items) < 1:
-            raise ValueError("stripes, workers, max_concurrent_rpcs, max_batch_items must be >= 1")
+            raise ValueError(
+                f"{setting_name('backend')}: unknown backend {self.backend!r} (available: memory)"
+            )
+
+
+def setting_name(name: str) -> str:
+    """How a user sets a field: ``--max-batch-items / CONTEXTSTORE_MAX_BATCH_ITEMS``."""
+    return f"--{name.replace('_', '-')} / {ENV_PREFIX}{name.upper()}"
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(KiB|MiB|GiB|)\s*$")

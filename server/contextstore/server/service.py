@@ -11,6 +11,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
 from contextstore.server import __version__
 from contextstore.server.config import (
     MAX_ANALYSIS_TYPE_BYTES,
@@ -23,9 +27,6 @@ from contextstore.server.store.base import CachedFile, FileMetadata, Removed, St
 from contextstore.server.validation import Validator
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
-from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
 
 log = logging.getLogger(__name__)
 

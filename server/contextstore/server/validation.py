@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from contextstore.server.config import (
     MAX_ANALYSIS_TYPE_BYTES,
     MAX_PATH_BYTES,
@@ -21,7 +23,6 @@ from contextstore.server.config import (
 from contextstore.server.errors import FieldViolation, InvalidArgument
 from contextstore.server.store.base import FileWrite, Namespace
 from contextstore.v1 import context_store_pb2 as pb
-from google.protobuf.timestamp_pb2 import Timestamp
 
 Violations = list[FieldViolation]
 

@@ -46,7 +46,9 @@ def _lines(value: Any, out: IO[str], indent: str = "") -> None:
             _lines(getattr(value, name), out, indent + "  ")
         else:
             shown = (
-                ", ".join(f"{k}={v}" for k, v in item.items()) if isinstance(item, dict) else item
+                ", ".join(f"{k}={v}" for k, v in sorted(item.items()))
+                if isinstance(item, dict)
+                else item
             )
             out.write(f"{indent}{name.ljust(width)}  {'-' if shown is None else shown}\n")
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from contextstore.client.models import (
     CachedAnalysis,
     CachedFile,
@@ -23,8 +26,6 @@ from contextstore.client.models import (
     Stats,
 )
 from contextstore.v1 import context_store_pb2 as pb
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 T = TypeVar("T")
 

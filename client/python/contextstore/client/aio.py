@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import grpc
 import grpc.aio
+
 from contextstore.client import _calls as calls
 from contextstore.client.errors import from_rpc_error
 from contextstore.client.models import (

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TypeVar
 
 import grpc
+
 from contextstore.client import _calls as calls
 from contextstore.client.errors import from_rpc_error
 from contextstore.client.models import (
