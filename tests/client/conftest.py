@@ -10,6 +10,7 @@ import pytest
 
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
+from contextstore.server.store.base import CachedFile, FileMetadata, Namespace
 from contextstore.server.store.memory import StripedStore
 
 
@@ -21,7 +22,7 @@ class BlockingStore(StripedStore):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def get_file(self, ns, path):  # type: ignore[no-untyped-def]
+    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
         self.entered.set()
         self.release.wait(timeout=60)
         return super().get_file(ns, path)
@@ -30,7 +31,7 @@ class BlockingStore(StripedStore):
 class FailingStore(StripedStore):
     """A store with a bug: ``get_metadata`` always raises."""
 
-    def get_metadata(self, ns, path):  # type: ignore[no-untyped-def]
+    def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
         raise RuntimeError("store bug")
 
 
@@ -49,6 +50,14 @@ def _serve(store: StripedStore) -> Iterator[Server]:
 @pytest.fixture
 def blocking_server() -> Iterator[Server]:
     yield from _serve(BlockingStore())
+
+
+@pytest.fixture
+def blocking_store(blocking_server: Server) -> BlockingStore:
+    """The store behind ``blocking_server``, to hold and release its calls."""
+    store = blocking_server.store
+    assert isinstance(store, BlockingStore)
+    return store
 
 
 @pytest.fixture

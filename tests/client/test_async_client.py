@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
@@ -24,11 +25,15 @@ from contextstore.client import (
     Unavailable,
 )
 from contextstore.server import __version__
+from contextstore.server.app import Server
+
+if TYPE_CHECKING:
+    from tests.client.conftest import BlockingStore
 
 MTIME = datetime(2023, 6, 1, 12, 0, 0, 654321, tzinfo=UTC)
 
 
-def test_files_round_trip(server):
+def test_files_round_trip(server: Server) -> None:
     async def main() -> None:
         async with AsyncContextStoreClient(server.address, timeout=10) as client:
             meta = await client.cache_file("a.py", b"x = 1", labels={"k": "v"}, mtime=MTIME)
@@ -45,7 +50,7 @@ def test_files_round_trip(server):
     asyncio.run(main())
 
 
-def test_sessions_analyses_and_invalidation(server):
+def test_sessions_analyses_and_invalidation(server: Server) -> None:
     async def main() -> None:
         async with AsyncContextStoreClient(server.address, timeout=10) as client:
             s = client.session("s")
@@ -67,12 +72,14 @@ def test_sessions_analyses_and_invalidation(server):
             assert await s.invalidate_analysis("m.py") == 0
             await client.cache_file("g", b"global")
             assert await s.clear_session() == Removed(files=1, analyses=0)
-            assert (await client.get_file("g")).content == b"global"
+            found = await client.get_file("g")
+            assert found is not None
+            assert found.content == b"global"
 
     asyncio.run(main())
 
 
-def test_batches_stats_and_server_info(server):
+def test_batches_stats_and_server_info(server: Server) -> None:
     async def main() -> None:
         async with AsyncContextStoreClient(server.address, timeout=10) as client:
             metas = await client.batch_cache_files(
@@ -93,7 +100,7 @@ def test_batches_stats_and_server_info(server):
     asyncio.run(main())
 
 
-def test_invalid_argument_carries_violations(server):
+def test_invalid_argument_carries_violations(server: Server) -> None:
     async def main() -> None:
         async with AsyncContextStoreClient(server.address, timeout=10) as client:
             with pytest.raises(InvalidArgument) as info:
@@ -112,19 +119,21 @@ def test_invalid_argument_carries_violations(server):
     asyncio.run(main())
 
 
-def test_resource_exhausted_then_the_channel_still_works(server):
+def test_resource_exhausted_then_the_channel_still_works(server: Server) -> None:
     async def main() -> None:
         async with AsyncContextStoreClient(server.address, timeout=10) as client:
             await client.cache_file("big", b"b" * (1 << 20))
             with pytest.raises(ResourceExhausted) as info:
                 await client.batch_get_files(["big"] * 3)
             assert [v.subject for v in info.value.violations] == ["max_message_bytes"]
-            assert (await client.get_metadata("big")).size == 1 << 20
+            metadata = await client.get_metadata("big")
+            assert metadata is not None
+            assert metadata.size == 1 << 20
 
     asyncio.run(main())
 
 
-def test_many_concurrent_calls_on_one_channel(server):
+def test_many_concurrent_calls_on_one_channel(server: Server) -> None:
     async def main() -> None:
         async with AsyncContextStoreClient(server.address, timeout=10) as client:
             await asyncio.gather(
@@ -133,14 +142,14 @@ def test_many_concurrent_calls_on_one_channel(server):
             got = await asyncio.gather(
                 *(client.session(f"s{i % 4}").get_file(f"p{i}") for i in range(64))
             )
-            assert [f.content for f in got] == [bytes([i]) for i in range(64)]
+            assert [f and f.content for f in got] == [bytes([i]) for i in range(64)]
             assert (await client.stats()).files == 64
 
     asyncio.run(main())
 
 
-def test_deadline_exceeded(blocking_server):
-    store = blocking_server.store
+def test_deadline_exceeded(blocking_server: Server, blocking_store: BlockingStore) -> None:
+    store = blocking_store
 
     async def main() -> None:
         async with AsyncContextStoreClient(blocking_server.address, timeout=0.2) as client:
@@ -153,7 +162,7 @@ def test_deadline_exceeded(blocking_server):
     asyncio.run(main())
 
 
-def test_unavailable_for_a_dead_address(dead_address):
+def test_unavailable_for_a_dead_address(dead_address: str) -> None:
     async def main() -> None:
         async with AsyncContextStoreClient(dead_address, timeout=10) as client:
             with pytest.raises(Unavailable):
@@ -164,13 +173,15 @@ def test_unavailable_for_a_dead_address(dead_address):
     asyncio.run(main())
 
 
-def test_session_handle_shares_the_channel_and_close_is_owned(server):
+def test_session_handle_shares_the_channel_and_close_is_owned(server: Server) -> None:
     async def main() -> None:
         client = AsyncContextStoreClient(server.address, timeout=10)
         handle = client.session("s")
         await handle.cache_file("p", b"x")
         await handle.close()  # a handle does not own the channel
-        assert (await client.session("s").get_file("p")).content == b"x"
+        found = await client.session("s").get_file("p")
+        assert found is not None
+        assert found.content == b"x"
         await client.close()
         with pytest.raises(grpc.aio.UsageError, match="Channel is closed"):
             await handle.get_file("p")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
@@ -18,16 +19,20 @@ from contextstore.client import (
     ServerError,
     Unavailable,
 )
+from contextstore.server.app import Server
+
+if TYPE_CHECKING:
+    from tests.client.conftest import BlockingStore
 
 
-def test_context_manager_closes_the_channel(server):
+def test_context_manager_closes_the_channel(server: Server) -> None:
     with ContextStoreClient(server.address, timeout=10) as client:
         assert client.server_info().backend == "memory"
     with pytest.raises(ValueError, match="closed channel"):
         client.server_info()
 
 
-def test_a_session_handle_shares_the_channel(server):
+def test_a_session_handle_shares_the_channel(server: Server) -> None:
     client = ContextStoreClient(server.address, timeout=10)
     handle = client.session("s")
     assert (client.session_id, handle.session_id) == (None, "s")
@@ -35,24 +40,32 @@ def test_a_session_handle_shares_the_channel(server):
     with handle:  # closing a handle leaves the shared channel open...
         pass
     handle.close()
-    assert client.session("s").get_file("p").content == b"via handle"
-    assert handle.get_file("p").content == b"via handle"
+    found = client.session("s").get_file("p")
+    assert found is not None
+    assert found.content == b"via handle"
+    found = handle.get_file("p")
+    assert found is not None
+    assert found.content == b"via handle"
     client.close()  # ...closing the owner closes it for every handle
     with pytest.raises(ValueError, match="closed channel"):
         handle.get_file("p")
 
 
-def test_handles_rebind_without_nesting(client):
+def test_handles_rebind_without_nesting(client: ContextStoreClient) -> None:
     nested = client.session("a").session("b")
     assert nested.session_id == "b"
     nested.cache_file("p", b"b")
     assert client.session("a").get_file("p") is None
     assert client.session("a").session(None).session_id is None
-    assert client.session("b").get_file("p").content == b"b"
+    found = client.session("b").get_file("p")
+    assert found is not None
+    assert found.content == b"b"
 
 
-def test_default_deadline_raises_deadline_exceeded(blocking_server):
-    store = blocking_server.store
+def test_default_deadline_raises_deadline_exceeded(
+    blocking_server: Server, blocking_store: BlockingStore
+) -> None:
+    store = blocking_store
     with ContextStoreClient(blocking_server.address, timeout=0.2) as client:
         with pytest.raises(DeadlineExceeded) as info:
             client.get_file("p")
@@ -62,8 +75,10 @@ def test_default_deadline_raises_deadline_exceeded(blocking_server):
         assert client.cache_file("p", b"x").size == 1  # the client is still usable
 
 
-def test_per_call_timeout_overrides_the_default(blocking_server):
-    store = blocking_server.store
+def test_per_call_timeout_overrides_the_default(
+    blocking_server: Server, blocking_store: BlockingStore
+) -> None:
+    store = blocking_store
     with ContextStoreClient(blocking_server.address, timeout=60) as client:
         with pytest.raises(DeadlineExceeded):
             client.get_file("p", timeout=0.2)
@@ -71,13 +86,13 @@ def test_per_call_timeout_overrides_the_default(blocking_server):
         assert client.get_file("p", timeout=5) is None
 
 
-def test_default_timeout_is_used_when_none_given(server):
+def test_default_timeout_is_used_when_none_given(server: Server) -> None:
     assert DEFAULT_TIMEOUT == 10.0
     with ContextStoreClient(server.address) as client:
         assert client.get_file("p") is None
 
 
-def test_unavailable_for_a_dead_address(dead_address):
+def test_unavailable_for_a_dead_address(dead_address: str) -> None:
     with ContextStoreClient(dead_address, timeout=10) as client:
         with pytest.raises(Unavailable) as info:
             client.get_file("p")  # a read: retried by the channel, then given up
@@ -88,17 +103,19 @@ def test_unavailable_for_a_dead_address(dead_address):
             client.server_info()
 
 
-def test_server_bug_is_a_server_error(failing_server):
+def test_server_bug_is_a_server_error(failing_server: Server) -> None:
     with ContextStoreClient(failing_server.address, timeout=10) as client:
         with pytest.raises(ServerError) as info:
             client.get_metadata("p")
         assert info.value.code == grpc.StatusCode.INTERNAL
         assert "store bug" not in info.value.message  # internals stay in the server log
         client.cache_file("p", b"x")  # the server keeps serving
-        assert client.get_file("p").content == b"x"
+        found = client.get_file("p")
+        assert found is not None
+        assert found.content == b"x"
 
 
-def test_errors_carry_code_message_and_violations(client):
+def test_errors_carry_code_message_and_violations(client: ContextStoreClient) -> None:
     with pytest.raises(ContextStoreError) as info:
         client.cache_file("", b"x")
     error = info.value
@@ -110,7 +127,7 @@ def test_errors_carry_code_message_and_violations(client):
     assert (subject, description) == ("path", "must not be empty")
 
 
-def test_client_message_limit_applies_both_ways(server):
+def test_client_message_limit_applies_both_ways(server: Server) -> None:
     with ContextStoreClient(server.address, timeout=10, max_message_bytes=4096) as small:
         with pytest.raises(ResourceExhausted):
             small.cache_file("big", b"x" * 8192)  # refused before sending
@@ -118,17 +135,19 @@ def test_client_message_limit_applies_both_ways(server):
             big.cache_file("big", b"x" * 8192)
         with pytest.raises(ResourceExhausted):
             small.get_file("big")  # refused on receipt
-        assert small.get_metadata("big").size == 8192
+        metadata = small.get_metadata("big")
+        assert metadata is not None
+        assert metadata.size == 8192
 
 
-def test_returned_values_are_frozen(client):
+def test_returned_values_are_frozen(client: ContextStoreClient) -> None:
     meta = client.cache_file("p", b"x", labels={"k": "v"})
     with pytest.raises(dataclasses.FrozenInstanceError):
         meta.size = 3  # type: ignore[misc]
     assert meta == client.get_metadata("p")
 
 
-def test_one_client_serves_many_threads(client):
+def test_one_client_serves_many_threads(client: ContextStoreClient) -> None:
     errors: list[BaseException] = []
 
     def work(i: int) -> None:
@@ -137,7 +156,7 @@ def test_one_client_serves_many_threads(client):
             for j in range(20):
                 s.cache_file(f"f{j}", f"{i}:{j}".encode())
             got = s.batch_get_files([f"f{j}" for j in range(20)])
-            assert [f.content for f in got] == [f"{i}:{j}".encode() for j in range(20)]
+            assert [f and f.content for f in got] == [f"{i}:{j}".encode() for j in range(20)]
         except BaseException as e:  # surfaced below
             errors.append(e)
 

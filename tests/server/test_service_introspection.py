@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import grpc
@@ -12,12 +13,15 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from contextstore.client import ContextStoreClient
 from contextstore.server import __version__
+from contextstore.server.app import Server
+
+StartServer = Callable[..., Server]
 
 SERVICE = "contextstore.v1.ContextStoreService"
 
 
 @pytest.fixture
-def channel(server):
+def channel(server: Server) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(server.address) as ch:
         yield ch
 
@@ -25,7 +29,7 @@ def channel(server):
 # -- stats ---------------------------------------------------------------------
 
 
-def test_stats_whole_store_versus_one_namespace(client):
+def test_stats_whole_store_versus_one_namespace(client: ContextStoreClient) -> None:
     client.cache_file("g", b"12345", labels={"k": "vv"})
     s1 = client.session("s1")
     s1.cache_file("a", b"1")
@@ -46,7 +50,7 @@ def test_stats_whole_store_versus_one_namespace(client):
     assert client.session("unknown").session_stats().sessions == 0
 
 
-def test_hits_and_misses_are_counted_per_namespace(client):
+def test_hits_and_misses_are_counted_per_namespace(client: ContextStoreClient) -> None:
     s = client.session("h")
     s.cache_file("a", b"x")
     s.cache_analysis("a", "lint", b"l")
@@ -69,7 +73,7 @@ def test_hits_and_misses_are_counted_per_namespace(client):
 # -- server info, health, reflection -------------------------------------------
 
 
-def test_server_info_reports_the_configured_limits(start_server):
+def test_server_info_reports_the_configured_limits(start_server: StartServer) -> None:
     server = start_server(
         stripes=8,
         max_batch_items=7,
@@ -100,13 +104,13 @@ def test_server_info_reports_the_configured_limits(start_server):
     assert lim.max_concurrent_rpcs == 33
 
 
-def test_server_info_zero_ttl_means_never(start_server):
+def test_server_info_zero_ttl_means_never(start_server: StartServer) -> None:
     server = start_server(session_ttl_seconds=0)
     with ContextStoreClient(server.address, timeout=10) as client:
         assert client.server_info().limits.session_ttl == timedelta(0)
 
 
-def test_health_reports_serving(channel):
+def test_health_reports_serving(channel: grpc.Channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
     for name in ("", SERVICE):
         reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
@@ -116,20 +120,20 @@ def test_health_reports_serving(channel):
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def _reflect(channel, **request):
+def _reflect(channel: grpc.Channel, **request: str) -> reflection_pb2.ServerReflectionResponse:
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
     requests = iter([reflection_pb2.ServerReflectionRequest(**request)])
     (reply,) = list(stub.ServerReflectionInfo(requests, timeout=10))
     return reply
 
 
-def test_reflection_lists_services(channel):
+def test_reflection_lists_services(channel: grpc.Channel) -> None:
     reply = _reflect(channel, list_services="")
     names = {s.name for s in reply.list_services_response.service}
     assert {SERVICE, "grpc.health.v1.Health"} <= names
 
 
-def test_reflection_describes_the_service(channel):
+def test_reflection_describes_the_service(channel: grpc.Channel) -> None:
     reply = _reflect(channel, file_containing_symbol=SERVICE)
     files = [
         descriptor_pb2.FileDescriptorProto.FromString(raw)

@@ -8,33 +8,41 @@ client's mapping of them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import grpc
 import pytest
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from contextstore.client import (
     ContextStoreClient,
+    ContextStoreError,
     FileUpload,
     InvalidArgument,
     ResourceExhausted,
 )
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
+from contextstore.server.store.base import CachedFile, Namespace
 from contextstore.server.store.memory import StripedStore
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 MAX_CONTENT = 1 << 20  # TEST_CONFIG's max_content_bytes
 
+StartServer = Callable[..., Server]
 
-def subjects(error):
+
+def subjects(error: ContextStoreError) -> list[str]:
     return [v.subject for v in error.violations]
 
 
-def wire_error(server, method, request):
+def wire_error(
+    server: Server, method: str, request: Message
+) -> tuple[grpc.StatusCode, list[error_details_pb2.BadRequest | error_details_pb2.QuotaFailure]]:
     """Call ``method`` on a raw stub; return its status code and unpacked details."""
     with grpc.insecure_channel(server.address) as channel:
         stub = pb_grpc.ContextStoreServiceStub(channel)
@@ -43,7 +51,7 @@ def wire_error(server, method, request):
     status = rpc_status.from_call(info.value)
     assert status is not None, "the server attached no google.rpc.Status"
     assert status.code == info.value.code().value[0]
-    details = []
+    details: list[error_details_pb2.BadRequest | error_details_pb2.QuotaFailure] = []
     for detail in status.details:
         for kind in (error_details_pb2.BadRequest, error_details_pb2.QuotaFailure):
             message = kind()
@@ -81,7 +89,9 @@ WIRE_CASES = [
 
 
 @pytest.mark.parametrize(("method", "request_", "field"), WIRE_CASES)
-def test_wire_invalid_argument_with_bad_request(server, method, request_, field):
+def test_wire_invalid_argument_with_bad_request(
+    server: Server, method: str, request_: Message, field: str
+) -> None:
     code, details = wire_error(server, method, request_)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     (bad_request,) = details
@@ -96,7 +106,7 @@ BAD_PATHS = ["", "a\x00b", "x" * 4097, "é" * 2049]  # the last is 2049 chars bu
 BAD_SESSIONS = ["s" * 257, "é" * 129, "a\nb", "\x7f", "tab\there", "\x85"]
 
 
-def path_calls(c, path):
+def path_calls(c: ContextStoreClient, path: str) -> list[Callable[[], object]]:
     return [
         lambda: c.cache_file(path, b"x"),
         lambda: c.get_file(path),
@@ -110,7 +120,7 @@ def path_calls(c, path):
 
 
 @pytest.mark.parametrize("path", BAD_PATHS, ids=["empty", "nul", "4097-bytes", "multibyte"])
-def test_bad_path_is_rejected_by_every_call(client, path):
+def test_bad_path_is_rejected_by_every_call(client: ContextStoreClient, path: str) -> None:
     for call in path_calls(client, path):
         with pytest.raises(InvalidArgument) as info:
             call()
@@ -125,15 +135,19 @@ def test_bad_path_is_rejected_by_every_call(client, path):
 
 
 @pytest.mark.parametrize("path", ["x" * 4096, "é" * 2048, "a/b\\c:d*?"])
-def test_path_limits_are_inclusive(client, path):
+def test_path_limits_are_inclusive(client: ContextStoreClient, path: str) -> None:
     client.cache_file(path, b"ok")
-    assert client.get_file(path).content == b"ok"
+    found = client.get_file(path)
+    assert found is not None
+    assert found.content == b"ok"
 
 
 @pytest.mark.parametrize("session_id", BAD_SESSIONS)
-def test_bad_session_id_is_rejected_by_every_call(client, session_id):
+def test_bad_session_id_is_rejected_by_every_call(
+    client: ContextStoreClient, session_id: str
+) -> None:
     s = client.session(session_id)
-    calls = [
+    calls: list[Callable[[], object]] = [
         *path_calls(s, "p"),
         lambda: s.clear_session(),
         lambda: s.batch_get_files(["p"]),
@@ -147,16 +161,18 @@ def test_bad_session_id_is_rejected_by_every_call(client, session_id):
 
 
 @pytest.mark.parametrize("session_id", ["s" * 256, "é" * 128, "sessão 🙂", "global"])
-def test_session_id_limits_are_inclusive(client, session_id):
+def test_session_id_limits_are_inclusive(client: ContextStoreClient, session_id: str) -> None:
     s = client.session(session_id)
     s.cache_file("p", b"ok")
-    assert s.get_file("p").content == b"ok"
+    found = s.get_file("p")
+    assert found is not None
+    assert found.content == b"ok"
     assert s.session_stats().files == 1
 
 
 @pytest.mark.parametrize("analysis_type", ["", "t" * 257, "é" * 129])
-def test_bad_analysis_type(client, analysis_type):
-    calls = [
+def test_bad_analysis_type(client: ContextStoreClient, analysis_type: str) -> None:
+    calls: list[Callable[[], object]] = [
         lambda: client.cache_analysis("p", analysis_type, b"r"),
         lambda: client.get_analysis("p", analysis_type),
         lambda: client.invalidate_analysis("p", analysis_type=analysis_type),
@@ -166,7 +182,9 @@ def test_bad_analysis_type(client, analysis_type):
             call()
         assert subjects(info.value) == ["analysis_type"]
     client.cache_analysis("p", "t" * 256, b"inclusive")
-    assert client.get_analysis("p", "t" * 256).result == b"inclusive"
+    analysis = client.get_analysis("p", "t" * 256)
+    assert analysis is not None
+    assert analysis.result == b"inclusive"
 
 
 @pytest.mark.parametrize(
@@ -174,7 +192,7 @@ def test_bad_analysis_type(client, analysis_type):
     [{"a": "1", "b": "2", "c": "3"}, {"toolong": "v"}, {"k": "123456789"}, {"é" * 3: "v"}],
     ids=["count", "key", "value", "multibyte-key"],
 )
-def test_label_bounds(start_server, labels):
+def test_label_bounds(start_server: StartServer, labels: dict[str, str]) -> None:
     server = start_server(max_labels=2, max_label_key_bytes=4, max_label_value_bytes=8)
     with ContextStoreClient(server.address, timeout=10) as client:
         with pytest.raises(InvalidArgument) as info:
@@ -188,7 +206,7 @@ def test_label_bounds(start_server, labels):
         assert client.cache_file("p", b"x", labels=at_bounds).labels == at_bounds
 
 
-def test_every_violation_is_reported_at_once(client):
+def test_every_violation_is_reported_at_once(client: ContextStoreClient) -> None:
     with pytest.raises(InvalidArgument) as info:
         client.cache_file("", b"x" * (MAX_CONTENT + 1))
     assert sorted(subjects(info.value)) == ["content", "path"]
@@ -205,10 +223,12 @@ def test_every_violation_is_reported_at_once(client):
 # -- sizes ---------------------------------------------------------------------
 
 
-def test_content_at_the_limit_fits_and_one_byte_more_does_not(client):
+def test_content_at_the_limit_fits_and_one_byte_more_does_not(client: ContextStoreClient) -> None:
     exact = bytes(range(256)) * (MAX_CONTENT // 256)
     assert client.cache_file("big", exact).size == MAX_CONTENT
-    assert client.get_file("big").content == exact
+    found = client.get_file("big")
+    assert found is not None
+    assert found.content == exact
     with pytest.raises(InvalidArgument) as info:
         client.cache_file("over", exact + b"!")
     assert subjects(info.value) == ["content"]
@@ -217,13 +237,15 @@ def test_content_at_the_limit_fits_and_one_byte_more_does_not(client):
     with pytest.raises(InvalidArgument) as info:
         client.cache_analysis("big", "dump", exact + b"!")
     assert subjects(info.value) == ["result"]
-    assert client.get_analysis("big", "dump").result == exact
+    analysis = client.get_analysis("big", "dump")
+    assert analysis is not None
+    assert analysis.result == exact
     with pytest.raises(InvalidArgument) as info:
         client.batch_cache_files([FileUpload("ok", b""), FileUpload("over", exact + b"!")])
     assert subjects(info.value) == ["files[1].content"]
 
 
-def test_batch_item_count_limit(start_server):
+def test_batch_item_count_limit(start_server: StartServer) -> None:
     server = start_server(max_batch_items=5)
     with ContextStoreClient(server.address, timeout=10) as client:
         five = [f"p{i}" for i in range(5)]
@@ -243,7 +265,7 @@ def test_batch_item_count_limit(start_server):
     assert [v.field for v in bad_request.field_violations] == ["paths"]
 
 
-def test_batch_response_over_max_message_bytes(server, client):
+def test_batch_response_over_max_message_bytes(server: Server, client: ContextStoreClient) -> None:
     client.cache_file("big", b"b" * MAX_CONTENT)
     with pytest.raises(ResourceExhausted) as info:
         client.batch_get_files(["big", "big", "big"])
@@ -253,11 +275,13 @@ def test_batch_response_over_max_message_bytes(server, client):
     assert isinstance(quota, error_details_pb2.QuotaFailure)
     assert [v.subject for v in quota.violations] == ["max_message_bytes"]
     # The connection survives: the next calls on the same channel succeed.
-    assert client.batch_get_files(["big"])[0].metadata.size == MAX_CONTENT
+    found = client.batch_get_files(["big"])[0]
+    assert found is not None
+    assert found.metadata.size == MAX_CONTENT
     assert client.server_info().backend == "memory"
 
 
-def test_request_over_max_message_bytes_is_refused_whole(client):
+def test_request_over_max_message_bytes_is_refused_whole(client: ContextStoreClient) -> None:
     uploads = [FileUpload(f"f{i}", b"x" * MAX_CONTENT) for i in range(3)]
     with pytest.raises(ResourceExhausted):
         client.batch_cache_files(uploads)
@@ -268,12 +292,12 @@ def test_request_over_max_message_bytes_is_refused_whole(client):
 # -- budgets -------------------------------------------------------------------
 
 
-def file_of(charge, path):
+def file_of(charge: int, path: str) -> bytes:
     """Content that makes ``path`` charge exactly ``charge`` bytes."""
     return b"c" * (charge - len(path.encode()))
 
 
-def test_total_budget_evicts_least_recently_used(start_server):
+def test_total_budget_evicts_least_recently_used(start_server: StartServer) -> None:
     server = start_server(total_bytes=300)
     with ContextStoreClient(server.address, timeout=10) as client:
         client.cache_file("a", file_of(100, "a"))
@@ -290,7 +314,7 @@ def test_total_budget_evicts_least_recently_used(start_server):
         assert client.session("s").session_stats().evictions == 1
 
 
-def test_session_budgets_evict_within_the_namespace_only(start_server):
+def test_session_budgets_evict_within_the_namespace_only(start_server: StartServer) -> None:
     server = start_server(session_bytes=250, session_entries=3)
     with ContextStoreClient(server.address, timeout=10) as client:
         client.cache_file("g1", file_of(100, "g1"))
@@ -315,7 +339,9 @@ def test_session_budgets_evict_within_the_namespace_only(start_server):
     ("budget", "subject"),
     [({"total_bytes": 1000}, "total_bytes"), ({"session_bytes": 1000}, "session_bytes")],
 )
-def test_an_item_larger_than_a_byte_budget_is_refused(start_server, budget, subject):
+def test_an_item_larger_than_a_byte_budget_is_refused(
+    start_server: StartServer, budget: dict[str, int], subject: str
+) -> None:
     server = start_server(**budget)
     with ContextStoreClient(server.address, timeout=10) as client:
         s = client.session("s")
@@ -332,7 +358,9 @@ def test_an_item_larger_than_a_byte_budget_is_refused(start_server, budget, subj
             )
         assert subjects(info.value) == [subject]
         assert s.batch_get_files(["keep", "big", "x", "y"])[1:] == [None, None, None]
-        assert s.get_file("keep").content == b"k"
+        found = s.get_file("keep")
+        assert found is not None
+        assert found.content == b"k"
         assert s.get_analysis("keep", "dump") is None
         stats = client.stats()
         assert (stats.files, stats.analyses, stats.evictions) == (1, 0, 0)
@@ -346,7 +374,7 @@ def test_an_item_larger_than_a_byte_budget_is_refused(start_server, budget, subj
     assert [v.subject for v in quota.violations] == [subject]
 
 
-def test_a_batch_over_the_entry_budget_is_refused(start_server):
+def test_a_batch_over_the_entry_budget_is_refused(start_server: StartServer) -> None:
     server = start_server(session_entries=2)
     with ContextStoreClient(server.address, timeout=10) as client:
         with pytest.raises(ResourceExhausted) as info:
@@ -361,18 +389,18 @@ def test_a_batch_over_the_entry_budget_is_refused(start_server):
 class BlockingStore(StripedStore):
     """A store whose ``get_file`` holds its caller until ``release`` is set."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self) -> None:
+        super().__init__()
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def get_file(self, ns, path):
+    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
         self.entered.set()
         self.release.wait(timeout=60)
         return super().get_file(ns, path)
 
 
-def test_calls_beyond_max_concurrent_rpcs_are_refused_not_queued():
+def test_calls_beyond_max_concurrent_rpcs_are_refused_not_queued() -> None:
     config = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, workers=1, max_concurrent_rpcs=1)
     store = BlockingStore()
     server = Server(config, store)
