@@ -34,7 +34,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/mypy server client/python
+	$(BIN)/mypy server client/python tests
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

@@ -102,8 +102,9 @@ class ContextStoreServiceServicer:
     """
 
     def CacheFile(self, request, context):
-        """CacheFile stores or replaces a file. If its content digest changed, every
-        analysis of that path in that namespace is dropped.
+        """CacheFile stores or replaces a file. Every analysis of that path in that
+        namespace not recorded against this content's digest is dropped: those of
+        changed content, and those cached while no file was there.
         Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
         RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
         """

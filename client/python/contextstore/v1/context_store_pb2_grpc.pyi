@@ -42,8 +42,9 @@ class ContextStoreServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ContextStoreServiceAsyncStub: ...
     CacheFile: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.CacheFileRequest, _context_store_pb2.CacheFileResponse]
-    """CacheFile stores or replaces a file. If its content digest changed, every
-    analysis of that path in that namespace is dropped.
+    """CacheFile stores or replaces a file. Every analysis of that path in that
+    namespace not recorded against this content's digest is dropped: those of
+    changed content, and those cached while no file was there.
     Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
     RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
     """
@@ -108,8 +109,9 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CacheFile: _aio.UnaryUnaryMultiCallable[_context_store_pb2.CacheFileRequest, _context_store_pb2.CacheFileResponse]  # type: ignore[assignment]
-    """CacheFile stores or replaces a file. If its content digest changed, every
-    analysis of that path in that namespace is dropped.
+    """CacheFile stores or replaces a file. Every analysis of that path in that
+    namespace not recorded against this content's digest is dropped: those of
+    changed content, and those cached while no file was there.
     Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
     RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
     """
@@ -177,8 +179,9 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _context_store_pb2.CacheFileRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_context_store_pb2.CacheFileResponse, _abc.Awaitable[_context_store_pb2.CacheFileResponse]]:
-        """CacheFile stores or replaces a file. If its content digest changed, every
-        analysis of that path in that namespace is dropped.
+        """CacheFile stores or replaces a file. Every analysis of that path in that
+        namespace not recorded against this content's digest is dropped: those of
+        changed content, and those cached while no file was there.
         Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
         RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
         """

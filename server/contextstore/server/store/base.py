@@ -99,9 +99,8 @@ class Store(abc.ABC):
     are each seen by every other call as entirely before or entirely after it.
     Eviction that a write triggers happens after the write and is itself atomic
     per evicted entry. An analysis never outlives the content it was computed
-    from: storing a file whose digest differs from the previous one drops the
-    path's analyses, and an analysis recorded against another digest is dropped
-    as well.
+    from: storing a file drops every analysis of the path that was not recorded
+    against that content's digest (including those cached with no file there).
     """
 
     backend: str = "abstract"

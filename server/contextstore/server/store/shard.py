@@ -82,11 +82,7 @@ class Shard:
         self, ns: Namespace, write: FileWrite, sha256: bytes, tick: int, wall_ns: int
     ) -> FileMetadata:
         state = self._state(ns)
-        previous = state.entries.get((write.path, None))
-        if isinstance(previous, FileEntry) and previous.file.metadata.sha256 != sha256:
-            self.remove_analyses(ns, write.path, None)
-        else:
-            self._drop_analyses_not_from(ns, write.path, sha256)
+        self._drop_analyses_not_from(ns, write.path, sha256)
         meta = FileMetadata(
             path=write.path,
             size=len(write.content),
@@ -256,9 +252,16 @@ class Shard:
             state.analyses += sign
 
     def _drop_analyses_not_from(self, ns: Namespace, path: str, sha256: bytes) -> None:
+        """Keep only analyses provably computed from content ``sha256``.
+
+        One rule covers every case: a changed file drops the analyses of the
+        old content, an evicted-then-recached file is still checked, and an
+        analysis cached while no file was there (``None``: unknown source) is
+        dropped too, since nothing shows it was computed from this content.
+        """
         state = self.namespaces[ns]
         for analysis_type in list(state.analysis_types.get(path, ())):
             entry = state.entries[(path, analysis_type)]
             assert isinstance(entry, AnalysisEntry)
-            if entry.source_sha256 is not None and entry.source_sha256 != sha256:
+            if entry.source_sha256 != sha256:
                 self._remove(ns, (path, analysis_type))
