@@ -1,0 +1,454 @@
+"""Focused unit tests of the in-memory ``StripedStore``, one rule at a time.
+
+Time is faked: ``FakeClock`` drives the idle-TTL timer (seconds) and
+``FakeWall`` the wall clock (ns) that stamps ``cached_at_ns``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable
+from typing import Generic, TypeAlias, TypeVar
+
+import pytest
+
+from contextstore.server.errors import QuotaExceeded
+from contextstore.server.store.base import Budgets, FileWrite, Removed, Stats
+from contextstore.server.store.memory import StripedStore
+
+T = TypeVar("T", int, float)
+
+
+class Fake(Generic[T]):
+    """A clock that reads ``now`` and only moves when a test moves it."""
+
+    def __init__(self, now: T) -> None:
+        self.now: T = now
+
+    def __call__(self) -> T:
+        return self.now
+
+
+FakeClock: TypeAlias = Fake[float]
+FakeWall: TypeAlias = Fake[int]
+MakeStore = Callable[..., StripedStore]
+TTL = 10.0
+
+
+@pytest.fixture(params=[1, 64], ids=["stripes1", "stripes64"])
+def stripes(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(0.0)
+
+
+@pytest.fixture
+def wall() -> FakeWall:
+    return FakeWall(1_000_000)
+
+
+@pytest.fixture
+def make(stripes: int, clock: FakeClock, wall: FakeWall) -> MakeStore:
+    def factory(**budgets: float) -> StripedStore:
+        b = Budgets(**{"session_ttl_seconds": TTL, **budgets})  # type: ignore[arg-type]
+        return StripedStore(stripes=stripes, budgets=b, timer=clock, wall_clock=wall)
+
+    return factory
+
+
+@pytest.fixture
+def store(make: MakeStore) -> StripedStore:
+    return make()
+
+
+def fw(path: str, content: bytes, **labels: str) -> FileWrite:
+    return FileWrite(path, content, labels)
+
+
+# -- files, analyses and namespaces ----------------------------------------------
+
+
+def test_stripes_property(store: StripedStore, stripes: int) -> None:
+    assert store.stripes == stripes
+    with pytest.raises(ValueError):
+        StripedStore(stripes=0)
+
+
+def test_cache_file_roundtrip(store: StripedStore, wall: FakeWall) -> None:
+    meta = store.cache_file("s", FileWrite("a.py", b"hello", {"k": "v"}, mtime_ns=42))
+    assert (meta.path, meta.size, meta.mtime_ns, dict(meta.labels)) == ("a.py", 5, 42, {"k": "v"})
+    assert meta.sha256 == hashlib.sha256(b"hello").digest() and meta.cached_at_ns >= wall.now
+    got = store.get_file("s", "a.py")
+    assert got is not None and got.content == b"hello" and got.metadata == meta
+    assert store.get_metadata("s", "a.py") == meta
+
+
+def test_misses_return_none(store: StripedStore) -> None:
+    store.cache_file("s", fw("a", b"x"))
+    assert store.get_file("s", "b") is None
+    assert store.get_metadata("s", "b") is None
+    assert store.get_analysis("s", "a", "t") is None
+    assert store.get_file("other", "a") is None
+    assert store.get_file(None, "a") is None
+
+
+def test_session_named_global_is_not_the_global_namespace(store: StripedStore) -> None:
+    store.cache_file(None, fw("p", b"global-ns"))
+    store.cache_file("global", fw("p", b"named"))
+    store.cache_analysis(None, "p", "t", b"r-global")
+    g, n = store.get_file(None, "p"), store.get_file("global", "p")
+    assert g is not None and g.content == b"global-ns"
+    assert n is not None and n.content == b"named"
+    assert store.get_analysis("global", "p", "t") is None
+    assert store.clear_session("global") == Removed(1, 0)
+    assert store.get_file(None, "p") is not None
+    assert store.stats(None).files == 1 and store.stats("global").sessions == 0
+
+
+def test_recache_with_new_content_drops_analyses(store: StripedStore) -> None:
+    store.cache_file("s", fw("a", b"v1"))
+    store.cache_analysis("s", "a", "t1", b"r1")
+    store.cache_analysis("s", "a", "t2", b"r2")
+    store.cache_analysis("s", "b", "t1", b"other path")
+    store.cache_analysis("o", "a", "t1", b"other session")
+    store.cache_file("s", fw("a", b"v2"))
+    assert store.get_analysis("s", "a", "t1") is None
+    assert store.get_analysis("s", "a", "t2") is None
+    assert store.get_analysis("s", "b", "t1") is not None
+    assert store.get_analysis("o", "a", "t1") is not None
+    assert store.stats("s").analyses == 1
+
+
+def test_recache_with_same_content_keeps_analyses(store: StripedStore) -> None:
+    store.cache_file("s", fw("a", b"same"))
+    first = store.cache_analysis("s", "a", "t", b"r")
+    store.cache_file("s", fw("a", b"same", k="new label"))
+    assert store.get_analysis("s", "a", "t") == first
+
+
+def test_analysis_cached_without_a_file_is_dropped_when_a_file_arrives(
+    store: StripedStore,
+) -> None:
+    orphan = store.cache_analysis("s", "a", "t", b"r")
+    assert store.get_analysis("s", "a", "t") == orphan  # readable until then
+    store.cache_file("s", fw("a", b"anything"))
+    assert store.get_analysis("s", "a", "t") is None
+    # One recorded against the file survives re-caching that same content.
+    kept = store.cache_analysis("s", "a", "t", b"r2")
+    store.cache_file("s", fw("a", b"anything"))
+    assert store.get_analysis("s", "a", "t") == kept
+
+
+@pytest.mark.parametrize(("recached", "survives"), [(b"X" * 10, True), (b"Y" * 10, False)])
+def test_analysis_keeps_digest_after_file_eviction(
+    make: MakeStore, recached: bytes, survives: bool
+) -> None:
+    store = make(session_entries=2)
+    store.cache_file("s", fw("a", b"X" * 10))
+    store.cache_analysis("s", "a", "t", b"r")
+    store.cache_analysis("s", "b", "t", b"r")  # evicts the file of "a" (LRU)
+    assert store.get_file("s", "a") is None
+    assert store.get_analysis("s", "a", "t") is not None  # evicting a file keeps analyses
+    store.cache_file("s", fw("a", recached))  # no previous file: compare recorded digest
+    assert (store.get_analysis("s", "a", "t") is not None) is survives
+
+
+def test_invalidate_file_only_in_its_namespace(store: StripedStore) -> None:
+    for ns in ("s", "o"):
+        store.cache_file(ns, fw("a", b"x"))
+        store.cache_analysis(ns, "a", "t1", b"r")
+        store.cache_analysis(ns, "a", "t2", b"r")
+    store.cache_file("s", fw("b", b"x"))
+    assert store.invalidate_file("s", "a") == Removed(1, 2)
+    assert store.invalidate_file("s", "a") == Removed(0, 0)
+    assert store.get_file("s", "a") is None and store.get_analysis("s", "a", "t1") is None
+    assert store.get_file("s", "b") is not None
+    assert store.get_file("o", "a") is not None and store.get_analysis("o", "a", "t2") is not None
+    store.cache_analysis("s", "c", "t", b"r")
+    assert store.invalidate_file("s", "c") == Removed(0, 1)
+
+
+def test_invalidate_analysis_one_type_or_all(store: StripedStore) -> None:
+    store.cache_file("s", fw("a", b"x"))
+    for t in ("t1", "t2", "t3"):
+        store.cache_analysis("s", "a", t, b"r")
+    assert store.invalidate_analysis("s", "a", "t1") == 1
+    assert store.invalidate_analysis("s", "a", "t1") == 0
+    assert store.invalidate_analysis("s", "a", "nope") == 0
+    assert store.get_analysis("s", "a", "t2") is not None
+    assert store.invalidate_analysis("s", "a", None) == 2
+    assert store.get_analysis("s", "a", "t3") is None
+    assert store.get_file("s", "a") is not None
+    assert store.invalidate_analysis("missing", "a", None) == 0
+
+
+def test_clear_session_resets_only_that_namespace(store: StripedStore) -> None:
+    for ns in ("s", "o", None):
+        store.cache_file(ns, fw("a", b"x"))
+        store.cache_file(ns, fw("b", b"y"))
+        store.cache_analysis(ns, "a", "t", b"r")
+        store.get_file(ns, "a")
+        store.get_file(ns, "zz")
+    assert store.clear_session("s") == Removed(2, 1)
+    assert store.stats("s") == Stats()
+    assert store.get_file("s", "a") is None
+    for ns in ("o", None):
+        assert store.stats(ns) == Stats(2, 1, 2 + 2 + 3, 1, hits=1, misses=1)
+    whole = store.stats(None, whole_store=True)
+    assert (whole.sessions, whole.files, whole.hits) == (2, 4, 3)
+    assert store.clear_session("s") == Removed(0, 0)
+    assert store.clear_session(None) == Removed(2, 1)
+    assert store.get_file("o", "b") is not None
+
+
+# -- batches --------------------------------------------------------------------
+
+
+def test_batch_get_one_result_per_path_in_order(store: StripedStore) -> None:
+    metas = store.batch_cache_files("s", [fw(f"p{i}", bytes([i]) * 3) for i in range(8)])
+    assert [m.path for m in metas] == [f"p{i}" for i in range(8)]
+    got = store.batch_get_files("s", ["p5", "nope", "p0", "p5"])
+    assert [g.content if g else None for g in got] == [b"\5" * 3, None, b"\0" * 3, b"\5" * 3]
+    assert store.stats("s") == Stats(8, 0, 8 * 5, 1, hits=3, misses=1)
+
+
+def test_batch_over_a_budget_stores_nothing(make: MakeStore) -> None:
+    store = make(session_bytes=30, session_entries=3)
+    store.cache_file("s", fw("a", b"old"))
+    with pytest.raises(QuotaExceeded) as err:
+        store.batch_cache_files("s", [fw("a", b"x" * 10), fw("b", b"x" * 10), fw("c", b"x" * 10)])
+    assert err.value.limit == "session_bytes"
+    with pytest.raises(QuotaExceeded) as err:
+        store.batch_cache_files("s", [fw(p, b"") for p in "abcd"])
+    assert err.value.limit == "session_entries"
+    assert store.batch_get_files("s", ["a", "b", "c", "d"])[1:] == [None, None, None]
+    old = store.get_file("s", "a")
+    assert old is not None and old.content == b"old"
+    assert store.stats("s").evictions == 0
+
+
+# -- versions and timestamps ----------------------------------------------------
+
+
+def test_version_and_cached_at_increase_even_if_wall_clock_stalls(
+    store: StripedStore, wall: FakeWall
+) -> None:
+    seen = [store.cache_file("s", fw("a", b"v"))]
+    for step in (0, 0, -500, 0, 7):  # stall, step back, tick
+        wall.now += step
+        seen.append(store.cache_file("s", fw("a", b"v" * len(seen))))
+    for before, after in itertools.pairwise(seen):
+        assert after.version > before.version
+        assert after.cached_at_ns > before.cached_at_ns
+    wall.now += 10**9
+    assert store.cache_file("s", fw("a", b"later")).cached_at_ns == wall.now
+    one = store.cache_analysis("s", "a", "t", b"1")
+    assert store.cache_analysis("s", "a", "t", b"2").cached_at_ns > one.cached_at_ns
+
+
+# -- charges and budgets --------------------------------------------------------
+
+
+def test_charges_count_content_path_labels_and_types(store: StripedStore) -> None:
+    store.cache_file("s", FileWrite("dé.py", b"12345", {"ké": "vé", "a": ""}))
+    assert store.stats("s").bytes == 5 + 6 + (3 + 3) + 1
+    store.cache_analysis("s", "dé.py", "typé", b"xyz")
+    assert store.stats("s").bytes == 18 + 3 + 6 + 5
+    store.cache_file("s", FileWrite("dé.py", b"1", {}))  # replaces, drops analysis
+    assert store.stats("s") == Stats(1, 0, 7, 1)
+    assert store.stats(None, whole_store=True).bytes == 7
+
+
+def test_total_budget_evicts_least_recently_used_across_store(make: MakeStore) -> None:
+    store = make(total_bytes=40)
+    store.cache_file("s", fw("a", b"x" * 9))  # 10 bytes each
+    store.cache_file("o", fw("b", b"x" * 9))
+    store.cache_file(None, fw("c", b"x" * 9))
+    store.cache_file("s", fw("d", b"x" * 9))
+    assert store.get_file("s", "a") is not None  # "b" is now the LRU
+    store.cache_file("s", fw("e", b"x" * 9))
+    assert store.get_file("o", "b") is None
+    assert store.stats("o").evictions == 1 and store.stats("s").evictions == 0
+    assert store.get_file("s", "a") is not None and store.get_file(None, "c") is not None
+    # LRU order is now d, e, a, c: a write needing two evictions evicts d and e only.
+    store.cache_file("o", fw("f", b"x" * 19))
+    assert store.stats(None, whole_store=True).evictions == 3
+    assert store.get_file("s", "d") is None and store.get_file("s", "e") is None
+    assert store.get_file("s", "a") is not None and store.get_file(None, "c") is not None
+    assert store.stats(None, whole_store=True).bytes == 40
+
+
+def test_session_budget_is_enforced_before_the_total(make: MakeStore) -> None:
+    store = make(total_bytes=35, session_bytes=20)
+    store.cache_file("o", fw("x", b"x" * 9))  # the store's LRU entry
+    store.batch_cache_files("s", [fw("a", b"x" * 9), fw("b", b"x" * 9)])
+    store.cache_file("s", fw("c", b"x" * 9))  # s: 30 > 20, store: 40 > 35
+    # Evicting "a" of s satisfies both budgets; "x" of o must not go too.
+    assert store.get_file("o", "x") is not None and store.get_file("s", "a") is None
+    assert store.stats(None, whole_store=True).evictions == 1
+
+
+@pytest.mark.parametrize("read", ["get_file", "get_metadata", "batch_get", "get_analysis"])
+def test_reads_refresh_recency(make: MakeStore, read: str) -> None:
+    store = make(session_entries=2)
+    # Two entries, the older one is read, then a third entry forces one eviction.
+    if read == "get_analysis":
+        store.cache_analysis("s", "a", "t", b"r")
+        store.cache_file("s", fw("b", b"x"))
+        assert store.get_analysis("s", "a", "t") is not None
+    else:
+        store.cache_file("s", fw("a", b"x"))
+        store.cache_analysis("s", "b", "t", b"r")
+        reads: dict[str, Callable[[], object]] = {
+            "get_file": lambda: store.get_file("s", "a"),
+            "get_metadata": lambda: store.get_metadata("s", "a"),
+            "batch_get": lambda: store.batch_get_files("s", ["zz", "a"])[1],
+        }
+        assert reads[read]() is not None
+    store.cache_file("s", fw("c", b"x"))
+    assert store.get_file("s", "b") is None and store.get_analysis("s", "b", "t") is None
+    assert store.get_file("s", "a") is not None or store.get_analysis("s", "a", "t") is not None
+    assert store.stats("s").evictions == 1
+
+
+def test_session_budgets_evict_only_within_the_namespace(make: MakeStore) -> None:
+    store = make(session_bytes=25, session_entries=3)
+    store.cache_file("o", fw("a", b"x" * 9))
+    store.cache_file("s", fw("a", b"x" * 9))
+    store.cache_analysis("s", "a", "t", b"x" * 7)  # 9 bytes
+    store.cache_file("s", fw("b", b"x" * 9))  # 29 > 25: evicts file "a" of s
+    assert store.get_file("s", "a") is None
+    assert store.get_analysis("s", "a", "t") is not None
+    assert store.get_file("o", "a") is not None
+    store.cache_analysis("s", "b", "t1", b"")
+    store.cache_analysis("s", "b", "t2", b"")  # 4 entries > 3: file "b" is the LRU now
+    assert store.get_file("s", "b") is None
+    assert store.stats("s") == Stats(0, 3, 9 + 3 + 3, 1, hits=1, misses=2, evictions=2)
+    assert store.stats("o").evictions == 0
+
+
+@pytest.mark.parametrize(
+    ("budgets", "limit"),
+    [({"total_bytes": 20}, "total_bytes"), ({"session_bytes": 20}, "session_bytes")],
+)
+def test_an_item_larger_than_a_budget_raises_and_stores_nothing(
+    make: MakeStore, budgets: dict[str, int], limit: str
+) -> None:
+    store = make(**budgets)
+    store.cache_file("s", fw("a", b"x" * 19))  # exactly 20: fits
+    with pytest.raises(QuotaExceeded) as err:
+        store.cache_file("s", fw("b", b"x" * 20))
+    assert err.value.limit == limit
+    with pytest.raises(QuotaExceeded) as err:
+        store.cache_analysis("n", "a", "t", b"x" * 19)
+    assert err.value.limit == limit
+    assert store.get_file("s", "b") is None and store.get_file("s", "a") is not None
+    assert store.stats(None, whole_store=True) == Stats(1, 0, 20, 1, hits=1, misses=1)
+
+
+# -- idle TTL -------------------------------------------------------------------
+
+
+def test_idle_session_expires_lazily_on_access(store: StripedStore, clock: FakeClock) -> None:
+    store.cache_file("s", fw("a", b"x"))
+    store.get_file("s", "a")
+    clock.now = TTL - 0.001
+    assert store.get_file("s", "a") is not None  # refreshes
+    clock.now += TTL - 0.001
+    assert store.get_file("s", "nope") is None  # a miss refreshes too
+    clock.now += TTL
+    assert store.get_file("s", "a") is None
+    assert store.stats("s") == Stats()
+    assert store.stats(None, whole_store=True) == Stats(hits=2, misses=2, expirations=1)
+
+
+@pytest.mark.parametrize("op", ["invalidate_file", "invalidate_analysis", "cache", "batch_get"])
+def test_data_operations_refresh_idle_time(store: StripedStore, clock: FakeClock, op: str) -> None:
+    store.cache_file("s", fw("a", b"x"))
+    clock.now = 9
+    ops: dict[str, Callable[[], object]] = {
+        "invalidate_file": lambda: store.invalidate_file("s", "zz"),
+        "invalidate_analysis": lambda: store.invalidate_analysis("s", "a", None),
+        "cache": lambda: store.cache_analysis("s", "b", "t", b""),
+        "batch_get": lambda: store.batch_get_files("s", ["zz"]),
+    }
+    ops[op]()
+    clock.now = 18
+    assert store.expire_idle() == 0
+    assert store.get_file("s", "a") is not None
+
+
+def test_stats_and_missing_session_ops_do_not_refresh_or_create(
+    store: StripedStore, clock: FakeClock
+) -> None:
+    store.cache_file("s", fw("a", b"x"))
+    clock.now = 9
+    assert store.stats("s").files == 1
+    assert store.get_file("never", "a") is None
+    assert store.invalidate_file("never", "a") == Removed()
+    clock.now = 10  # exactly the TTL after the last data operation
+    assert store.stats(None, whole_store=True) == Stats(misses=1, expirations=1)
+    assert store.stats("never") == Stats()
+
+
+def test_expire_idle_spares_global_and_active_sessions(
+    store: StripedStore, clock: FakeClock
+) -> None:
+    for ns in (None, "idle1", "idle2", "busy"):
+        store.cache_file(ns, fw("a", b"x"))
+    clock.now = 5
+    store.get_file("busy", "a")
+    clock.now = 12
+    assert store.expire_idle() == 2
+    assert store.expire_idle() == 0
+    assert store.get_file(None, "a") is not None and store.get_file("busy", "a") is not None
+    assert store.stats(None, whole_store=True).sessions == 2
+    clock.now = 10_000
+    assert store.stats(None, whole_store=True).expirations == 3
+    assert store.get_file(None, "a") is not None
+
+
+def test_expired_session_starts_again_from_zero(store: StripedStore, clock: FakeClock) -> None:
+    store.cache_file("s", fw("a", b"x"))
+    store.get_file("s", "a")
+    clock.now = 100
+    store.cache_file("s", fw("b", b"y"))
+    assert store.get_file("s", "a") is None
+    assert store.stats("s") == Stats(1, 0, 2, 1, misses=1)
+
+
+def test_clear_of_an_idle_session_finds_it_expired(store: StripedStore, clock: FakeClock) -> None:
+    store.cache_file("s", fw("a", b"x"))
+    clock.now = TTL
+    assert store.clear_session("s") == Removed(0, 0)
+    assert store.stats(None, whole_store=True).expirations == 1
+
+
+def test_zero_ttl_never_expires(make: MakeStore, clock: FakeClock) -> None:
+    store = make(session_ttl_seconds=0)
+    store.cache_file("s", fw("a", b"x"))
+    clock.now = 1e9
+    assert store.expire_idle() == 0
+    assert store.get_file("s", "a") is not None
+
+
+# -- stats ----------------------------------------------------------------------
+
+
+def test_hits_and_misses_per_namespace_and_store(store: StripedStore) -> None:
+    assert store.get_file("ghost", "a") is None  # store-wide only
+    assert store.stats("ghost") == Stats()
+    store.cache_file(None, fw("a", b"x"))
+    store.cache_analysis("s", "a", "t", b"r")
+    store.get_file(None, "a")
+    store.get_metadata(None, "b")
+    store.get_analysis("s", "a", "t")
+    store.get_analysis("s", "a", "u")
+    store.batch_get_files("s", ["a", "b"])
+    assert store.stats(None) == Stats(1, 0, 2, 1, hits=1, misses=1)
+    assert store.stats("s") == Stats(0, 1, 3, 1, hits=1, misses=3)
+    assert store.stats(None, whole_store=True) == Stats(1, 1, 5, 2, hits=2, misses=5)
