@@ -17,7 +17,12 @@ protoc = $(BIN)/python -m grpc_tools.protoc -I protos \
 	--python_out=$(1) --grpc_python_out=$(1) --mypy_out=quiet:$(1) --mypy_grpc_out=quiet:$(1) \
 	$(PROTO)
 
-.PHONY: run test lint proto check-proto pytest clean
+# buf, from npm, pinned by protos/package-lock.json. `buf breaking` compares the
+# contract with the one at BUF_AGAINST (on a branch: BUF_AGAINST=main).
+BUF := protos/node_modules/.bin/buf
+BUF_AGAINST ?= HEAD~1
+
+.PHONY: run test lint buf proto check-proto pytest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +38,20 @@ test: check-proto lint pytest
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-lint: $(STAMP)
+$(BUF): protos/package.json protos/package-lock.json
+	@# npm install, not npm ci: the registry here lacks buf's other-platform
+	@# binaries, so ci refuses the lock; install still takes the locked versions.
+	cd protos && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+buf: $(BUF)
+	$(BUF) lint protos
+	@if git cat-file -e $(BUF_AGAINST):$(PROTO) 2>/dev/null; then \
+		$(BUF) breaking protos --against '.git#ref=$(BUF_AGAINST),subdir=protos' && \
+		echo "buf breaking: no breaking change against $(BUF_AGAINST)"; \
+	else echo "buf breaking: no contract at $(BUF_AGAINST) to compare with"; fi
+
+lint: buf $(STAMP)
 	$(BIN)/mypy server client/python tests
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -50,4 +68,4 @@ check-proto: $(STAMP)
 	done; rm -rf $$tmp; echo "generated code is up to date"
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis protos/node_modules
