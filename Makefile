@@ -22,7 +22,12 @@ protoc = $(BIN)/python -m grpc_tools.protoc -I protos \
 BUF := protos/node_modules/.bin/buf
 BUF_AGAINST ?= HEAD~1
 
-.PHONY: run test lint buf proto check-proto pytest clean
+# Tools nobody here wrote, which the tests drive the server with.
+TOOLS := .tools/bin
+GRPCURL_VERSION := v1.9.4
+HEALTH_PROBE_VERSION := v0.4.61
+
+.PHONY: run test lint buf tools proto check-proto pytest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +40,16 @@ run: $(STAMP)
 
 test: check-proto lint pytest
 
-pytest: $(STAMP)
+tools: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe
+
+$(TOOLS)/grpcurl:
+	GOBIN=$(CURDIR)/$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+
+$(TOOLS)/grpc-health-probe:
+	GOBIN=$(CURDIR)/$(TOOLS) go install \
+		github.com/grpc-ecosystem/grpc-health-probe@$(HEALTH_PROBE_VERSION)
+
+pytest: $(STAMP) tools
 	$(BIN)/pytest
 
 $(BUF): protos/package.json protos/package-lock.json
@@ -68,4 +82,4 @@ check-proto: $(STAMP)
 	done; rm -rf $$tmp; echo "generated code is up to date"
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis protos/node_modules
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis protos/node_modules .tools
