@@ -25,12 +25,14 @@ def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(path), *args], capture_output=True, text=True, timeout=30)
 
 
-def grpcurl(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    return _run("grpcurl", "-plaintext", *args[:-1], server.address, *args[-1:])
+def grpcurl(
+    server: Server, *args: str, flags: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    return _run("grpcurl", "-plaintext", *flags, server.address, *args)
 
 
 def call(server: Server, rpc: str, body: dict[str, Any]) -> dict[str, Any]:
-    done = grpcurl(server, "-d", json.dumps(body), f"{SERVICE}/{rpc}")
+    done = grpcurl(server, f"{SERVICE}/{rpc}", flags=("-d", json.dumps(body)))
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -85,7 +87,7 @@ def test_every_rpc_through_reflection(server: Server) -> None:
 def test_errors_carry_status_and_details(
     server: Server, rpc: str, body: dict[str, Any], code: str, detail: str | None
 ) -> None:
-    done = grpcurl(server, "-d", json.dumps(body), f"{SERVICE}/{rpc}")
+    done = grpcurl(server, f"{SERVICE}/{rpc}", flags=("-d", json.dumps(body)))
     assert done.returncode != 0
     assert f"Code: {code}" in done.stderr
     if detail is not None:
