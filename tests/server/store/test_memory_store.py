@@ -428,6 +428,20 @@ def test_clear_of_an_idle_session_finds_it_expired(store: StripedStore, clock: F
     assert store.stats(None, whole_store=True).expirations == 1
 
 
+def test_total_budget_expires_idle_sessions_before_evicting_live_entries(
+    make: MakeStore, clock: FakeClock
+) -> None:
+    store = make(total_bytes=20)
+    store.cache_file("idle", fw("a", b"x" * 8))  # charge 9
+    clock.now = TTL / 2
+    store.cache_file("live", fw("b", b"y" * 8))  # charge 9
+    clock.now = TTL  # "idle" is past its TTL, "live" is not
+    store.cache_file("live", fw("c", b"z" * 8))  # 27 > 20: something must go
+    assert store.get_file("live", "b") is not None
+    stats = store.stats(None, whole_store=True)
+    assert (stats.expirations, stats.evictions, stats.files) == (1, 0, 2)
+
+
 def test_zero_ttl_never_expires(make: MakeStore, clock: FakeClock) -> None:
     store = make(session_ttl_seconds=0)
     store.cache_file("s", fw("a", b"x"))

@@ -152,7 +152,14 @@ class Model:
 
         while ns_over():
             self.evict_lru(True, ns)
-        while sum(e.charge for e in self.entries.values()) > BUDGETS.total_bytes:
+
+        def total_over() -> bool:
+            return sum(e.charge for e in self.entries.values()) > BUDGETS.total_bytes
+
+        if total_over():
+            for idle in list(self.last_access):
+                self.expire_if_idle(idle)
+        while total_over():
             self.evict_lru(False, ns)
 
     # -- data --

@@ -257,7 +257,15 @@ class StripedStore(Store):
             self._evict_while(lambda: self._over_session_budget(ns), ns, in_namespace=True)
         if b.total_bytes:
             total = b.total_bytes
-            self._evict_while(lambda: sum(s.bytes for s in self._shards) > total, None)
+
+            def over_total() -> bool:
+                return sum(s.bytes for s in self._shards) > total
+
+            # Idle sessions are already dead; free their bytes before evicting
+            # anything a live session may still read.
+            if over_total():
+                self.expire_idle()
+            self._evict_while(over_total, None)
 
     def _over_session_budget(self, ns: Namespace) -> bool:
         usage = [shard.usage(ns) for shard in self._shards]
