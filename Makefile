@@ -27,7 +27,11 @@ TOOLS := .tools/bin
 GRPCURL_VERSION := v1.9.4
 HEALTH_PROBE_VERSION := v0.4.61
 
-.PHONY: run test lint buf tools proto check-proto pytest clean
+# Clients in other languages, each with its own Makefile (deps, proto, build)
+# and a conformance runner that tests/conformance runs.
+LANGS := java
+
+.PHONY: run test lint buf tools clients proto check-proto pytest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,7 +53,10 @@ $(TOOLS)/grpc-health-probe:
 	GOBIN=$(CURDIR)/$(TOOLS) go install \
 		github.com/grpc-ecosystem/grpc-health-probe@$(HEALTH_PROBE_VERSION)
 
-pytest: $(STAMP) tools
+clients:
+	@for lang in $(LANGS); do $(MAKE) -C client/$$lang deps build || exit 1; done
+
+pytest: $(STAMP) tools clients
 	$(BIN)/pytest
 
 $(BUF): protos/package.json protos/package-lock.json
@@ -72,6 +79,7 @@ lint: buf $(STAMP)
 
 proto: $(STAMP)
 	$(call protoc,$(PY_OUT))
+	@for lang in $(LANGS); do $(MAKE) -C client/$$lang proto || exit 1; done
 
 # Generated code is committed; fail when it no longer matches the contract.
 check-proto: $(STAMP)

@@ -1,0 +1,416 @@
+package dev.contextstore.client;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Timestamp;
+import dev.contextstore.v1.BatchCacheFilesRequest;
+import dev.contextstore.v1.BatchGetFilesRequest;
+import dev.contextstore.v1.CacheAnalysisRequest;
+import dev.contextstore.v1.CacheFileRequest;
+import dev.contextstore.v1.ClearSessionRequest;
+import dev.contextstore.v1.ContextStoreServiceGrpc;
+import dev.contextstore.v1.ContextStoreServiceGrpc.ContextStoreServiceBlockingStub;
+import dev.contextstore.v1.FileResult;
+import dev.contextstore.v1.GetAnalysisRequest;
+import dev.contextstore.v1.GetAnalysisResponse;
+import dev.contextstore.v1.GetFileRequest;
+import dev.contextstore.v1.GetFileResponse;
+import dev.contextstore.v1.GetMetadataRequest;
+import dev.contextstore.v1.GetServerInfoRequest;
+import dev.contextstore.v1.GetServerInfoResponse;
+import dev.contextstore.v1.GetStatsRequest;
+import dev.contextstore.v1.GetStatsResponse;
+import dev.contextstore.v1.InvalidateAnalysisRequest;
+import dev.contextstore.v1.InvalidateFileRequest;
+import dev.contextstore.v1.InvalidateFileResponse;
+import io.grpc.Channel;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * A blocking client for contextstore over one channel.
+ *
+ * <p>The client addresses the global namespace; {@link #session(String)} returns a handle bound
+ * to one session that shares the channel. Every call has a deadline ({@link #DEFAULT_TIMEOUT}
+ * unless {@link #withTimeout(Duration)} says otherwise); a read of a missing entry returns
+ * {@link Optional#empty()}; every other failure throws {@link ContextStoreException}. Reads are
+ * retried on UNAVAILABLE through the channel's service config. Close the client (not its
+ * handles) to release the channel.
+ */
+public final class ContextStoreClient implements AutoCloseable {
+  /** Where {@code contextstore serve} listens by default. */
+  public static final String DEFAULT_TARGET = "127.0.0.1:50051";
+
+  /** The deadline of every call unless told otherwise. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+
+  /** The server's default message limit: 16 MiB of content plus 1 MiB of headroom. */
+  public static final int DEFAULT_MAX_MESSAGE_BYTES = 17 << 20;
+
+  private static final List<String> RETRIED_METHODS =
+      List.of(
+          "GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetServerInfo");
+
+  private final Channel channel;
+  private final ManagedChannel owned; // null for handles and borrowed channels
+  private final ContextStoreServiceBlockingStub stub;
+  private final Duration timeout;
+  private final String sessionId; // null: the global namespace
+
+  private ContextStoreClient(
+      Channel channel, ManagedChannel owned, Duration timeout, String sessionId) {
+    this.channel = channel;
+    this.owned = owned;
+    this.stub = ContextStoreServiceGrpc.newBlockingStub(channel);
+    this.timeout = Objects.requireNonNull(timeout, "timeout");
+    this.sessionId = sessionId;
+  }
+
+  /** Connects to {@code target} (e.g. {@code "127.0.0.1:50051"}) in plaintext. */
+  public ContextStoreClient(String target) {
+    this(target, DEFAULT_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES);
+  }
+
+  /**
+   * Connects to {@code target} in plaintext, with a default deadline and the largest response
+   * accepted.
+   */
+  public ContextStoreClient(String target, Duration timeout, int maxMessageBytes) {
+    this(newChannel(target, maxMessageBytes), timeout);
+  }
+
+  private ContextStoreClient(ManagedChannel channel, Duration timeout) {
+    this(channel, channel, timeout, null);
+  }
+
+  /** Wraps a channel the caller built (TLS, interceptors...) and keeps owning. */
+  public static ContextStoreClient of(Channel channel, Duration timeout) {
+    return new ContextStoreClient(channel, null, timeout, null);
+  }
+
+  private static ManagedChannel newChannel(String target, int maxMessageBytes) {
+    return Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
+        .maxInboundMessageSize(maxMessageBytes)
+        .defaultServiceConfig(serviceConfig())
+        .enableRetry()
+        .build();
+  }
+
+  /** Reads are idempotent, so the channel retries them on UNAVAILABLE. */
+  private static Map<String, Object> serviceConfig() {
+    List<Map<String, Object>> names = new ArrayList<>();
+    for (String method : RETRIED_METHODS) {
+      names.add(Map.of("service", ContextStoreServiceGrpc.SERVICE_NAME, "method", method));
+    }
+    Map<String, Object> retry =
+        Map.of(
+            "maxAttempts", 4.0,
+            "initialBackoff", "0.05s",
+            "maxBackoff", "1s",
+            "backoffMultiplier", 2.0,
+            "retryableStatusCodes", List.of("UNAVAILABLE"));
+    return Map.of("methodConfig", List.of(Map.of("name", names, "retryPolicy", retry)));
+  }
+
+  /** A handle bound to {@code sessionId} ({@code null} or empty: global), sharing the channel. */
+  public ContextStoreClient session(String sessionId) {
+    String bound = sessionId == null || sessionId.isEmpty() ? null : sessionId;
+    return new ContextStoreClient(channel, null, timeout, bound);
+  }
+
+  /** A handle with another per-call deadline, sharing the channel and the session. */
+  public ContextStoreClient withTimeout(Duration timeout) {
+    return new ContextStoreClient(channel, null, timeout, sessionId);
+  }
+
+  /** The bound session, or empty for the global namespace. */
+  public Optional<String> sessionId() {
+    return Optional.ofNullable(sessionId);
+  }
+
+  /** The per-call deadline. */
+  public Duration timeout() {
+    return timeout;
+  }
+
+  /**
+   * Runs one call on the generated stub with this handle's deadline, translating a failure into
+   * {@link ContextStoreException}. The typed methods below are built on it; it is public for
+   * requests they do not cover.
+   */
+  public <R> R call(Function<ContextStoreServiceBlockingStub, R> rpc) {
+    try {
+      return rpc.apply(stub.withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS));
+    } catch (StatusRuntimeException error) {
+      throw ContextStoreException.from(error);
+    }
+  }
+
+  private <R> Optional<R> read(Function<ContextStoreServiceBlockingStub, R> rpc) {
+    try {
+      return Optional.of(call(rpc));
+    } catch (ContextStoreException error) {
+      if (error.code() == Status.Code.NOT_FOUND) {
+        return Optional.empty();
+      }
+      throw error;
+    }
+  }
+
+  // -- files ------------------------------------------------------------------
+
+  /** Stores or replaces a file; a changed digest drops the path's analyses. */
+  public FileMetadata cacheFile(String path, byte[] content) {
+    return cacheFile(path, content, Map.of(), null);
+  }
+
+  /** Stores or replaces a file with labels and a modification time ({@code null}: none). */
+  public FileMetadata cacheFile(
+      String path, byte[] content, Map<String, String> labels, Instant mtime) {
+    CacheFileRequest.Builder request =
+        CacheFileRequest.newBuilder()
+            .setPath(path)
+            .setContent(ByteString.copyFrom(content))
+            .putAllLabels(labels);
+    if (mtime != null) {
+      request.setMtime(timestamp(mtime));
+    }
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    return metadata(call(s -> s.cacheFile(request.build())).getMetadata());
+  }
+
+  /** A file's content and metadata, or empty when it is not cached. */
+  public Optional<CachedFile> getFile(String path) {
+    GetFileRequest.Builder request = GetFileRequest.newBuilder().setPath(path);
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    return read(s -> s.getFile(request.build())).map(ContextStoreClient::file);
+  }
+
+  /** A file's metadata, or empty when it is not cached. */
+  public Optional<FileMetadata> getMetadata(String path) {
+    GetMetadataRequest.Builder request = GetMetadataRequest.newBuilder().setPath(path);
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    return read(s -> s.getMetadata(request.build())).map(r -> metadata(r.getMetadata()));
+  }
+
+  /** One result per path, in order, read as one snapshot; empty for a miss. */
+  public List<Optional<CachedFile>> batchGetFiles(List<String> paths) {
+    BatchGetFilesRequest.Builder request = BatchGetFilesRequest.newBuilder().addAllPaths(paths);
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    List<Optional<CachedFile>> files = new ArrayList<>();
+    for (FileResult result : call(s -> s.batchGetFiles(request.build())).getFilesList()) {
+      files.add(
+          result.getFound()
+              ? Optional.of(
+                  new CachedFile(result.getContent().toByteArray(), metadata(result.getMetadata())))
+              : Optional.empty());
+    }
+    return files;
+  }
+
+  /** Stores every file or none: one invalid item fails the whole call. */
+  public List<FileMetadata> batchCacheFiles(List<FileUpload> files) {
+    BatchCacheFilesRequest.Builder request = BatchCacheFilesRequest.newBuilder();
+    for (FileUpload file : files) {
+      dev.contextstore.v1.FileUpload.Builder upload =
+          dev.contextstore.v1.FileUpload.newBuilder()
+              .setPath(file.path())
+              .setContent(ByteString.copyFrom(file.content()))
+              .putAllLabels(file.labels());
+      if (file.mtime() != null) {
+        upload.setMtime(timestamp(file.mtime()));
+      }
+      request.addFiles(upload);
+    }
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    return call(s -> s.batchCacheFiles(request.build())).getMetadataList().stream()
+        .map(ContextStoreClient::metadata)
+        .toList();
+  }
+
+  // -- analyses ---------------------------------------------------------------
+
+  /** Stores an analysis result; returns when it was cached. */
+  public Instant cacheAnalysis(String path, String analysisType, byte[] result) {
+    CacheAnalysisRequest.Builder request =
+        CacheAnalysisRequest.newBuilder()
+            .setPath(path)
+            .setAnalysisType(analysisType)
+            .setResult(ByteString.copyFrom(result));
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    return instant(call(s -> s.cacheAnalysis(request.build())).getCachedAt());
+  }
+
+  /** An analysis result, or empty when it is not cached (or was dropped as stale). */
+  public Optional<CachedAnalysis> getAnalysis(String path, String analysisType) {
+    GetAnalysisRequest.Builder request =
+        GetAnalysisRequest.newBuilder().setPath(path).setAnalysisType(analysisType);
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    return read(s -> s.getAnalysis(request.build())).map(ContextStoreClient::analysis);
+  }
+
+  // -- invalidation -----------------------------------------------------------
+
+  /** Removes a path's file and analyses from this namespace. */
+  public Removed invalidateFile(String path) {
+    InvalidateFileRequest.Builder request = InvalidateFileRequest.newBuilder().setPath(path);
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    InvalidateFileResponse response = call(s -> s.invalidateFile(request.build()));
+    return new Removed(response.getFilesRemoved(), response.getAnalysesRemoved());
+  }
+
+  /** Removes every analysis of a path; returns how many. */
+  public long invalidateAnalyses(String path) {
+    return invalidateAnalysis(path, Optional.empty());
+  }
+
+  /** Removes one analysis type of a path; returns how many (0 or 1). */
+  public long invalidateAnalysis(String path, String analysisType) {
+    return invalidateAnalysis(path, Optional.of(analysisType));
+  }
+
+  private long invalidateAnalysis(String path, Optional<String> analysisType) {
+    InvalidateAnalysisRequest.Builder request =
+        InvalidateAnalysisRequest.newBuilder().setPath(path);
+    analysisType.ifPresent(request::setAnalysisType);
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    return call(s -> s.invalidateAnalysis(request.build())).getAnalysesRemoved();
+  }
+
+  /** Removes everything of this namespace, atomically. */
+  public Removed clearSession() {
+    ClearSessionRequest.Builder request = ClearSessionRequest.newBuilder();
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    var response = call(s -> s.clearSession(request.build()));
+    return new Removed(response.getFilesRemoved(), response.getAnalysesRemoved());
+  }
+
+  // -- introspection ----------------------------------------------------------
+
+  /** Counters of the whole store. */
+  public Stats stats() {
+    return stats(call(s -> s.getStats(GetStatsRequest.getDefaultInstance())));
+  }
+
+  /** Counters of this namespace only (the global one for an unbound client). */
+  public Stats sessionStats() {
+    GetStatsRequest request =
+        GetStatsRequest.newBuilder().setSessionId(sessionId == null ? "" : sessionId).build();
+    return stats(call(s -> s.getStats(request)));
+  }
+
+  /** Version, backend and every limit the server enforces. */
+  public ServerInfo serverInfo() {
+    GetServerInfoResponse r = call(s -> s.getServerInfo(GetServerInfoRequest.getDefaultInstance()));
+    dev.contextstore.v1.Limits l = r.getLimits();
+    Limits limits =
+        new Limits(
+            l.getMaxContentBytes(),
+            l.getMaxMessageBytes(),
+            l.getMaxBatchItems(),
+            l.getMaxPathBytes(),
+            l.getMaxSessionIdBytes(),
+            l.getMaxAnalysisTypeBytes(),
+            l.getMaxLabels(),
+            l.getMaxLabelKeyBytes(),
+            l.getMaxLabelValueBytes(),
+            l.getTotalBytes(),
+            l.getSessionBytes(),
+            l.getSessionEntries(),
+            Duration.ofSeconds(l.getSessionTtl().getSeconds(), l.getSessionTtl().getNanos()),
+            l.getMaxConcurrentRpcs());
+    return new ServerInfo(r.getVersion(), r.getBackend(), r.getStripes(), limits);
+  }
+
+  /** Closes the channel this client opened; a no-op on handles and borrowed channels. */
+  @Override
+  public void close() {
+    if (owned == null) {
+      return;
+    }
+    owned.shutdown();
+    try {
+      if (!owned.awaitTermination(5, TimeUnit.SECONDS)) {
+        owned.shutdownNow();
+      }
+    } catch (InterruptedException interrupted) {
+      owned.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  // -- conversions ------------------------------------------------------------
+
+  private static Instant instant(Timestamp ts) {
+    return Instant.ofEpochSecond(ts.getSeconds(), ts.getNanos());
+  }
+
+  private static Timestamp timestamp(Instant when) {
+    return Timestamp.newBuilder()
+        .setSeconds(when.getEpochSecond())
+        .setNanos(when.getNano())
+        .build();
+  }
+
+  private static FileMetadata metadata(dev.contextstore.v1.FileMetadata m) {
+    return new FileMetadata(
+        m.getPath(),
+        m.getSize(),
+        m.getSha256().toByteArray(),
+        m.hasMtime() ? Optional.of(instant(m.getMtime())) : Optional.empty(),
+        instant(m.getCachedAt()),
+        Map.copyOf(m.getLabelsMap()),
+        m.getVersion());
+  }
+
+  private static CachedFile file(GetFileResponse r) {
+    return new CachedFile(r.getContent().toByteArray(), metadata(r.getMetadata()));
+  }
+
+  private static CachedAnalysis analysis(GetAnalysisResponse r) {
+    return new CachedAnalysis(r.getResult().toByteArray(), instant(r.getCachedAt()));
+  }
+
+  private static Stats stats(GetStatsResponse r) {
+    return new Stats(
+        r.getFiles(),
+        r.getAnalyses(),
+        r.getBytes(),
+        r.getSessions(),
+        r.getHits(),
+        r.getMisses(),
+        r.getEvictions(),
+        r.getExpirations());
+  }
+}

@@ -1,0 +1,37 @@
+package dev.contextstore.client;
+
+import java.time.Duration;
+
+/**
+ * The bounds the server enforces; a budget of 0 means none.
+ *
+ * @param maxContentBytes largest content or analysis result
+ * @param maxMessageBytes largest gRPC message
+ * @param maxBatchItems most items in one batch call
+ * @param maxPathBytes longest path
+ * @param maxSessionIdBytes longest session id
+ * @param maxAnalysisTypeBytes longest analysis type
+ * @param maxLabels most labels on one file
+ * @param maxLabelKeyBytes longest label key
+ * @param maxLabelValueBytes longest label value
+ * @param totalBytes byte budget of the whole store
+ * @param sessionBytes byte budget of each namespace
+ * @param sessionEntries entry budget of each namespace
+ * @param sessionTtl idle time before a session expires ({@link Duration#ZERO}: never)
+ * @param maxConcurrentRpcs calls in flight before RESOURCE_EXHAUSTED
+ */
+public record Limits(
+    long maxContentBytes,
+    long maxMessageBytes,
+    long maxBatchItems,
+    long maxPathBytes,
+    long maxSessionIdBytes,
+    long maxAnalysisTypeBytes,
+    long maxLabels,
+    long maxLabelKeyBytes,
+    long maxLabelValueBytes,
+    long totalBytes,
+    long sessionBytes,
+    long sessionEntries,
+    Duration sessionTtl,
+    long maxConcurrentRpcs) {}
