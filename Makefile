@@ -27,9 +27,9 @@ TOOLS := .tools/bin
 GRPCURL_VERSION := v1.9.4
 HEALTH_PROBE_VERSION := v0.4.61
 
-# Clients in other languages, each with its own Makefile (deps, proto, build)
-# and a conformance runner that tests/conformance runs.
-LANGS := java
+# Clients in other languages, each with its own Makefile (deps, proto, build,
+# and ci: what make test runs) and a conformance runner for tests/conformance.
+LANGS := go java typescript
 
 .PHONY: run test lint buf tools clients proto check-proto pytest clean
 
@@ -54,7 +54,7 @@ $(TOOLS)/grpc-health-probe:
 		github.com/grpc-ecosystem/grpc-health-probe@$(HEALTH_PROBE_VERSION)
 
 clients:
-	@for lang in $(LANGS); do $(MAKE) -C client/$$lang deps build || exit 1; done
+	@for lang in $(LANGS); do $(MAKE) -C client/$$lang ci || exit 1; done
 
 pytest: $(STAMP) tools clients
 	$(BIN)/pytest

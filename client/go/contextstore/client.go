@@ -1,0 +1,203 @@
+// Package contextstore is the Go client of contextstore, a session-scoped cache
+// of file contents and analysis results served over gRPC.
+//
+// A Client owns one connection; Client.Session returns a handle bound to one
+// session (the empty ID is the global namespace). Every method takes a
+// context.Context first; when it has no deadline the client's default (10 s)
+// applies. A read of a missing entry returns an error matching ErrNotFound
+// (errors.Is); every failed call is an *Error carrying the gRPC code and the
+// field violations or quota subjects the server attached.
+package contextstore
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	// DefaultTarget is where `contextstore serve` listens by default.
+	DefaultTarget = "127.0.0.1:50051"
+	// DefaultTimeout is the deadline of a call whose context has none.
+	DefaultTimeout = 10 * time.Second
+	// DefaultMaxMessageBytes matches the server's default limit: 16 MiB of
+	// content plus 1 MiB of headroom.
+	DefaultMaxMessageBytes = 17 << 20
+
+	serviceName = "contextstore.v1.ContextStoreService"
+)
+
+// Reads are idempotent, so the connection retries them on UNAVAILABLE.
+var retriedMethods = []string{
+	"GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetServerInfo",
+}
+
+// Option configures NewClient and NewClientFromConn.
+type Option func(*options)
+
+type options struct {
+	timeout         time.Duration
+	maxMessageBytes int
+	dialOptions     []grpc.DialOption
+}
+
+// WithTimeout sets the deadline of calls whose context has none (default 10 s).
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithMaxMessageBytes sets the largest message sent or received (default 17 MiB).
+func WithMaxMessageBytes(n int) Option { return func(o *options) { o.maxMessageBytes = n } }
+
+// WithDialOptions adds gRPC dial options, applied after the client's own
+// (e.g. grpc.WithTransportCredentials for TLS; the default is plaintext).
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
+}
+
+func collect(opts []Option) options {
+	o := options{timeout: DefaultTimeout, maxMessageBytes: DefaultMaxMessageBytes}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// Client talks to one contextstore server. It is safe for concurrent use.
+type Client struct {
+	conn    *grpc.ClientConn // nil when the connection belongs to the caller
+	stub    pb.ContextStoreServiceClient
+	timeout time.Duration
+}
+
+// NewClient creates a client for target ("host:port"). It does not connect
+// until the first call. Close it when done.
+func NewClient(target string, opts ...Option) (*Client, error) {
+	o := collect(opts)
+	dial := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(serviceConfig()),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(o.maxMessageBytes),
+			grpc.MaxCallSendMsgSize(o.maxMessageBytes),
+		),
+		// The default deadline also covers calls made through Stub().
+		grpc.WithChainUnaryInterceptor(deadlineInterceptor(o.timeout)),
+	}
+	conn, err := grpc.NewClient(target, append(dial, o.dialOptions...)...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{conn: conn, stub: pb.NewContextStoreServiceClient(conn), timeout: o.timeout}, nil
+}
+
+// NewClientFromConn creates a client over a connection the caller owns (and
+// closes); only WithTimeout applies.
+func NewClientFromConn(conn grpc.ClientConnInterface, opts ...Option) *Client {
+	o := collect(opts)
+	return &Client{stub: pb.NewContextStoreServiceClient(conn), timeout: o.timeout}
+}
+
+// Close closes the connection NewClient opened.
+func (c *Client) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.Close()
+}
+
+// Stub returns the generated stub over the client's connection, for requests
+// the typed methods do not express. Wrap its errors with FromError.
+func (c *Client) Stub() pb.ContextStoreServiceClient { return c.stub }
+
+// Session returns a handle bound to sessionID; "" is the global namespace.
+func (c *Client) Session(sessionID string) *Session {
+	s := &Session{client: c}
+	if sessionID != "" {
+		s.id = proto.String(sessionID)
+	}
+	return s
+}
+
+// Global returns a handle on the global namespace.
+func (c *Client) Global() *Session { return c.Session("") }
+
+// Stats returns the counters of the whole store (Session.Stats: of one namespace).
+func (c *Client) Stats(ctx context.Context) (*Stats, error) {
+	r, err := call(ctx, c, c.stub.GetStats, &pb.GetStatsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return statsOf(r), nil
+}
+
+// ServerInfo returns the server's version, backend and every limit.
+func (c *Client) ServerInfo(ctx context.Context) (*ServerInfo, error) {
+	r, err := call(ctx, c, c.stub.GetServerInfo, &pb.GetServerInfoRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return serverInfoOf(r), nil
+}
+
+// call runs one RPC with the default deadline and translates its error.
+func call[Req, Resp any](
+	ctx context.Context, c *Client,
+	rpc func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req,
+) (Resp, error) {
+	ctx, cancel := withDefaultDeadline(ctx, c.timeout)
+	defer cancel()
+	resp, err := rpc(ctx, req)
+	if err != nil {
+		var zero Resp
+		return zero, FromError(err)
+	}
+	return resp, nil
+}
+
+func withDefaultDeadline(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+func deadlineInterceptor(timeout time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+		invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, cancel := withDefaultDeadline(ctx, timeout)
+		defer cancel()
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+func serviceConfig() string {
+	type name struct {
+		Service string `json:"service"`
+		Method  string `json:"method"`
+	}
+	names := make([]name, len(retriedMethods))
+	for i, m := range retriedMethods {
+		names[i] = name{serviceName, m}
+	}
+	config := map[string]any{
+		"methodConfig": []any{map[string]any{
+			"name": names,
+			"retryPolicy": map[string]any{
+				"maxAttempts":          4,
+				"initialBackoff":       "0.05s",
+				"maxBackoff":           "1s",
+				"backoffMultiplier":    2,
+				"retryableStatusCodes": []string{"UNAVAILABLE"},
+			},
+		}},
+	}
+	out, err := json.Marshal(config)
+	if err != nil {
+		panic(err) // static data
+	}
+	return string(out)
+}

@@ -1,0 +1,221 @@
+package contextstore_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/contextstore/contextstore/client/go/contextstore"
+	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+)
+
+// fake records what it receives and answers from a tiny in-memory map.
+type fake struct {
+	pb.UnimplementedContextStoreServiceServer
+	mu        sync.Mutex
+	sessions  []*string // session_id of each request, nil when absent
+	deadlines []time.Duration
+	files     map[string][]byte
+}
+
+func (f *fake) record(ctx context.Context, session *string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sessions = append(f.sessions, session)
+	if d, ok := ctx.Deadline(); ok {
+		f.deadlines = append(f.deadlines, time.Until(d))
+	} else {
+		f.deadlines = append(f.deadlines, 0)
+	}
+}
+
+func key(session *string, path string) string {
+	if session == nil {
+		return "\x00" + path
+	}
+	return *session + "\x00" + path
+}
+
+func (f *fake) CacheFile(ctx context.Context, r *pb.CacheFileRequest) (*pb.CacheFileResponse, error) {
+	f.record(ctx, r.SessionId)
+	if r.GetPath() == "" {
+		st, _ := status.New(codes.InvalidArgument, "bad request").WithDetails(&errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "path", Description: "must not be empty"}},
+		})
+		return nil, st.Err()
+	}
+	if len(r.GetContent()) > 8 {
+		st, _ := status.New(codes.ResourceExhausted, "too big").WithDetails(&errdetails.QuotaFailure{
+			Violations: []*errdetails.QuotaFailure_Violation{{Subject: "session_bytes", Description: "over budget"}},
+		})
+		return nil, st.Err()
+	}
+	f.mu.Lock()
+	f.files[key(r.SessionId, r.GetPath())] = r.GetContent()
+	f.mu.Unlock()
+	return &pb.CacheFileResponse{Metadata: &pb.FileMetadata{Path: r.GetPath(), Size: int64(len(r.GetContent())), Labels: r.GetLabels(), Mtime: r.GetMtime()}}, nil
+}
+
+func (f *fake) GetFile(ctx context.Context, r *pb.GetFileRequest) (*pb.GetFileResponse, error) {
+	f.record(ctx, r.SessionId)
+	f.mu.Lock()
+	content, ok := f.files[key(r.SessionId, r.GetPath())]
+	f.mu.Unlock()
+	if !ok {
+		return nil, status.Error(codes.NotFound, "no such file")
+	}
+	return &pb.GetFileResponse{Content: content, Metadata: &pb.FileMetadata{Path: r.GetPath()}}, nil
+}
+
+func (f *fake) BatchGetFiles(ctx context.Context, r *pb.BatchGetFilesRequest) (*pb.BatchGetFilesResponse, error) {
+	f.record(ctx, r.SessionId)
+	out := &pb.BatchGetFilesResponse{}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range r.GetPaths() {
+		content, ok := f.files[key(r.SessionId, p)]
+		res := &pb.FileResult{Path: p, Found: ok}
+		if ok {
+			res.Content, res.Metadata = content, &pb.FileMetadata{Path: p}
+		}
+		out.Files = append(out.Files, res)
+	}
+	return out, nil
+}
+
+func (f *fake) GetStats(ctx context.Context, r *pb.GetStatsRequest) (*pb.GetStatsResponse, error) {
+	f.record(ctx, r.SessionId)
+	return &pb.GetStatsResponse{Files: 1}, nil
+}
+
+func start(t *testing.T, opts ...contextstore.Option) (*contextstore.Client, *fake) {
+	t.Helper()
+	listener := bufconn.Listen(1 << 20)
+	server := grpc.NewServer()
+	f := &fake{files: map[string][]byte{}}
+	pb.RegisterContextStoreServiceServer(server, f)
+	go func() { _ = server.Serve(listener) }()
+	t.Cleanup(server.Stop)
+	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return listener.DialContext(ctx)
+	})
+	client, err := contextstore.NewClient("passthrough:///bufnet", append(opts, contextstore.WithDialOptions(dialer))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client, f
+}
+
+func TestRoundTripAndNamespaces(t *testing.T) {
+	client, f := start(t)
+	ctx := context.Background()
+	agent := client.Session("agent-42")
+	mtime := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	meta, err := agent.CacheFile(ctx, "a.py", []byte("hello"), contextstore.WithLabels(map[string]string{"lang": "py"}), contextstore.WithMtime(mtime))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Size != 5 || meta.Labels["lang"] != "py" || !meta.Mtime.Equal(mtime) {
+		t.Fatalf("unexpected metadata %+v", meta)
+	}
+	file, err := agent.GetFile(ctx, "a.py")
+	if err != nil || string(file.Content) != "hello" {
+		t.Fatalf("GetFile = %v, %v", file, err)
+	}
+	// The global namespace is another namespace: a miss there.
+	if _, err := client.Global().GetFile(ctx, "a.py"); !errors.Is(err, contextstore.ErrNotFound) {
+		t.Fatalf("global GetFile error = %v, want ErrNotFound", err)
+	}
+	if len(f.sessions) != 3 || *f.sessions[0] != "agent-42" || f.sessions[2] != nil {
+		t.Fatalf("session ids sent: %v", f.sessions)
+	}
+}
+
+func TestStatsScopes(t *testing.T) {
+	client, f := start(t)
+	ctx := context.Background()
+	if _, err := client.Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Global().Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Whole store: session_id absent; the global namespace: "".
+	if f.sessions[0] != nil || f.sessions[1] == nil || *f.sessions[1] != "" {
+		t.Fatalf("session ids sent: %v", f.sessions)
+	}
+}
+
+func TestMissIsErrNotFound(t *testing.T) {
+	client, _ := start(t)
+	_, err := client.Session("s").GetFile(context.Background(), "missing")
+	if !errors.Is(err, contextstore.ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	var e *contextstore.Error
+	if !errors.As(err, &e) || e.Code != codes.NotFound || status.Code(err) != codes.NotFound {
+		t.Fatalf("err = %#v", err)
+	}
+}
+
+func TestErrorDetails(t *testing.T) {
+	client, _ := start(t)
+	s := client.Session("s")
+	_, err := s.CacheFile(context.Background(), "", nil)
+	var e *contextstore.Error
+	if !errors.As(err, &e) || !errors.Is(err, contextstore.ErrInvalidArgument) {
+		t.Fatalf("err = %v", err)
+	}
+	if !slices.Equal(e.Fields(), []string{"path"}) || e.FieldViolations[0].Description == "" {
+		t.Fatalf("violations = %+v", e.FieldViolations)
+	}
+	_, err = s.CacheFile(context.Background(), "big", []byte("0123456789"))
+	if !errors.As(err, &e) || !errors.Is(err, contextstore.ErrResourceExhausted) {
+		t.Fatalf("err = %v", err)
+	}
+	if !slices.Equal(e.QuotaSubjects(), []string{"session_bytes"}) {
+		t.Fatalf("quota = %+v", e.QuotaViolations)
+	}
+}
+
+func TestDefaultDeadline(t *testing.T) {
+	client, f := start(t, contextstore.WithTimeout(3*time.Second))
+	ctx := context.Background()
+	_, _ = client.Global().GetFile(ctx, "x")
+	_, _ = client.Stub().GetFile(ctx, &pb.GetFileRequest{Path: "x"}) // raw stub: the interceptor's
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, _ = client.Global().GetFile(short, "x")
+	for i, want := range []time.Duration{3 * time.Second, 3 * time.Second, time.Second} {
+		got := f.deadlines[i]
+		if got <= 0 || got > want || got < want-time.Second/2 {
+			t.Errorf("call %d: deadline in %v, want about %v", i, got, want)
+		}
+	}
+}
+
+func TestBatchGetFilesFound(t *testing.T) {
+	client, _ := start(t)
+	ctx := context.Background()
+	s := client.Session("s")
+	if _, err := s.CacheFile(ctx, "a", []byte("A")); err != nil {
+		t.Fatal(err)
+	}
+	results, err := s.BatchGetFiles(ctx, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || !results[0].Found || string(results[0].Content) != "A" || results[1].Found || results[1].Path != "b" {
+		t.Fatalf("results = %+v", results)
+	}
+}

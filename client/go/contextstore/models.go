@@ -1,0 +1,161 @@
+package contextstore
+
+import (
+	"time"
+
+	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// FileMetadata describes one cached file.
+type FileMetadata struct {
+	Path string
+	// Size is the content size in bytes.
+	Size int64
+	// SHA256 is the content's digest (32 bytes).
+	SHA256 []byte
+	// Mtime is the modification time the caller gave; zero when none was.
+	Mtime time.Time
+	// CachedAt is when the server stored this version.
+	CachedAt time.Time
+	Labels   map[string]string
+	// Version grows every time the entry is written.
+	Version int64
+}
+
+// File is a cached file: content and metadata.
+type File struct {
+	Content  []byte
+	Metadata FileMetadata
+}
+
+// FileResult is one path's outcome in BatchGetFiles; File is set only when
+// Found.
+type FileResult struct {
+	Path  string
+	Found bool
+	File
+}
+
+// FileUpload is one file of BatchCacheFiles. A zero Mtime sends none.
+type FileUpload struct {
+	Path    string
+	Content []byte
+	Labels  map[string]string
+	Mtime   time.Time
+}
+
+// Analysis is a cached analysis result.
+type Analysis struct {
+	Result   []byte
+	CachedAt time.Time
+}
+
+// Removed counts what an invalidation or ClearSession removed.
+type Removed struct {
+	Files    int64
+	Analyses int64
+}
+
+// Stats are the counters of one namespace or of the whole store.
+type Stats struct {
+	Files       int64
+	Analyses    int64
+	Bytes       int64
+	Sessions    int64
+	Hits        int64
+	Misses      int64
+	Evictions   int64
+	Expirations int64
+}
+
+// Limits are the bounds the server enforces; 0 budgets mean none.
+type Limits struct {
+	MaxContentBytes      int64
+	MaxMessageBytes      int64
+	MaxBatchItems        int64
+	MaxPathBytes         int64
+	MaxSessionIDBytes    int64
+	MaxAnalysisTypeBytes int64
+	MaxLabels            int64
+	MaxLabelKeyBytes     int64
+	MaxLabelValueBytes   int64
+	TotalBytes           int64
+	SessionBytes         int64
+	SessionEntries       int64
+	// SessionTTL is the idle time before a session expires; 0: never.
+	SessionTTL        time.Duration
+	MaxConcurrentRPCs int64
+}
+
+// ServerInfo describes the server.
+type ServerInfo struct {
+	Version string
+	Backend string
+	Stripes int64
+	Limits  Limits
+}
+
+func timeOf(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}
+
+func timestampOf(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func metadataOf(m *pb.FileMetadata) FileMetadata {
+	return FileMetadata{
+		Path:     m.GetPath(),
+		Size:     m.GetSize(),
+		SHA256:   m.GetSha256(),
+		Mtime:    timeOf(m.GetMtime()),
+		CachedAt: timeOf(m.GetCachedAt()),
+		Labels:   m.GetLabels(),
+		Version:  m.GetVersion(),
+	}
+}
+
+func statsOf(r *pb.GetStatsResponse) *Stats {
+	return &Stats{
+		Files:       r.GetFiles(),
+		Analyses:    r.GetAnalyses(),
+		Bytes:       r.GetBytes(),
+		Sessions:    r.GetSessions(),
+		Hits:        r.GetHits(),
+		Misses:      r.GetMisses(),
+		Evictions:   r.GetEvictions(),
+		Expirations: r.GetExpirations(),
+	}
+}
+
+func serverInfoOf(r *pb.GetServerInfoResponse) *ServerInfo {
+	l := r.GetLimits()
+	return &ServerInfo{
+		Version: r.GetVersion(),
+		Backend: r.GetBackend(),
+		Stripes: r.GetStripes(),
+		Limits: Limits{
+			MaxContentBytes:      l.GetMaxContentBytes(),
+			MaxMessageBytes:      l.GetMaxMessageBytes(),
+			MaxBatchItems:        l.GetMaxBatchItems(),
+			MaxPathBytes:         l.GetMaxPathBytes(),
+			MaxSessionIDBytes:    l.GetMaxSessionIdBytes(),
+			MaxAnalysisTypeBytes: l.GetMaxAnalysisTypeBytes(),
+			MaxLabels:            l.GetMaxLabels(),
+			MaxLabelKeyBytes:     l.GetMaxLabelKeyBytes(),
+			MaxLabelValueBytes:   l.GetMaxLabelValueBytes(),
+			TotalBytes:           l.GetTotalBytes(),
+			SessionBytes:         l.GetSessionBytes(),
+			SessionEntries:       l.GetSessionEntries(),
+			SessionTTL:           l.GetSessionTtl().AsDuration(),
+			MaxConcurrentRPCs:    l.GetMaxConcurrentRpcs(),
+		},
+	}
+}

@@ -1,0 +1,404 @@
+/**
+ * The typed contextstore client: promises over the ts-proto grpc-js stubs.
+ *
+ * - `new ContextStoreClient(target)` addresses the global namespace;
+ *   `client.session(id)` returns a handle bound to one session, sharing the channel.
+ * - Every call has a deadline: `timeoutMs` of the client (10 s by default),
+ *   overridable per call; an `AbortSignal` cancels a call.
+ * - A read of one missing entry resolves to `undefined` instead of rejecting.
+ * - Failures reject with a `ContextStoreError` (`code`, `fieldViolations`, `quotaSubjects`).
+ * - int64 fields are `bigint`; Timestamps are `{ seconds: bigint, nanos: number }`
+ *   (exact to the nanosecond; see `timestampToDate` / `timestampFromDate`).
+ */
+
+import * as grpc from "@grpc/grpc-js";
+
+import * as pb from "./gen/contextstore/v1/context_store";
+import { Timestamp } from "./gen/google/protobuf/timestamp";
+import { ContextStoreError, Status, toContextStoreError } from "./errors";
+
+export const DEFAULT_TARGET = "127.0.0.1:50051";
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** The server's default limit: 16 MiB of content plus 1 MiB of headroom. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 17 * 1024 * 1024;
+
+const SERVICE_NAME = "contextstore.v1.ContextStoreService";
+/** Reads are idempotent, so the channel retries them on UNAVAILABLE. */
+const RETRIED_METHODS = [
+  "GetFile",
+  "GetMetadata",
+  "GetAnalysis",
+  "BatchGetFiles",
+  "GetStats",
+  "GetServerInfo",
+] as const;
+
+// -- the method table, derived from the generated service definition ----------
+
+type Service = typeof pb.ContextStoreServiceService;
+type StubName = keyof Service;
+
+/** An RPC of contextstore.v1.ContextStoreService, by its proto name ("CacheFile", ...). */
+export type MethodName = Capitalize<StubName>;
+/** The request message type of an RPC. */
+export type RequestOf<M extends MethodName> = Parameters<Service[Uncapitalize<M>]["requestSerialize"]>[0];
+/** The response message type of an RPC. */
+export type ResponseOf<M extends MethodName> = ReturnType<Service[Uncapitalize<M>]["responseDeserialize"]>;
+
+interface UnaryDefinition<Req, Res> {
+  path: string;
+  requestSerialize(value: Req): Buffer;
+  requestDeserialize(value: Buffer): Req;
+  responseSerialize(value: Res): Buffer;
+  responseDeserialize(value: Buffer): Res;
+}
+
+/** The generated grpc-js definition of one RPC (serializers included). */
+export function methodDefinition<M extends MethodName>(
+  method: M,
+): UnaryDefinition<RequestOf<M>, ResponseOf<M>> {
+  const key = (method.charAt(0).toLowerCase() + method.slice(1)) as StubName;
+  const definition = pb.ContextStoreServiceService[key] as unknown as
+    | UnaryDefinition<RequestOf<M>, ResponseOf<M>>
+    | undefined;
+  if (definition === undefined) throw new TypeError(`unknown RPC ${method}`);
+  return definition;
+}
+
+/** Every RPC name, in the order of the service definition. */
+export const METHOD_NAMES: readonly MethodName[] = Object.keys(pb.ContextStoreServiceService).map(
+  (key) => (key.charAt(0).toUpperCase() + key.slice(1)) as MethodName,
+);
+
+// -- public types ---------------------------------------------------------------
+
+export interface ClientOptions {
+  /** Default deadline of every call, in milliseconds (10 s). */
+  timeoutMs?: number;
+  /** Largest message sent or received (17 MiB, the server's default limit). */
+  maxMessageBytes?: number;
+  /** Channel credentials; insecure (plaintext) when absent. */
+  credentials?: grpc.ChannelCredentials;
+  /** Extra grpc-js channel options. */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+export interface CallOptions {
+  /** This call's deadline in milliseconds, instead of the client's default. */
+  timeoutMs?: number;
+  /** Cancels the call (it then rejects with CANCELLED). */
+  signal?: AbortSignal;
+  /** Extra request metadata. */
+  metadata?: grpc.Metadata;
+}
+
+/** File content: bytes, or a string stored as UTF-8. */
+export type Content = Uint8Array | string;
+
+export interface CacheFileOptions extends CallOptions {
+  labels?: Record<string, string>;
+  /** The file's modification time, stored and echoed back as given. */
+  mtime?: Date | Timestamp;
+}
+
+/** One file of a batch upload. */
+export interface FileInput {
+  path: string;
+  content: Content;
+  labels?: Record<string, string>;
+  mtime?: Date | Timestamp;
+}
+
+/** A cached file: its content and metadata. */
+export interface CachedFile {
+  content: Buffer;
+  metadata: pb.FileMetadata;
+}
+
+export type FileMetadata = pb.FileMetadata;
+export type CachedAnalysis = pb.GetAnalysisResponse;
+export type Removed = pb.InvalidateFileResponse;
+export type Stats = pb.GetStatsResponse;
+export type ServerInfo = pb.GetServerInfoResponse;
+export { Timestamp };
+
+// -- conversions ----------------------------------------------------------------
+
+function toBuffer(content: Content): Buffer {
+  if (typeof content === "string") return Buffer.from(content, "utf8");
+  if (Buffer.isBuffer(content)) return content;
+  return Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+}
+
+/** A Date as a Timestamp (millisecond precision, as Date has). */
+export function timestampFromDate(date: Date): Timestamp {
+  const millis = date.getTime();
+  const seconds = Math.floor(millis / 1000);
+  return { seconds: BigInt(seconds), nanos: (millis - seconds * 1000) * 1_000_000 };
+}
+
+/** A Timestamp as a Date (truncated to milliseconds). */
+export function timestampToDate(timestamp: Timestamp): Date {
+  return new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1_000_000));
+}
+
+function toTimestamp(value: Date | Timestamp | undefined): Timestamp | undefined {
+  if (value === undefined) return undefined;
+  return value instanceof Date ? timestampFromDate(value) : value;
+}
+
+function cachedFile(content: Buffer, metadata: pb.FileMetadata | undefined): CachedFile {
+  return { content, metadata: metadata ?? pb.FileMetadata.create() };
+}
+
+function serviceConfig(): string {
+  return JSON.stringify({
+    methodConfig: [
+      {
+        name: RETRIED_METHODS.map((method) => ({ service: SERVICE_NAME, method })),
+        retryPolicy: {
+          maxAttempts: 4,
+          initialBackoff: "0.05s",
+          maxBackoff: "1s",
+          backoffMultiplier: 2,
+          retryableStatusCodes: ["UNAVAILABLE"],
+        },
+      },
+    ],
+  });
+}
+
+// -- the channel ------------------------------------------------------------------
+
+/** One channel and its default deadline, shared by every handle of a client. */
+class Transport {
+  readonly stub: pb.ContextStoreServiceClient;
+  readonly timeoutMs: number;
+
+  constructor(target: string, options: ClientOptions) {
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.stub = new pb.ContextStoreServiceClient(
+      target,
+      options.credentials ?? grpc.credentials.createInsecure(),
+      {
+        "grpc.service_config": serviceConfig(),
+        "grpc.enable_retries": 1,
+        "grpc.max_receive_message_length": maxMessageBytes,
+        "grpc.max_send_message_length": maxMessageBytes,
+        ...options.channelOptions,
+      },
+    );
+  }
+
+  unary<M extends MethodName>(
+    method: M,
+    request: RequestOf<M>,
+    options: CallOptions = {},
+  ): Promise<ResponseOf<M>> {
+    const definition = methodDefinition(method);
+    const deadline = Date.now() + (options.timeoutMs ?? this.timeoutMs);
+    const signal = options.signal;
+    return new Promise<ResponseOf<M>>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new ContextStoreError(Status.CANCELLED, "aborted before the call started"));
+        return;
+      }
+      const onAbort = (): void => call.cancel();
+      const call = this.stub.makeUnaryRequest(
+        definition.path,
+        definition.requestSerialize,
+        definition.responseDeserialize,
+        request,
+        options.metadata ?? new grpc.Metadata(),
+        { deadline },
+        (error, response) => {
+          signal?.removeEventListener("abort", onAbort);
+          if (error) reject(toContextStoreError(error));
+          else if (response === undefined) reject(new ContextStoreError(Status.INTERNAL, "no response"));
+          else resolve(response);
+        },
+      );
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+// -- the handles --------------------------------------------------------------------
+
+/**
+ * A handle bound to one namespace (`sessionId`; `undefined` is the global
+ * namespace). Obtain it from `ContextStoreClient.session()`; it shares the
+ * client's channel, so closing the client closes every handle.
+ */
+export class ContextStoreSession {
+  /** The bound session, or `undefined` for the global namespace. */
+  readonly sessionId: string | undefined;
+  protected readonly transport: Transport;
+
+  protected constructor(transport: Transport, sessionId: string | undefined) {
+    this.transport = transport;
+    this.sessionId = sessionId === "" ? undefined : sessionId;
+  }
+
+  /** A handle bound to `sessionId` (`undefined` or `""`: the global namespace). */
+  session(sessionId: string | undefined): ContextStoreSession {
+    return new ContextStoreSession(this.transport, sessionId);
+  }
+
+  /**
+   * Runs one RPC with a generated request message, as is (the handle's session
+   * is not applied). Rejects with ContextStoreError, NOT_FOUND included.
+   */
+  call<M extends MethodName>(method: M, request: RequestOf<M>, options?: CallOptions): Promise<ResponseOf<M>> {
+    return this.transport.unary(method, request, options);
+  }
+
+  /** Resolves NOT_FOUND to `undefined`. */
+  private async read<M extends MethodName, T>(
+    method: M,
+    request: RequestOf<M>,
+    options: CallOptions | undefined,
+    parse: (response: ResponseOf<M>) => T,
+  ): Promise<T | undefined> {
+    try {
+      return parse(await this.transport.unary(method, request, options));
+    } catch (error) {
+      if (error instanceof ContextStoreError && error.code === Status.NOT_FOUND) return undefined;
+      throw error;
+    }
+  }
+
+  // -- files ----------------------------------------------------------------------
+
+  /** Stores or replaces a file; a changed digest drops the path's analyses. */
+  async cacheFile(path: string, content: Content, options: CacheFileOptions = {}): Promise<FileMetadata> {
+    const request: pb.CacheFileRequest = {
+      sessionId: this.sessionId,
+      path,
+      content: toBuffer(content),
+      labels: { ...options.labels },
+      mtime: toTimestamp(options.mtime),
+    };
+    const response = await this.call("CacheFile", request, options);
+    return response.metadata ?? pb.FileMetadata.create();
+  }
+
+  /** A file's content and metadata, or `undefined` when it is not cached. */
+  getFile(path: string, options?: CallOptions): Promise<CachedFile | undefined> {
+    return this.read("GetFile", { sessionId: this.sessionId, path }, options, (r) =>
+      cachedFile(r.content, r.metadata),
+    );
+  }
+
+  /** A file's metadata, or `undefined` when it is not cached. */
+  getMetadata(path: string, options?: CallOptions): Promise<FileMetadata | undefined> {
+    return this.read("GetMetadata", { sessionId: this.sessionId, path }, options, (r) =>
+      r.metadata ?? pb.FileMetadata.create(),
+    );
+  }
+
+  /** One result per path, in order, read as one snapshot; `undefined` for a miss. */
+  async batchGetFiles(paths: readonly string[], options?: CallOptions): Promise<(CachedFile | undefined)[]> {
+    const response = await this.call("BatchGetFiles", { sessionId: this.sessionId, paths: [...paths] }, options);
+    return response.files.map((f) => (f.found ? cachedFile(f.content, f.metadata) : undefined));
+  }
+
+  /** Stores every file or none: one invalid item fails the whole call. */
+  async batchCacheFiles(files: readonly FileInput[], options?: CallOptions): Promise<FileMetadata[]> {
+    const uploads: pb.FileUpload[] = files.map((f) => ({
+      path: f.path,
+      content: toBuffer(f.content),
+      labels: { ...f.labels },
+      mtime: toTimestamp(f.mtime),
+    }));
+    const response = await this.call("BatchCacheFiles", { sessionId: this.sessionId, files: uploads }, options);
+    return response.metadata;
+  }
+
+  // -- analyses -------------------------------------------------------------------
+
+  /** Stores an analysis result; resolves to when it was cached. */
+  async cacheAnalysis(
+    path: string,
+    analysisType: string,
+    result: Content,
+    options?: CallOptions,
+  ): Promise<Timestamp | undefined> {
+    const request = { sessionId: this.sessionId, path, analysisType, result: toBuffer(result) };
+    return (await this.call("CacheAnalysis", request, options)).cachedAt;
+  }
+
+  /** An analysis result and when it was cached, or `undefined` when it is not cached. */
+  getAnalysis(path: string, analysisType: string, options?: CallOptions): Promise<CachedAnalysis | undefined> {
+    return this.read("GetAnalysis", { sessionId: this.sessionId, path, analysisType }, options, (r) => r);
+  }
+
+  // -- invalidation ---------------------------------------------------------------
+
+  /** Removes a path's file and analyses from this namespace. */
+  invalidateFile(path: string, options?: CallOptions): Promise<Removed> {
+    return this.call("InvalidateFile", { sessionId: this.sessionId, path }, options);
+  }
+
+  /** Removes one analysis type of a path, or every type when absent; resolves to the count. */
+  async invalidateAnalysis(
+    path: string,
+    options: CallOptions & { analysisType?: string } = {},
+  ): Promise<bigint> {
+    const request = { sessionId: this.sessionId, path, analysisType: options.analysisType };
+    return (await this.call("InvalidateAnalysis", request, options)).analysesRemoved;
+  }
+
+  /** Removes everything of this namespace, atomically. */
+  clearSession(options?: CallOptions): Promise<pb.ClearSessionResponse> {
+    return this.call("ClearSession", { sessionId: this.sessionId }, options);
+  }
+
+  // -- introspection --------------------------------------------------------------
+
+  /** Counters of the whole store. */
+  stats(options?: CallOptions): Promise<Stats> {
+    return this.call("GetStats", { sessionId: undefined }, options);
+  }
+
+  /** Counters of this namespace only (the global namespace for the client itself). */
+  sessionStats(options?: CallOptions): Promise<Stats> {
+    return this.call("GetStats", { sessionId: this.sessionId ?? "" }, options);
+  }
+
+  /** Version, backend and every limit the server enforces. */
+  serverInfo(options?: CallOptions): Promise<ServerInfo> {
+    return this.call("GetServerInfo", {}, options);
+  }
+}
+
+/**
+ * A client over one channel, addressing the global namespace. Call `close()`
+ * when done.
+ */
+export class ContextStoreClient extends ContextStoreSession {
+  constructor(target: string = DEFAULT_TARGET, options: ClientOptions = {}) {
+    super(new Transport(target, options), undefined);
+  }
+
+  /** The underlying generated grpc-js client. */
+  get stub(): pb.ContextStoreServiceClient {
+    return this.transport.stub;
+  }
+
+  /** Resolves once the channel is connected, or rejects after `timeoutMs`. */
+  waitForReady(timeoutMs: number = this.transport.timeoutMs): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.transport.stub.waitForReady(Date.now() + timeoutMs, (error) => {
+        if (error) reject(new ContextStoreError(Status.UNAVAILABLE, error.message));
+        else resolve();
+      });
+    });
+  }
+
+  /** Closes the channel (and so every session handle of this client). */
+  close(): void {
+    this.transport.stub.close();
+  }
+}
