@@ -114,6 +114,8 @@ def run_step(stub: pb_grpc.ContextStoreServiceStub, step: dict[str, Any]) -> str
     expect = step["expect"]
     try:
         response = _call(stub, step["rpc"], expand(step["request"]))
+    except (json_format.ParseError, KeyError) as error:
+        return f"bad step: {error}"
     except grpc.RpcError as error:
         code = error.code().name
         if code != expect["code"]:
@@ -133,10 +135,13 @@ def run_step(stub: pb_grpc.ContextStoreServiceStub, step: dict[str, Any]) -> str
 
 def run_case(stub: pb_grpc.ContextStoreServiceStub, case: dict[str, Any]) -> dict[str, Any]:
     for session in case["sessions"]:
-        request = (
-            pb.ClearSessionRequest(session_id=session) if session else pb.ClearSessionRequest()
-        )
-        stub.ClearSession(request, timeout=DEADLINE_SECONDS)
+        # "" is the global namespace: a request without session_id.
+        request = pb.ClearSessionRequest(session_id=session or None)
+        try:
+            stub.ClearSession(request, timeout=DEADLINE_SECONDS)
+        except grpc.RpcError as error:
+            failure = f"setup: ClearSession({session!r}) failed: {error.code().name}"
+            return {"case": case["name"], "ok": False, "step": -1, "error": failure}
     for index, step in enumerate(case["steps"]):
         problem = run_step(stub, step)
         if problem:
@@ -151,12 +156,14 @@ def main() -> int:
     args = parser.parse_args()
     with open(args.cases, encoding="utf-8") as f:
         cases = json.load(f)["cases"]
+    passed = True
     with grpc.insecure_channel(args.target) as channel:
         stub = pb_grpc.ContextStoreServiceStub(channel)
-        results = [run_case(stub, case) for case in cases]
-    for result in results:
-        print(json.dumps(result), flush=True)
-    return 0 if all(r["ok"] for r in results) else 1
+        for case in cases:
+            result = run_case(stub, case)
+            passed = passed and result["ok"]
+            print(json.dumps(result), flush=True)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -29,7 +29,10 @@ CASE_NAMES = [case["name"] for case in SUITE["cases"]]
 
 RUNNERS: dict[str, list[str]] = {
     "python": [sys.executable, str(HERE / "python_runner.py")],
-    **{lang: [str(ROOT / "client" / lang / "run-conformance")] for lang in ("go", "java", "typescript")},
+    **{
+        lang: [str(ROOT / "client" / lang / "run-conformance")]
+        for lang in ("go", "java", "typescript")
+    },
 }
 RUNNER_TIMEOUT_SECONDS = 300
 

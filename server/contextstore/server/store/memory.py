@@ -64,6 +64,8 @@ class StripedStore(Store):
         self._evict_lock = threading.Lock()
         self._sessions: dict[Namespace, _Session] = {}
         self._ticks = itertools.count(1)
+        # Versions count writes only, so a version says nothing of reads.
+        self._versions = itertools.count(1)
         self._expirations = 0
         self._budgets = budgets or Budgets()
         self._timer = timer
@@ -85,7 +87,9 @@ class StripedStore(Store):
         with self._locked(self._stripe(ns, w.path) for w in writes):
             self._touch(ns, create=True)
             metas = [
-                self._shard(ns, w.path).put_file(ns, w, d, next(self._ticks), self._wall_clock())
+                self._shard(ns, w.path).put_file(
+                    ns, w, d, next(self._ticks), self._wall_clock(), version=next(self._versions)
+                )
                 for w, d in zip(writes, digests, strict=True)
             ]
         self._enforce_budgets(ns)

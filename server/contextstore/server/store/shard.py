@@ -79,7 +79,14 @@ class Shard:
     # -- writes --------------------------------------------------------------
 
     def put_file(
-        self, ns: Namespace, write: FileWrite, sha256: bytes, tick: int, wall_ns: int
+        self,
+        ns: Namespace,
+        write: FileWrite,
+        sha256: bytes,
+        tick: int,
+        wall_ns: int,
+        *,
+        version: int,
     ) -> FileMetadata:
         state = self._state(ns)
         self._drop_analyses_not_from(ns, write.path, sha256)
@@ -90,7 +97,7 @@ class Shard:
             mtime_ns=write.mtime_ns,
             cached_at_ns=self._cached_at(wall_ns),
             labels=dict(write.labels),
-            version=tick,
+            version=version,
         )
         entry = FileEntry(CachedFile(write.content, meta), file_charge(write), tick)
         self._insert(ns, state, (write.path, None), entry)
