@@ -29,7 +29,7 @@ HEALTH_PROBE_VERSION := v0.4.61
 
 # Clients in other languages, each with its own Makefile (deps, proto, build,
 # and ci: what make test runs) and a conformance runner for tests/conformance.
-LANGS := go java typescript
+LANGS := go java rust typescript
 
 .PHONY: run test lint buf tools clients proto check-proto pytest clean
 

@@ -31,7 +31,7 @@ RUNNERS: dict[str, list[str]] = {
     "python": [sys.executable, str(HERE / "python_runner.py")],
     **{
         lang: [str(ROOT / "client" / lang / "run-conformance")]
-        for lang in ("go", "java", "typescript")
+        for lang in ("go", "java", "rust", "typescript")
     },
 }
 RUNNER_TIMEOUT_SECONDS = 300

@@ -1,0 +1,393 @@
+//! The async client: one channel, a default deadline per call, and handles
+//! bound to a session.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tonic::Code;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::Error;
+use crate::pb;
+use crate::pb::context_store_service_client::ContextStoreServiceClient;
+
+/// The server's default address.
+pub const DEFAULT_TARGET: &str = "127.0.0.1:50051";
+/// The deadline of every call unless [`Client::with_timeout`] says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server's default message limit: 16 MiB of content plus 1 MiB of headroom.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 17 << 20;
+
+// Reads are idempotent, so they are retried on UNAVAILABLE within their deadline.
+const ATTEMPTS: u32 = 4;
+const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+type Stub = ContextStoreServiceClient<Channel>;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A request message of `ContextStoreService`, with the RPC it goes to.
+/// Implemented for every `*Request` message of [`pb`]; used by [`Client::call`].
+pub trait Rpc: prost::Message + Clone + sealed::Sealed + Sized + Send + 'static {
+    /// The response message.
+    type Response: prost::Message + Default + Send + 'static;
+    /// The method name, e.g. `"CacheFile"`.
+    const NAME: &'static str;
+    /// Whether the RPC only reads, and so is retried on `UNAVAILABLE`.
+    const IDEMPOTENT: bool;
+
+    #[doc(hidden)]
+    fn invoke(
+        stub: Stub,
+        request: tonic::Request<Self>,
+    ) -> impl Future<Output = Result<tonic::Response<Self::Response>, tonic::Status>> + Send;
+}
+
+macro_rules! rpcs {
+    ($($request:ident => $response:ident, $method:ident, $name:literal, $idempotent:literal;)*) => {$(
+        impl sealed::Sealed for pb::$request {}
+        impl Rpc for pb::$request {
+            type Response = pb::$response;
+            const NAME: &'static str = $name;
+            const IDEMPOTENT: bool = $idempotent;
+            fn invoke(
+                mut stub: Stub,
+                request: tonic::Request<Self>,
+            ) -> impl Future<Output = Result<tonic::Response<Self::Response>, tonic::Status>> + Send {
+                async move { stub.$method(request).await }
+            }
+        }
+    )*};
+}
+
+rpcs! {
+    CacheFileRequest => CacheFileResponse, cache_file, "CacheFile", false;
+    GetFileRequest => GetFileResponse, get_file, "GetFile", true;
+    GetMetadataRequest => GetMetadataResponse, get_metadata, "GetMetadata", true;
+    CacheAnalysisRequest => CacheAnalysisResponse, cache_analysis, "CacheAnalysis", false;
+    GetAnalysisRequest => GetAnalysisResponse, get_analysis, "GetAnalysis", true;
+    InvalidateFileRequest => InvalidateFileResponse, invalidate_file, "InvalidateFile", false;
+    InvalidateAnalysisRequest => InvalidateAnalysisResponse, invalidate_analysis, "InvalidateAnalysis", false;
+    ClearSessionRequest => ClearSessionResponse, clear_session, "ClearSession", false;
+    BatchGetFilesRequest => BatchGetFilesResponse, batch_get_files, "BatchGetFiles", true;
+    BatchCacheFilesRequest => BatchCacheFilesResponse, batch_cache_files, "BatchCacheFiles", false;
+    GetStatsRequest => GetStatsResponse, get_stats, "GetStats", true;
+    GetServerInfoRequest => GetServerInfoResponse, get_server_info, "GetServerInfo", true;
+}
+
+/// A contextstore client, bound to one namespace: the global one as created,
+/// a named session through [`Client::session`].
+///
+/// Cloning is cheap and shares the connection. Every call has a deadline
+/// ([`DEFAULT_TIMEOUT`] unless [`Client::with_timeout`] changed it); a call
+/// that fails returns an [`Error`] with the gRPC code and the violations the
+/// server named.
+#[derive(Clone, Debug)]
+pub struct Client {
+    stub: Stub,
+    timeout: Duration,
+    session: Option<String>,
+}
+
+fn endpoint(target: &str) -> Result<Endpoint, Error> {
+    let uri = if target.contains("://") {
+        target.to_string()
+    } else {
+        format!("http://{target}")
+    };
+    Endpoint::from_shared(uri)
+        .map(|e| e.connect_timeout(DEFAULT_TIMEOUT))
+        .map_err(|e| Error::new(Code::InvalidArgument, format!("bad target {target:?}: {e}")))
+}
+
+impl Client {
+    /// Connects to `target` (`HOST:PORT`, or a `http://` URI), failing with
+    /// `Unavailable` when the server cannot be reached.
+    pub async fn connect(target: &str) -> Result<Client, Error> {
+        let channel = endpoint(target)?
+            .connect()
+            .await
+            .map_err(Error::transport)?;
+        Ok(Client::from_channel(channel))
+    }
+
+    /// Like [`Client::connect`], but connects on the first call.
+    pub fn connect_lazy(target: &str) -> Result<Client, Error> {
+        Ok(Client::from_channel(endpoint(target)?.connect_lazy()))
+    }
+
+    /// A client over an existing channel (e.g. one with TLS configured).
+    pub fn from_channel(channel: Channel) -> Client {
+        Client {
+            stub: Stub::new(channel).max_decoding_message_size(DEFAULT_MAX_MESSAGE_BYTES),
+            timeout: DEFAULT_TIMEOUT,
+            session: None,
+        }
+    }
+
+    /// A handle like this one with another per-call deadline (e.g. for one
+    /// slow call: `client.with_timeout(d).batch_get_files(..)`).
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        Client {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    /// A handle like this one accepting responses up to `bytes` (default
+    /// [`DEFAULT_MAX_MESSAGE_BYTES`]); match the server's `max_message_bytes`.
+    pub fn with_max_message_bytes(&self, bytes: usize) -> Client {
+        Client {
+            stub: self.stub.clone().max_decoding_message_size(bytes),
+            ..self.clone()
+        }
+    }
+
+    /// A handle bound to session `session_id`, sharing this connection. An
+    /// empty id means the global namespace.
+    pub fn session(&self, session_id: impl Into<String>) -> Client {
+        let id = session_id.into();
+        Client {
+            session: (!id.is_empty()).then_some(id),
+            ..self.clone()
+        }
+    }
+
+    /// A handle bound to the global namespace.
+    pub fn global(&self) -> Client {
+        Client {
+            session: None,
+            ..self.clone()
+        }
+    }
+
+    /// The bound session, `None` for the global namespace.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
+    /// The per-call deadline.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends `request` as it is (its own `session_id`, not this handle's), with
+    /// this client's deadline; reads are retried on `UNAVAILABLE` within it.
+    pub async fn call<R: Rpc>(&self, request: R) -> Result<R::Response, Error> {
+        let deadline = Instant::now() + self.timeout;
+        if !R::IDEMPOTENT {
+            return self.attempt(request, deadline).await;
+        }
+        let mut backoff = INITIAL_BACKOFF;
+        for _ in 1..ATTEMPTS {
+            match self.attempt(request.clone(), deadline).await {
+                Err(error) if error.code() == Code::Unavailable => {
+                    if Instant::now() + backoff >= deadline {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                result => return result,
+            }
+        }
+        self.attempt(request, deadline).await
+    }
+
+    async fn attempt<R: Rpc>(&self, request: R, deadline: Instant) -> Result<R::Response, Error> {
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+        match R::invoke(self.stub.clone(), request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(Error::from(status)),
+        }
+    }
+
+    /// Like [`Client::call`], with `NOT_FOUND` as `Ok(None)`.
+    async fn lookup<R: Rpc>(&self, request: R) -> Result<Option<R::Response>, Error> {
+        match self.call(request).await {
+            Err(error) if error.code() == Code::NotFound => Ok(None),
+            result => result.map(Some),
+        }
+    }
+
+    fn sid(&self) -> Option<String> {
+        self.session.clone()
+    }
+
+    // -- files ----------------------------------------------------------------
+
+    /// Stores or replaces a file; returns its metadata.
+    pub async fn cache_file(
+        &self,
+        path: impl Into<String>,
+        content: impl Into<Vec<u8>>,
+    ) -> Result<pb::FileMetadata, Error> {
+        self.cache_upload(pb::FileUpload::new(path, content)).await
+    }
+
+    /// Stores or replaces a file with labels and an mtime (see [`pb::FileUpload::new`]).
+    pub async fn cache_upload(&self, file: pb::FileUpload) -> Result<pb::FileMetadata, Error> {
+        let request = pb::CacheFileRequest {
+            session_id: self.sid(),
+            path: file.path,
+            content: file.content,
+            labels: file.labels,
+            mtime: file.mtime,
+        };
+        Ok(self.call(request).await?.metadata.unwrap_or_default())
+    }
+
+    /// A file's content and metadata; `None` when it is not cached.
+    pub async fn get_file(
+        &self,
+        path: impl Into<String>,
+    ) -> Result<Option<pb::GetFileResponse>, Error> {
+        let request = pb::GetFileRequest {
+            session_id: self.sid(),
+            path: path.into(),
+        };
+        self.lookup(request).await
+    }
+
+    /// A file's metadata without its content; `None` when it is not cached.
+    pub async fn get_metadata(
+        &self,
+        path: impl Into<String>,
+    ) -> Result<Option<pb::FileMetadata>, Error> {
+        let request = pb::GetMetadataRequest {
+            session_id: self.sid(),
+            path: path.into(),
+        };
+        Ok(self
+            .lookup(request)
+            .await?
+            .map(|r| r.metadata.unwrap_or_default()))
+    }
+
+    /// Reads many files as one snapshot: one entry per path, in order, `None` for a miss.
+    pub async fn batch_get_files<I, S>(
+        &self,
+        paths: I,
+    ) -> Result<Vec<Option<pb::FileResult>>, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let request = pb::BatchGetFilesRequest {
+            session_id: self.sid(),
+            paths: paths.into_iter().map(Into::into).collect(),
+        };
+        let response = self.call(request).await?;
+        Ok(response
+            .files
+            .into_iter()
+            .map(|f| f.found.then_some(f))
+            .collect())
+    }
+
+    /// Stores every file or none; returns their metadata in order.
+    pub async fn batch_cache_files(
+        &self,
+        files: impl IntoIterator<Item = pb::FileUpload>,
+    ) -> Result<Vec<pb::FileMetadata>, Error> {
+        let request = pb::BatchCacheFilesRequest {
+            session_id: self.sid(),
+            files: files.into_iter().collect(),
+        };
+        Ok(self.call(request).await?.metadata)
+    }
+
+    // -- analyses ---------------------------------------------------------------
+
+    /// Stores an analysis result of `path`, with or without a cached file.
+    pub async fn cache_analysis(
+        &self,
+        path: impl Into<String>,
+        analysis_type: impl Into<String>,
+        result: impl Into<Vec<u8>>,
+    ) -> Result<pb::CacheAnalysisResponse, Error> {
+        let request = pb::CacheAnalysisRequest {
+            session_id: self.sid(),
+            path: path.into(),
+            analysis_type: analysis_type.into(),
+            result: result.into(),
+        };
+        self.call(request).await
+    }
+
+    /// An analysis result; `None` when it is not cached (or was dropped as stale).
+    pub async fn get_analysis(
+        &self,
+        path: impl Into<String>,
+        analysis_type: impl Into<String>,
+    ) -> Result<Option<pb::GetAnalysisResponse>, Error> {
+        let request = pb::GetAnalysisRequest {
+            session_id: self.sid(),
+            path: path.into(),
+            analysis_type: analysis_type.into(),
+        };
+        self.lookup(request).await
+    }
+
+    // -- invalidation -------------------------------------------------------------
+
+    /// Removes a path's file and every analysis of it; zero counts when absent.
+    pub async fn invalidate_file(
+        &self,
+        path: impl Into<String>,
+    ) -> Result<pb::InvalidateFileResponse, Error> {
+        let request = pb::InvalidateFileRequest {
+            session_id: self.sid(),
+            path: path.into(),
+        };
+        self.call(request).await
+    }
+
+    /// Removes one analysis type of `path`, or all of them for `None`; returns
+    /// how many were removed.
+    pub async fn invalidate_analysis(
+        &self,
+        path: impl Into<String>,
+        analysis_type: Option<&str>,
+    ) -> Result<i64, Error> {
+        let request = pb::InvalidateAnalysisRequest {
+            session_id: self.sid(),
+            path: path.into(),
+            analysis_type: analysis_type.map(str::to_string),
+        };
+        Ok(self.call(request).await?.analyses_removed)
+    }
+
+    /// Removes everything of this namespace, atomically.
+    pub async fn clear_session(&self) -> Result<pb::ClearSessionResponse, Error> {
+        self.call(pb::ClearSessionRequest {
+            session_id: self.sid(),
+        })
+        .await
+    }
+
+    // -- introspection ------------------------------------------------------------
+
+    /// Counters of the whole store.
+    pub async fn stats(&self) -> Result<pb::GetStatsResponse, Error> {
+        self.call(pb::GetStatsRequest { session_id: None }).await
+    }
+
+    /// Counters of this namespace only (the global namespace included).
+    pub async fn session_stats(&self) -> Result<pb::GetStatsResponse, Error> {
+        let id = self.session.clone().unwrap_or_default();
+        self.call(pb::GetStatsRequest {
+            session_id: Some(id),
+        })
+        .await
+    }
+
+    /// Version, backend and every limit the server enforces.
+    pub async fn server_info(&self) -> Result<pb::GetServerInfoResponse, Error> {
+        self.call(pb::GetServerInfoRequest {}).await
+    }
+}
