@@ -128,22 +128,25 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
 
     @_rpc
     def CacheFile(self, request: pb.CacheFileRequest, context: Any) -> pb.CacheFileResponse:
-        ns = self._check.namespace(request)
-        meta = self._store.cache_file(ns, self._check.file_write(request))
+        with self._check.request() as check:
+            ns, write = check.namespace(request), check.file_write(request)
+        meta = self._store.cache_file(ns, write)
         return pb.CacheFileResponse(metadata=_metadata(meta))
 
     @_rpc
     def GetFile(self, request: pb.GetFileRequest, context: Any) -> pb.GetFileResponse:
-        ns = self._check.namespace(request)
-        found = self._store.get_file(ns, self._check.path(request.path))
+        with self._check.request() as check:
+            ns, path = check.namespace(request), check.path(request.path)
+        found = self._store.get_file(ns, path)
         if found is None:
             raise NotFound(f"no file {request.path!r} in {_where(ns)}")
         return pb.GetFileResponse(content=found.content, metadata=_metadata(found.metadata))
 
     @_rpc
     def GetMetadata(self, request: pb.GetMetadataRequest, context: Any) -> pb.GetMetadataResponse:
-        ns = self._check.namespace(request)
-        meta = self._store.get_metadata(ns, self._check.path(request.path))
+        with self._check.request() as check:
+            ns, path = check.namespace(request), check.path(request.path)
+        meta = self._store.get_metadata(ns, path)
         if meta is None:
             raise NotFound(f"no file {request.path!r} in {_where(ns)}")
         return pb.GetMetadataResponse(metadata=_metadata(meta))
@@ -152,15 +155,17 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def CacheAnalysis(
         self, request: pb.CacheAnalysisRequest, context: Any
     ) -> pb.CacheAnalysisResponse:
-        ns = self._check.namespace(request)
-        self._check.analysis(request.path, request.analysis_type, request.result)
+        with self._check.request() as check:
+            ns = check.namespace(request)
+            check.analysis(request.path, request.analysis_type, request.result)
         cached = self._store.cache_analysis(ns, request.path, request.analysis_type, request.result)
         return pb.CacheAnalysisResponse(cached_at=_timestamp(cached.cached_at_ns))
 
     @_rpc
     def GetAnalysis(self, request: pb.GetAnalysisRequest, context: Any) -> pb.GetAnalysisResponse:
-        ns = self._check.namespace(request)
-        self._check.analysis(request.path, request.analysis_type)
+        with self._check.request() as check:
+            ns = check.namespace(request)
+            check.analysis(request.path, request.analysis_type)
         found = self._store.get_analysis(ns, request.path, request.analysis_type)
         if found is None:
             what = f"{request.analysis_type!r} analysis of {request.path!r}"
@@ -171,20 +176,22 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def InvalidateFile(
         self, request: pb.InvalidateFileRequest, context: Any
     ) -> pb.InvalidateFileResponse:
-        ns = self._check.namespace(request)
-        removed = self._store.invalidate_file(ns, self._check.path(request.path))
+        with self._check.request() as check:
+            ns, path = check.namespace(request), check.path(request.path)
+        removed = self._store.invalidate_file(ns, path)
         return pb.InvalidateFileResponse(**_removed(removed))
 
     @_rpc
     def InvalidateAnalysis(
         self, request: pb.InvalidateAnalysisRequest, context: Any
     ) -> pb.InvalidateAnalysisResponse:
-        ns = self._check.namespace(request)
         analysis_type = request.analysis_type if request.HasField("analysis_type") else None
-        if analysis_type is None:
-            self._check.path(request.path)
-        else:
-            self._check.analysis(request.path, analysis_type)
+        with self._check.request() as check:
+            ns = check.namespace(request)
+            if analysis_type is None:
+                check.path(request.path)
+            else:
+                check.analysis(request.path, analysis_type)
         count = self._store.invalidate_analysis(ns, request.path, analysis_type)
         return pb.InvalidateAnalysisResponse(analyses_removed=count)
 
@@ -192,15 +199,17 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def ClearSession(
         self, request: pb.ClearSessionRequest, context: Any
     ) -> pb.ClearSessionResponse:
-        removed = self._store.clear_session(self._check.namespace(request))
+        with self._check.request() as check:
+            ns = check.namespace(request)
+        removed = self._store.clear_session(ns)
         return pb.ClearSessionResponse(**_removed(removed))
 
     @_rpc
     def BatchGetFiles(
         self, request: pb.BatchGetFilesRequest, context: Any
     ) -> pb.BatchGetFilesResponse:
-        ns = self._check.namespace(request)
-        paths = self._check.paths(request.paths)
+        with self._check.request() as check:
+            ns, paths = check.namespace(request), check.paths(request.paths)
         found = self._store.batch_get_files(ns, paths)
         # Check before building: copying 1000 large contents into a response
         # only to refuse it would cost the memory the limit exists to save.
@@ -225,14 +234,16 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def BatchCacheFiles(
         self, request: pb.BatchCacheFilesRequest, context: Any
     ) -> pb.BatchCacheFilesResponse:
-        ns = self._check.namespace(request)
-        metas = self._store.batch_cache_files(ns, self._check.file_writes(request.files))
+        with self._check.request() as check:
+            ns, writes = check.namespace(request), check.file_writes(request.files)
+        metas = self._store.batch_cache_files(ns, writes)
         return pb.BatchCacheFilesResponse(metadata=[_metadata(m) for m in metas])
 
     @_rpc
     def GetStats(self, request: pb.GetStatsRequest, context: Any) -> pb.GetStatsResponse:
         whole = not request.HasField("session_id")
-        ns = None if whole else self._check.namespace(request)
+        with self._check.request() as check:
+            ns = check.namespace(request)
         s = self._store.stats(ns, whole_store=whole)
         return pb.GetStatsResponse(
             files=s.files,

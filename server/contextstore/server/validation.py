@@ -64,45 +64,68 @@ class Validator:
 
     config: ServerConfig
 
+    def request(self) -> Checks:
+        """Checks for one request: use as ``with validator.request() as check:``."""
+        return Checks(self.config)
+
+
+class Checks:
+    """Collects every violation of one request, then raises them together.
+
+    Each method records what it finds and returns the checked value; leaving
+    the ``with`` block raises ``InvalidArgument`` if anything was found, so
+    the values are only used once the whole request has passed.
+    """
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.found: Violations = []
+
+    def __enter__(self) -> Checks:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None:
+            _raise_if(self.found)
+
     def namespace(self, request: _HasSession) -> Namespace:
         if not request.HasField("session_id"):
             return None
-        _raise_if(check_session_id(request.session_id))
+        self.found += check_session_id(request.session_id)
         return request.session_id or None
 
     def path(self, path: str) -> str:
-        _raise_if(check_path(path))
+        self.found += check_path(path)
         return path
 
     def analysis(self, path: str, analysis_type: str, result: bytes = b"") -> None:
-        found = check_path(path) + check_analysis_type(analysis_type)
-        _raise_if(found + self._check_size(result, "result"))
+        self.found += check_path(path) + check_analysis_type(analysis_type)
+        self.found += self._check_size(result, "result")
 
     def paths(self, paths: Sequence[str]) -> list[str]:
-        found = self._check_count(len(paths), "paths")
+        self.found += self._check_count(len(paths), "paths")
         for i, path in enumerate(paths):
-            found += check_path(path, f"paths[{i}]")
-        _raise_if(found)
+            self.found += check_path(path, f"paths[{i}]")
         return list(paths)
 
-    def file_write(
-        self, upload: pb.CacheFileRequest | pb.FileUpload, prefix: str = ""
-    ) -> FileWrite:
-        _raise_if(self._check_upload(upload, prefix))
-        return _to_write(upload)
+    def file_write(self, upload: pb.CacheFileRequest) -> FileWrite:
+        problems = self._check_upload(upload, "")
+        self.found += problems
+        return _to_write(upload, valid=not problems)
 
     def file_writes(self, uploads: Sequence[pb.FileUpload]) -> list[FileWrite]:
-        found = self._check_count(len(uploads), "files")
+        self.found += self._check_count(len(uploads), "files")
         first_index: dict[str, int] = {}
         for i, upload in enumerate(uploads):
             problems = self._check_upload(upload, f"files[{i}].")
-            found += problems
+            self.found += problems
             if not problems and upload.path in first_index:
                 where = f"files[{first_index[upload.path]}]"
-                found.append(FieldViolation(f"files[{i}].path", f"repeats the path of {where}"))
+                self.found.append(
+                    FieldViolation(f"files[{i}].path", f"repeats the path of {where}")
+                )
             first_index.setdefault(upload.path, i)
-        _raise_if(found)
-        return [_to_write(u) for u in uploads]
+        return [_to_write(u, valid=not self.found) for u in uploads]
 
     def _check_upload(self, upload: pb.CacheFileRequest | pb.FileUpload, prefix: str) -> Violations:
         found = check_path(upload.path, prefix + "path")
@@ -150,7 +173,11 @@ def _check_timestamp(ts: Timestamp, name: str) -> Violations:
     return []
 
 
-def _to_write(upload: pb.CacheFileRequest | pb.FileUpload) -> FileWrite:
+def _to_write(upload: pb.CacheFileRequest | pb.FileUpload, *, valid: bool) -> FileWrite:
+    # An invalid upload is never stored (the checks raise first), and its mtime
+    # may not even convert; a placeholder keeps the types honest.
+    if not valid:
+        return FileWrite(upload.path, b"")
     mtime = upload.mtime.ToNanoseconds() if upload.HasField("mtime") else None
     return FileWrite(upload.path, upload.content, dict(upload.labels), mtime)
 
