@@ -5,16 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import clean_env, console_script
 
 from contextstore.server.app import Server
 
@@ -22,22 +20,7 @@ from contextstore.server.app import Server
 BINARY = bytes(range(256)) * 3 + b"\r\n\n\r\x00"
 
 
-def _console_script() -> str:
-    beside = Path(sys.executable).parent / "contextstore"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("contextstore")
-    assert found, "the contextstore console script is not installed"
-    return found
-
-
-CONTEXTSTORE = _console_script()
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTSTORE_")}
-    env.update(extra)
-    return env
+CONTEXTSTORE = console_script()
 
 
 def run(
@@ -48,7 +31,7 @@ def run(
         [CONTEXTSTORE, *args],
         input=stdin,
         capture_output=True,
-        env=_env() if env is None else dict(env),
+        env=clean_env() if env is None else dict(env),
         timeout=60,
         check=False,
     )
@@ -451,7 +434,7 @@ def test_malformed_mtime_is_a_usage_error(cli: Cli) -> None:
 
 
 def test_target_from_environment(server: Server) -> None:
-    env = _env(CONTEXTSTORE_TARGET=server.address)
+    env = clean_env(CONTEXTSTORE_TARGET=server.address)
 
     put = run("put", "via/env", stdin=b"env", env=env)
     got = run("get", "via/env", env=env)
@@ -462,7 +445,7 @@ def test_target_from_environment(server: Server) -> None:
 
 
 def test_target_flag_beats_environment(server: Server, dead_target: str) -> None:
-    env = _env(CONTEXTSTORE_TARGET=dead_target)
+    env = clean_env(CONTEXTSTORE_TARGET=dead_target)
 
     done = run("put", "x", "--target", server.address, stdin=b"x", env=env)
     refused = run("get", "x", "--timeout", "5", env=env)

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
+from support import BlockingStore
 
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
-from contextstore.server.store.base import CachedFile, FileMetadata, Namespace
+from contextstore.server.store.base import FileMetadata, Namespace
 from contextstore.server.store.memory import StripedStore
-
-
-class BlockingStore(StripedStore):
-    """A store whose ``get_file`` holds its caller until ``release`` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
-        self.entered.set()
-        self.release.wait(timeout=60)
-        return super().get_file(ns, path)
 
 
 class FailingStore(StripedStore):

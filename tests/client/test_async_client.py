@@ -28,7 +28,7 @@ from contextstore.server import __version__
 from contextstore.server.app import Server
 
 if TYPE_CHECKING:
-    from tests.client.conftest import BlockingStore
+    from support import BlockingStore
 
 MTIME = datetime(2023, 6, 1, 12, 0, 0, 654321, tzinfo=UTC)
 

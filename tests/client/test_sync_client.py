@@ -22,7 +22,7 @@ from contextstore.client import (
 from contextstore.server.app import Server
 
 if TYPE_CHECKING:
-    from tests.client.conftest import BlockingStore
+    from support import BlockingStore
 
 
 def test_context_manager_closes_the_channel(server: Server) -> None:

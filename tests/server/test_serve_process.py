@@ -8,48 +8,28 @@ runs the same ``Server`` in-process.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support import BlockingStore, clean_env, console_script
 
 from contextstore.client import ContextStoreClient, ContextStoreError, Unavailable
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
-from contextstore.server.store.base import CachedFile, Namespace
-from contextstore.server.store.memory import StripedStore
 
 WAIT = 30.0  # the longest any single wait in this module may take
 
 
-def _console_script() -> str:
-    beside = Path(sys.executable).parent / "contextstore"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("contextstore")
-    assert found, "the contextstore console script is not installed"
-    return found
-
-
-CONTEXTSTORE = _console_script()
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTSTORE_")}
-    env.update(extra)
-    return env
+CONTEXTSTORE = console_script()
 
 
 class ServeProcess:
@@ -116,7 +96,7 @@ class ServeProcess:
 @contextmanager
 def serving(*args: str, **env: str) -> Iterator[tuple[ServeProcess, str]]:
     """Start ``serve ARGS`` with ``CONTEXTSTORE_*`` from ``env``; yield it and its address."""
-    process = ServeProcess(list(args), _env(**env))
+    process = ServeProcess(list(args), clean_env(**env))
     try:
         yield process, address_of(process.wait_for("event=started"))
     finally:
@@ -131,7 +111,7 @@ def run_to_exit(*args: str, **env: str) -> tuple[int, str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(**env),
+        env=clean_env(**env),
     )
     try:
         _, err = process.communicate(timeout=WAIT)
@@ -158,7 +138,7 @@ def cli_json(*args: str) -> Any:
     done = subprocess.run(
         [CONTEXTSTORE, *args, "--json"],
         capture_output=True,
-        env=_env(),
+        env=clean_env(),
         timeout=WAIT,
         check=False,
     )
@@ -330,21 +310,6 @@ def test_serve_help_lists_flags_and_variables() -> None:
 # -- draining (in-process) -----------------------------------------------------
 
 
-class BlockingStore(StripedStore):
-    """Holds ``get_file("slow")`` until released, announcing when it got there."""
-
-    def __init__(self) -> None:
-        super().__init__(stripes=4)
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
-        if path == "slow":
-            self.entered.set()
-            assert self.release.wait(WAIT), "never released"
-        return super().get_file(ns, path)
-
-
 DRAIN_CONFIG = ServerConfig(listen="127.0.0.1:0", workers=4, grace_seconds=WAIT)
 
 
@@ -371,7 +336,7 @@ def _wait_until_refused(address: str) -> list[str]:
 
 @pytest.fixture
 def blocking() -> Iterator[tuple[Server, BlockingStore]]:
-    store = BlockingStore()
+    store = BlockingStore(only="slow")
     server = Server(DRAIN_CONFIG, store=store)
     server.start()
     try:

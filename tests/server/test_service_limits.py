@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from support import BlockingStore
 
 from contextstore.client import (
     ContextStoreClient,
@@ -26,8 +27,6 @@ from contextstore.client import (
 )
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
-from contextstore.server.store.base import CachedFile, Namespace
-from contextstore.server.store.memory import StripedStore
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
@@ -384,20 +383,6 @@ def test_a_batch_over_the_entry_budget_is_refused(start_server: StartServer) -> 
 
 
 # -- overload ------------------------------------------------------------------
-
-
-class BlockingStore(StripedStore):
-    """A store whose ``get_file`` holds its caller until ``release`` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
-        self.entered.set()
-        self.release.wait(timeout=60)
-        return super().get_file(ns, path)
 
 
 def test_calls_beyond_max_concurrent_rpcs_are_refused_not_queued() -> None:

@@ -1,0 +1,50 @@
+"""Helpers several test modules share (importable because pytest puts tests/ on the path)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+from contextstore.server.store.base import CachedFile, Namespace
+from contextstore.server.store.memory import StripedStore
+
+HOLD_SECONDS = 60.0  # a held call gives up after this, so no test can hang on it
+
+
+class BlockingStore(StripedStore):
+    """A store whose ``get_file`` holds its caller until ``release`` is set.
+
+    ``entered`` is set once a call is held. With ``only``, just that path is held.
+    """
+
+    def __init__(self, *, only: str | None = None) -> None:
+        super().__init__(stripes=4)
+        self.only = only
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+        if self.only is None or path == self.only:
+            self.entered.set()
+            assert self.release.wait(HOLD_SECONDS), "never released"
+        return super().get_file(ns, path)
+
+
+def console_script() -> str:
+    """The installed ``contextstore`` command, preferring the running interpreter's."""
+    beside = Path(sys.executable).parent / "contextstore"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("contextstore")
+    assert found, "the contextstore console script is not installed"
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without CONTEXTSTORE_* settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTSTORE_")}
+    env.update(extra)
+    return env
