@@ -24,7 +24,7 @@ from contextstore.server.config import (
 )
 from contextstore.server.errors import ContextStoreError, InvalidArgument, NotFound, QuotaExceeded
 from contextstore.server.store.base import CachedFile, FileMetadata, Removed, Store
-from contextstore.server.validation import Validator
+from contextstore.server.validation import Checks
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
@@ -124,18 +124,17 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def __init__(self, store: Store, config: ServerConfig) -> None:
         self._store = store
         self._config = config
-        self._validator = Validator(config)
 
     @_rpc
     def CacheFile(self, request: pb.CacheFileRequest, context: Any) -> pb.CacheFileResponse:
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns, write = check.namespace(request), check.file_write(request)
         meta = self._store.cache_file(ns, write)
         return pb.CacheFileResponse(metadata=_metadata(meta))
 
     @_rpc
     def GetFile(self, request: pb.GetFileRequest, context: Any) -> pb.GetFileResponse:
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns, path = check.namespace(request), check.path(request.path)
         found = self._store.get_file(ns, path)
         if found is None:
@@ -144,7 +143,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
 
     @_rpc
     def GetMetadata(self, request: pb.GetMetadataRequest, context: Any) -> pb.GetMetadataResponse:
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns, path = check.namespace(request), check.path(request.path)
         meta = self._store.get_metadata(ns, path)
         if meta is None:
@@ -155,7 +154,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def CacheAnalysis(
         self, request: pb.CacheAnalysisRequest, context: Any
     ) -> pb.CacheAnalysisResponse:
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns = check.namespace(request)
             check.analysis(request.path, request.analysis_type, request.result)
         cached = self._store.cache_analysis(ns, request.path, request.analysis_type, request.result)
@@ -163,7 +162,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
 
     @_rpc
     def GetAnalysis(self, request: pb.GetAnalysisRequest, context: Any) -> pb.GetAnalysisResponse:
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns = check.namespace(request)
             check.analysis(request.path, request.analysis_type)
         found = self._store.get_analysis(ns, request.path, request.analysis_type)
@@ -176,7 +175,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def InvalidateFile(
         self, request: pb.InvalidateFileRequest, context: Any
     ) -> pb.InvalidateFileResponse:
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns, path = check.namespace(request), check.path(request.path)
         removed = self._store.invalidate_file(ns, path)
         return pb.InvalidateFileResponse(**_removed(removed))
@@ -186,7 +185,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         self, request: pb.InvalidateAnalysisRequest, context: Any
     ) -> pb.InvalidateAnalysisResponse:
         analysis_type = request.analysis_type if request.HasField("analysis_type") else None
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns = check.namespace(request)
             if analysis_type is None:
                 check.path(request.path)
@@ -199,7 +198,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def ClearSession(
         self, request: pb.ClearSessionRequest, context: Any
     ) -> pb.ClearSessionResponse:
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns = check.namespace(request)
         removed = self._store.clear_session(ns)
         return pb.ClearSessionResponse(**_removed(removed))
@@ -208,7 +207,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def BatchGetFiles(
         self, request: pb.BatchGetFilesRequest, context: Any
     ) -> pb.BatchGetFilesResponse:
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns, paths = check.namespace(request), check.paths(request.paths)
         found = self._store.batch_get_files(ns, paths)
         # Check before building: copying 1000 large contents into a response
@@ -234,7 +233,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def BatchCacheFiles(
         self, request: pb.BatchCacheFilesRequest, context: Any
     ) -> pb.BatchCacheFilesResponse:
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns, writes = check.namespace(request), check.file_writes(request.files)
         metas = self._store.batch_cache_files(ns, writes)
         return pb.BatchCacheFilesResponse(metadata=[_metadata(m) for m in metas])
@@ -242,7 +241,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     @_rpc
     def GetStats(self, request: pb.GetStatsRequest, context: Any) -> pb.GetStatsResponse:
         whole = not request.HasField("session_id")
-        with self._validator.request() as check:
+        with Checks(self._config) as check:
             ns = check.namespace(request)
         s = self._store.stats(ns, whole_store=whole)
         return pb.GetStatsResponse(

@@ -1,7 +1,7 @@
 """Request validation: every violation of a request, named by its field.
 
-Each check returns the violations it finds, so one reply lists them all; the
-``Validator`` raises ``InvalidArgument`` when any is found. Checks run before
+Each check returns the violations it finds, so one reply lists them all;
+``Checks`` raises ``InvalidArgument`` when any is found. Checks run before
 anything is stored, which is what makes batches all-or-nothing.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -25,11 +24,6 @@ from contextstore.server.store.base import FileWrite, Namespace
 from contextstore.v1 import context_store_pb2 as pb
 
 Violations = list[FieldViolation]
-
-
-def _raise_if(violations: Violations) -> None:
-    if violations:
-        raise InvalidArgument(violations)
 
 
 def check_path(path: str, name: str = "path") -> Violations:
@@ -58,23 +52,13 @@ def check_analysis_type(analysis_type: str, name: str = "analysis_type") -> Viol
     return []
 
 
-@dataclass(frozen=True, slots=True)
-class Validator:
-    """Checks requests against the configured limits."""
-
-    config: ServerConfig
-
-    def request(self) -> Checks:
-        """Checks for one request: use as ``with validator.request() as check:``."""
-        return Checks(self.config)
-
-
 class Checks:
     """Collects every violation of one request, then raises them together.
 
-    Each method records what it finds and returns the checked value; leaving
-    the ``with`` block raises ``InvalidArgument`` if anything was found, so
-    the values are only used once the whole request has passed.
+    Use one per request: ``with Checks(config) as check: ...``. Each method
+    records what it finds and returns the checked value; leaving the ``with``
+    block raises ``InvalidArgument`` if anything was found, so the values are
+    only used once the whole request has passed.
     """
 
     def __init__(self, config: ServerConfig) -> None:
@@ -85,8 +69,8 @@ class Checks:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        if kind is None:
-            _raise_if(self.found)
+        if kind is None and self.found:
+            raise InvalidArgument(self.found)
 
     def namespace(self, request: _HasSession) -> Namespace:
         if not request.HasField("session_id"):
