@@ -266,10 +266,11 @@ class StripedStore(Store):
                 return sum(s.bytes for s in self._shards) > total
 
             # Idle sessions are already dead; free their bytes before evicting
-            # anything a live session may still read.
+            # anything a live session may still read. (The common case, under
+            # budget, costs one sum.)
             if over_total():
                 self.expire_idle()
-            self._evict_while(over_total, None)
+                self._evict_while(over_total, None)
 
     def _over_session_budget(self, ns: Namespace) -> bool:
         usage = [shard.usage(ns) for shard in self._shards]
