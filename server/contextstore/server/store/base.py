@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 Namespace = str | None
 """A session id, or ``None`` for the global namespace."""
 
-NO_LABELS: Mapping[str, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
