@@ -17,7 +17,6 @@ Namespace = str | None
 """A session id, or ``None`` for the global namespace."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class Budgets:
     """Memory and lifetime bounds of a store; 0 disables a bound."""
