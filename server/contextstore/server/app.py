@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from types import FrameType
 
@@ -27,6 +28,8 @@ from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 log = logging.getLogger("contextstore.server")
 
+ServicerFactory = Callable[[Store, ServerConfig], pb_grpc.ContextStoreServiceServicer]
+
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ContextStoreService"].full_name
 
 
@@ -37,9 +40,17 @@ def make_store(config: ServerConfig) -> Store:
 class Server:
     """A contextstore gRPC server with health and reflection."""
 
-    def __init__(self, config: ServerConfig, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        store: Store | None = None,
+        *,
+        servicer: ServicerFactory = ContextStoreServicer,
+    ) -> None:
         self.config = config
         self.store = store or make_store(config)
+        # Another servicer is for measuring ours against, on the same settings.
+        self._servicer = servicer(self.store, config)
         self._health = health.HealthServicer()
         self._grpc = self._build()
         self.port = 0
@@ -58,9 +69,7 @@ class Server:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        pb_grpc.add_ContextStoreServiceServicer_to_server(
-            ContextStoreServicer(self.store, self.config), server
-        )
+        pb_grpc.add_ContextStoreServiceServicer_to_server(self._servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -97,9 +106,9 @@ def _sweep(store: Store, every: float, stopping: threading.Event) -> None:
             log.info("event=sessions_expired count=%d", expired)
 
 
-def serve(config: ServerConfig) -> int:
+def serve(config: ServerConfig, *, servicer: ServicerFactory = ContextStoreServicer) -> int:
     """Serve until SIGTERM or SIGINT, then drain and return the exit status 0."""
-    server = Server(config)
+    server = Server(config, servicer=servicer)
     c = config
     # Handlers go in before the started line: a supervisor may signal as soon as it sees it.
     stopping = threading.Event()

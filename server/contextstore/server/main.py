@@ -8,11 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from contextstore.server import config as config_module
-from contextstore.server.app import serve
+from contextstore.server.app import ServicerFactory, serve
+from contextstore.server.service import ContextStoreServicer
 
 
-def main(argv: Sequence[str]) -> int:
-    """Serve until a signal; returns the exit status."""
+def main(argv: Sequence[str], *, servicer: ServicerFactory = ContextStoreServicer) -> int:
+    """Serve until a signal; returns the exit status. ``servicer`` replaces
+    ours (the benchmark suite's no-op baseline), all else staying the same."""
     try:
         config = config_module.parse(argv, os.environ)
     except ValueError as error:
@@ -24,7 +26,7 @@ def main(argv: Sequence[str]) -> int:
         stream=sys.stderr,
     )
     try:
-        return serve(config)
+        return serve(config, servicer=servicer)
     except OSError as error:
         logging.getLogger("contextstore.server").error("event=failed error=%r", str(error))
         return 1
