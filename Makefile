@@ -26,12 +26,13 @@ BUF_AGAINST ?= HEAD~1
 TOOLS := .tools/bin
 GRPCURL_VERSION := v1.9.4
 HEALTH_PROBE_VERSION := v0.4.61
+GHZ_VERSION := v0.120.0
 
 # Clients in other languages, each with its own Makefile (deps, proto, build,
 # and ci: what make test runs) and a conformance runner for tests/conformance.
 LANGS := go java rust typescript
 
-.PHONY: run test lint buf tools clients proto check-proto pytest clean
+.PHONY: run test lint buf tools clients proto check-proto pytest bench redis clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,7 +45,7 @@ run: $(STAMP)
 
 test: check-proto lint pytest
 
-tools: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe
+tools: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe $(TOOLS)/ghz
 
 $(TOOLS)/grpcurl:
 	GOBIN=$(CURDIR)/$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
@@ -53,10 +54,13 @@ $(TOOLS)/grpc-health-probe:
 	GOBIN=$(CURDIR)/$(TOOLS) go install \
 		github.com/grpc-ecosystem/grpc-health-probe@$(HEALTH_PROBE_VERSION)
 
+$(TOOLS)/ghz:
+	GOBIN=$(CURDIR)/$(TOOLS) go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
+
 clients:
 	@for lang in $(LANGS); do $(MAKE) -C client/$$lang ci || exit 1; done
 
-pytest: $(STAMP) tools clients
+pytest: $(STAMP) tools clients redis
 	$(BIN)/pytest
 
 $(BUF): protos/package.json protos/package-lock.json
@@ -88,6 +92,17 @@ check-proto: $(STAMP)
 		cmp -s $$tmp/$$f $(PY_OUT)/$$f || { echo "$(PY_OUT)/$$f is out of date: run make proto" >&2; \
 		rm -rf $$tmp; exit 1; }; \
 	done; rm -rf $$tmp; echo "generated code is up to date"
+
+# The full benchmark suite: six figures, each a ratio measured side by side
+# with its target beside it; writes BENCHMARKS.md. Not part of make test.
+bench: $(STAMP) tools redis
+	$(BIN)/python -m contextstore.bench.suite --report BENCHMARKS.md
+
+# redis-server and redis-benchmark, the suite's yardstick, from Debian's packages.
+redis:
+	@command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server redis-tools; }
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis protos/node_modules .tools

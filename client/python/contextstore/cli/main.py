@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contextstore", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", help="run the server (see: contextstore serve --help)", add_help=False)
+    sub.add_parser("bench", help="load generator (see: contextstore bench --help)", add_help=False)
     put = _add(sub, "put", _put, "cache a file's content (from --from FILE or stdin)", common)
     put.add_argument("path")
     _input_flag(put)
@@ -160,11 +161,20 @@ def _serve(argv: Sequence[str]) -> int:
     return serve_main(argv)
 
 
+def _bench(argv: Sequence[str]) -> int:
+    # Imported here so client commands do not load the load generator.
+    from contextstore.bench.cli import main as bench_main
+
+    return bench_main(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["serve"]:
         return _serve(args_list[1:])
+    if args_list[:1] == ["bench"]:
+        return _bench(args_list[1:])
     args = build_parser().parse_args(args_list)
     try:
         with ContextStoreClient(args.target, timeout=args.timeout) as client:

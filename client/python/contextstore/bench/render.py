@@ -1,0 +1,100 @@
+"""Human output of ``contextstore bench``: the live progress line and the final tables (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from contextstore.bench.pool import Progress as BenchProgress
+from contextstore.bench.report import BenchReport, Stats
+
+LATENCY_COLUMNS = ("p50", "p90", "p99", "p99.9", "max")
+
+
+def _ms(microseconds: float) -> str:
+    return f"{microseconds / 1000:.2f}"
+
+
+class LiveProgress:
+    """A progress bar per phase with its current rate and errors, on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, update: BenchProgress) -> None:
+        if update.label not in self.tasks:
+            self.tasks[update.label] = self.progress.add_task(update.label, total=update.duration)
+        text = f"{update.label}  {update.rate:,.0f} calls/s  {update.failed} errors"
+        self.progress.update(self.tasks[update.label], completed=update.elapsed, description=text)
+
+
+@contextmanager
+def live_progress(*, enabled: bool) -> Iterator[LiveProgress | None]:
+    """A live display on stderr when it is a terminal and ``enabled``; else ``None``."""
+    console = Console(stderr=True)
+    if not (enabled and console.is_terminal):
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        yield LiveProgress(progress)
+
+
+def _latency_cells(stats: Stats) -> list[str]:
+    lat = stats.latency
+    return [_ms(v) for v in (lat.p50, lat.p90, lat.p99, lat.p999, lat.max)]
+
+
+def _ops_table(report: BenchReport) -> Table:
+    table = Table(title=f"contextstore bench → {report.target}  ({report.seconds:g} s measured)")
+    for name in ("op", "calls", "calls/s", "misses", "errors"):
+        table.add_column(name, justify="left" if name == "op" else "right")
+    for name in LATENCY_COLUMNS:
+        table.add_column(f"{name} ms", justify="right")
+    rows: list[tuple[str, Stats]] = [*report.ops.items(), ("total", report.total)]
+    for name, stats in rows:
+        style = "bold" if name == "total" else None
+        cells = [name, f"{stats.calls:,}", f"{stats.throughput:,.0f}", f"{stats.misses:,}",
+                 f"{stats.failed:,}", *_latency_cells(stats)]  # fmt: skip
+        table.add_row(*cells, style=style)
+    return table
+
+
+def _errors_table(report: BenchReport) -> Table | None:
+    rows = [(op, code, n) for op, s in report.ops.items() for code, n in s.errors.items()]
+    if not rows:
+        return None
+    table = Table(title="errors by status code", title_style="bold red")
+    for name in ("op", "status", "calls"):
+        table.add_column(name, justify="right" if name == "calls" else "left")
+    for op, code, count in rows:
+        table.add_row(op, code, f"{count:,}")
+    return table
+
+
+def _sweep_table(report: BenchReport) -> Table | None:
+    if not report.steps:
+        return None
+    table = Table(title="concurrency sweep (knee: smallest concurrency with >= 90% of peak)")
+    for name in ("concurrency", "calls/s", "errors", *(f"{c} ms" for c in LATENCY_COLUMNS), ""):
+        table.add_column(name, justify="right")
+    for step in report.steps:
+        mark = "← knee" if report.knee is not None and step == report.knee else ""
+        table.add_row(str(step.concurrency), f"{step.stats.throughput:,.0f}",
+                      f"{step.stats.failed:,}", *_latency_cells(step.stats), mark)  # fmt: skip
+    return table
+
+
+def print_report(report: BenchReport, console: Console) -> None:
+    tables: list[Any] = [_sweep_table(report), _ops_table(report), _errors_table(report)]
+    for table in tables:
+        if table is not None:
+            console.print(table)
+    cpu = ", ".join(f"{w.calls_per_cpu_second:,.0f}" for w in report.workers)
+    console.print(f"client capacity, calls per CPU-second of each worker process: {cpu}")

@@ -1,0 +1,207 @@
+"""The Python API of ``contextstore bench``: ``run(BenchConfig(...)) -> BenchReport``.
+
+    from contextstore.bench.runner import BenchConfig, Workload, run
+
+    peak = run(BenchConfig(target=addr, procs=2, concurrency=32, duration=5,
+                           workload=Workload(mix={"get": 1.0})))
+    paced = run(BenchConfig(target=addr, procs=2, rate=0.7 * peak.throughput, duration=5,
+                            workload=Workload(mix={"get": 1.0})))
+    print(paced.latency.p50, paced.latency.p99, paced.errors)
+
+Closed loop (``concurrency`` calls in flight in total) unless ``rate`` or
+``schedule`` is set (open loop; see ``contextstore.bench.schedule``). With
+``sweep``, closed-loop steps at concurrency 1, 2, 4, ... ``concurrency``, each
+for ``duration``, and the knee (``contextstore.bench.report``). Without a
+``target``, a local ``contextstore serve`` is started for the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from contextstore.bench.histo import Merged
+from contextstore.bench.localserver import local_server
+from contextstore.bench.pool import Progress, WorkerPool
+from contextstore.bench.report import (
+    BenchReport,
+    Interval,
+    SweepStep,
+    WorkerUsage,
+    find_knee,
+    op_stats,
+    stats_of,
+    sweep_levels,
+    timeline,
+)
+from contextstore.bench.schedule import Schedule, parse_schedule
+from contextstore.bench.worker import Phase, WorkerSpec, WorkerStats
+from contextstore.bench.workload import Workload
+from contextstore.client import ContextStoreClient, ServerInfo
+
+__all__ = ["BenchConfig", "BenchReport", "Progress", "Workload", "run"]
+
+START_DELAY = 0.2  # seconds between sending a phase and its start, so every worker is there
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    """A run. ``connections`` are channels in total (at least one per process)."""
+
+    target: str | None = None
+    procs: int = 1
+    connections: int = 1
+    concurrency: int = 16
+    rate: float | None = None
+    schedule: str | None = None
+    sweep: bool = False
+    duration: float = 10.0
+    warmup: float = 1.0
+    interval: float = 1.0
+    workload: Workload = field(default_factory=Workload)
+    preload: bool = True
+    timeout: float = 10.0
+    plan_size: int = 1 << 16
+    server_args: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.procs < 1 or self.concurrency < 1 or self.connections < 1:
+            raise ValueError("procs, connections and concurrency must be >= 1")
+        if self.duration <= 0 or self.interval <= 0 or self.warmup < 0 or self.timeout <= 0:
+            raise ValueError("duration, interval and timeout must be > 0, warmup >= 0")
+        if self.rate is not None and self.schedule is not None:
+            raise ValueError("give a rate or a schedule, not both")
+        if self.sweep and self.open_loop:
+            raise ValueError("a sweep is closed loop: drop rate and schedule")
+        self.parsed_schedule()  # fail now, not in the middle of a run
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None or self.schedule is not None
+
+    def parsed_schedule(self) -> Schedule | None:
+        if self.rate is not None:
+            return parse_schedule(f"const:{self.rate!r}", self.duration)
+        return None if self.schedule is None else parse_schedule(self.schedule, self.duration)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def run(
+    config: BenchConfig, *, on_progress: Callable[[Progress], None] | None = None
+) -> BenchReport:
+    """Run the benchmark described by ``config`` and report on it.
+
+    ``on_progress`` is called in this process as workers report (about once
+    per interval each). Raises ``BenchError`` when a worker fails, e.g. when
+    preloading is refused, and ``ServerStartError`` for a local server.
+    """
+    with ExitStack() as stack:
+        target = config.target or stack.enter_context(local_server(config.server_args))
+        info = _server_info(target, config.timeout)
+        pool = stack.enter_context(_pool(config, target, info))
+        return _measure(config, target, info, pool, on_progress)
+
+
+def _server_info(target: str, timeout: float) -> ServerInfo:
+    with ContextStoreClient(target, timeout=timeout) as client:
+        return client.server_info()
+
+
+@contextmanager
+def _pool(config: BenchConfig, target: str, info: ServerInfo) -> Iterator[WorkerPool]:
+    procs = config.procs
+    specs = [
+        WorkerSpec(
+            index=i,
+            workers=procs,
+            target=target,
+            connections=max(1, config.connections // procs + (i < config.connections % procs)),
+            workload=config.workload,
+            plan_size=config.plan_size,
+            preload=config.preload,
+            timeout=config.timeout,
+            max_items=int(info.limits.max_batch_items),
+            max_message_bytes=int(info.limits.max_message_bytes),
+        )
+        for i in range(procs)
+    ]
+    pool = WorkerPool(specs, multiprocessing.get_context("spawn"))
+    try:
+        pool.wait_ready(timeout=max(60.0, config.timeout * 6))
+        yield pool
+    finally:
+        pool.close()
+
+
+@dataclass(slots=True)
+class _PhaseResult:
+    concurrency: int
+    merged: Merged
+    workers: list[WorkerStats]
+
+
+def _measure(
+    config: BenchConfig, target: str, info: ServerInfo, pool: WorkerPool,
+    on_progress: Callable[[Progress], None] | None,
+) -> BenchReport:  # fmt: skip
+    levels = sweep_levels(config.concurrency) if config.sweep else [config.concurrency]
+    results = []
+    for step, level in enumerate(levels):
+        phase = Phase(
+            origin_ns=time.monotonic_ns() + int((START_DELAY + config.warmup) * 1e9),
+            warmup=config.warmup, duration=config.duration, interval=config.interval,
+            concurrency=level, schedule=config.parsed_schedule(),
+        )  # fmt: skip
+        label = f"c={level} ({step + 1}/{len(levels)})" if config.sweep else "measuring"
+        merged = Merged()
+        workers = pool.run_phase(phase, merged, label=label, on_progress=on_progress)
+        results.append(_PhaseResult(level, merged, workers))
+    return _report(config, target, info, results)
+
+
+def _report(
+    config: BenchConfig, target: str, info: ServerInfo, results: list[_PhaseResult]
+) -> BenchReport:
+    seconds = config.duration * len(results)
+    merged = Merged()
+    rows: list[Interval] = []
+    intervals = max(1, round(config.duration / config.interval))
+    for n, result in enumerate(results):
+        merged.absorb(result.merged)
+        offset = n * config.duration
+        rows += timeline(
+            result.merged, interval=config.interval, intervals=intervals, offset=offset
+        )
+    steps = tuple(
+        SweepStep(r.concurrency, stats_of(r.merged.total(), config.duration)) for r in results
+    )
+    return BenchReport(
+        config={**config.to_dict(), "open_loop": config.open_loop},
+        target=target,
+        seconds=seconds,
+        total=stats_of(merged.total(), seconds),
+        ops=op_stats(merged, seconds),
+        timeline=tuple(rows),
+        workers=_usage(results),
+        steps=steps if config.sweep else (),
+        knee=find_knee(steps) if config.sweep else None,
+        extra={"server": {"version": info.version, "backend": info.backend,
+                          "started_locally": config.target is None}},
+    )  # fmt: skip
+
+
+def _usage(results: list[_PhaseResult]) -> tuple[WorkerUsage, ...]:
+    usage: dict[int, WorkerUsage] = {}
+    for stats in (w for r in results for w in r.workers):
+        prior = usage.get(stats.index, WorkerUsage(stats.index, 0, 0.0))
+        usage[stats.index] = WorkerUsage(
+            stats.index, prior.calls + stats.calls, prior.cpu_seconds + stats.cpu_seconds
+        )
+    return tuple(usage[i] for i in sorted(usage))
