@@ -1,0 +1,1 @@
+"""The benchmark suite behind ``make bench``: six figures, each a ratio with its target."""

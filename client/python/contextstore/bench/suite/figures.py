@@ -1,0 +1,71 @@
+"""What every benchmark of the suite reports: a ratio, measured side by side.
+
+A figure's numerator and denominator are measured in the same run, on the same
+machine, interleaved where the two could drift apart; only their ratio is
+compared with the target, since absolute rates move with the machine's load.
+"""
+
+from __future__ import annotations
+
+import operator
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A bound on a ratio, such as ``>= 0.90``."""
+
+    op: str
+    bound: float
+
+    def met_by(self, ratio: float) -> bool:
+        return _COMPARE[self.op](ratio, self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.bound:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """One side of a ratio: a value, its unit, and what was measured."""
+
+    value: float
+    unit: str
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One numbered figure: ``numerator / denominator`` against ``target``."""
+
+    key: str
+    title: str
+    numerator: Measure
+    denominator: Measure
+    target: Target
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ratio(self) -> float:
+        return self.numerator.value / self.denominator.value
+
+    @property
+    def met(self) -> bool:
+        return self.target.met_by(self.ratio)
+
+
+def alternate(
+    rounds: int, first: Callable[[], float], second: Callable[[], float]
+) -> tuple[float, float]:
+    """Medians of ``first`` and ``second``, run in turns whose order flips each round."""
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(rounds):
+        pair = ((first, a), (second, b)) if i % 2 == 0 else ((second, b), (first, a))
+        for measure, into in pair:
+            into.append(measure())
+    return statistics.median(a), statistics.median(b)

@@ -1,0 +1,93 @@
+"""What the suite measures, in order, at full or quick scale.
+
+Each step is a function of the figures measured before it: 4b reuses figure
+1's server rate rather than measuring it again (and measures it itself when
+figure 1 was not run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from contextstore.bench.suite import latency, memory, service, store
+from contextstore.bench.suite.figures import Figure, Measure, Target
+
+Step = Callable[[Sequence[Figure]], Figure]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    quick: bool
+    protoset: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Scales:
+    service: service.ServiceScale
+    latency: latency.LatencyScale
+    mixed: store.MixedLoad
+    clears: tuple[int, int, int]
+    """Figure 3: the small and large store sizes, and how many clears to time."""
+    files: int
+    floods: tuple[memory.Flood, memory.Flood]
+
+
+FULL = Scales(
+    service=service.ServiceScale(),
+    latency=latency.LatencyScale(),
+    mixed=store.MixedLoad(),
+    clears=(10_000, 1_000_000, 400),
+    files=1_000_000,
+    floods=(memory.Flood(), memory.Flood(payload_bytes=1024, budget_bytes=32 * memory.MiB)),
+)
+QUICK = Scales(
+    service=service.ServiceScale(
+        rounds=1, unary_calls=2000, batch_calls=200, redis_requests=20_000
+    ),
+    latency=latency.LatencyScale(max_seconds=1.0, open_seconds=1.0),
+    mixed=store.MixedLoad(paths=20, ops_per_thread=300),
+    clears=(200, 2000, 20),
+    files=20_000,
+    floods=(memory.Flood(payload_bytes=1024, budget_bytes=1 << 20, overwrite=2.0),) * 2,
+)
+
+
+def plan(p: Plan) -> list[tuple[str, Step]]:
+    s = QUICK if p.quick else FULL
+    return [
+        ("1", lambda _: service.service_overhead(s.service, protoset=p.protoset)),
+        ("2", lambda _: service.batch_vs_redis(s.service, protoset=p.protoset)),
+        ("3", lambda _: _clear_cost(s.clears)),
+        ("4a", lambda _: store.striping(load=s.mixed, rounds=1 if p.quick else 5)),
+        ("4b", lambda done: store_vs_server(done, s, p)),
+        ("5a", lambda _: memory.entry_overhead(files=s.files)),
+        ("5b", lambda _: _flood_peak(s.floods, p.protoset)),
+        ("6", lambda _: latency.latency_under_load(s.latency)),
+    ]
+
+
+def _clear_cost(sizes: tuple[int, int, int]) -> Figure:
+    small, large, clears = sizes
+    return store.clear_cost(small=small, large=large, clears=clears)
+
+
+def _flood_peak(floods: tuple[memory.Flood, memory.Flood], protoset: Path) -> Figure:
+    return memory.flood_peak(main=floods[0], small=floods[1], protoset=protoset)
+
+
+def store_vs_server(done: Sequence[Figure], s: Scales, p: Plan) -> Figure:
+    """Figure 4b: the store's in-process ops/s ÷ the server's unary calls/s."""
+    server = next((f.numerator for f in done if f.key == "1"), None)
+    if server is None:
+        ours = service.ServiceScale(rounds=1, unary_calls=s.service.unary_calls)
+        server = service.service_overhead(ours, protoset=p.protoset).numerator
+    ours_rate = store.store_rate(load=s.mixed, rounds=1 if p.quick else 3)
+    return Figure(
+        key="4b",
+        title="The store is never the bottleneck: store ops/s ÷ server calls/s",
+        numerator=ours_rate,
+        denominator=Measure(server.value, server.unit, f"figure 1's {server.what}"),
+        target=Target(">=", 20.0),
+    )

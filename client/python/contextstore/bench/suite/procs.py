@@ -1,0 +1,194 @@
+"""The processes the suite measures and drives: servers, ghz, redis.
+
+Every server runs as its own process, pinned to CPU 0, and every load
+generator to CPU 1 (``taskset``): on a small machine a load generator that
+shares the server's cores measures itself as much as the server. Both sides of
+every ratio run under the same pinning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+SERVER_CPU = "0"
+LOAD_CPU = "1"
+REPO = Path(__file__).resolve().parents[5]
+TOOLS = REPO / ".tools" / "bin"
+STARTED = re.compile(r"event=started .*listen=(\S+)")
+
+
+def pinned(argv: Sequence[str], cpus: str) -> list[str]:
+    """``argv`` run on ``cpus`` where the machine has more than one CPU."""
+    if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
+        return list(argv)
+    return ["taskset", "-c", cpus, *argv]
+
+
+def tool(name: str) -> str:
+    """A tool `make tools` installs, or one on PATH (redis from Debian)."""
+    path = TOOLS / name
+    found = str(path) if path.exists() else shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} is missing: run `make tools` / `make redis`")
+    return found
+
+
+def status_field(pid: int, field: str) -> int:
+    """A size from /proc/PID/status (VmRSS, VmHWM), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+@dataclass
+class Running:
+    """A started server process and the address it listens on."""
+
+    process: subprocess.Popen[str]
+    address: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def serve_command(module: str | None = None) -> list[str]:
+    """``contextstore serve``, or ``python -m module`` for a server taking the same flags."""
+    if module is not None:
+        return [sys.executable, "-m", module]
+    return [str(Path(sys.executable).parent / "contextstore"), "serve"]
+
+
+@contextmanager
+def contextstore_server(*flags: str, module: str | None = None) -> Iterator[Running]:
+    """A server (see ``serve_command``) on a free port, pinned to the server CPU."""
+    argv = [*serve_command(module), "--listen", "127.0.0.1:0", "--log-level", "info", *flags]
+    process = subprocess.Popen(pinned(argv, SERVER_CPU), stderr=subprocess.PIPE, text=True)
+    try:
+        yield Running(process, _await_started(process))
+    finally:
+        _terminate(process)
+
+
+def _await_started(process: subprocess.Popen[str]) -> str:
+    assert process.stderr is not None
+    for line in process.stderr:
+        found = STARTED.search(line)
+        if found:
+            _drain(process.stderr)
+            return found.group(1)
+    raise RuntimeError(f"server exited with {process.wait()} before it started")
+
+
+def _drain(stream: IO[str]) -> None:
+    """Read what nobody else will, so a chatty process never blocks on a full pipe."""
+    threading.Thread(target=stream.read, daemon=True).start()
+
+
+def _terminate(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True, slots=True)
+class GhzResult:
+    rps: float
+    count: int
+    errors: dict[str, int]
+    p50_us: float
+    p99_us: float
+
+
+def protoset(out: Path) -> Path:
+    """The contract as a descriptor set: ghz's own parser rejects proto3 ``optional``."""
+    from grpc_tools import protoc
+
+    proto = "contextstore/v1/context_store.proto"
+    well_known = Path(protoc.__file__).parent / "_proto"
+    args = ["protoc", f"-I{REPO / 'protos'}", f"-I{well_known}", "--include_imports"]
+    args.append(f"--descriptor_set_out={out}")
+    if protoc.main([*args, proto]) != 0:
+        raise RuntimeError("protoc could not build the descriptor set")
+    return out
+
+
+def ghz(
+    address: str, rpc: str, data: object, *, protoset_path: Path, concurrency: int, calls: int
+) -> GhzResult:
+    """A closed-loop ghz run of ``calls`` calls, pinned to the load CPU.
+
+    A count, not a duration: at the end of a timed run ghz cancels the calls
+    still in flight and counts them as UNAVAILABLE, which is noise, not news.
+    """
+    argv = [tool("ghz"), "--insecure", "--protoset", str(protoset_path), "-O", "json"]
+    request = json.dumps(data)
+    if "{{" not in request:
+        # A fixed request: rendering it as a template per call would cost ghz, not the server.
+        argv += ["--disable-template-functions", "--disable-template-data"]
+    argv += ["--call", f"contextstore.v1.ContextStoreService/{rpc}", "-d", request]
+    argv += ["-c", str(concurrency), "-n", str(calls), address]
+    done = subprocess.run(pinned(argv, LOAD_CPU), capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    latency = {
+        d["percentage"]: d["latency"] / 1000 for d in report.get("latencyDistribution") or []
+    }
+    errors = {k: v for k, v in (report.get("statusCodeDistribution") or {}).items() if k != "OK"}
+    return GhzResult(
+        report["rps"], report["count"], errors, latency.get(50, 0.0), latency.get(99, 0.0)
+    )
+
+
+@contextmanager
+def redis_server() -> Iterator[int]:
+    """A throwaway redis-server on a free port, pinned to the server CPU, no persistence."""
+    port = free_port()
+    argv = [tool("redis-server"), "--port", str(port), "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(
+        pinned(argv, SERVER_CPU), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "Ready to accept connections" in line:
+                break
+        else:
+            raise RuntimeError(f"redis-server exited with {process.wait()}")
+        _drain(process.stdout)
+        yield port
+    finally:
+        _terminate(process)
+
+
+def redis_benchmark_get(port: int, *, value_bytes: int, clients: int, requests: int) -> float:
+    """GET requests/s from redis-benchmark, no pipelining, pinned to the load CPU."""
+    argv = [tool("redis-benchmark"), "-p", str(port), "-t", "get", "-d", str(value_bytes)]
+    argv += ["-c", str(clients), "-n", str(requests), "-P", "1", "--csv"]
+    done = subprocess.run(pinned(argv, LOAD_CPU), capture_output=True, text=True, check=True)
+    rows = [line.split(",") for line in done.stdout.splitlines() if line.startswith('"GET')]
+    return float(rows[-1][1].strip('"'))

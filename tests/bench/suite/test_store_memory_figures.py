@@ -1,0 +1,42 @@
+"""Quick variants of the store and memory figures: well-formed, positive values.
+
+The targets are the full suite's business; these only check the machinery.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contextstore.bench.suite import memory, procs, store
+from contextstore.bench.suite.figures import Figure
+
+QUICK = store.MixedLoad(paths=20, ops_per_thread=300)
+
+
+def well_formed(figure: Figure, key: str) -> None:
+    assert figure.key == key and figure.title and figure.notes
+    assert figure.numerator.value > 0 and figure.denominator.value > 0
+    assert figure.numerator.unit and figure.denominator.unit and figure.ratio > 0
+
+
+def test_clear_cost() -> None:
+    well_formed(store.clear_cost(small=200, large=2000, clears=20), "3")
+
+
+def test_striping() -> None:
+    well_formed(store.striping(load=QUICK, threads=4, rounds=2), "4a")
+
+
+def test_store_rate() -> None:
+    measure = store.store_rate(load=QUICK, rounds=1)
+    assert measure.value > 0 and measure.unit == "ops/s"
+
+
+def test_entry_overhead() -> None:
+    well_formed(memory.entry_overhead(files=20_000), "5a")
+
+
+def test_flood_peak(tmp_path: Path) -> None:
+    quick = memory.Flood(payload_bytes=1024, budget_bytes=1 << 20, overwrite=2.0)
+    figure = memory.flood_peak(main=quick, small=quick, protoset=procs.protoset(tmp_path / "p"))
+    well_formed(figure, "5b")
