@@ -11,18 +11,15 @@ machine's speed hits both alike.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from bench.runs import run_bench
 
 from contextstore.bench.localserver import local_server
+from contextstore.bench.suite import procs
 from contextstore.bench.workload import key_path, session_name
 from contextstore.client import ContextStoreClient, FileUpload
 
@@ -32,19 +29,8 @@ KEYS = 100
 CONCURRENCY = 32  # enough to keep a one-CPU server busy with either tool
 SECONDS = 1.5
 ROUNDS = 5
-SERVER = ("taskset", "-c", "0")
-CLIENT = ("taskset", "-c", "1")
-
-
-def _protoset(tmp_path: Path) -> Path:
-    # ghz's own proto parser rejects proto3 `optional`; a compiled descriptor set does not.
-    out = tmp_path / "context_store.protoset"
-    subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{REPO / 'protos'}", "--include_imports",
-         f"--descriptor_set_out={out}", "contextstore/v1/context_store.proto"],
-        check=True, timeout=60,
-    )  # fmt: skip
-    return out
+SERVER = procs.pinned([], procs.SERVER_CPU)
+CLIENT = procs.pinned([], procs.LOAD_CPU)
 
 
 def _preload(address: str, tmp_path: Path) -> Path:
@@ -94,14 +80,11 @@ def _bench(address: str, tmp_path: Path) -> float:
     return float(done.report["throughput"])
 
 
-@pytest.mark.skipif(
-    shutil.which("taskset") is None or (os.cpu_count() or 1) < 2,
-    reason="needs taskset and two CPUs",
-)
 def test_bench_throughput_agrees_with_ghz(tmp_path: Path) -> None:
     assert GHZ.exists(), f"{GHZ} is missing: run `make tools`"
-    protoset = _protoset(tmp_path)
-    with local_server(wrapper=SERVER) as address:
+    protoset = procs.protoset(tmp_path / "context_store.protoset")
+    with local_server(wrapper=SERVER) as server:
+        address = server.address
         data = _preload(address, tmp_path)
         ghz, bench = [], []
         for _ in range(ROUNDS):

@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from contextstore.bench.localserver import ServerStartError
 from contextstore.bench.suite import noop, procs, service
 from contextstore.bench.suite.figures import Figure, alternate
 from contextstore.client import ContextStoreClient
@@ -69,7 +70,7 @@ def test_alternate_flips_the_order_each_round() -> None:
 
 def test_a_server_that_never_starts_is_reported() -> None:
     with (
-        pytest.raises(RuntimeError, match="before it started"),
+        pytest.raises(ServerStartError, match="exited before starting"),
         procs.contextstore_server("--workers", "0"),
     ):
         pass

@@ -1,4 +1,5 @@
-"""A throwaway ``contextstore serve`` subprocess for a run given no ``--target``.
+"""A throwaway ``contextstore serve`` subprocess: for a run given no ``--target``,
+and for every server the benchmark suite measures.
 
 The server picks a free port (``--listen 127.0.0.1:0``) and names it in its
 ``event=started ... listen=HOST:PORT`` log line, which is read back here. Its
@@ -14,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from queue import Empty, Queue
 
 START_TIMEOUT = 30.0
@@ -25,6 +27,12 @@ _SERVE = "from contextstore.cli.main import main; raise SystemExit(main())"
 
 class ServerStartError(Exception):
     """The local server exited or stayed silent instead of starting."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalServer:
+    address: str
+    pid: int
 
 
 def _pump(stream: Iterator[str], lines: Queue[str | None]) -> None:
@@ -47,9 +55,10 @@ def _address(lines: Queue[str | None], seen: list[str]) -> str:
             return match.group(1)
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, which drains in-flight calls; SIGKILL if that takes too long."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)  # drains in-flight calls, then exits 0
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -58,13 +67,17 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def local_server(args: Sequence[str] = (), *, wrapper: Sequence[str] = ()) -> Iterator[str]:
-    """Run ``contextstore serve --listen 127.0.0.1:0 ARGS``; yield its address; stop it.
+def local_server(
+    args: Sequence[str] = (), *, wrapper: Sequence[str] = (), module: str | None = None
+) -> Iterator[LocalServer]:
+    """Run ``contextstore serve --listen 127.0.0.1:0 ARGS``; yield it; stop it.
 
-    ``wrapper`` prefixes the command, e.g. ``("taskset", "-c", "0")`` to pin the server.
+    ``wrapper`` prefixes the command, e.g. ``("taskset", "-c", "0")`` to pin the
+    server; ``module`` runs ``python -m MODULE`` instead, a server taking the
+    same flags (the suite's no-op baseline).
     """
-    serve = [sys.executable, "-c", _SERVE, "serve", "--listen", "127.0.0.1:0", *args]
-    command = [*wrapper, *serve]
+    serve = [sys.executable, "-m", module] if module else [sys.executable, "-c", _SERVE, "serve"]
+    command = [*wrapper, *serve, "--listen", "127.0.0.1:0", *args]
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
@@ -73,6 +86,6 @@ def local_server(args: Sequence[str] = (), *, wrapper: Sequence[str] = ()) -> It
     lines: Queue[str | None] = Queue()
     threading.Thread(target=_pump, args=(process.stderr, lines), daemon=True).start()
     try:
-        yield _address(lines, [])
+        yield LocalServer(_address(lines, []), process.pid)
     finally:
-        _stop(process)
+        stop(process)

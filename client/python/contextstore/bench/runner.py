@@ -103,7 +103,7 @@ def run(
     preloading is refused, and ``ServerStartError`` for a local server.
     """
     with ExitStack() as stack:
-        target = config.target or stack.enter_context(local_server(config.server_args))
+        target = config.target or stack.enter_context(local_server(config.server_args)).address
         info = _server_info(target, config.timeout)
         pool = stack.enter_context(_pool(config, target, info))
         return _measure(config, target, info, pool, on_progress)

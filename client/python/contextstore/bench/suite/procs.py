@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from contextstore.bench.localserver import LocalServer, local_server, stop
+
 SERVER_CPU = "0"
 LOAD_CPU = "1"
 REPO = Path(__file__).resolve().parents[5]
 TOOLS = REPO / ".tools" / "bin"
-STARTED = re.compile(r"event=started .*listen=(\S+)")
 
 
 def pinned(argv: Sequence[str], cpus: str) -> list[str]:
@@ -54,59 +52,16 @@ def status_field(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
-@dataclass
-class Running:
-    """A started server process and the address it listens on."""
-
-    process: subprocess.Popen[str]
-    address: str
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-
-def serve_command(module: str | None = None) -> list[str]:
-    """``contextstore serve``, or ``python -m module`` for a server taking the same flags."""
-    if module is not None:
-        return [sys.executable, "-m", module]
-    return [str(Path(sys.executable).parent / "contextstore"), "serve"]
-
-
 @contextmanager
-def contextstore_server(*flags: str, module: str | None = None) -> Iterator[Running]:
-    """A server (see ``serve_command``) on a free port, pinned to the server CPU."""
-    argv = [*serve_command(module), "--listen", "127.0.0.1:0", "--log-level", "info", *flags]
-    process = subprocess.Popen(pinned(argv, SERVER_CPU), stderr=subprocess.PIPE, text=True)
-    try:
-        yield Running(process, _await_started(process))
-    finally:
-        _terminate(process)
-
-
-def _await_started(process: subprocess.Popen[str]) -> str:
-    assert process.stderr is not None
-    for line in process.stderr:
-        found = STARTED.search(line)
-        if found:
-            _drain(process.stderr)
-            return found.group(1)
-    raise RuntimeError(f"server exited with {process.wait()} before it started")
+def contextstore_server(*flags: str, module: str | None = None) -> Iterator[LocalServer]:
+    """``contextstore serve`` (or ``python -m module``) on a free port, pinned to the server CPU."""
+    with local_server(flags, wrapper=pinned([], SERVER_CPU), module=module) as server:
+        yield server
 
 
 def _drain(stream: IO[str]) -> None:
     """Read what nobody else will, so a chatty process never blocks on a full pipe."""
     threading.Thread(target=stream.read, daemon=True).start()
-
-
-def _terminate(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def free_port() -> int:
@@ -182,7 +137,7 @@ def redis_server() -> Iterator[int]:
         _drain(process.stdout)
         yield port
     finally:
-        _terminate(process)
+        stop(process)
 
 
 def redis_benchmark_get(port: int, *, value_bytes: int, clients: int, requests: int) -> float:
