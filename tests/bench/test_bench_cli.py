@@ -69,3 +69,11 @@ def test_bad_settings_exit_2_with_a_message(
     err = capsys.readouterr().err
     assert err.startswith("contextstore bench: ")
     assert message in err
+
+
+def test_the_example_scenario_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "bench" / "agents.toml"
+    config = to_config(settings(["--scenario", str(example)]))
+    assert config.procs == 2 and config.workload.sessions == 32
+    assert config.workload.distribution == "zipf"
+    assert set(config.workload.mix) >= {"get", "cache", "analysis_put", "clear", "batch_get"}
