@@ -1,25 +1,29 @@
-"""The in-memory backend: shards behind striped locks.
+"""The in-memory backend: shards behind striped locks, one namespace per shard.
+
+A namespace hashes to one stripe, and every operation on it (batches,
+``clear_session`` and idle expiry included) holds that stripe's lock alone:
+clearing or expiring a session never waits for, nor scans, the other stripes.
 
 Lock order, the one rule that keeps multi-lock operations deadlock-free:
 
 1. ``_evict_lock`` is taken before any stripe lock, never while holding one;
-2. stripe locks are taken in ascending stripe index.
+2. at most one stripe lock is held at a time.
 
-Single-path calls take one stripe lock; batches take their stripes in ascending
-order; ``clear_session`` and expiry take every stripe, so no reader ever sees a
-half-cleared namespace. Nothing global is locked on the hot path: the tick is an
+Only total-budget eviction and whole-store stats visit several stripes, one
+after the other. Nothing global is locked on the hot path: the tick is an
 ``itertools.count`` (atomic under the GIL) and the session registry is a dict
-written only under stripe locks. Hashing and digests happen before locking.
+whose entry for a namespace is written only under that namespace's stripe
+lock. Hashing and digests happen before locking.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from contextstore.server.errors import QuotaExceeded
@@ -36,7 +40,7 @@ from contextstore.server.store.base import (
     analysis_charge,
     file_charge,
 )
-from contextstore.server.store.shard import AnalysisEntry, FileEntry, Shard
+from contextstore.server.store.shard import Shard
 
 
 @dataclass(slots=True)
@@ -62,6 +66,9 @@ class StripedStore(Store):
         self._shards = [Shard() for _ in range(stripes)]
         self._locks = [threading.Lock() for _ in range(stripes)]
         self._evict_lock = threading.Lock()
+        # Under _evict_lock: (stripe, tick) where the stripe's oldest entry,
+        # if older than tick, is the store's oldest (see _evict_one_total).
+        self._evict_hint: tuple[int, float] | None = None
         self._sessions: dict[Namespace, _Session] = {}
         self._ticks = itertools.count(1)
         # Versions count writes only, so a version says nothing of reads.
@@ -83,33 +90,40 @@ class StripedStore(Store):
     def batch_cache_files(self, ns: Namespace, writes: Sequence[FileWrite]) -> list[FileMetadata]:
         self._check_fits(sum(file_charge(w) for w in writes), len(writes))
         digests = [hashlib.sha256(w.content).digest() for w in writes]
-        self._expire_if_idle(ns)
-        with self._locked(self._stripe(ns, w.path) for w in writes):
-            self._touch(ns, create=True)
+        i = self._stripe(ns)
+        shard, ticks, versions, wall = (
+            self._shards[i],
+            self._ticks,
+            self._versions,
+            self._wall_clock,
+        )
+        with self._locks[i]:
+            self._enter(ns, i, create=True)
             metas = [
-                self._shard(ns, w.path).put_file(
-                    ns, w, d, next(self._ticks), self._wall_clock(), version=next(self._versions)
-                )
+                shard.put_file(ns, w, d, next(ticks), wall(), version=next(versions))
                 for w, d in zip(writes, digests, strict=True)
             ]
-        self._enforce_budgets(ns)
+        self._enforce_budgets(ns, i)
         return metas
 
     def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
-        return self.batch_get_files(ns, [path])[0]
+        i = self._stripe(ns)
+        with self._locks[i]:
+            known = self._enter(ns, i, create=False)
+            return self._shards[i].get_file(ns, path, next(self._ticks), known)
 
     def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
-        found = self.get_file(ns, path)
-        return found.metadata if found is not None else None
+        i = self._stripe(ns)
+        with self._locks[i]:
+            known = self._enter(ns, i, create=False)
+            return self._shards[i].get_metadata(ns, path, next(self._ticks), known)
 
     def batch_get_files(self, ns: Namespace, paths: Sequence[str]) -> list[CachedFile | None]:
-        self._expire_if_idle(ns)
-        with self._locked(self._stripe(ns, p) for p in paths):
-            known = self._touch(ns, create=False)
-            entries = [
-                self._shard(ns, p).get(ns, (p, None), next(self._ticks), known) for p in paths
-            ]
-        return [e.file if isinstance(e, FileEntry) else None for e in entries]
+        i = self._stripe(ns)
+        shard, ticks = self._shards[i], self._ticks
+        with self._locks[i]:
+            known = self._enter(ns, i, create=False)
+            return [shard.get_file(ns, p, next(ticks), known) for p in paths]
 
     # -- analyses ------------------------------------------------------------
 
@@ -117,131 +131,115 @@ class StripedStore(Store):
         self, ns: Namespace, path: str, analysis_type: str, result: bytes
     ) -> CachedAnalysis:
         self._check_fits(analysis_charge(path, analysis_type, result), 1)
-        self._expire_if_idle(ns)
-        with self._locked([self._stripe(ns, path)]):
-            self._touch(ns, create=True)
-            shard = self._shard(ns, path)
-            analysis = shard.put_analysis(
+        i = self._stripe(ns)
+        with self._locks[i]:
+            self._enter(ns, i, create=True)
+            analysis = self._shards[i].put_analysis(
                 ns, path, analysis_type, result, next(self._ticks), self._wall_clock()
             )
-        self._enforce_budgets(ns)
+        self._enforce_budgets(ns, i)
         return analysis
 
     def get_analysis(self, ns: Namespace, path: str, analysis_type: str) -> CachedAnalysis | None:
-        self._expire_if_idle(ns)
-        with self._locked([self._stripe(ns, path)]):
-            known = self._touch(ns, create=False)
-            entry = self._shard(ns, path).get(ns, (path, analysis_type), next(self._ticks), known)
-        return entry.analysis if isinstance(entry, AnalysisEntry) else None
+        i = self._stripe(ns)
+        with self._locks[i]:
+            known = self._enter(ns, i, create=False)
+            return self._shards[i].get_analysis(ns, path, analysis_type, next(self._ticks), known)
 
     # -- removals ------------------------------------------------------------
 
     def invalidate_file(self, ns: Namespace, path: str) -> Removed:
-        self._expire_if_idle(ns)
-        with self._locked([self._stripe(ns, path)]):
-            self._touch(ns, create=False)
-            return self._shard(ns, path).remove_file(ns, path)
+        i = self._stripe(ns)
+        with self._locks[i]:
+            self._enter(ns, i, create=False)
+            return self._shards[i].remove_file(ns, path)
 
     def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
-        self._expire_if_idle(ns)
-        with self._locked([self._stripe(ns, path)]):
-            self._touch(ns, create=False)
-            return self._shard(ns, path).remove_analyses(ns, path, analysis_type)
+        i = self._stripe(ns)
+        with self._locks[i]:
+            self._enter(ns, i, create=False)
+            return self._shards[i].remove_analyses(ns, path, analysis_type)
 
     def clear_session(self, ns: Namespace) -> Removed:
         # An idle session is already gone, whichever access finds it first.
-        self._expire_if_idle(ns)
-        with self._locked(range(len(self._shards))):
-            return self._drop(ns)
+        i = self._expire_if_idle(ns)
+        with self._locks[i]:
+            return self._drop(ns, i)
 
     # -- sessions and stats --------------------------------------------------
 
     def expire_idle(self) -> int:
         if self._budgets.session_ttl_seconds <= 0:
             return 0
-        return sum(self._expire_if_idle(ns) for ns in list(self._sessions))
+        return sum(self._expire(ns) for ns in list(self._sessions))
 
     def stats(self, ns: Namespace, *, whole_store: bool = False) -> Stats:
         if whole_store:
             self.expire_idle()
-        else:
-            self._expire_if_idle(ns)
-        parts = []
-        for shard, lock in zip(self._shards, self._locks, strict=True):
-            with lock:
-                parts.append(shard.stats(ns, whole_shard=whole_store))
-        sessions = len(self._sessions) if whole_store else int(ns in self._sessions)
-        return Stats(
-            files=sum(p.files for p in parts),
-            analyses=sum(p.analyses for p in parts),
-            bytes=sum(p.bytes for p in parts),
-            sessions=sessions,
-            hits=sum(p.hits for p in parts),
-            misses=sum(p.misses for p in parts),
-            evictions=sum(p.evictions for p in parts),
-            expirations=self._expirations if whole_store else 0,
-        )
-
-    # -- locking -------------------------------------------------------------
-
-    def _stripe(self, ns: Namespace, path: str) -> int:
-        return hash((ns, path)) % len(self._shards)
-
-    def _shard(self, ns: Namespace, path: str) -> Shard:
-        return self._shards[self._stripe(ns, path)]
-
-    @contextmanager
-    def _locked(self, stripes: Iterable[int]) -> Iterator[None]:
-        """Hold the given stripes' locks, taken in ascending order."""
-        locks = [self._locks[i] for i in sorted(set(stripes))]
-        for taken, lock in enumerate(locks):
-            try:
-                lock.acquire()
-            except BaseException:
-                for held in locks[:taken]:
-                    held.release()
-                raise
-        try:
-            yield
-        finally:
-            for lock in locks:
-                lock.release()
+            parts = []
+            for shard, lock in zip(self._shards, self._locks, strict=True):
+                with lock:
+                    parts.append(shard.stats(ns, whole_shard=True))
+            return _sum_stats(parts, len(self._sessions), self._expirations)
+        i = self._expire_if_idle(ns)
+        with self._locks[i]:
+            part = self._shards[i].stats(ns, whole_shard=False)
+            return _sum_stats([part], int(ns in self._sessions), 0)
 
     # -- sessions ------------------------------------------------------------
 
-    def _touch(self, ns: Namespace, *, create: bool) -> bool:
-        """Mark ``ns`` active; returns whether it exists. Call under a stripe lock."""
+    def _stripe(self, ns: Namespace) -> int:
+        return hash(ns) % len(self._shards)
+
+    def _enter(self, ns: Namespace, stripe: int, *, create: bool) -> bool:
+        """Expire ``ns`` if it is idle, then mark it active; returns whether it exists.
+
+        Call holding its stripe lock. Every call that uses a namespace starts
+        here, so expiry and the touch share one lock hold and one clock read.
+        """
         now = self._timer()
         session = self._sessions.get(ns)
+        if session is not None and self._is_idle(ns, session, now):
+            self._drop(ns, stripe)
+            self._expirations += 1
+            session = None
         if session is None:
-            if not create:
-                return False
-            session = self._sessions.setdefault(ns, _Session(now))
+            if create:
+                self._sessions[ns] = _Session(now)
+            return create
         session.last_access = max(session.last_access, now)
         return True
 
-    def _is_idle(self, ns: Namespace, session: _Session) -> bool:
+    def _is_idle(self, ns: Namespace, session: _Session, now: float) -> bool:
         ttl = self._budgets.session_ttl_seconds
-        return ns is not None and ttl > 0 and self._timer() - session.last_access >= ttl
+        return ns is not None and ttl > 0 and now - session.last_access >= ttl
 
     def _expire_if_idle(self, ns: Namespace) -> int:
+        """Expire ``ns`` if it is idle; returns its stripe, for the caller to use."""
+        self._expire(ns)
+        return self._stripe(ns)
+
+    def _expire(self, ns: Namespace) -> int:
+        """Expire ``ns`` if it is idle; returns 1 if it did, else 0."""
         session = self._sessions.get(ns)
-        if session is None or not self._is_idle(ns, session):
+        if session is None or not self._is_idle(ns, session, self._timer()):
             return 0
-        with self._locked(range(len(self._shards))):
-            # Re-check under every lock: another thread may have used,
-            # cleared or expired the session since we looked.
-            if self._sessions.get(ns) is not session or not self._is_idle(ns, session):
+        i = self._stripe(ns)
+        with self._locks[i]:
+            # Re-check under the lock: another thread may have used, cleared
+            # or expired the session since we looked.
+            if self._sessions.get(ns) is not session or not self._is_idle(
+                ns, session, self._timer()
+            ):
                 return 0
-            self._drop(ns)
+            self._drop(ns, i)
             self._expirations += 1
             return 1
 
-    def _drop(self, ns: Namespace) -> Removed:
-        """Remove a namespace everywhere. Call holding every stripe lock."""
-        removed = [shard.drop_namespace(ns) for shard in self._shards]
+    def _drop(self, ns: Namespace, stripe: int) -> Removed:
+        """Remove a namespace. Call holding its stripe lock."""
         self._sessions.pop(ns, None)
-        return Removed(sum(r.files for r in removed), sum(r.analyses for r in removed))
+        return self._shards[stripe].drop_namespace(ns)
 
     # -- budgets -------------------------------------------------------------
 
@@ -255,57 +253,90 @@ class StripedStore(Store):
             if budget and need > budget:
                 raise QuotaExceeded(limit, f"needs {need}, more than the budget of {budget}")
 
-    def _enforce_budgets(self, ns: Namespace) -> None:
+    def _enforce_budgets(self, ns: Namespace, stripe: int) -> None:
         b = self._budgets
         if b.session_bytes or b.session_entries:
-            self._evict_while(lambda: self._over_session_budget(ns), ns, in_namespace=True)
-        if b.total_bytes:
-            total = b.total_bytes
-
-            def over_total() -> bool:
-                return sum(s.bytes for s in self._shards) > total
-
+            self._enforce_session(ns, stripe)
+        if b.total_bytes and self._over_total():
             # Idle sessions are already dead; free their bytes before evicting
             # anything a live session may still read. (The common case, under
             # budget, costs one sum.)
-            if over_total():
-                self.expire_idle()
-                self._evict_while(over_total, None)
+            self.expire_idle()
+            if self._over_total():
+                with self._evict_lock:
+                    while self._over_total() and self._evict_one_total():
+                        pass
 
-    def _over_session_budget(self, ns: Namespace) -> bool:
-        usage = [shard.usage(ns) for shard in self._shards]
-        b = self._budgets
-        over_bytes = b.session_bytes and sum(u[0] for u in usage) > b.session_bytes
-        over_entries = b.session_entries and sum(u[1] for u in usage) > b.session_entries
-        return bool(over_bytes or over_entries)
+    def _enforce_session(self, ns: Namespace, stripe: int) -> None:
+        """Evict ``ns``'s least recently used entries while it is over budget.
 
-    def _evict_while(
-        self, over: Callable[[], bool], ns: Namespace, *, in_namespace: bool = False
-    ) -> None:
-        """Evict least recently used entries, one at a time, while ``over()``.
-
-        The eviction lock makes concurrent writers take turns, so together
-        they never evict more than the budget needs.
+        One stripe holds the whole namespace, so its lock alone makes
+        concurrent writers take turns: together they evict no more than needed.
         """
-        if not over():
-            return
-        with self._evict_lock:
-            while over() and self._evict_one(ns, in_namespace=in_namespace):
-                pass
+        b = self._budgets
+        shard = self._shards[stripe]
+        with self._locks[stripe]:
+            while True:
+                used, count = shard.usage(ns)
+                over_bytes = b.session_bytes and used > b.session_bytes
+                if not (over_bytes or (b.session_entries and count > b.session_entries)):
+                    return
+                shard.evict_oldest(ns, in_namespace=True)
 
-    def _evict_one(self, ns: Namespace, *, in_namespace: bool) -> bool:
-        """Evict the least recently used entry; False when there is none."""
-        heads: list[tuple[int, int]] = []
+    def _over_total(self) -> bool:
+        return sum(s.bytes for s in self._shards) > self._budgets.total_bytes
+
+    def _evict_one_total(self) -> bool:
+        """Evict the store's least recently used entry; False when there is none.
+
+        Call holding ``_evict_lock``, which makes concurrent writers take turns
+        so that together they never evict more than the budget needs. Finding
+        the oldest entry takes a look at every stripe's oldest; the hint saves
+        that scan while one stripe's oldest stays older than both the
+        runner-up's tick and the first tick issued after the scan. That is
+        sound because a stripe's oldest tick only ever grows (reads refresh,
+        removals drop) and entries written since take newer ticks.
+        """
+        hint = self._evict_hint
+        if hint is not None and self._evict_from(hint[0], below=hint[1]):
+            return True
+        # Entries written after the scan take ticks from here on, so this
+        # bounds every stripe the scan finds empty (or refreshed) too.
+        issued = next(self._ticks)
+        heads: list[tuple[float, int]] = []
         for i, (shard, lock) in enumerate(zip(self._shards, self._locks, strict=True)):
             with lock:
-                tick = shard.oldest_tick(ns, in_namespace=in_namespace)
+                tick = shard.oldest_tick()
             if tick is not None:
                 heads.append((tick, i))
         if not heads:
             return False
-        tick, i = min(heads)
-        with self._locks[i]:
-            # A reader may have refreshed it meanwhile; then look again.
-            if self._shards[i].oldest_tick(ns, in_namespace=in_namespace) == tick:
-                self._shards[i].evict_oldest(ns, in_namespace=in_namespace)
+        heads.sort()
+        oldest, i = heads[0]
+        self._evict_hint = (i, min(heads[1][0] if len(heads) > 1 else math.inf, issued))
+        # A reader may have refreshed it meanwhile; then the caller looks again.
+        self._evict_from(i, below=oldest + 1)
         return True
+
+    def _evict_from(self, stripe: int, *, below: float) -> bool:
+        """Evict the stripe's oldest entry if its tick is under ``below``."""
+        shard = self._shards[stripe]
+        with self._locks[stripe]:
+            tick = shard.oldest_tick()
+            if tick is None or tick >= below:
+                return False
+            shard.evict_oldest()
+            return True
+
+
+def _sum_stats(parts: list[Stats], sessions: int, expirations: int) -> Stats:
+    return Stats(
+        files=sum(p.files for p in parts),
+        analyses=sum(p.analyses for p in parts),
+        bytes=sum(p.bytes for p in parts),
+        sessions=sessions,
+        hits=sum(p.hits for p in parts),
+        misses=sum(p.misses for p in parts),
+        evictions=sum(p.evictions for p in parts),
+        expirations=expirations,
+    )

@@ -1,17 +1,44 @@
 """One stripe's data: plain, single-threaded code.
 
-A shard holds every entry whose ``(namespace, path)`` hashes to it: a path's
-file and all of its analyses share a shard, so path-level operations never span
-shards. Two recency orders are kept: per namespace (for session budgets and for
-clearing a namespace in O(its entries)) and per shard (for the total budget).
+A shard holds whole namespaces: every entry of a namespace lives in the shard
+its namespace hashes to, so clearing, expiring or budgeting a session touches
+one shard, in O(its own entries) at most, whatever the rest of the store holds.
+
+Memory is the design's driver (a million cached files must cost well under
+400 bytes each beyond their content), so one namespace keeps one ordered
+mapping, in least-recently-used-first order, of compact records:
+
+- a file under its ``path`` (a plain ``str`` key): ``(content, packed)``, or
+  ``(content, packed, mtime_ns, labels)`` when it has either, where ``packed``
+  is ``_FILE`` bytes: recency tick, sha256, cached_at and version;
+- an analysis under ``(path, analysis_type)``: ``(result, source_sha256,
+  cached_at, tick)``.
+
+A file's tick lives in its packed bytes, where malloc rounding makes it free;
+as an int of its own it would cost 32 bytes a file. A read re-packs it.
+
+Records are tuples of atomic values, which the cyclic GC untracks, so a full
+collection does not walk a million entries. Sizes and charges are derived, not
+stored, and the public ``FileMetadata``/``CachedFile`` are built on read.
+
 Recency is a store-wide tick, so the oldest head across shards is the store's
-least recently used entry. The caller (``StripedStore``) owns the locking.
+least recently used entry: eviction for the total budget stays exact across
+shards. A shard finds its own oldest head through ``_heads``, a lazy min-heap of
+namespaces keyed by a lower bound of their head tick (a namespace's head tick
+only grows: reads refresh, removals drop, and inserts bring newer ticks). The
+caller (``StripedStore``) owns the locking.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import struct
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
 
 from contextstore.server.store.base import (
     CachedAnalysis,
@@ -21,40 +48,75 @@ from contextstore.server.store.base import (
     Namespace,
     Removed,
     Stats,
-    analysis_charge,
-    file_charge,
 )
 
-Kind = str | None
-"""``None`` for a path's file, else the analysis type."""
+_FILE = struct.Struct("<q32sqq")  # tick, sha256, cached_at_ns, version
+_META = struct.Struct("<32sqq")  # the same bytes past the tick
+_TICK = struct.Struct("<q")
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
-EntryKey = tuple[str, Kind]
-ShardKey = tuple[Namespace, str, Kind]
+Key = str | tuple[str, str]
+"""A file's ``path``, or ``(path, analysis_type)`` for an analysis."""
+Record = tuple[Any, ...]
+"""A file's or an analysis's record; see the module docstring for the layouts."""
 
-
-@dataclass(slots=True)
-class FileEntry:
-    file: CachedFile
-    charge: int
-    tick: int
-
-
-@dataclass(slots=True)
-class AnalysisEntry:
-    analysis: CachedAnalysis
-    source_sha256: bytes | None
-    charge: int
-    tick: int
-
-
-Entry = FileEntry | AnalysisEntry
+# Reads build a FileMetadata and a CachedFile per call. A frozen dataclass's
+# ``__init__`` sets each field through ``object.__setattr__`` by name; calling
+# each slot's own setter, spelled out, builds the same object in about half
+# the time (a loop over the setters would give most of that back).
+_new = object.__new__
+_set_path, _set_size, _set_sha256, _set_mtime, _set_cached_at, _set_labels, _set_version = (
+    getattr(FileMetadata, f.name).__set__ for f in fields(FileMetadata)
+)
+_set_content, _set_metadata = (getattr(CachedFile, f.name).__set__ for f in fields(CachedFile))
 
 
-@dataclass(slots=True)
+def utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def _label_bytes(labels: Mapping[str, str]) -> int:
+    return sum(utf8_len(k) + utf8_len(v) for k, v in labels.items())
+
+
+def _charge(key: Key, record: Record) -> int:
+    """Bytes an entry counts against budgets (see ``base.file_charge``)."""
+    if isinstance(key, str):
+        labels = record[3] if len(record) == 4 else None
+        return len(record[0]) + utf8_len(key) + (_label_bytes(labels) if labels else 0)
+    return len(record[0]) + utf8_len(key[0]) + utf8_len(key[1])
+
+
+def _tick(key: Key, record: Record) -> int:
+    if isinstance(key, str):
+        tick: int = _TICK.unpack_from(record[1])[0]
+        return tick
+    return int(record[3])
+
+
+def _file_meta(path: str, record: Record) -> FileMetadata:
+    """The public metadata of the file record at ``path``: ``FileMetadata(...)``, built faster."""
+    sha256, cached_at, version = _META.unpack_from(record[1], _TICK.size)
+    meta = _new(FileMetadata)
+    _set_path(meta, path)
+    _set_size(meta, len(record[0]))
+    _set_sha256(meta, sha256)
+    if len(record) == 4:
+        _set_mtime(meta, record[2])
+        _set_labels(meta, record[3] or _NO_LABELS)
+    else:
+        _set_mtime(meta, None)
+        _set_labels(meta, _NO_LABELS)
+    _set_cached_at(meta, cached_at)
+    _set_version(meta, version)
+    return meta
+
+
+@dataclass(slots=True, eq=False)
 class NsState:
-    """One namespace's part of a shard, with its counters."""
+    """One namespace: its entries, oldest first, and its counters."""
 
-    entries: OrderedDict[EntryKey, Entry] = field(default_factory=OrderedDict)
+    entries: OrderedDict[Key, Record] = field(default_factory=OrderedDict)
     analysis_types: dict[str, set[str]] = field(default_factory=dict)
     files: int = 0
     analyses: int = 0
@@ -62,19 +124,28 @@ class NsState:
     hits: int = 0
     misses: int = 0
     evictions: int = 0
+    queued: bool = False  # has an entry in its shard's ``_heads``
+    dropped: bool = False
+
+    def head_tick(self) -> int:
+        key, record = next(iter(self.entries.items()))
+        return _tick(key, record)
 
 
 class Shard:
-    """Entries of one stripe. Not thread-safe: callers hold the stripe lock."""
+    """Namespaces of one stripe. Not thread-safe: callers hold the stripe lock."""
 
     def __init__(self) -> None:
         self.namespaces: dict[Namespace, NsState] = {}
-        self.lru: OrderedDict[ShardKey, None] = OrderedDict()
+        self.files = 0
+        self.analyses = 0
         self.bytes = 0
         self.hits = 0
         self.misses = 0
         self.evictions = 0
         self._last_wall_ns = 0
+        self._heads: list[tuple[int, int, NsState]] = []
+        self._seq = itertools.count()
 
     # -- writes --------------------------------------------------------------
 
@@ -89,58 +160,57 @@ class Shard:
         version: int,
     ) -> FileMetadata:
         state = self._state(ns)
-        self._drop_analyses_not_from(ns, write.path, sha256)
-        meta = FileMetadata(
-            path=write.path,
-            size=len(write.content),
-            sha256=sha256,
-            mtime_ns=write.mtime_ns,
-            cached_at_ns=self._cached_at(wall_ns),
-            labels=dict(write.labels),
-            version=version,
+        path, content, mtime = write.path, write.content, write.mtime_ns
+        self._drop_analyses_not_from(state, path, sha256)
+        cached_at = self._cached_at(wall_ns)
+        packed = _FILE.pack(tick, sha256, cached_at, version)
+        labels = dict(write.labels) if write.labels else None
+        record = (
+            (content, packed) if mtime is None and not labels else (content, packed, mtime, labels)
         )
-        entry = FileEntry(CachedFile(write.content, meta), file_charge(write), tick)
-        self._insert(ns, state, (write.path, None), entry)
-        return meta
+        self._insert(state, path, record, tick)
+        return _file_meta(path, record)
 
     def put_analysis(
         self, ns: Namespace, path: str, analysis_type: str, result: bytes, tick: int, wall_ns: int
     ) -> CachedAnalysis:
         state = self._state(ns)
-        source = state.entries.get((path, None))
-        sha = source.file.metadata.sha256 if isinstance(source, FileEntry) else None
-        analysis = CachedAnalysis(result, self._cached_at(wall_ns))
-        charge = analysis_charge(path, analysis_type, result)
-        self._insert(ns, state, (path, analysis_type), AnalysisEntry(analysis, sha, charge, tick))
+        source = state.entries.get(path)
+        sha = _FILE.unpack(source[1])[1] if source is not None else None
+        cached_at = self._cached_at(wall_ns)
+        self._insert(state, (path, analysis_type), (result, sha, cached_at, tick), tick)
         state.analysis_types.setdefault(path, set()).add(analysis_type)
-        return analysis
+        return CachedAnalysis(result, cached_at)
 
     # -- reads ---------------------------------------------------------------
 
-    def get(self, ns: Namespace, key: EntryKey, tick: int, known: bool) -> Entry | None:
-        """Look an entry up, refresh its recency, and count a hit or miss.
-
-        ``known`` says the namespace exists in the store, so its miss counts
-        against it even where it holds nothing in this shard.
-        """
-        state = self._state(ns) if known else self.namespaces.get(ns)
-        entry = state.entries.get(key) if state is not None else None
-        self.hits += entry is not None
-        self.misses += entry is None
-        if state is None:
+    def get_file(self, ns: Namespace, path: str, tick: int, known: bool) -> CachedFile | None:
+        """A file; refreshes its recency and counts a hit or a miss."""
+        record = self._read(ns, path, tick, known)
+        if record is None:
             return None
-        state.hits += entry is not None
-        state.misses += entry is None
-        if entry is not None:
-            entry.tick = tick
-            state.entries.move_to_end(key)
-            self.lru.move_to_end((ns, *key))
-        return entry
+        file = _new(CachedFile)  # CachedFile(...), built faster, as _file_meta does
+        _set_content(file, record[0])
+        _set_metadata(file, _file_meta(path, record))
+        return file
+
+    def get_metadata(self, ns: Namespace, path: str, tick: int, known: bool) -> FileMetadata | None:
+        record = self._read(ns, path, tick, known)
+        return _file_meta(path, record) if record is not None else None
+
+    def get_analysis(
+        self, ns: Namespace, path: str, analysis_type: str, tick: int, known: bool
+    ) -> CachedAnalysis | None:
+        record = self._read(ns, (path, analysis_type), tick, known)
+        return CachedAnalysis(record[0], record[2]) if record is not None else None
 
     # -- removals ------------------------------------------------------------
 
     def remove_file(self, ns: Namespace, path: str) -> Removed:
-        files = 1 if self._remove(ns, (path, None)) is not None else 0
+        state = self.namespaces.get(ns)
+        if state is None:
+            return Removed()
+        files = 1 if self._remove(state, path) is not None else 0
         return Removed(files, self.remove_analyses(ns, path, None))
 
     def remove_analyses(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
@@ -148,16 +218,20 @@ class Shard:
         types = state.analysis_types.get(path) if state is not None else None
         if not types:
             return 0
+        assert state is not None
         chosen = list(types) if analysis_type is None else [analysis_type]
-        return sum(self._remove(ns, (path, t)) is not None for t in chosen)
+        return sum(self._remove(state, (path, t)) is not None for t in chosen)
 
     def drop_namespace(self, ns: Namespace) -> Removed:
-        """Remove a namespace's entries and counters; O(its entries here)."""
+        """Remove a namespace's entries and counters: O(its entries), nothing else."""
         state = self.namespaces.pop(ns, None)
         if state is None:
             return Removed()
-        for path, kind in state.entries:
-            del self.lru[(ns, path, kind)]
+        state.dropped = True  # its ``_heads`` item, if any, is now void
+        # Free the entries now, not when the heap lets go of the husk.
+        state.entries, state.analysis_types = OrderedDict(), {}
+        self.files -= state.files
+        self.analyses -= state.analyses
         self.bytes -= state.bytes
         return Removed(state.files, state.analyses)
 
@@ -167,51 +241,45 @@ class Shard:
         """Tick of the least recently used entry, of the shard or of ``ns``."""
         if in_namespace:
             state = self.namespaces.get(ns)
-            if state is None or not state.entries:
-                return None
-            return next(iter(state.entries.values())).tick
-        if not self.lru:
-            return None
-        ns0, path, kind = next(iter(self.lru))
-        return self.namespaces[ns0].entries[(path, kind)].tick
+            return state.head_tick() if state is not None and state.entries else None
+        heads = self._heads
+        while heads:
+            tick, _, state = heads[0]
+            if state.dropped or not state.entries:
+                heapq.heappop(heads)
+                state.queued = False
+                continue
+            head = state.head_tick()
+            if head == tick:
+                return tick
+            heapq.heapreplace(heads, (head, next(self._seq), state))
+        return None
 
     def evict_oldest(self, ns: Namespace | None = None, *, in_namespace: bool = False) -> None:
-        if in_namespace:
-            key: ShardKey = (ns, *next(iter(self.namespaces[ns].entries)))
-        else:
-            key = next(iter(self.lru))
-        ns0, path, kind = key
+        """Evict the entry ``oldest_tick`` (called just before, same lock) found."""
+        state = self.namespaces[ns] if in_namespace else self._heads[0][2]
         # An evicted file's analyses stay: they carry the digest they were
         # computed from, so a later CacheFile still drops them if stale.
-        self._remove(ns0, (path, kind))
+        self._remove(state, next(iter(state.entries)))
         self.evictions += 1
-        self.namespaces[ns0].evictions += 1
+        state.evictions += 1
 
     # -- accounting ----------------------------------------------------------
 
     def usage(self, ns: Namespace) -> tuple[int, int]:
-        """(bytes, entries) of ``ns`` in this shard."""
+        """(bytes, entries) of ``ns``."""
         state = self.namespaces.get(ns)
         return (state.bytes, len(state.entries)) if state is not None else (0, 0)
 
     def stats(self, ns: Namespace, *, whole_shard: bool) -> Stats:
         if whole_shard:
-            states = list(self.namespaces.values())
-            hits, misses, evictions = self.hits, self.misses, self.evictions
-        else:
-            state = self.namespaces.get(ns)
-            states = [state] if state is not None else []
-            hits = sum(s.hits for s in states)
-            misses = sum(s.misses for s in states)
-            evictions = sum(s.evictions for s in states)
-        return Stats(
-            files=sum(s.files for s in states),
-            analyses=sum(s.analyses for s in states),
-            bytes=sum(s.bytes for s in states),
-            hits=hits,
-            misses=misses,
-            evictions=evictions,
-        )
+            return Stats(
+                self.files, self.analyses, self.bytes, 0, self.hits, self.misses, self.evictions
+            )
+        s = self.namespaces.get(ns)
+        if s is None:
+            return Stats()
+        return Stats(s.files, s.analyses, s.bytes, 0, s.hits, s.misses, s.evictions)
 
     # -- internals -----------------------------------------------------------
 
@@ -223,42 +291,88 @@ class Shard:
 
     def _cached_at(self, wall_ns: int) -> int:
         # Two writes in sequence must read as ordered even if the wall clock
-        # stalls or steps back; a path always lives in one shard. A whole
+        # stalls or steps back; a namespace always lives in one shard. A whole
         # microsecond apart, so clients holding microsecond datetimes agree.
         self._last_wall_ns = max(wall_ns, self._last_wall_ns + 1000)
         return self._last_wall_ns
 
-    def _insert(self, ns: Namespace, state: NsState, key: EntryKey, entry: Entry) -> None:
-        self._remove(ns, key)
-        state.entries[key] = entry
-        self.lru[(ns, *key)] = None
-        self._account(state, entry, +1)
+    def _read(self, ns: Namespace, key: Key, tick: int, known: bool) -> Any:
+        """The record at ``key``, made the most recent at ``tick``; counts a hit or a miss.
 
-    def _remove(self, ns: Namespace, key: EntryKey) -> Entry | None:
+        ``known`` says the namespace exists in the store, so its miss counts
+        against it even where it holds nothing yet. Every read comes through
+        here, so it does its work inline.
+        """
         state = self.namespaces.get(ns)
-        entry = state.entries.pop(key, None) if state is not None else None
-        if entry is None:
+        if state is None:
+            if not known:
+                self.misses += 1
+                return None
+            state = self.namespaces[ns] = NsState()
+        entries = state.entries
+        record = entries.get(key)
+        if record is None:
+            self.misses += 1
+            state.misses += 1
             return None
-        assert state is not None
-        del self.lru[(ns, *key)]
-        self._account(state, entry, -1)
-        path, kind = key
-        if kind is not None:
+        self.hits += 1
+        state.hits += 1
+        # The same record with a new tick: a file's leads its packed bytes.
+        if isinstance(key, str):
+            packed = _TICK.pack(tick) + record[1][_TICK.size :]
+            record = (record[0], packed) if len(record) == 2 else (record[0], packed, *record[2:])
+        else:
+            record = (*record[:3], tick)
+        entries[key] = record
+        entries.move_to_end(key)
+        return record
+
+    def _insert(self, state: NsState, key: Key, record: Record, tick: int) -> None:
+        self._remove(state, key)
+        state.entries[key] = record
+        self._account(state, key, record, +1)
+        if not state.queued:
+            state.queued = True
+            self._push_head(state, tick)
+
+    def _push_head(self, state: NsState, tick: int) -> None:
+        heads = self._heads
+        if len(heads) <= 2 * len(self.namespaces) + 16:
+            heapq.heappush(heads, (tick, next(self._seq), state))
+            return
+        # Dropped and emptied namespaces linger until popped; rebuild now and
+        # then (``state`` included) so a churn of sessions cannot grow the heap.
+        for s in self.namespaces.values():
+            s.queued = bool(s.entries)
+        live = (s for s in self.namespaces.values() if s.queued)
+        heads[:] = [(s.head_tick(), next(self._seq), s) for s in live]
+        heapq.heapify(heads)
+
+    def _remove(self, state: NsState, key: Key) -> Record | None:
+        record = state.entries.pop(key, None)
+        if record is None:
+            return None
+        self._account(state, key, record, -1)
+        if not isinstance(key, str):
+            path, kind = key
             types = state.analysis_types[path]
             types.discard(kind)
             if not types:
                 del state.analysis_types[path]
-        return entry
+        return record
 
-    def _account(self, state: NsState, entry: Entry, sign: int) -> None:
-        state.bytes += sign * entry.charge
-        self.bytes += sign * entry.charge
-        if isinstance(entry, FileEntry):
+    def _account(self, state: NsState, key: Key, record: Record, sign: int) -> None:
+        charge = sign * _charge(key, record)
+        state.bytes += charge
+        self.bytes += charge
+        if isinstance(key, str):
             state.files += sign
+            self.files += sign
         else:
             state.analyses += sign
+            self.analyses += sign
 
-    def _drop_analyses_not_from(self, ns: Namespace, path: str, sha256: bytes) -> None:
+    def _drop_analyses_not_from(self, state: NsState, path: str, sha256: bytes) -> None:
         """Keep only analyses provably computed from content ``sha256``.
 
         One rule covers every case: a changed file drops the analyses of the
@@ -266,9 +380,6 @@ class Shard:
         analysis cached while no file was there (``None``: unknown source) is
         dropped too, since nothing shows it was computed from this content.
         """
-        state = self.namespaces[ns]
         for analysis_type in list(state.analysis_types.get(path, ())):
-            entry = state.entries[(path, analysis_type)]
-            assert isinstance(entry, AnalysisEntry)
-            if entry.source_sha256 != sha256:
-                self._remove(ns, (path, analysis_type))
+            if state.entries[(path, analysis_type)][1] != sha256:
+                self._remove(state, (path, analysis_type))
