@@ -24,7 +24,7 @@ from contextstore.server.config import (
 )
 from contextstore.server.errors import ContextStoreError, InvalidArgument, NotFound, QuotaExceeded
 from contextstore.server.store.base import CachedFile, FileMetadata, Removed, Store
-from contextstore.server.validation import Checks
+from contextstore.server.validation import Checks, namespace_and_path
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
@@ -150,8 +150,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
 
     @_rpc
     def GetFile(self, request: pb.GetFileRequest, context: Any) -> pb.GetFileResponse:
-        with Checks(self._config) as check:
-            ns, path = check.namespace(request), check.path(request.path)
+        ns, path = namespace_and_path(request, self._config)
         found = self._store.get_file(ns, path)
         if found is None:
             raise NotFound(f"no file {request.path!r} in {_where(ns)}")
@@ -161,8 +160,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
 
     @_rpc
     def GetMetadata(self, request: pb.GetMetadataRequest, context: Any) -> pb.GetMetadataResponse:
-        with Checks(self._config) as check:
-            ns, path = check.namespace(request), check.path(request.path)
+        ns, path = namespace_and_path(request, self._config)
         meta = self._store.get_metadata(ns, path)
         if meta is None:
             raise NotFound(f"no file {request.path!r} in {_where(ns)}")

@@ -26,12 +26,17 @@ from contextstore.v1 import context_store_pb2 as pb
 Violations = list[FieldViolation]
 
 
+def _utf8_len(text: str) -> int:
+    # Checked on every request: an ASCII string needs no encoding to be measured.
+    return len(text) if text.isascii() else len(text.encode())
+
+
 def check_path(path: str, name: str = "path") -> Violations:
     if not path:
         return [FieldViolation(name, "must not be empty")]
     if "\x00" in path:
         return [FieldViolation(name, "must not contain NUL")]
-    if len(path.encode()) > MAX_PATH_BYTES:
+    if _utf8_len(path) > MAX_PATH_BYTES:
         return [FieldViolation(name, f"must be at most {MAX_PATH_BYTES} bytes")]
     return []
 
@@ -40,10 +45,18 @@ def check_path(path: str, name: str = "path") -> Violations:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def _has_control(text: str) -> bool:
+    # An ASCII string is printable exactly when it has no Cc character, and
+    # isprintable is cheaper than the pattern for the ids nearly every call has.
+    if text.isascii():
+        return not text.isprintable()
+    return _CONTROL.search(text) is not None
+
+
 def check_session_id(session_id: str) -> Violations:
-    if len(session_id.encode()) > MAX_SESSION_ID_BYTES:
+    if _utf8_len(session_id) > MAX_SESSION_ID_BYTES:
         return [FieldViolation("session_id", f"must be at most {MAX_SESSION_ID_BYTES} bytes")]
-    if _CONTROL.search(session_id):
+    if _has_control(session_id):
         return [FieldViolation("session_id", "must not contain control characters")]
     return []
 
@@ -54,6 +67,30 @@ def check_analysis_type(analysis_type: str, name: str = "analysis_type") -> Viol
     if len(analysis_type.encode()) > MAX_ANALYSIS_TYPE_BYTES:
         return [FieldViolation(name, f"must be at most {MAX_ANALYSIS_TYPE_BYTES} bytes")]
     return []
+
+
+def namespace_and_path(request: _HasSessionAndPath, config: ServerConfig) -> tuple[Namespace, str]:
+    """The checked namespace and path of a single-path request (GetFile, GetMetadata).
+
+    The hot calls: nearly every request has a short ASCII session id and path,
+    which this accepts in one go; anything else goes through ``Checks``, which
+    names every violation.
+    """
+    path = request.path
+    ns: Namespace = None
+    if request.HasField("session_id"):
+        ns = request.session_id or None
+        # An ASCII string is printable exactly when it has no control character.
+        plain_id = ns is None or (
+            ns.isascii() and ns.isprintable() and len(ns) <= MAX_SESSION_ID_BYTES
+        )
+    else:
+        plain_id = True
+    if plain_id and path and path.isascii() and len(path) <= MAX_PATH_BYTES and "\x00" not in path:
+        return ns, path
+    with Checks(config) as check:
+        ns, path = check.namespace(request), check.path(path)
+    return ns, path
 
 
 class Checks:
@@ -79,8 +116,9 @@ class Checks:
     def namespace(self, request: _HasSession) -> Namespace:
         if not request.HasField("session_id"):
             return None
-        self.found += check_session_id(request.session_id)
-        return request.session_id or None
+        session_id = request.session_id
+        self.found += check_session_id(session_id)
+        return session_id or None
 
     def path(self, path: str) -> str:
         self.found += check_path(path)
@@ -177,3 +215,8 @@ class _HasSession(Protocol):
     def session_id(self) -> str: ...
 
     def HasField(self, field_name: Any, /) -> bool: ...
+
+
+class _HasSessionAndPath(_HasSession, Protocol):
+    @property
+    def path(self) -> str: ...
