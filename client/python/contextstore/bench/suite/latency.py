@@ -31,15 +31,24 @@ class LatencyScale:
 
 
 def bench(address: str, *args: str) -> dict[str, Any]:
-    """One ``contextstore bench`` run of GetFile over preloaded keys; its JSON report."""
+    """One ``contextstore bench`` run of GetFile over preloaded keys; its JSON report.
+
+    Calls the server refuses (RESOURCE_EXHAUSTED when a stall piles up more than
+    max_concurrent_rpcs) are counted, not fatal: the figure's notes name them.
+    A miss is fatal: every key was cached first, so a miss means a broken run.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
         argv = [str(Path(sys.executable).parent / "contextstore"), "bench", "--quiet"]
         argv += ["--target", address, "--json", str(out), "--mix", "get=1", "--keys", str(KEYS)]
-        subprocess.run(procs.pinned([*argv, *args], procs.LOAD_CPU), check=True, timeout=600)
+        argv += ["--allow-errors"]
+        subprocess.run(
+            procs.pinned([*argv, *args], procs.LOAD_CPU),
+            check=True, timeout=600, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
         report: dict[str, Any] = json.loads(out.read_text())
-    if report["total"]["errors"] or report["total"]["misses"]:
-        raise RuntimeError(f"the load failed: {report['total']}")
+    if report["total"]["misses"]:
+        raise RuntimeError(f"preloaded keys were missed: {report['total']}")
     return report
 
 
@@ -63,5 +72,6 @@ def latency_under_load(scale: LatencyScale) -> Figure:
             f"Maximum: {most['throughput']:,.0f} GetFile calls/s, closed loop with "
             f"{scale.concurrency} calls in flight; p99.9 {latency['p999']:,.0f} µs, "
             f"max {latency['max']:,.0f} µs, measured from each call's intended send time.",
+            f"Calls refused during the open loop: {run['total']['errors'] or 'none'}.",
         ),
     )

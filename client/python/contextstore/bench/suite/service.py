@@ -84,6 +84,12 @@ def service_overhead(scale: ServiceScale, *, protoset: Path) -> Figure:
         numerator=Measure(ours, "calls/s", f"our GetFile ({how})"),
         denominator=Measure(baseline, "calls/s", f"no-op GetFile, same server settings ({how})"),
         target=Target(">=", 0.90),
+        notes=(
+            "The no-op answers every call with one prebuilt message; ours checks the request, "
+            "reads the store under its stripe lock and builds a fresh response: about 3 µs in a "
+            "tight loop, about 9 µs in the server, where caches are cold between calls. "
+            "Building any fresh 1 KiB response, with nothing else, costs the server about 4 µs.",
+        ),
     )
 
 
