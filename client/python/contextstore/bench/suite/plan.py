@@ -46,7 +46,7 @@ QUICK = Scales(
     service=service.ServiceScale(
         rounds=1, unary_calls=2000, batch_calls=200, redis_requests=20_000
     ),
-    latency=latency.LatencyScale(max_seconds=1.0, open_seconds=1.0),
+    latency=latency.LatencyScale(max_seconds=1.0, open_seconds=1.0, warmup_seconds=0.5),
     mixed=store.MixedLoad(paths=20, ops_per_thread=300),
     clears=(200, 2000, 20),
     files=20_000,
