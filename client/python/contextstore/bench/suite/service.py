@@ -70,14 +70,28 @@ def server_rate(load: Load, *, module: str | None = None) -> float:
     return result.rps
 
 
+def _get_file_load(scale: ServiceScale, protoset: Path) -> Load:
+    request: dict[str, object] = {"session_id": SESSION, "path": noop.PATH}
+    return Load("GetFile", request, [noop.PATH], scale.unary_calls, scale.concurrency, protoset)
+
+
+def _get_file_how(scale: ServiceScale) -> str:
+    return f"ghz, {scale.concurrency} calls in flight, 1 KiB file"
+
+
+def get_file_rate(scale: ServiceScale, *, protoset: Path) -> Measure:
+    """Our server's unary GetFile calls/s (figure 1's numerator, alone)."""
+    rate = server_rate(_get_file_load(scale, protoset))
+    return Measure(rate, "calls/s", f"our GetFile ({_get_file_how(scale)})")
+
+
 def service_overhead(scale: ServiceScale, *, protoset: Path) -> Figure:
     """Figure 1: unary GetFile calls/s, our servicer ÷ a no-op one, same server settings."""
-    request: dict[str, object] = {"session_id": SESSION, "path": noop.PATH}
-    load = Load("GetFile", request, [noop.PATH], scale.unary_calls, scale.concurrency, protoset)
+    load = _get_file_load(scale, protoset)
     ours, baseline = alternate(
         scale.rounds, lambda: server_rate(load), lambda: server_rate(load, module=NOOP_MODULE)
     )
-    how = f"ghz, {load.concurrency} calls in flight, 1 KiB file"
+    how = _get_file_how(scale)
     return Figure(
         key="1",
         title="Service overhead: GetFile calls/s, ours ÷ a no-op servicer",
