@@ -20,15 +20,10 @@ from contextstore.server.config import (
     ServerConfig,
 )
 from contextstore.server.errors import FieldViolation, InvalidArgument
-from contextstore.server.store.base import FileWrite, Namespace
+from contextstore.server.store.base import FileWrite, Namespace, utf8_len
 from contextstore.v1 import context_store_pb2 as pb
 
 Violations = list[FieldViolation]
-
-
-def _utf8_len(text: str) -> int:
-    # Checked on every request: an ASCII string needs no encoding to be measured.
-    return len(text) if text.isascii() else len(text.encode())
 
 
 def check_path(path: str, name: str = "path") -> Violations:
@@ -36,7 +31,7 @@ def check_path(path: str, name: str = "path") -> Violations:
         return [FieldViolation(name, "must not be empty")]
     if "\x00" in path:
         return [FieldViolation(name, "must not contain NUL")]
-    if _utf8_len(path) > MAX_PATH_BYTES:
+    if utf8_len(path) > MAX_PATH_BYTES:
         return [FieldViolation(name, f"must be at most {MAX_PATH_BYTES} bytes")]
     return []
 
@@ -54,7 +49,7 @@ def _has_control(text: str) -> bool:
 
 
 def check_session_id(session_id: str) -> Violations:
-    if _utf8_len(session_id) > MAX_SESSION_ID_BYTES:
+    if utf8_len(session_id) > MAX_SESSION_ID_BYTES:
         return [FieldViolation("session_id", f"must be at most {MAX_SESSION_ID_BYTES} bytes")]
     if _has_control(session_id):
         return [FieldViolation("session_id", "must not contain control characters")]
@@ -64,7 +59,7 @@ def check_session_id(session_id: str) -> Violations:
 def check_analysis_type(analysis_type: str, name: str = "analysis_type") -> Violations:
     if not analysis_type:
         return [FieldViolation(name, "must not be empty")]
-    if len(analysis_type.encode()) > MAX_ANALYSIS_TYPE_BYTES:
+    if utf8_len(analysis_type) > MAX_ANALYSIS_TYPE_BYTES:
         return [FieldViolation(name, f"must be at most {MAX_ANALYSIS_TYPE_BYTES} bytes")]
     return []
 

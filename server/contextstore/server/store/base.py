@@ -78,15 +78,24 @@ class Stats:
     expirations: int = 0
 
 
-def file_charge(write: FileWrite) -> int:
+def utf8_len(text: str) -> int:
+    """Bytes of ``text`` in UTF-8; ASCII, nearly every path and id, needs no encoding."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def content_charge(path: str, content: bytes, labels: Mapping[str, str]) -> int:
     """Bytes a file counts against budgets: content, path and labels."""
-    labels = sum(len(k.encode()) + len(v.encode()) for k, v in write.labels.items())
-    return len(write.content) + len(write.path.encode()) + labels
+    label_bytes = sum(utf8_len(k) + utf8_len(v) for k, v in labels.items()) if labels else 0
+    return len(content) + utf8_len(path) + label_bytes
+
+
+def file_charge(write: FileWrite) -> int:
+    return content_charge(write.path, write.content, write.labels)
 
 
 def analysis_charge(path: str, analysis_type: str, result: bytes) -> int:
     """Bytes an analysis counts against budgets: result, path and type."""
-    return len(result) + len(path.encode()) + len(analysis_type.encode())
+    return len(result) + utf8_len(path) + utf8_len(analysis_type)
 
 
 class Store(abc.ABC):

@@ -48,6 +48,8 @@ from contextstore.server.store.base import (
     Namespace,
     Removed,
     Stats,
+    analysis_charge,
+    content_charge,
 )
 
 _FILE = struct.Struct("<q32sqq")  # tick, sha256, cached_at_ns, version
@@ -71,20 +73,12 @@ _set_path, _set_size, _set_sha256, _set_mtime, _set_cached_at, _set_labels, _set
 _set_content, _set_metadata = (getattr(CachedFile, f.name).__set__ for f in fields(CachedFile))
 
 
-def utf8_len(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode())
-
-
-def _label_bytes(labels: Mapping[str, str]) -> int:
-    return sum(utf8_len(k) + utf8_len(v) for k, v in labels.items())
-
-
 def _charge(key: Key, record: Record) -> int:
-    """Bytes an entry counts against budgets (see ``base.file_charge``)."""
+    """Bytes an entry counts against budgets (see ``base.content_charge``)."""
     if isinstance(key, str):
-        labels = record[3] if len(record) == 4 else None
-        return len(record[0]) + utf8_len(key) + (_label_bytes(labels) if labels else 0)
-    return len(record[0]) + utf8_len(key[0]) + utf8_len(key[1])
+        labels = record[3] if len(record) == 4 and record[3] else _NO_LABELS
+        return content_charge(key, record[0], labels)
+    return analysis_charge(key[0], key[1], record[0])
 
 
 def _tick(key: Key, record: Record) -> int:
