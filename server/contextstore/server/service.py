@@ -104,12 +104,6 @@ def _fill_metadata(out: pb.FileMetadata, meta: FileMetadata) -> None:
         out.labels.update(meta.labels)
 
 
-def _metadata(meta: FileMetadata) -> pb.FileMetadata:
-    out = pb.FileMetadata()
-    _fill_metadata(out, meta)
-    return out
-
-
 def _file_results(paths: list[str], found: list[CachedFile | None]) -> pb.BatchGetFilesResponse:
     response = pb.BatchGetFilesResponse()
     add = response.files.add
@@ -146,7 +140,9 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         with Checks(self._config) as check:
             ns, write = check.namespace(request), check.file_write(request)
         meta = self._store.cache_file(ns, write)
-        return pb.CacheFileResponse(metadata=_metadata(meta))
+        response = pb.CacheFileResponse()
+        _fill_metadata(response.metadata, meta)
+        return response
 
     @_rpc
     def GetFile(self, request: pb.GetFileRequest, context: Any) -> pb.GetFileResponse:
@@ -164,7 +160,9 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         meta = self._store.get_metadata(ns, path)
         if meta is None:
             raise NotFound(f"no file {request.path!r} in {_where(ns)}")
-        return pb.GetMetadataResponse(metadata=_metadata(meta))
+        response = pb.GetMetadataResponse()
+        _fill_metadata(response.metadata, meta)
+        return response
 
     @_rpc
     def CacheAnalysis(
@@ -248,7 +246,10 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         with Checks(self._config) as check:
             ns, writes = check.namespace(request), check.file_writes(request.files)
         metas = self._store.batch_cache_files(ns, writes)
-        return pb.BatchCacheFilesResponse(metadata=[_metadata(m) for m in metas])
+        response = pb.BatchCacheFilesResponse()
+        for meta in metas:
+            _fill_metadata(response.metadata.add(), meta)
+        return response
 
     @_rpc
     def GetStats(self, request: pb.GetStatsRequest, context: Any) -> pb.GetStatsResponse:
