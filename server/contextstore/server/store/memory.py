@@ -161,9 +161,10 @@ class StripedStore(Store):
             return self._shards[i].remove_analyses(ns, path, analysis_type)
 
     def clear_session(self, ns: Namespace) -> Removed:
-        # An idle session is already gone, whichever access finds it first.
-        i = self._expire_if_idle(ns)
+        i = self._stripe(ns)
         with self._locks[i]:
+            # An idle session is already gone, whichever access finds it first.
+            self._expire_locked(ns, i, self._timer())
             return self._drop(ns, i)
 
     # -- sessions and stats --------------------------------------------------
@@ -181,8 +182,9 @@ class StripedStore(Store):
                 with lock:
                     parts.append(shard.stats(ns, whole_shard=True))
             return _sum_stats(parts, len(self._sessions), self._expirations)
-        i = self._expire_if_idle(ns)
+        i = self._stripe(ns)
         with self._locks[i]:
+            self._expire_locked(ns, i, self._timer())
             part = self._shards[i].stats(ns, whole_shard=False)
             return _sum_stats([part], int(ns in self._sessions), 0)
 
@@ -198,11 +200,8 @@ class StripedStore(Store):
         here, so expiry and the touch share one lock hold and one clock read.
         """
         now = self._timer()
+        self._expire_locked(ns, stripe, now)
         session = self._sessions.get(ns)
-        if session is not None and self._is_idle(ns, session, now):
-            self._drop(ns, stripe)
-            self._expirations += 1
-            session = None
         if session is None:
             if create:
                 self._sessions[ns] = _Session(now)
@@ -214,27 +213,24 @@ class StripedStore(Store):
         ttl = self._budgets.session_ttl_seconds
         return ns is not None and ttl > 0 and now - session.last_access >= ttl
 
-    def _expire_if_idle(self, ns: Namespace) -> int:
-        """Expire ``ns`` if it is idle; returns its stripe, for the caller to use."""
-        self._expire(ns)
-        return self._stripe(ns)
-
     def _expire(self, ns: Namespace) -> int:
         """Expire ``ns`` if it is idle; returns 1 if it did, else 0."""
         session = self._sessions.get(ns)
+        # A look without the lock first: the sweeper asks of every session.
         if session is None or not self._is_idle(ns, session, self._timer()):
             return 0
         i = self._stripe(ns)
         with self._locks[i]:
-            # Re-check under the lock: another thread may have used, cleared
-            # or expired the session since we looked.
-            if self._sessions.get(ns) is not session or not self._is_idle(
-                ns, session, self._timer()
-            ):
-                return 0
-            self._drop(ns, i)
-            self._expirations += 1
-            return 1
+            return int(self._expire_locked(ns, i, self._timer()))
+
+    def _expire_locked(self, ns: Namespace, stripe: int, now: float) -> bool:
+        """Drop ``ns`` if it is idle at ``now``. Call holding its stripe lock."""
+        session = self._sessions.get(ns)
+        if session is None or not self._is_idle(ns, session, now):
+            return False
+        self._drop(ns, stripe)
+        self._expirations += 1
+        return True
 
     def _drop(self, ns: Namespace, stripe: int) -> Removed:
         """Remove a namespace. Call holding its stripe lock."""
