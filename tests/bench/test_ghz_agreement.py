@@ -62,7 +62,7 @@ def _ghz(address: str, protoset: Path, data: Path) -> float:
 
 def _hits(address: str) -> int:
     with ContextStoreClient(address, timeout=10) as client:
-        return client.stats().hits
+        return client.store_stats().hits
 
 
 def _bench(address: str, tmp_path: Path) -> float:

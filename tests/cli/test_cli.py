@@ -268,7 +268,7 @@ def test_stats_of_the_store_and_of_a_session(cli: Cli) -> None:
     cli.ok("get", "s1", "--session", "s")
     cli.fails("get", "missing", "--session", "s")
 
-    whole = cli.json("stats")
+    whole = cli.json("store-stats")
     session = cli.json("stats", "--session", "s")
 
     # Charges: content + path (+ labels) per file; result + path + type per analysis.
@@ -283,7 +283,8 @@ def test_stats_of_the_store_and_of_a_session(cli: Cli) -> None:
     rows = _rows(cli.text("stats", "--session", "s"))
     assert rows["files"] == "1"
     assert rows["bytes"] == str(session["bytes"])
-    assert _rows(cli.text("stats"))["files"] == "3"
+    assert _rows(cli.text("store-stats"))["files"] == "3"
+    assert _rows(cli.text("stats"))["files"] == "2"  # the global namespace
 
 
 def test_stats_of_an_unknown_session_is_empty(cli: Cli) -> None:
@@ -300,7 +301,7 @@ def test_info_json_reports_the_server_limits(cli: Cli, server: Server) -> None:
     limits = info["limits"]
     assert info["backend"] == "memory"
     assert info["version"]
-    assert info["stripes"] == server.config.stripes
+    assert info["backend_properties"]["stripes"] == str(server.config.stripes)
     assert limits["max_content_bytes"] == 1 << 20
     assert limits["max_message_bytes"] == (1 << 20) + (1 << 20)
     assert limits["max_batch_items"] == server.config.max_batch_items

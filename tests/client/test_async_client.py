@@ -63,13 +63,13 @@ def test_sessions_analyses_and_invalidation(server: Server) -> None:
             assert got is not None and (got.result, got.cached_at) == (b"ok", at)
             await s.cache_file("m.py", b"v1")  # same digest: analyses kept
             assert await s.get_analysis("m.py", "types") is not None
-            assert await s.invalidate_analysis("m.py", analysis_type="types") == 1
+            assert await s.invalidate_analysis("m.py", "types") == 1
             assert await s.invalidate_file("m.py") == Removed(files=1, analyses=1)
             await s.cache_file("m.py", b"v1")
             await s.cache_analysis("m.py", "lint", b"ok")
             await s.cache_file("m.py", b"v2")  # new digest: analyses dropped
             assert await s.get_analysis("m.py", "lint") is None
-            assert await s.invalidate_analysis("m.py") == 0
+            assert await s.invalidate_analyses("m.py") == 0
             await client.cache_file("g", b"global")
             assert await s.clear_session() == Removed(files=1, analyses=0)
             found = await client.get_file("g")
@@ -88,10 +88,10 @@ def test_batches_stats_and_server_info(server: Server) -> None:
             assert [m.path for m in metas] == ["a", "b"] and metas[1].mtime == MTIME
             got = await client.batch_get_files(["b", "nope", "a", "b"])
             assert [f and f.content for f in got] == [b"B", None, b"A", b"B"]
-            stats = await client.session_stats()
+            stats = await client.stats()
             assert (stats.files, stats.hits, stats.misses) == (2, 3, 1)
             await client.session("s").cache_file("x", b"")
-            whole = await client.stats()
+            whole = await client.store_stats()
             assert (whole.files, whole.sessions) == (3, 2)
             info = await client.server_info()
             assert (info.version, info.backend) == (__version__, "memory")
@@ -143,7 +143,7 @@ def test_many_concurrent_calls_on_one_channel(server: Server) -> None:
                 *(client.session(f"s{i % 4}").get_file(f"p{i}") for i in range(64))
             )
             assert [f and f.content for f in got] == [bytes([i]) for i in range(64)]
-            assert (await client.stats()).files == 64
+            assert (await client.store_stats()).files == 64
 
     asyncio.run(main())
 

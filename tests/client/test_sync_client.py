@@ -166,4 +166,4 @@ def test_one_client_serves_many_threads(client: ContextStoreClient) -> None:
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    assert client.stats().files == 160
+    assert client.store_stats().files == 160

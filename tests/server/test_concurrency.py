@@ -553,7 +553,7 @@ def hammer(server: Server, *, shared_channel: bool) -> None:
         assert not run.violations, f"{len(run.violations)} violations: {run.violations[:10]}"
 
         # Store-wide hit/miss counters are never reset: they count every lookup.
-        during = main.stats()
+        during = main.store_stats()
         lookups = sum(run.lookups.values())
         assert (during.hits + during.misses, during.hits) == (lookups, run.hits)
 
@@ -561,8 +561,8 @@ def hammer(server: Server, *, shared_channel: bool) -> None:
         assert not run.violations, f"final scan: {run.violations[:10]}"
         for ns, count in final.lookups.items():
             run.lookups[ns] += count
-        per_ns = {ns: main.session(ns).session_stats() for ns in NAMESPACES}
-        whole = main.stats()
+        per_ns = {ns: main.session(ns).stats() for ns in NAMESPACES}
+        whole = main.store_stats()
         problems = check_stats(whole, per_ns, final, run) + check_owned(run, final)
         assert not problems, problems
         assert whole.hits - during.hits == final.hits
@@ -582,7 +582,7 @@ def hammer(server: Server, *, shared_channel: bool) -> None:
                 after = h.get_analysis(path, analysis_type)
                 kept = after.result if after is not None else None
                 assert kept == before, f"{token(ns)}/{path}: {analysis_type} dropped"
-        again = main.stats()
+        again = main.store_stats()
         assert (again.files, again.analyses, again.bytes) == (
             whole.files,
             whole.analyses,

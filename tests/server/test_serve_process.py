@@ -213,7 +213,7 @@ def test_listen_from_environment() -> None:
         serving(CONTEXTSTORE_LISTEN="127.0.0.1:0") as (_process, address),
         ContextStoreClient(address, timeout=WAIT) as client,
     ):
-        assert client.stats().files == 0
+        assert client.store_stats().files == 0
 
 
 def test_port_in_use_exits_1_with_a_failed_event(server: Server) -> None:
@@ -250,7 +250,7 @@ def test_flag_beats_environment() -> None:
 
     assert info["limits"]["max_batch_items"] == 9
     assert info["limits"]["max_labels"] == 5  # no flag: the environment still applies
-    assert info["stripes"] == 3
+    assert info["backend_properties"]["stripes"] == "3"
 
 
 @pytest.mark.parametrize(

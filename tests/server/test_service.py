@@ -232,7 +232,7 @@ def test_changed_content_drops_stale_analyses(client: ContextStoreClient) -> Non
     client.cache_file("m.py", b"v2")  # new digest: every type dropped
     assert client.get_analysis("m.py", "lint") is None
     assert client.get_analysis("m.py", "types") is None
-    assert client.session_stats().analyses == 0
+    assert client.stats().analyses == 0
     analysis = other.get_analysis("m.py", "lint")
     assert analysis is not None
     assert analysis.result == b"other-l"
@@ -254,17 +254,17 @@ def test_invalidate_analysis_one_type_then_all(client: ContextStoreClient) -> No
     client.cache_file("m.py", b"src")
     for kind in ("lint", "types", "deps"):
         client.cache_analysis("m.py", kind, kind.encode())
-    assert client.invalidate_analysis("m.py", analysis_type="lint") == 1
+    assert client.invalidate_analysis("m.py", "lint") == 1
     assert client.get_analysis("m.py", "lint") is None
     analysis = client.get_analysis("m.py", "types")
     assert analysis is not None
     assert analysis.result == b"types"
-    assert client.invalidate_analysis("m.py", analysis_type="lint") == 0
-    assert client.invalidate_analysis("m.py") == 2
+    assert client.invalidate_analysis("m.py", "lint") == 0
+    assert client.invalidate_analyses("m.py") == 2
     assert client.get_analysis("m.py", "types") is None
     assert client.get_analysis("m.py", "deps") is None
-    assert client.invalidate_analysis("m.py") == 0
-    assert client.invalidate_analysis("never-seen") == 0
+    assert client.invalidate_analyses("m.py") == 0
+    assert client.invalidate_analyses("never-seen") == 0
     found = client.get_file("m.py")
     assert found is not None
     assert found.content == b"src"  # the file is not an analysis
@@ -316,7 +316,7 @@ def test_clear_session_without_session_clears_global_only(client: ContextStoreCl
     found = client.session("s").get_file("a")
     assert found is not None
     assert found.content == b"s"
-    assert client.stats().files == 1
+    assert client.store_stats().files == 1
 
 
 # -- batches -------------------------------------------------------------------
@@ -361,7 +361,7 @@ def test_batch_cache_files_is_all_or_nothing(client: ContextStoreClient) -> None
     assert got[0] is not None
     assert got[0].content == b"old"
     assert got[1:] == [None, None, None]
-    assert client.stats().files == 1
+    assert client.store_stats().files == 1
 
 
 def test_batch_cache_files_rejects_duplicate_paths(client: ContextStoreClient) -> None:

@@ -36,18 +36,18 @@ def test_stats_whole_store_versus_one_namespace(client: ContextStoreClient) -> N
     s1.cache_file("b", b"22")
     s1.cache_analysis("a", "lint", b"333")
 
-    whole = client.stats()
+    whole = client.store_stats()
     assert (whole.files, whole.analyses, whole.sessions) == (3, 1, 2)
-    glob = client.session_stats()
+    glob = client.stats()
     assert (glob.files, glob.analyses, glob.sessions) == (1, 0, 1)
     assert glob.bytes == len(b"12345") + len("g") + len("k") + len("vv")
-    one = s1.session_stats()
+    one = s1.stats()
     assert (one.files, one.analyses, one.sessions) == (2, 1, 1)
     assert one.bytes == (1 + 1) + (2 + 1) + (3 + 1 + len("lint"))
     assert whole.bytes == glob.bytes + one.bytes
-    # The session handle's stats() is still the whole store.
-    assert s1.stats() == whole
-    assert client.session("unknown").session_stats().sessions == 0
+    # Any handle reaches the whole store through store_stats().
+    assert s1.store_stats() == whole
+    assert client.session("unknown").stats().sessions == 0
 
 
 def test_hits_and_misses_are_counted_per_namespace(client: ContextStoreClient) -> None:
@@ -60,14 +60,14 @@ def test_hits_and_misses_are_counted_per_namespace(client: ContextStoreClient) -
     s.get_file("b")  # miss
     s.get_analysis("a", "types")  # miss
     s.batch_get_files(["a", "b", "c"])  # hit, miss, miss
-    stats = s.session_stats()
+    stats = s.stats()
     assert (stats.hits, stats.misses) == (4, 4)
-    assert (client.session_stats().hits, client.session_stats().misses) == (0, 0)
-    whole = client.stats()
+    assert (client.stats().hits, client.stats().misses) == (0, 0)
+    whole = client.store_stats()
     assert (whole.hits, whole.misses) == (4, 4)
     s.clear_session()  # a cleared namespace starts again from zero
     s.cache_file("a", b"x")
-    assert (s.session_stats().hits, s.session_stats().misses) == (0, 0)
+    assert (s.stats().hits, s.stats().misses) == (0, 0)
 
 
 # -- server info, health, reflection -------------------------------------------
@@ -88,7 +88,8 @@ def test_server_info_reports_the_configured_limits(start_server: StartServer) ->
     )
     with ContextStoreClient(server.address, timeout=10) as client:
         info = client.server_info()
-    assert (info.version, info.backend, info.stripes) == (__version__, "memory", 8)
+    assert (info.version, info.backend) == (__version__, "memory")
+    assert info.backend_properties["stripes"] == "8"
     lim = info.limits
     assert lim.max_content_bytes == 1 << 20
     assert lim.max_message_bytes == (1 << 20) + (1 << 20)
@@ -144,4 +145,4 @@ def test_reflection_describes_the_service(channel: grpc.Channel) -> None:
     (service,) = ours.service
     methods = {m.name for m in service.method}
     assert {"CacheFile", "BatchGetFiles", "GetServerInfo"} <= methods
-    assert len(methods) == 12
+    assert len(methods) == 13

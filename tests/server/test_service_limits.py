@@ -113,8 +113,8 @@ def path_calls(c: ContextStoreClient, path: str) -> list[Callable[[], object]]:
         lambda: c.invalidate_file(path),
         lambda: c.cache_analysis(path, "lint", b"r"),
         lambda: c.get_analysis(path, "lint"),
-        lambda: c.invalidate_analysis(path),
-        lambda: c.invalidate_analysis(path, analysis_type="lint"),
+        lambda: c.invalidate_analyses(path),
+        lambda: c.invalidate_analysis(path, "lint"),
     ]
 
 
@@ -130,7 +130,7 @@ def test_bad_path_is_rejected_by_every_call(client: ContextStoreClient, path: st
     with pytest.raises(InvalidArgument) as info:
         client.batch_cache_files([FileUpload(path, b"")])
     assert subjects(info.value) == ["files[0].path"]
-    assert client.stats().files == 0
+    assert client.store_stats().files == 0
 
 
 @pytest.mark.parametrize("path", ["x" * 4096, "é" * 2048, "a/b\\c:d*?"])
@@ -151,7 +151,7 @@ def test_bad_session_id_is_rejected_by_every_call(
         lambda: s.clear_session(),
         lambda: s.batch_get_files(["p"]),
         lambda: s.batch_cache_files([FileUpload("p", b"")]),
-        lambda: s.session_stats(),
+        lambda: s.stats(),
     ]
     for call in calls:
         with pytest.raises(InvalidArgument) as info:
@@ -166,7 +166,7 @@ def test_session_id_limits_are_inclusive(client: ContextStoreClient, session_id:
     found = s.get_file("p")
     assert found is not None
     assert found.content == b"ok"
-    assert s.session_stats().files == 1
+    assert s.stats().files == 1
 
 
 @pytest.mark.parametrize("analysis_type", ["", "t" * 257, "é" * 129])
@@ -174,7 +174,7 @@ def test_bad_analysis_type(client: ContextStoreClient, analysis_type: str) -> No
     calls: list[Callable[[], object]] = [
         lambda: client.cache_analysis("p", analysis_type, b"r"),
         lambda: client.get_analysis("p", analysis_type),
-        lambda: client.invalidate_analysis("p", analysis_type=analysis_type),
+        lambda: client.invalidate_analysis("p", analysis_type),
     ]
     for call in calls:
         with pytest.raises(InvalidArgument) as info:
@@ -256,7 +256,7 @@ def test_batch_item_count_limit(start_server: StartServer) -> None:
         with pytest.raises(InvalidArgument) as info:
             client.batch_cache_files([FileUpload(f"n{i}", b"") for i in range(6)])
         assert subjects(info.value) == ["files"]
-        assert client.stats().files == 5
+        assert client.store_stats().files == 5
     code, (bad_request,) = wire_error(
         server, "BatchGetFiles", pb.BatchGetFilesRequest(paths=["a"] * 6)
     )
@@ -284,7 +284,7 @@ def test_request_over_max_message_bytes_is_refused_whole(client: ContextStoreCli
     uploads = [FileUpload(f"f{i}", b"x" * MAX_CONTENT) for i in range(3)]
     with pytest.raises(ResourceExhausted):
         client.batch_cache_files(uploads)
-    assert client.stats().files == 0
+    assert client.store_stats().files == 0
     assert client.cache_file("after", b"ok").size == 2
 
 
@@ -302,15 +302,15 @@ def test_total_budget_evicts_least_recently_used(start_server: StartServer) -> N
         client.cache_file("a", file_of(100, "a"))
         client.session("s").cache_file("b", file_of(100, "b"))
         client.cache_file("c", file_of(100, "c"))
-        assert client.stats().evictions == 0
+        assert client.store_stats().evictions == 0
         client.get_file("a")  # now b is the least recently used, in another session
         client.cache_file("d", file_of(100, "d"))
         assert client.batch_get_files(["a", "c", "d"])[0] is not None
         assert None not in client.batch_get_files(["a", "c", "d"])
         assert client.session("s").get_file("b") is None
-        stats = client.stats()
+        stats = client.store_stats()
         assert (stats.evictions, stats.files, stats.bytes) == (1, 3, 300)
-        assert client.session("s").session_stats().evictions == 1
+        assert client.session("s").stats().evictions == 1
 
 
 def test_session_budgets_evict_within_the_namespace_only(start_server: StartServer) -> None:
@@ -328,9 +328,9 @@ def test_session_budgets_evict_within_the_namespace_only(start_server: StartServ
         s.cache_analysis("c", "y", b"")  # 4 entries > 3: evicts the LRU, file a
         assert s.get_file("a") is None
         assert s.get_analysis("a", "x") is not None
-        stats = s.session_stats()
+        stats = s.stats()
         assert (stats.files, stats.analyses, stats.evictions) == (1, 2, 2)
-        assert client.session_stats().evictions == 0
+        assert client.stats().evictions == 0
         assert None not in client.batch_get_files(["g1", "g2"])
 
 
@@ -361,7 +361,7 @@ def test_an_item_larger_than_a_byte_budget_is_refused(
         assert found is not None
         assert found.content == b"k"
         assert s.get_analysis("keep", "dump") is None
-        stats = client.stats()
+        stats = client.store_stats()
         assert (stats.files, stats.analyses, stats.evictions) == (1, 0, 0)
         s.cache_file("fits", file_of(1000, "fits"))  # exactly the budget fits...
         assert s.get_file("fits") is not None
@@ -379,7 +379,7 @@ def test_a_batch_over_the_entry_budget_is_refused(start_server: StartServer) -> 
         with pytest.raises(ResourceExhausted) as info:
             client.batch_cache_files([FileUpload(p, b"") for p in "abc"])
         assert subjects(info.value) == ["session_entries"]
-        assert client.stats().files == 0
+        assert client.store_stats().files == 0
 
 
 # -- overload ------------------------------------------------------------------

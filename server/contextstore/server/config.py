@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contextstore.server.store.base import Budgets
+from contextstore.server.store.registry import BACKENDS
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
@@ -74,9 +75,11 @@ class ServerConfig:
             least = 1 if f.name in at_least_one else 0
             if isinstance(value, int | float) and value < least:
                 raise ValueError(f"{setting_name(f.name)} must be at least {least}, got {value}")
-        if self.backend != "memory":
+        if self.backend not in BACKENDS:
+            available = ", ".join(sorted(BACKENDS))
             raise ValueError(
-                f"{setting_name('backend')}: unknown backend {self.backend!r} (available: memory)"
+                f"{setting_name('backend')}: unknown backend {self.backend!r} "
+                f"(available: {available})"
             )
 
 

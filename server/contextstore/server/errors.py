@@ -1,7 +1,7 @@
 """Domain errors, raised by validation and by stores.
 
-The service maps each of them to one gRPC status code, in one place
-(``contextstore.server.service``); nothing below the service knows about gRPC.
+Each maps to one gRPC status code through the table in
+``contextstore.server.rpc``; nothing below the servicer knows about gRPC.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 
 class ContextStoreError(Exception):
-    """Base of every error the caller caused and the service reports."""
+    """Base of every error the service reports as a status, not as a crash."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +40,17 @@ class QuotaExceeded(ContextStoreError):
         self.limit = limit
         self.description = description
         super().__init__(f"{limit}: {description}")
+
+
+class BackendUnavailable(ContextStoreError):
+    """The storage backend could not be reached or did not answer in time.
+
+    Not the caller's fault and not our bug: maps to UNAVAILABLE, which clients
+    retry for reads, and the health service reports NOT_SERVING until the
+    backend answers again. ``backend`` names it (``"redis"``).
+    """
+
+    def __init__(self, backend: str, detail: str) -> None:
+        self.backend = backend
+        self.detail = detail
+        super().__init__(f"the {backend} backend is unavailable: {detail}")

@@ -1,20 +1,28 @@
-"""``contextstore serve``: parse the configuration, log, serve."""
+"""``contextstore serve``: parse the configuration, build the server, serve until a signal."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
 
+from contextstore.server import __version__
 from contextstore.server import config as config_module
-from contextstore.server.app import ServicerFactory, serve
-from contextstore.server.service import ContextStoreServicer
+from contextstore.server.app import Server
+from contextstore.server.config import ServerConfig
+from contextstore.server.store.base import Store
+from contextstore.server.wiring import build_server
+
+log = logging.getLogger("contextstore.server")
 
 
-def main(argv: Sequence[str], *, servicer: ServicerFactory = ContextStoreServicer) -> int:
-    """Serve until a signal; returns the exit status. ``servicer`` replaces
-    ours (the benchmark suite's no-op baseline), all else staying the same."""
+def main(argv: Sequence[str]) -> int:
+    """Serve until SIGTERM or SIGINT; returns the exit status."""
     try:
         config = config_module.parse(argv, os.environ)
     except ValueError as error:
@@ -26,7 +34,60 @@ def main(argv: Sequence[str], *, servicer: ServicerFactory = ContextStoreService
         stream=sys.stderr,
     )
     try:
-        return serve(config, servicer=servicer)
+        return serve(config)
     except OSError as error:
-        logging.getLogger("contextstore.server").error("event=failed error=%r", str(error))
+        log.error("event=failed error=%r", str(error))
         return 1
+
+
+def serve(config: ServerConfig) -> int:
+    """Serve until SIGTERM or SIGINT, then drain and return the exit status 0."""
+    server = build_server(config)
+    # Handlers go in before the started line: a supervisor may signal as soon as it sees it.
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("event=stopping signal=%s grace_seconds=%g", signal.Signals(signum).name,
+                 config.grace_seconds)  # fmt: skip
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    log_started(server)
+    if config.session_ttl_seconds > 0:
+        sweeper = threading.Thread(
+            target=_sweep, args=(server.store, config.sweep_seconds or 1.0, stopping), daemon=True
+        )
+        sweeper.start()
+    while not stopping.wait(3600):
+        pass
+    server.stop()
+    log.info("event=stopped")
+    return 0
+
+
+def log_started(server: Server) -> None:
+    """The ``event=started`` line: where the server listens and every limit it enforces."""
+    c = server.config
+    properties = " ".join(f"{k}={_logfmt(v)}" for k, v in sorted(server.store.properties.items()))
+    log.info(
+        "event=started version=%s listen=%s backend=%s %s workers=%d "
+        "max_concurrent_rpcs=%d max_content_bytes=%d max_message_bytes=%d max_batch_items=%d "
+        "total_bytes=%d session_bytes=%d session_entries=%d session_ttl_seconds=%g",
+        __version__, server.address, server.store.backend, properties, c.workers,
+        c.max_concurrent_rpcs, c.max_content_bytes, c.max_message_bytes, c.max_batch_items,
+        c.total_bytes, c.session_bytes, c.session_entries, c.session_ttl_seconds,
+    )  # fmt: skip
+
+
+def _logfmt(value: str) -> str:
+    """A logfmt value: bare, or quoted when it has spaces or quotes."""
+    return value if value and not any(c in value for c in ' "=') else json.dumps(value)
+
+
+def _sweep(store: Store, every: float, stopping: threading.Event) -> None:
+    while not stopping.wait(every):
+        expired = store.expire_idle()
+        if expired:
+            log.info("event=sessions_expired count=%d", expired)

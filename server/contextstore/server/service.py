@@ -1,19 +1,13 @@
 """The gRPC servicer: validate, call the store, build the response.
 
-Domain errors become status codes in exactly one place, ``_abort``.
+Domain errors become statuses in ``contextstore.server.rpc``, through one table.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import grpc
-from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from contextstore.server import __version__
 from contextstore.server.config import (
@@ -22,60 +16,12 @@ from contextstore.server.config import (
     MAX_SESSION_ID_BYTES,
     ServerConfig,
 )
-from contextstore.server.errors import ContextStoreError, InvalidArgument, NotFound, QuotaExceeded
-from contextstore.server.store.base import CachedFile, FileMetadata, Removed, Store
+from contextstore.server.errors import NotFound, QuotaExceeded
+from contextstore.server.rpc import ErrorHook, rpc
+from contextstore.server.store.base import CachedFile, FileMetadata, Removed, Stats, Store
 from contextstore.server.validation import Checks, namespace_and_path
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
-
-log = logging.getLogger(__name__)
-
-Req = TypeVar("Req")
-Resp = TypeVar("Resp")
-Handler = Callable[[Any, Req, grpc.ServicerContext], Resp]
-
-
-def _status(error: ContextStoreError) -> status_pb2.Status:
-    detail = any_pb2.Any()
-    if isinstance(error, InvalidArgument):
-        code = code_pb2.INVALID_ARGUMENT
-        violations = [
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in error.violations
-        ]
-        detail.Pack(error_details_pb2.BadRequest(field_violations=violations))
-    elif isinstance(error, QuotaExceeded):
-        code = code_pb2.RESOURCE_EXHAUSTED
-        violation = error_details_pb2.QuotaFailure.Violation(
-            subject=error.limit, description=error.description
-        )
-        detail.Pack(error_details_pb2.QuotaFailure(violations=[violation]))
-    else:
-        code = code_pb2.NOT_FOUND if isinstance(error, NotFound) else code_pb2.UNKNOWN
-        return status_pb2.Status(code=code, message=str(error))
-    return status_pb2.Status(code=code, message=str(error), details=[detail])
-
-
-def _abort(context: grpc.ServicerContext, error: ContextStoreError) -> None:
-    """The one place where a domain error becomes a gRPC status."""
-    context.abort_with_status(rpc_status.to_status(_status(error)))
-
-
-def _rpc(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
-    @functools.wraps(method)
-    def wrapper(self: Any, request: Req, context: grpc.ServicerContext) -> Resp:
-        try:
-            return method(self, request, context)
-        except ContextStoreError as error:
-            _abort(context, error)
-            raise AssertionError("abort_with_status returned") from error
-        except Exception:
-            # Our bug, not the caller's: say so plainly, keep the trace in the log.
-            log.exception("event=rpc_failed method=%s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
-            raise
-
-    return wrapper
 
 
 def _timestamp(ns: int) -> timestamp_pb2.Timestamp:
@@ -134,8 +80,9 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
     def __init__(self, store: Store, config: ServerConfig) -> None:
         self._store = store
         self._config = config
+        self.on_error: ErrorHook | None = None  # told of every domain error (see ``rpc``)
 
-    @_rpc
+    @rpc
     def CacheFile(self, request: pb.CacheFileRequest, context: Any) -> pb.CacheFileResponse:
         with Checks(self._config) as check:
             ns, write = check.namespace(request), check.file_write(request)
@@ -144,7 +91,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         _fill_metadata(response.metadata, meta)
         return response
 
-    @_rpc
+    @rpc
     def GetFile(self, request: pb.GetFileRequest, context: Any) -> pb.GetFileResponse:
         ns, path = namespace_and_path(request, self._config)
         found = self._store.get_file(ns, path)
@@ -154,7 +101,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         _fill_metadata(response.metadata, found.metadata)
         return response
 
-    @_rpc
+    @rpc
     def GetMetadata(self, request: pb.GetMetadataRequest, context: Any) -> pb.GetMetadataResponse:
         ns, path = namespace_and_path(request, self._config)
         meta = self._store.get_metadata(ns, path)
@@ -164,7 +111,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         _fill_metadata(response.metadata, meta)
         return response
 
-    @_rpc
+    @rpc
     def CacheAnalysis(
         self, request: pb.CacheAnalysisRequest, context: Any
     ) -> pb.CacheAnalysisResponse:
@@ -174,7 +121,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         cached = self._store.cache_analysis(ns, request.path, request.analysis_type, request.result)
         return pb.CacheAnalysisResponse(cached_at=_timestamp(cached.cached_at_ns))
 
-    @_rpc
+    @rpc
     def GetAnalysis(self, request: pb.GetAnalysisRequest, context: Any) -> pb.GetAnalysisResponse:
         with Checks(self._config) as check:
             ns = check.namespace(request)
@@ -185,7 +132,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
             raise NotFound(f"no {what} in {_where(ns)}")
         return pb.GetAnalysisResponse(result=found.result, cached_at=_timestamp(found.cached_at_ns))
 
-    @_rpc
+    @rpc
     def InvalidateFile(
         self, request: pb.InvalidateFileRequest, context: Any
     ) -> pb.InvalidateFileResponse:
@@ -194,7 +141,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         removed = self._store.invalidate_file(ns, path)
         return pb.InvalidateFileResponse(**_removed(removed))
 
-    @_rpc
+    @rpc
     def InvalidateAnalysis(
         self, request: pb.InvalidateAnalysisRequest, context: Any
     ) -> pb.InvalidateAnalysisResponse:
@@ -208,7 +155,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         count = self._store.invalidate_analysis(ns, request.path, analysis_type)
         return pb.InvalidateAnalysisResponse(analyses_removed=count)
 
-    @_rpc
+    @rpc
     def ClearSession(
         self, request: pb.ClearSessionRequest, context: Any
     ) -> pb.ClearSessionResponse:
@@ -217,7 +164,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         removed = self._store.clear_session(ns)
         return pb.ClearSessionResponse(**_removed(removed))
 
-    @_rpc
+    @rpc
     def BatchGetFiles(
         self, request: pb.BatchGetFilesRequest, context: Any
     ) -> pb.BatchGetFilesResponse:
@@ -239,7 +186,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
                 f"the response would be {size} bytes, more than {limit}; ask for fewer paths",
             )
 
-    @_rpc
+    @rpc
     def BatchCacheFiles(
         self, request: pb.BatchCacheFilesRequest, context: Any
     ) -> pb.BatchCacheFilesResponse:
@@ -251,24 +198,23 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
             _fill_metadata(response.metadata.add(), meta)
         return response
 
-    @_rpc
+    @rpc
     def GetStats(self, request: pb.GetStatsRequest, context: Any) -> pb.GetStatsResponse:
-        whole = not request.HasField("session_id")
         with Checks(self._config) as check:
             ns = check.namespace(request)
-        s = self._store.stats(ns, whole_store=whole)
-        return pb.GetStatsResponse(
-            files=s.files,
-            analyses=s.analyses,
-            bytes=s.bytes,
-            sessions=s.sessions,
-            hits=s.hits,
-            misses=s.misses,
-            evictions=s.evictions,
-            expirations=s.expirations,
-        )
+        response = pb.GetStatsResponse()
+        _fill_stats(response, self._store.stats(ns))
+        return response
 
-    @_rpc
+    @rpc
+    def GetStoreStats(
+        self, request: pb.GetStoreStatsRequest, context: Any
+    ) -> pb.GetStoreStatsResponse:
+        response = pb.GetStoreStatsResponse()
+        _fill_stats(response, self._store.store_stats())
+        return response
+
+    @rpc
     def GetServerInfo(
         self, request: pb.GetServerInfoRequest, context: Any
     ) -> pb.GetServerInfoResponse:
@@ -291,12 +237,20 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
             session_ttl=ttl,
             max_concurrent_rpcs=c.max_concurrent_rpcs,
         )
+        properties = self._store.properties
         return pb.GetServerInfoResponse(
             version=__version__,
             backend=self._store.backend,
-            stripes=self._store.stripes,
+            # Deprecated in the contract, still filled for clients that read it.
+            stripes=int(properties.get("stripes", 0)),
             limits=limits,
+            backend_properties=properties,
         )
+
+
+def _fill_stats(out: pb.GetStatsResponse | pb.GetStoreStatsResponse, s: Stats) -> None:
+    out.files, out.analyses, out.bytes, out.sessions = s.files, s.analyses, s.bytes, s.sessions
+    out.hits, out.misses, out.evictions, out.expirations = s.hits, s.misses, s.evictions, s.expirations
 
 
 def _where(ns: str | None) -> str:

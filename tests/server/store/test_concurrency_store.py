@@ -15,12 +15,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
 
 import pytest
 
 from contextstore.server.store.base import Budgets, FileWrite, Namespace
 from contextstore.server.store.memory import StripedStore
 
+TraceFunction = Any  # sys.settrace's callback type is not public
 THREADS = 8
 NAMESPACES: list[Namespace] = [None, "s0", "s1", "global"]
 PATHS = [f"p{i}" for i in range(6)]
@@ -143,7 +146,7 @@ def test_threads_never_see_foreign_or_torn_entries(stripes: int) -> None:
 
     run_threads(work)
 
-    whole = store.stats(None, whole_store=True)
+    whole = store.store_stats()
     assert (whole.hits, whole.misses) == (sum(s[0] for s in seen), sum(s[1] for s in seen))
     files = analyses = total = sessions = 0
     for ns in NAMESPACES:
@@ -165,7 +168,7 @@ def test_threads_never_see_foreign_or_torn_entries(stripes: int) -> None:
         assert (stats.files, stats.analyses, stats.bytes) == (ns_files, ns_analyses, ns_bytes)
         files, analyses, total = files + ns_files, analyses + ns_analyses, total + ns_bytes
         sessions += stats.sessions
-    whole = store.stats(None, whole_store=True)
+    whole = store.store_stats()
     assert (whole.files, whole.analyses, whole.bytes, whole.sessions) == (
         files,
         analyses,
@@ -211,7 +214,7 @@ def test_batches_are_all_or_nothing_against_clears_and_expiry(stripes: int) -> N
 
     run_threads(work)
     assert torn == []
-    assert store.stats(None, whole_store=True).expirations > 0
+    assert store.store_stats().expirations > 0
     for ns in NAMESPACES:
         stats = store.stats(ns)
         assert stats.files in (0, len(group)) and stats.analyses == 0
@@ -228,7 +231,7 @@ def test_budgets_hold_after_concurrent_writes_and_evict_no_more_than_needed(
         rnd = random.Random(200 + me)
         if me == 0:  # monitor: bytes only shrink by eviction, and only while over budget
             for _ in range(3000):
-                stats = store.stats(None, whole_store=True)
+                stats = store.store_stats()
                 # Only one stripe makes stats a snapshot: one lock covers it all.
                 assert stripes > 1 or stats.evictions == 0 or stats.bytes >= 30 * charge
             return
@@ -241,7 +244,7 @@ def test_budgets_hold_after_concurrent_writes_and_evict_no_more_than_needed(
                 assert found is None or len(found.content) == 10
 
     run_threads(work)
-    whole = store.stats(None, whole_store=True)
+    whole = store.store_stats()
     assert whole.evictions > 0
     # Bytes only shrink by eviction, and an eviction happens only while the
     # store is over budget: so it ends exactly at the budget, not below.
@@ -269,3 +272,41 @@ def test_session_budgets_hold_after_concurrent_writes(stripes: int) -> None:
         stats = store.stats(ns)
         assert stats.bytes <= 100 and stats.files + stats.analyses <= 6
         assert stats.evictions > 0
+
+
+def switch_between_bytecodes(frame: FrameType, event: str, arg: object) -> TraceFunction | None:
+    """A trace function that lets threads switch between any two bytecodes of the store.
+
+    CPython with the GIL only switches threads at some instructions, which
+    hides races that other interpreters (free-threaded ones) would show: with
+    this tracer every opcode of the store's own code is a possible switch.
+    """
+    if "contextstore/server/store" not in frame.f_code.co_filename:
+        return None
+    frame.f_trace_opcodes = True
+    if event == "opcode":
+        time.sleep(0)
+    return switch_between_bytecodes
+
+
+def test_expiries_on_many_stripes_at_once_are_all_counted() -> None:
+    # Each thread expires its own sessions, which hash to many stripes: the
+    # expirations count must not lose an increment made under another lock.
+    clock = FakeClock()
+    store = StripedStore(stripes=64, budgets=Budgets(session_ttl_seconds=10), timer=clock)
+    sessions = [f"idle-{i}" for i in range(400)]
+    for session in sessions:
+        store.cache_file(session, FileWrite("p", b"x"))
+    clock.now = 100.0
+
+    def work(index: int) -> None:
+        sys.settrace(switch_between_bytecodes)
+        try:
+            for session in sessions[index::THREADS]:
+                assert store.get_file(session, "p") is None
+        finally:
+            sys.settrace(None)
+
+    run_threads(work)
+
+    assert store.store_stats().expirations == len(sessions)

@@ -198,7 +198,7 @@ def test_clear_session_resets_only_that_namespace(store: StripedStore) -> None:
     assert store.get_file("s", "a") is None
     for ns in ("o", None):
         assert store.stats(ns) == Stats(2, 1, 2 + 2 + 3, 1, hits=1, misses=1)
-    whole = store.stats(None, whole_store=True)
+    whole = store.store_stats()
     assert (whole.sessions, whole.files, whole.hits) == (2, 4, 3)
     assert store.clear_session("s") == Removed(0, 0)
     assert store.clear_session(None) == Removed(2, 1)
@@ -260,7 +260,7 @@ def test_charges_count_content_path_labels_and_types(store: StripedStore) -> Non
     assert store.stats("s").bytes == 18 + 3 + 6 + 5
     store.cache_file("s", FileWrite("dé.py", b"1", {}))  # replaces, drops analysis
     assert store.stats("s") == Stats(1, 0, 7, 1)
-    assert store.stats(None, whole_store=True).bytes == 7
+    assert store.store_stats().bytes == 7
 
 
 def test_total_budget_evicts_least_recently_used_across_store(make: MakeStore) -> None:
@@ -276,10 +276,10 @@ def test_total_budget_evicts_least_recently_used_across_store(make: MakeStore) -
     assert store.get_file("s", "a") is not None and store.get_file(None, "c") is not None
     # LRU order is now d, e, a, c: a write needing two evictions evicts d and e only.
     store.cache_file("o", fw("f", b"x" * 19))
-    assert store.stats(None, whole_store=True).evictions == 3
+    assert store.store_stats().evictions == 3
     assert store.get_file("s", "d") is None and store.get_file("s", "e") is None
     assert store.get_file("s", "a") is not None and store.get_file(None, "c") is not None
-    assert store.stats(None, whole_store=True).bytes == 40
+    assert store.store_stats().bytes == 40
 
 
 def test_session_budget_is_enforced_before_the_total(make: MakeStore) -> None:
@@ -289,7 +289,7 @@ def test_session_budget_is_enforced_before_the_total(make: MakeStore) -> None:
     store.cache_file("s", fw("c", b"x" * 9))  # s: 30 > 20, store: 40 > 35
     # Evicting "a" of s satisfies both budgets; "x" of o must not go too.
     assert store.get_file("o", "x") is not None and store.get_file("s", "a") is None
-    assert store.stats(None, whole_store=True).evictions == 1
+    assert store.store_stats().evictions == 1
 
 
 @pytest.mark.parametrize("read", ["get_file", "get_metadata", "batch_get", "get_analysis"])
@@ -347,7 +347,7 @@ def test_an_item_larger_than_a_budget_raises_and_stores_nothing(
         store.cache_analysis("n", "a", "t", b"x" * 19)
     assert err.value.limit == limit
     assert store.get_file("s", "b") is None and store.get_file("s", "a") is not None
-    assert store.stats(None, whole_store=True) == Stats(1, 0, 20, 1, hits=1, misses=1)
+    assert store.store_stats() == Stats(1, 0, 20, 1, hits=1, misses=1)
 
 
 # -- idle TTL -------------------------------------------------------------------
@@ -363,7 +363,7 @@ def test_idle_session_expires_lazily_on_access(store: StripedStore, clock: FakeC
     clock.now += TTL
     assert store.get_file("s", "a") is None
     assert store.stats("s") == Stats()
-    assert store.stats(None, whole_store=True) == Stats(hits=2, misses=2, expirations=1)
+    assert store.store_stats() == Stats(hits=2, misses=2, expirations=1)
 
 
 @pytest.mark.parametrize("op", ["invalidate_file", "invalidate_analysis", "cache", "batch_get"])
@@ -391,7 +391,7 @@ def test_stats_and_missing_session_ops_do_not_refresh_or_create(
     assert store.get_file("never", "a") is None
     assert store.invalidate_file("never", "a") == Removed()
     clock.now = 10  # exactly the TTL after the last data operation
-    assert store.stats(None, whole_store=True) == Stats(misses=1, expirations=1)
+    assert store.store_stats() == Stats(misses=1, expirations=1)
     assert store.stats("never") == Stats()
 
 
@@ -406,9 +406,9 @@ def test_expire_idle_spares_global_and_active_sessions(
     assert store.expire_idle() == 2
     assert store.expire_idle() == 0
     assert store.get_file(None, "a") is not None and store.get_file("busy", "a") is not None
-    assert store.stats(None, whole_store=True).sessions == 2
+    assert store.store_stats().sessions == 2
     clock.now = 10_000
-    assert store.stats(None, whole_store=True).expirations == 3
+    assert store.store_stats().expirations == 3
     assert store.get_file(None, "a") is not None
 
 
@@ -425,7 +425,7 @@ def test_clear_of_an_idle_session_finds_it_expired(store: StripedStore, clock: F
     store.cache_file("s", fw("a", b"x"))
     clock.now = TTL
     assert store.clear_session("s") == Removed(0, 0)
-    assert store.stats(None, whole_store=True).expirations == 1
+    assert store.store_stats().expirations == 1
 
 
 def test_total_budget_expires_idle_sessions_before_evicting_live_entries(
@@ -438,7 +438,7 @@ def test_total_budget_expires_idle_sessions_before_evicting_live_entries(
     clock.now = TTL  # "idle" is past its TTL, "live" is not
     store.cache_file("live", fw("c", b"z" * 8))  # 27 > 20: something must go
     assert store.get_file("live", "b") is not None
-    stats = store.stats(None, whole_store=True)
+    stats = store.store_stats()
     assert (stats.expirations, stats.evictions, stats.files) == (1, 0, 2)
 
 
@@ -465,4 +465,4 @@ def test_hits_and_misses_per_namespace_and_store(store: StripedStore) -> None:
     store.batch_get_files("s", ["a", "b"])
     assert store.stats(None) == Stats(1, 0, 2, 1, hits=1, misses=1)
     assert store.stats("s") == Stats(0, 1, 3, 1, hits=1, misses=3)
-    assert store.stats(None, whole_store=True) == Stats(1, 1, 5, 2, hits=2, misses=5)
+    assert store.store_stats() == Stats(1, 1, 5, 2, hits=2, misses=5)

@@ -37,7 +37,7 @@ def test_total_budget_evicts_the_exact_lru_across_sessions_and_stripes() -> None
         oracle.move_to_end(key)
         while len(oracle) > 12:
             oracle.popitem(last=False)
-    assert store.stats(None, whole_store=True).files == len(oracle)
+    assert store.store_stats().files == len(oracle)
 
 
 def test_clear_releases_the_content_at_once() -> None:

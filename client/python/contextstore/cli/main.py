@@ -83,8 +83,10 @@ def _analysis_get(c: ContextStoreClient, a: argparse.Namespace) -> Any:
 
 
 def _invalidate(c: ContextStoreClient, a: argparse.Namespace) -> Any:
-    if a.analysis is not None or a.analyses:
-        return c.invalidate_analysis(a.path, analysis_type=a.analysis)
+    if a.analysis is not None:
+        return c.invalidate_analysis(a.path, a.analysis)
+    if a.analyses:
+        return c.invalidate_analyses(a.path)
     return c.invalidate_file(a.path)
 
 
@@ -93,7 +95,11 @@ def _clear(c: ContextStoreClient, a: argparse.Namespace) -> Any:
 
 
 def _stats(c: ContextStoreClient, a: argparse.Namespace) -> Any:
-    return c.stats() if a.session is None else c.session_stats()
+    return c.stats()
+
+
+def _store_stats(c: ContextStoreClient, a: argparse.Namespace) -> Any:
+    return c.store_stats()
 
 
 def _info(c: ContextStoreClient, a: argparse.Namespace) -> Any:
@@ -136,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--analysis", metavar="TYPE", help="drop only this analysis type")
     inv.add_argument("--analyses", action="store_true", help="drop every analysis, keep the file")
     _add(sub, "clear", _clear, "drop everything of the session (or the global namespace)", common)
-    _add(sub, "stats", _stats, "counters of the store, or of --session", common)
+    _add(sub, "stats", _stats, "counters of --session (or of the global namespace)", common)
+    _add(sub, "store-stats", _store_stats, "counters of the whole store", common)
     _add(sub, "info", _info, "server version, backend and limits", common)
     return parser
 

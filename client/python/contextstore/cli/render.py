@@ -41,9 +41,10 @@ def _lines(value: Any, out: IO[str], indent: str = "") -> None:
     rows = _fields_json(value)
     width = max(map(len, rows), default=0)
     for name, item in rows.items():
-        if isinstance(item, dict) and name != "labels":
+        nested = getattr(value, name, None)
+        if dataclasses.is_dataclass(nested) and not isinstance(nested, type):
             out.write(f"{indent}{name}:\n")
-            _lines(getattr(value, name), out, indent + "  ")
+            _lines(nested, out, indent + "  ")
         else:
             shown = (
                 ", ".join(f"{k}={v}" for k, v in sorted(item.items()))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from google.protobuf import descriptor_pb2
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -29,11 +30,15 @@ from contextstore.v1 import context_store_pb2 as pb
 
 T = TypeVar("T")
 
-SERVICE = "contextstore.v1.ContextStoreService"
-# Reads are idempotent, so the channel retries them on UNAVAILABLE.
-RETRIED_METHODS = (
-    "GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetServerInfo",
-)  # fmt: skip
+_SERVICE = pb.DESCRIPTOR.services_by_name["ContextStoreService"]
+SERVICE = _SERVICE.full_name
+# The contract marks reads NO_SIDE_EFFECTS; the channel retries those, and only
+# those, on UNAVAILABLE.
+RETRIED_METHODS = tuple(
+    m.name
+    for m in _SERVICE.methods
+    if m.GetOptions().idempotency_level == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS
+)
 DEFAULT_TARGET = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 10.0
 # The server's default limit: 16 MiB of content plus 1 MiB of headroom.
@@ -110,7 +115,7 @@ def _removed(r: pb.InvalidateFileResponse | pb.ClearSessionResponse) -> Removed:
     return Removed(files=r.files_removed, analyses=r.analyses_removed)
 
 
-def _stats(r: pb.GetStatsResponse) -> Stats:
+def _stats(r: pb.GetStatsResponse | pb.GetStoreStatsResponse) -> Stats:
     return Stats(
         files=r.files, analyses=r.analyses, bytes=r.bytes, sessions=r.sessions, hits=r.hits,
         misses=r.misses, evictions=r.evictions, expirations=r.expirations,
@@ -135,7 +140,12 @@ def _server_info(r: pb.GetServerInfoResponse) -> ServerInfo:
         session_ttl=lim.session_ttl.ToTimedelta(),
         max_concurrent_rpcs=lim.max_concurrent_rpcs,
     )
-    return ServerInfo(version=r.version, backend=r.backend, stripes=r.stripes, limits=limits)
+    return ServerInfo(
+        version=r.version,
+        backend=r.backend,
+        backend_properties=dict(r.backend_properties),
+        limits=limits,
+    )
 
 
 def _upload(f: FileUpload) -> pb.FileUpload:
@@ -194,6 +204,7 @@ def invalidate_file(session: Session, path: str) -> Call[Removed]:
 
 
 def invalidate_analysis(session: Session, path: str, analysis_type: str | None) -> Call[int]:
+    """One analysis type of ``path``, or every type when ``analysis_type`` is None."""
     request = pb.InvalidateAnalysisRequest(
         session_id=session, path=path, analysis_type=analysis_type
     )
@@ -216,10 +227,12 @@ def batch_cache_files(session: Session, files: Iterable[FileUpload]) -> Call[lis
     return Call("BatchCacheFiles", request, lambda r: [_metadata(m) for m in r.metadata])
 
 
-def stats(session: Session, *, whole_store: bool) -> Call[Stats]:
-    # Absent session_id asks for the whole store; "" is the global namespace.
-    request = pb.GetStatsRequest() if whole_store else pb.GetStatsRequest(session_id=session or "")
-    return Call("GetStats", request, _stats)
+def stats(session: Session) -> Call[Stats]:
+    return Call("GetStats", pb.GetStatsRequest(session_id=session), _stats)
+
+
+def store_stats() -> Call[Stats]:
+    return Call("GetStoreStats", pb.GetStoreStatsRequest(), _stats)
 
 
 def server_info() -> Call[ServerInfo]:

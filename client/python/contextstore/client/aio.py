@@ -92,7 +92,7 @@ class AsyncContextStoreClient:
             error = from_rpc_error(rpc_error)
             if call.miss_is_none and error.code == grpc.StatusCode.NOT_FOUND:
                 return None
-            raise error from None
+            raise error from rpc_error
         return call.parse(response)
 
     async def _must(self, call: calls.Call[T], timeout: float | None) -> T:
@@ -154,11 +154,15 @@ class AsyncContextStoreClient:
         return await self._must(calls.invalidate_file(self._session, path), timeout)
 
     async def invalidate_analysis(
-        self, path: str, *, analysis_type: str | None = None, timeout: float | None = None
+        self, path: str, analysis_type: str, *, timeout: float | None = None
     ) -> int:
-        """Remove one analysis type of a path, or all of them; returns the count."""
+        """Remove one analysis type of a path; returns how many were removed (0 or 1)."""
         call = calls.invalidate_analysis(self._session, path, analysis_type)
         return await self._must(call, timeout)
+
+    async def invalidate_analyses(self, path: str, *, timeout: float | None = None) -> int:
+        """Remove every analysis of a path, keeping the file; returns the count."""
+        return await self._must(calls.invalidate_analysis(self._session, path, None), timeout)
 
     async def clear_session(self, *, timeout: float | None = None) -> Removed:
         """Remove everything of this namespace, atomically."""
@@ -167,12 +171,12 @@ class AsyncContextStoreClient:
     # -- introspection ---------------------------------------------------------
 
     async def stats(self, *, timeout: float | None = None) -> Stats:
-        """Counters of the whole store."""
-        return await self._must(calls.stats(self._session, whole_store=True), timeout)
+        """Counters of this handle's namespace (the global one on the client itself)."""
+        return await self._must(calls.stats(self._session), timeout)
 
-    async def session_stats(self, *, timeout: float | None = None) -> Stats:
-        """Counters of this namespace only."""
-        return await self._must(calls.stats(self._session, whole_store=False), timeout)
+    async def store_stats(self, *, timeout: float | None = None) -> Stats:
+        """Counters of the whole store."""
+        return await self._must(calls.store_stats(), timeout)
 
     async def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         """Version, backend and every limit the server enforces."""

@@ -80,5 +80,6 @@ class Limits:
 class ServerInfo:
     version: str
     backend: str
-    stripes: int
+    # Facts only this backend has, e.g. {"stripes": "64"} for memory.
+    backend_properties: Mapping[str, str]
     limits: Limits

@@ -89,7 +89,7 @@ class ContextStoreClient:
             error = from_rpc_error(rpc_error)
             if call.miss_is_none and error.code == grpc.StatusCode.NOT_FOUND:
                 return None
-            raise error from None
+            raise error from rpc_error
         return call.parse(response)
 
     def _must(self, call: calls.Call[T], timeout: float | None) -> T:
@@ -150,11 +150,15 @@ class ContextStoreClient:
         return self._must(calls.invalidate_file(self._session, path), timeout)
 
     def invalidate_analysis(
-        self, path: str, *, analysis_type: str | None = None, timeout: float | None = None
+        self, path: str, analysis_type: str, *, timeout: float | None = None
     ) -> int:
-        """Remove one analysis type of a path, or all of them; returns the count."""
+        """Remove one analysis type of a path; returns how many were removed (0 or 1)."""
         call = calls.invalidate_analysis(self._session, path, analysis_type)
         return self._must(call, timeout)
+
+    def invalidate_analyses(self, path: str, *, timeout: float | None = None) -> int:
+        """Remove every analysis of a path, keeping the file; returns the count."""
+        return self._must(calls.invalidate_analysis(self._session, path, None), timeout)
 
     def clear_session(self, *, timeout: float | None = None) -> Removed:
         """Remove everything of this namespace, atomically."""
@@ -163,12 +167,12 @@ class ContextStoreClient:
     # -- introspection ---------------------------------------------------------
 
     def stats(self, *, timeout: float | None = None) -> Stats:
-        """Counters of the whole store."""
-        return self._must(calls.stats(self._session, whole_store=True), timeout)
+        """Counters of this handle's namespace (the global one on the client itself)."""
+        return self._must(calls.stats(self._session), timeout)
 
-    def session_stats(self, *, timeout: float | None = None) -> Stats:
-        """Counters of this namespace only."""
-        return self._must(calls.stats(self._session, whole_store=False), timeout)
+    def store_stats(self, *, timeout: float | None = None) -> Stats:
+        """Counters of the whole store."""
+        return self._must(calls.store_stats(), timeout)
 
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         """Version, backend and every limit the server enforces."""

@@ -26,6 +26,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -719,12 +724,13 @@ Global___BatchCacheFilesResponse: _TypeAlias = BatchCacheFilesResponse  # noqa: 
 
 @_typing.final
 class GetStatsRequest(_message.Message):
-    """GetStatsRequest selects one namespace, or the whole store when absent."""
+    """GetStatsRequest selects one namespace."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     SESSION_ID_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
+    """Absent or empty: the global namespace."""
     def __init__(
         self,
         *,
@@ -742,9 +748,8 @@ Global___GetStatsRequest: _TypeAlias = GetStatsRequest  # noqa: Y015
 
 @_typing.final
 class GetStatsResponse(_message.Message):
-    """GetStatsResponse carries counters. Per namespace, counters cover the
-    namespace since it was last created; a cleared or expired namespace starts
-    again from zero.
+    """GetStatsResponse carries the counters of one namespace, since it was last
+    created: a cleared or expired namespace starts again from zero.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -762,14 +767,12 @@ class GetStatsResponse(_message.Message):
     bytes: _builtins.int
     """Charged bytes: content or result, plus path, analysis type and labels."""
     sessions: _builtins.int
-    """Namespaces holding state (the global namespace included when it does)."""
+    """1 when the namespace holds state, else 0."""
     hits: _builtins.int
     misses: _builtins.int
     evictions: _builtins.int
     expirations: _builtins.int
-    """Sessions expired for idleness (store-wide; always 0 for one namespace,
-    since expiry removes the namespace with its counters).
-    """
+    """Always 0: expiry removes the namespace with its counters."""
     def __init__(
         self,
         *,
@@ -789,6 +792,68 @@ class GetStatsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetStatsResponse: _TypeAlias = GetStatsResponse  # noqa: Y015
+
+@_typing.final
+class GetStoreStatsRequest(_message.Message):
+    """GetStoreStatsRequest takes no fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStoreStatsRequest: _TypeAlias = GetStoreStatsRequest  # noqa: Y015
+
+@_typing.final
+class GetStoreStatsResponse(_message.Message):
+    """GetStoreStatsResponse carries the counters of the whole store."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILES_FIELD_NUMBER: _builtins.int
+    ANALYSES_FIELD_NUMBER: _builtins.int
+    BYTES_FIELD_NUMBER: _builtins.int
+    SESSIONS_FIELD_NUMBER: _builtins.int
+    HITS_FIELD_NUMBER: _builtins.int
+    MISSES_FIELD_NUMBER: _builtins.int
+    EVICTIONS_FIELD_NUMBER: _builtins.int
+    EXPIRATIONS_FIELD_NUMBER: _builtins.int
+    files: _builtins.int
+    analyses: _builtins.int
+    bytes: _builtins.int
+    """Charged bytes of every namespace."""
+    sessions: _builtins.int
+    """Namespaces holding state (the global namespace included when it does)."""
+    hits: _builtins.int
+    misses: _builtins.int
+    evictions: _builtins.int
+    expirations: _builtins.int
+    """Sessions expired for idleness since the server started."""
+    def __init__(
+        self,
+        *,
+        files: _builtins.int = ...,
+        analyses: _builtins.int = ...,
+        bytes: _builtins.int = ...,
+        sessions: _builtins.int = ...,
+        hits: _builtins.int = ...,
+        misses: _builtins.int = ...,
+        evictions: _builtins.int = ...,
+        expirations: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses", b"analyses", "bytes", b"bytes", "evictions", b"evictions", "expirations", b"expirations", "files", b"files", "hits", b"hits", "misses", b"misses", "sessions", b"sessions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStoreStatsResponse: _TypeAlias = GetStoreStatsResponse  # noqa: Y015
 
 @_typing.final
 class GetServerInfoRequest(_message.Message):
@@ -879,17 +944,56 @@ class GetServerInfoResponse(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class BackendPropertiesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     VERSION_FIELD_NUMBER: _builtins.int
     BACKEND_FIELD_NUMBER: _builtins.int
     STRIPES_FIELD_NUMBER: _builtins.int
     LIMITS_FIELD_NUMBER: _builtins.int
+    BACKEND_PROPERTIES_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     backend: _builtins.str
     """Storage backend, e.g. "memory"."""
-    stripes: _builtins.int
-    """Number of lock stripes (memory backend)."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def stripes(self) -> _builtins.int:
+        """Number of lock stripes of the memory backend. Deprecated: read
+        backend_properties["stripes"]; other backends leave this 0.
+        """
+
+    @stripes.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def stripes(self, value: _builtins.int) -> None:
+        """Number of lock stripes of the memory backend. Deprecated: read
+        backend_properties["stripes"]; other backends leave this 0.
+        """
+
     @_builtins.property
     def limits(self) -> Global___Limits: ...
+    @_builtins.property
+    def backend_properties(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Facts about the backend that only it has, e.g. "stripes" and
+        "eviction" for the memory backend. Keys are stable; values are strings.
+        """
+
     def __init__(
         self,
         *,
@@ -897,10 +1001,11 @@ class GetServerInfoResponse(_message.Message):
         backend: _builtins.str = ...,
         stripes: _builtins.int = ...,
         limits: Global___Limits | None = ...,
+        backend_properties: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backend", b"backend", "limits", b"limits", "stripes", b"stripes", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backend", b"backend", "backend_properties", b"backend_properties", "limits", b"limits", "stripes", b"stripes", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,6 +27,12 @@ if _version_not_supported:
 
 class ContextStoreServiceStub:
     """ContextStoreService caches file contents and analyses per session.
+
+    Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
+    refresh recency and count hits and misses), so clients may retry them on
+    UNAVAILABLE. Writes are not retried. Any call may also fail with
+    UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
+    or RESOURCE_EXHAUSTED (too many calls in flight).
     """
 
     def __init__(self, channel):
@@ -90,6 +96,11 @@ class ContextStoreServiceStub:
                 request_serializer=contextstore_dot_v1_dot_context__store__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=contextstore_dot_v1_dot_context__store__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.GetStoreStats = channel.unary_unary(
+                '/contextstore.v1.ContextStoreService/GetStoreStats',
+                request_serializer=contextstore_dot_v1_dot_context__store__pb2.GetStoreStatsRequest.SerializeToString,
+                response_deserializer=contextstore_dot_v1_dot_context__store__pb2.GetStoreStatsResponse.FromString,
+                _registered_method=True)
         self.GetServerInfo = channel.unary_unary(
                 '/contextstore.v1.ContextStoreService/GetServerInfo',
                 request_serializer=contextstore_dot_v1_dot_context__store__pb2.GetServerInfoRequest.SerializeToString,
@@ -99,6 +110,12 @@ class ContextStoreServiceStub:
 
 class ContextStoreServiceServicer:
     """ContextStoreService caches file contents and analyses per session.
+
+    Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
+    refresh recency and count hits and misses), so clients may retry them on
+    UNAVAILABLE. Writes are not retried. Any call may also fail with
+    UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
+    or RESOURCE_EXHAUSTED (too many calls in flight).
     """
 
     def CacheFile(self, request, context):
@@ -194,9 +211,19 @@ class ContextStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """GetStats returns counters for one namespace, or for the whole store when
-        session_id is absent (an empty session_id selects the global namespace).
+        """GetStats returns the counters of one namespace: the global namespace when
+        session_id is absent or empty, as in every other RPC. Counters cover the
+        namespace since it was last created.
         Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStoreStats(self, request, context):
+        """GetStoreStats returns the counters of the whole store: every namespace,
+        and the sessions expired since the server started.
+        Errors: none besides those any call may see.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -268,6 +295,11 @@ def add_ContextStoreServiceServicer_to_server(servicer, server):
                     request_deserializer=contextstore_dot_v1_dot_context__store__pb2.GetStatsRequest.FromString,
                     response_serializer=contextstore_dot_v1_dot_context__store__pb2.GetStatsResponse.SerializeToString,
             ),
+            'GetStoreStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStoreStats,
+                    request_deserializer=contextstore_dot_v1_dot_context__store__pb2.GetStoreStatsRequest.FromString,
+                    response_serializer=contextstore_dot_v1_dot_context__store__pb2.GetStoreStatsResponse.SerializeToString,
+            ),
             'GetServerInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetServerInfo,
                     request_deserializer=contextstore_dot_v1_dot_context__store__pb2.GetServerInfoRequest.FromString,
@@ -283,6 +315,12 @@ def add_ContextStoreServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ContextStoreService:
     """ContextStoreService caches file contents and analyses per session.
+
+    Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
+    refresh recency and count hits and misses), so clients may retry them on
+    UNAVAILABLE. Writes are not retried. Any call may also fail with
+    UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
+    or RESOURCE_EXHAUSTED (too many calls in flight).
     """
 
     @staticmethod
@@ -572,6 +610,33 @@ class ContextStoreService:
             '/contextstore.v1.ContextStoreService/GetStats',
             contextstore_dot_v1_dot_context__store__pb2.GetStatsRequest.SerializeToString,
             contextstore_dot_v1_dot_context__store__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStoreStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contextstore.v1.ContextStoreService/GetStoreStats',
+            contextstore_dot_v1_dot_context__store__pb2.GetStoreStatsRequest.SerializeToString,
+            contextstore_dot_v1_dot_context__store__pb2.GetStoreStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,7 +35,14 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ContextStoreServiceStub:
-    """ContextStoreService caches file contents and analyses per session."""
+    """ContextStoreService caches file contents and analyses per session.
+
+    Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
+    refresh recency and count hits and misses), so clients may retry them on
+    UNAVAILABLE. Writes are not retried. Any call may also fail with
+    UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
+    or RESOURCE_EXHAUSTED (too many calls in flight).
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -94,9 +101,15 @@ class ContextStoreServiceStub:
     RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
     """
     GetStats: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.GetStatsRequest, _context_store_pb2.GetStatsResponse]
-    """GetStats returns counters for one namespace, or for the whole store when
-    session_id is absent (an empty session_id selects the global namespace).
+    """GetStats returns the counters of one namespace: the global namespace when
+    session_id is absent or empty, as in every other RPC. Counters cover the
+    namespace since it was last created.
     Errors: INVALID_ARGUMENT.
+    """
+    GetStoreStats: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.GetStoreStatsRequest, _context_store_pb2.GetStoreStatsResponse]
+    """GetStoreStats returns the counters of the whole store: every namespace,
+    and the sessions expired since the server started.
+    Errors: none besides those any call may see.
     """
     GetServerInfo: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.GetServerInfoRequest, _context_store_pb2.GetServerInfoResponse]
     """GetServerInfo returns the server's version, backend and every limit, so
@@ -105,7 +118,14 @@ class ContextStoreServiceStub:
 
 @_typing.type_check_only
 class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
-    """ContextStoreService caches file contents and analyses per session."""
+    """ContextStoreService caches file contents and analyses per session.
+
+    Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
+    refresh recency and count hits and misses), so clients may retry them on
+    UNAVAILABLE. Writes are not retried. Any call may also fail with
+    UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
+    or RESOURCE_EXHAUSTED (too many calls in flight).
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CacheFile: _aio.UnaryUnaryMultiCallable[_context_store_pb2.CacheFileRequest, _context_store_pb2.CacheFileResponse]  # type: ignore[assignment]
@@ -161,9 +181,15 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
     """
     GetStats: _aio.UnaryUnaryMultiCallable[_context_store_pb2.GetStatsRequest, _context_store_pb2.GetStatsResponse]  # type: ignore[assignment]
-    """GetStats returns counters for one namespace, or for the whole store when
-    session_id is absent (an empty session_id selects the global namespace).
+    """GetStats returns the counters of one namespace: the global namespace when
+    session_id is absent or empty, as in every other RPC. Counters cover the
+    namespace since it was last created.
     Errors: INVALID_ARGUMENT.
+    """
+    GetStoreStats: _aio.UnaryUnaryMultiCallable[_context_store_pb2.GetStoreStatsRequest, _context_store_pb2.GetStoreStatsResponse]  # type: ignore[assignment]
+    """GetStoreStats returns the counters of the whole store: every namespace,
+    and the sessions expired since the server started.
+    Errors: none besides those any call may see.
     """
     GetServerInfo: _aio.UnaryUnaryMultiCallable[_context_store_pb2.GetServerInfoRequest, _context_store_pb2.GetServerInfoResponse]  # type: ignore[assignment]
     """GetServerInfo returns the server's version, backend and every limit, so
@@ -171,7 +197,14 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     """
 
 class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
-    """ContextStoreService caches file contents and analyses per session."""
+    """ContextStoreService caches file contents and analyses per session.
+
+    Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
+    refresh recency and count hits and misses), so clients may retry them on
+    UNAVAILABLE. Writes are not retried. Any call may also fail with
+    UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
+    or RESOURCE_EXHAUSTED (too many calls in flight).
+    """
 
     @_abc_1.abstractmethod
     def CacheFile(
@@ -291,9 +324,21 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _context_store_pb2.GetStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_context_store_pb2.GetStatsResponse, _abc.Awaitable[_context_store_pb2.GetStatsResponse]]:
-        """GetStats returns counters for one namespace, or for the whole store when
-        session_id is absent (an empty session_id selects the global namespace).
+        """GetStats returns the counters of one namespace: the global namespace when
+        session_id is absent or empty, as in every other RPC. Counters cover the
+        namespace since it was last created.
         Errors: INVALID_ARGUMENT.
+        """
+
+    @_abc_1.abstractmethod
+    def GetStoreStats(
+        self,
+        request: _context_store_pb2.GetStoreStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_store_pb2.GetStoreStatsResponse, _abc.Awaitable[_context_store_pb2.GetStoreStatsResponse]]:
+        """GetStoreStats returns the counters of the whole store: every namespace,
+        and the sessions expired since the server started.
+        Errors: none besides those any call may see.
         """
 
     @_abc_1.abstractmethod

@@ -99,18 +99,63 @@ def analysis_charge(path: str, analysis_type: str, result: bytes) -> int:
 
 
 class Store(abc.ABC):
-    """A session-scoped cache of files and analyses.
+    """A session-scoped cache of files and analyses: what every backend promises.
 
-    Thread safety: every method may be called from any number of threads at
-    once. Each call is atomic: single-path calls, batches and ``clear_session``
-    are each seen by every other call as entirely before or entirely after it.
-    Eviction that a write triggers happens after the write and is itself atomic
-    per evicted entry. An analysis never outlives the content it was computed
-    from: storing a file drops every analysis of the path that was not recorded
-    against that content's digest (including those cached with no file there).
+    Every backend (``memory`` in this process, and any remote one) keeps these
+    promises, and ``tests/server/store/contract.py`` checks each of them
+    against every backend; what only one backend promises is its own
+    docstring's business and is tested apart.
+
+    - **Namespaces.** ``None`` is the global namespace; every session id is
+      another namespace. No call on one namespace sees or changes another's
+      entries or counters; a session literally named ``"global"`` is just a
+      session.
+    - **Staleness.** An analysis records the digest of the file content
+      current when it was stored (none if no file was there). Storing a file
+      drops every analysis of that path, in that namespace, not recorded
+      against the new content's digest, even if the file had been evicted in
+      between.
+    - **Atomicity.** Each call is atomic towards every other call, from any
+      thread (and, for a shared backend, from any server): a single-path call,
+      a batch (stored entirely or not at all; read as one snapshot) and
+      ``clear_session`` are each seen entirely before or entirely after it.
+    - **Budgets.** When a call returns, every namespace is within
+      ``session_bytes`` and ``session_entries`` and the store within
+      ``total_bytes`` (charges: ``content_charge``, ``analysis_charge``). A
+      write over a namespace budget evicts that namespace's least recently used
+      entries (files and analyses alike, reads refresh recency), one at a time,
+      never more than needed; over the total budget, entries that were not
+      used recently. A single item or batch larger than a budget raises
+      ``QuotaExceeded`` and stores nothing. Evicting a file keeps its analyses.
+    - **Versions and times.** A file's version comes from a store-wide count
+      of file writes: it grows on every write, across invalidations too, and
+      reads never change it. Successive writes in a namespace get increasing
+      ``cached_at``, at least a microsecond apart, even if the wall clock
+      steps back.
+    - **Idle expiry.** A named session with no data call for
+      ``session_ttl_seconds`` expires as a whole: no later call sees its
+      entries or counters, and ``store_stats().expirations`` counts it. Stats
+      calls do not refresh idleness; the global namespace never expires.
+      ``expire_idle`` expires every idle session now; backends also expire
+      lazily, on the next use.
+    - **Stats.** ``stats(ns)`` counts one namespace since it was last created
+      (a cleared or expired namespace starts from zero); ``store_stats()`` sums
+      every namespace and counts sessions and expirations.
+    - **Failure.** A backend that cannot reach its storage, or does not hear
+      back in time, raises ``BackendUnavailable``; a call that raised stored
+      nothing it should not have.
+
+    Inputs arrive validated (``contextstore.server.validation``). Every method
+    may be called from any number of threads at once.
     """
 
     backend: str = "abstract"
+    """The name ``--backend`` selects and GetServerInfo reports."""
+
+    @property
+    def properties(self) -> Mapping[str, str]:
+        """Facts only this backend has (GetServerInfo ``backend_properties``)."""
+        return {}
 
     @abc.abstractmethod
     def cache_file(self, ns: Namespace, write: FileWrite) -> FileMetadata: ...
@@ -135,7 +180,8 @@ class Store(abc.ABC):
     def invalidate_file(self, ns: Namespace, path: str) -> Removed: ...
 
     @abc.abstractmethod
-    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int: ...
+    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
+        """Remove one analysis type of ``path``, or all of them when ``None``."""
 
     @abc.abstractmethod
     def clear_session(self, ns: Namespace) -> Removed: ...
@@ -149,16 +195,23 @@ class Store(abc.ABC):
     ) -> list[FileMetadata]: ...
 
     @abc.abstractmethod
-    def stats(self, ns: Namespace, *, whole_store: bool = False) -> Stats: ...
+    def stats(self, ns: Namespace) -> Stats:
+        """Counters of one namespace (``sessions`` is 1 when it holds state)."""
+
+    @abc.abstractmethod
+    def store_stats(self) -> Stats:
+        """Counters of the whole store."""
 
     @abc.abstractmethod
     def expire_idle(self) -> int:
         """Expire every idle session now; returns how many expired."""
 
-    @property
-    @abc.abstractmethod
-    def stripes(self) -> int:
-        """Lock stripes, for GetServerInfo (1 where the notion does not apply)."""
+    def check(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """Raise ``BackendUnavailable`` if the backend cannot serve calls now.
+
+        The server's health service calls it; the default, for a backend in
+        this process, always passes.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release resources; the default has none."""

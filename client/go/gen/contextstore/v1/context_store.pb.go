@@ -1329,10 +1329,11 @@ func (x *BatchCacheFilesResponse) GetMetadata() []*FileMetadata {
 	return nil
 }
 
-// GetStatsRequest selects one namespace, or the whole store when absent.
+// GetStatsRequest selects one namespace.
 type GetStatsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absent or empty: the global namespace.
+	SessionId     *string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1374,22 +1375,20 @@ func (x *GetStatsRequest) GetSessionId() string {
 	return ""
 }
 
-// GetStatsResponse carries counters. Per namespace, counters cover the
-// namespace since it was last created; a cleared or expired namespace starts
-// again from zero.
+// GetStatsResponse carries the counters of one namespace, since it was last
+// created: a cleared or expired namespace starts again from zero.
 type GetStatsResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Files    int64                  `protobuf:"varint,1,opt,name=files,proto3" json:"files,omitempty"`
 	Analyses int64                  `protobuf:"varint,2,opt,name=analyses,proto3" json:"analyses,omitempty"`
 	// Charged bytes: content or result, plus path, analysis type and labels.
 	Bytes int64 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
-	// Namespaces holding state (the global namespace included when it does).
+	// 1 when the namespace holds state, else 0.
 	Sessions  int64 `protobuf:"varint,4,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	Hits      int64 `protobuf:"varint,5,opt,name=hits,proto3" json:"hits,omitempty"`
 	Misses    int64 `protobuf:"varint,6,opt,name=misses,proto3" json:"misses,omitempty"`
 	Evictions int64 `protobuf:"varint,7,opt,name=evictions,proto3" json:"evictions,omitempty"`
-	// Sessions expired for idleness (store-wide; always 0 for one namespace,
-	// since expiry removes the namespace with its counters).
+	// Always 0: expiry removes the namespace with its counters.
 	Expirations   int64 `protobuf:"varint,8,opt,name=expirations,proto3" json:"expirations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1481,6 +1480,147 @@ func (x *GetStatsResponse) GetExpirations() int64 {
 	return 0
 }
 
+// GetStoreStatsRequest takes no fields.
+type GetStoreStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStoreStatsRequest) Reset() {
+	*x = GetStoreStatsRequest{}
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStoreStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStoreStatsRequest) ProtoMessage() {}
+
+func (x *GetStoreStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStoreStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetStoreStatsRequest) Descriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{25}
+}
+
+// GetStoreStatsResponse carries the counters of the whole store.
+type GetStoreStatsResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Files    int64                  `protobuf:"varint,1,opt,name=files,proto3" json:"files,omitempty"`
+	Analyses int64                  `protobuf:"varint,2,opt,name=analyses,proto3" json:"analyses,omitempty"`
+	// Charged bytes of every namespace.
+	Bytes int64 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// Namespaces holding state (the global namespace included when it does).
+	Sessions  int64 `protobuf:"varint,4,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	Hits      int64 `protobuf:"varint,5,opt,name=hits,proto3" json:"hits,omitempty"`
+	Misses    int64 `protobuf:"varint,6,opt,name=misses,proto3" json:"misses,omitempty"`
+	Evictions int64 `protobuf:"varint,7,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	// Sessions expired for idleness since the server started.
+	Expirations   int64 `protobuf:"varint,8,opt,name=expirations,proto3" json:"expirations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStoreStatsResponse) Reset() {
+	*x = GetStoreStatsResponse{}
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStoreStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStoreStatsResponse) ProtoMessage() {}
+
+func (x *GetStoreStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStoreStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetStoreStatsResponse) Descriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetStoreStatsResponse) GetFiles() int64 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+func (x *GetStoreStatsResponse) GetAnalyses() int64 {
+	if x != nil {
+		return x.Analyses
+	}
+	return 0
+}
+
+func (x *GetStoreStatsResponse) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *GetStoreStatsResponse) GetSessions() int64 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
+func (x *GetStoreStatsResponse) GetHits() int64 {
+	if x != nil {
+		return x.Hits
+	}
+	return 0
+}
+
+func (x *GetStoreStatsResponse) GetMisses() int64 {
+	if x != nil {
+		return x.Misses
+	}
+	return 0
+}
+
+func (x *GetStoreStatsResponse) GetEvictions() int64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
+func (x *GetStoreStatsResponse) GetExpirations() int64 {
+	if x != nil {
+		return x.Expirations
+	}
+	return 0
+}
+
 // GetServerInfoRequest takes no fields.
 type GetServerInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1490,7 +1630,7 @@ type GetServerInfoRequest struct {
 
 func (x *GetServerInfoRequest) Reset() {
 	*x = GetServerInfoRequest{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[25]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1642,7 @@ func (x *GetServerInfoRequest) String() string {
 func (*GetServerInfoRequest) ProtoMessage() {}
 
 func (x *GetServerInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[25]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1655,7 @@ func (x *GetServerInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetServerInfoRequest) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{25}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{27}
 }
 
 // Limits are the bounds the server enforces.
@@ -1545,7 +1685,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[26]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1697,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[26]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1710,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{26}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Limits) GetMaxContentBytes() int64 {
@@ -1677,16 +1817,22 @@ type GetServerInfoResponse struct {
 	Version string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	// Storage backend, e.g. "memory".
 	Backend string `protobuf:"bytes,2,opt,name=backend,proto3" json:"backend,omitempty"`
-	// Number of lock stripes (memory backend).
-	Stripes       int64   `protobuf:"varint,3,opt,name=stripes,proto3" json:"stripes,omitempty"`
-	Limits        *Limits `protobuf:"bytes,4,opt,name=limits,proto3" json:"limits,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Number of lock stripes of the memory backend. Deprecated: read
+	// backend_properties["stripes"]; other backends leave this 0.
+	//
+	// Deprecated: Marked as deprecated in contextstore/v1/context_store.proto.
+	Stripes int64   `protobuf:"varint,3,opt,name=stripes,proto3" json:"stripes,omitempty"`
+	Limits  *Limits `protobuf:"bytes,4,opt,name=limits,proto3" json:"limits,omitempty"`
+	// Facts about the backend that only it has, e.g. "stripes" and
+	// "eviction" for the memory backend. Keys are stable; values are strings.
+	BackendProperties map[string]string `protobuf:"bytes,5,rep,name=backend_properties,json=backendProperties,proto3" json:"backend_properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetServerInfoResponse) Reset() {
 	*x = GetServerInfoResponse{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1844,7 @@ func (x *GetServerInfoResponse) String() string {
 func (*GetServerInfoResponse) ProtoMessage() {}
 
 func (x *GetServerInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1857,7 @@ func (x *GetServerInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetServerInfoResponse) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{27}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetServerInfoResponse) GetVersion() string {
@@ -1728,6 +1874,7 @@ func (x *GetServerInfoResponse) GetBackend() string {
 	return ""
 }
 
+// Deprecated: Marked as deprecated in contextstore/v1/context_store.proto.
 func (x *GetServerInfoResponse) GetStripes() int64 {
 	if x != nil {
 		return x.Stripes
@@ -1738,6 +1885,13 @@ func (x *GetServerInfoResponse) GetStripes() int64 {
 func (x *GetServerInfoResponse) GetLimits() *Limits {
 	if x != nil {
 		return x.Limits
+	}
+	return nil
+}
+
+func (x *GetServerInfoResponse) GetBackendProperties() map[string]string {
+	if x != nil {
+		return x.BackendProperties
 	}
 	return nil
 }
@@ -1870,6 +2024,16 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x06misses\x18\x06 \x01(\x03R\x06misses\x12\x1c\n" +
 	"\tevictions\x18\a \x01(\x03R\tevictions\x12 \n" +
 	"\vexpirations\x18\b \x01(\x03R\vexpirations\"\x16\n" +
+	"\x14GetStoreStatsRequest\"\xe7\x01\n" +
+	"\x15GetStoreStatsResponse\x12\x14\n" +
+	"\x05files\x18\x01 \x01(\x03R\x05files\x12\x1a\n" +
+	"\banalyses\x18\x02 \x01(\x03R\banalyses\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x12\x1a\n" +
+	"\bsessions\x18\x04 \x01(\x03R\bsessions\x12\x12\n" +
+	"\x04hits\x18\x05 \x01(\x03R\x04hits\x12\x16\n" +
+	"\x06misses\x18\x06 \x01(\x03R\x06misses\x12\x1c\n" +
+	"\tevictions\x18\a \x01(\x03R\tevictions\x12 \n" +
+	"\vexpirations\x18\b \x01(\x03R\vexpirations\"\x16\n" +
 	"\x14GetServerInfoRequest\"\xf2\x04\n" +
 	"\x06Limits\x12*\n" +
 	"\x11max_content_bytes\x18\x01 \x01(\x03R\x0fmaxContentBytes\x12*\n" +
@@ -1889,25 +2053,30 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x0fsession_entries\x18\f \x01(\x03R\x0esessionEntries\x12:\n" +
 	"\vsession_ttl\x18\r \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"sessionTtl\x12.\n" +
-	"\x13max_concurrent_rpcs\x18\x0e \x01(\x03R\x11maxConcurrentRpcs\"\x96\x01\n" +
+	"\x13max_concurrent_rpcs\x18\x0e \x01(\x03R\x11maxConcurrentRpcs\"\xce\x02\n" +
 	"\x15GetServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x18\n" +
-	"\abackend\x18\x02 \x01(\tR\abackend\x12\x18\n" +
-	"\astripes\x18\x03 \x01(\x03R\astripes\x12/\n" +
-	"\x06limits\x18\x04 \x01(\v2\x17.contextstore.v1.LimitsR\x06limits2\xf1\b\n" +
+	"\abackend\x18\x02 \x01(\tR\abackend\x12\x1c\n" +
+	"\astripes\x18\x03 \x01(\x03B\x02\x18\x01R\astripes\x12/\n" +
+	"\x06limits\x18\x04 \x01(\v2\x17.contextstore.v1.LimitsR\x06limits\x12l\n" +
+	"\x12backend_properties\x18\x05 \x03(\v2=.contextstore.v1.GetServerInfoResponse.BackendPropertiesEntryR\x11backendProperties\x1aD\n" +
+	"\x16BackendPropertiesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xf4\t\n" +
 	"\x13ContextStoreService\x12R\n" +
-	"\tCacheFile\x12!.contextstore.v1.CacheFileRequest\x1a\".contextstore.v1.CacheFileResponse\x12L\n" +
-	"\aGetFile\x12\x1f.contextstore.v1.GetFileRequest\x1a .contextstore.v1.GetFileResponse\x12X\n" +
-	"\vGetMetadata\x12#.contextstore.v1.GetMetadataRequest\x1a$.contextstore.v1.GetMetadataResponse\x12^\n" +
-	"\rCacheAnalysis\x12%.contextstore.v1.CacheAnalysisRequest\x1a&.contextstore.v1.CacheAnalysisResponse\x12X\n" +
-	"\vGetAnalysis\x12#.contextstore.v1.GetAnalysisRequest\x1a$.contextstore.v1.GetAnalysisResponse\x12a\n" +
+	"\tCacheFile\x12!.contextstore.v1.CacheFileRequest\x1a\".contextstore.v1.CacheFileResponse\x12Q\n" +
+	"\aGetFile\x12\x1f.contextstore.v1.GetFileRequest\x1a .contextstore.v1.GetFileResponse\"\x03\x90\x02\x01\x12]\n" +
+	"\vGetMetadata\x12#.contextstore.v1.GetMetadataRequest\x1a$.contextstore.v1.GetMetadataResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\rCacheAnalysis\x12%.contextstore.v1.CacheAnalysisRequest\x1a&.contextstore.v1.CacheAnalysisResponse\x12]\n" +
+	"\vGetAnalysis\x12#.contextstore.v1.GetAnalysisRequest\x1a$.contextstore.v1.GetAnalysisResponse\"\x03\x90\x02\x01\x12a\n" +
 	"\x0eInvalidateFile\x12&.contextstore.v1.InvalidateFileRequest\x1a'.contextstore.v1.InvalidateFileResponse\x12m\n" +
 	"\x12InvalidateAnalysis\x12*.contextstore.v1.InvalidateAnalysisRequest\x1a+.contextstore.v1.InvalidateAnalysisResponse\x12[\n" +
-	"\fClearSession\x12$.contextstore.v1.ClearSessionRequest\x1a%.contextstore.v1.ClearSessionResponse\x12^\n" +
-	"\rBatchGetFiles\x12%.contextstore.v1.BatchGetFilesRequest\x1a&.contextstore.v1.BatchGetFilesResponse\x12d\n" +
-	"\x0fBatchCacheFiles\x12'.contextstore.v1.BatchCacheFilesRequest\x1a(.contextstore.v1.BatchCacheFilesResponse\x12O\n" +
-	"\bGetStats\x12 .contextstore.v1.GetStatsRequest\x1a!.contextstore.v1.GetStatsResponse\x12^\n" +
-	"\rGetServerInfo\x12%.contextstore.v1.GetServerInfoRequest\x1a&.contextstore.v1.GetServerInfoResponseB}\n" +
+	"\fClearSession\x12$.contextstore.v1.ClearSessionRequest\x1a%.contextstore.v1.ClearSessionResponse\x12c\n" +
+	"\rBatchGetFiles\x12%.contextstore.v1.BatchGetFilesRequest\x1a&.contextstore.v1.BatchGetFilesResponse\"\x03\x90\x02\x01\x12d\n" +
+	"\x0fBatchCacheFiles\x12'.contextstore.v1.BatchCacheFilesRequest\x1a(.contextstore.v1.BatchCacheFilesResponse\x12T\n" +
+	"\bGetStats\x12 .contextstore.v1.GetStatsRequest\x1a!.contextstore.v1.GetStatsResponse\"\x03\x90\x02\x01\x12c\n" +
+	"\rGetStoreStats\x12%.contextstore.v1.GetStoreStatsRequest\x1a&.contextstore.v1.GetStoreStatsResponse\"\x03\x90\x02\x01\x12c\n" +
+	"\rGetServerInfo\x12%.contextstore.v1.GetServerInfoRequest\x1a&.contextstore.v1.GetServerInfoResponse\"\x03\x90\x02\x01B}\n" +
 	"\x13dev.contextstore.v1B\x11ContextStoreProtoP\x01ZQgithub.com/contextstore/contextstore/client/go/gen/contextstore/v1;contextstorev1b\x06proto3"
 
 var (
@@ -1922,7 +2091,7 @@ func file_contextstore_v1_context_store_proto_rawDescGZIP() []byte {
 	return file_contextstore_v1_context_store_proto_rawDescData
 }
 
-var file_contextstore_v1_context_store_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_contextstore_v1_context_store_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_contextstore_v1_context_store_proto_goTypes = []any{
 	(*FileMetadata)(nil),               // 0: contextstore.v1.FileMetadata
 	(*FileUpload)(nil),                 // 1: contextstore.v1.FileUpload
@@ -1949,63 +2118,69 @@ var file_contextstore_v1_context_store_proto_goTypes = []any{
 	(*BatchCacheFilesResponse)(nil),    // 22: contextstore.v1.BatchCacheFilesResponse
 	(*GetStatsRequest)(nil),            // 23: contextstore.v1.GetStatsRequest
 	(*GetStatsResponse)(nil),           // 24: contextstore.v1.GetStatsResponse
-	(*GetServerInfoRequest)(nil),       // 25: contextstore.v1.GetServerInfoRequest
-	(*Limits)(nil),                     // 26: contextstore.v1.Limits
-	(*GetServerInfoResponse)(nil),      // 27: contextstore.v1.GetServerInfoResponse
-	nil,                                // 28: contextstore.v1.FileMetadata.LabelsEntry
-	nil,                                // 29: contextstore.v1.FileUpload.LabelsEntry
-	nil,                                // 30: contextstore.v1.CacheFileRequest.LabelsEntry
-	(*timestamppb.Timestamp)(nil),      // 31: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 32: google.protobuf.Duration
+	(*GetStoreStatsRequest)(nil),       // 25: contextstore.v1.GetStoreStatsRequest
+	(*GetStoreStatsResponse)(nil),      // 26: contextstore.v1.GetStoreStatsResponse
+	(*GetServerInfoRequest)(nil),       // 27: contextstore.v1.GetServerInfoRequest
+	(*Limits)(nil),                     // 28: contextstore.v1.Limits
+	(*GetServerInfoResponse)(nil),      // 29: contextstore.v1.GetServerInfoResponse
+	nil,                                // 30: contextstore.v1.FileMetadata.LabelsEntry
+	nil,                                // 31: contextstore.v1.FileUpload.LabelsEntry
+	nil,                                // 32: contextstore.v1.CacheFileRequest.LabelsEntry
+	nil,                                // 33: contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
+	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 35: google.protobuf.Duration
 }
 var file_contextstore_v1_context_store_proto_depIdxs = []int32{
-	31, // 0: contextstore.v1.FileMetadata.mtime:type_name -> google.protobuf.Timestamp
-	31, // 1: contextstore.v1.FileMetadata.cached_at:type_name -> google.protobuf.Timestamp
-	28, // 2: contextstore.v1.FileMetadata.labels:type_name -> contextstore.v1.FileMetadata.LabelsEntry
-	29, // 3: contextstore.v1.FileUpload.labels:type_name -> contextstore.v1.FileUpload.LabelsEntry
-	31, // 4: contextstore.v1.FileUpload.mtime:type_name -> google.protobuf.Timestamp
-	30, // 5: contextstore.v1.CacheFileRequest.labels:type_name -> contextstore.v1.CacheFileRequest.LabelsEntry
-	31, // 6: contextstore.v1.CacheFileRequest.mtime:type_name -> google.protobuf.Timestamp
+	34, // 0: contextstore.v1.FileMetadata.mtime:type_name -> google.protobuf.Timestamp
+	34, // 1: contextstore.v1.FileMetadata.cached_at:type_name -> google.protobuf.Timestamp
+	30, // 2: contextstore.v1.FileMetadata.labels:type_name -> contextstore.v1.FileMetadata.LabelsEntry
+	31, // 3: contextstore.v1.FileUpload.labels:type_name -> contextstore.v1.FileUpload.LabelsEntry
+	34, // 4: contextstore.v1.FileUpload.mtime:type_name -> google.protobuf.Timestamp
+	32, // 5: contextstore.v1.CacheFileRequest.labels:type_name -> contextstore.v1.CacheFileRequest.LabelsEntry
+	34, // 6: contextstore.v1.CacheFileRequest.mtime:type_name -> google.protobuf.Timestamp
 	0,  // 7: contextstore.v1.CacheFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
 	0,  // 8: contextstore.v1.GetFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
 	0,  // 9: contextstore.v1.GetMetadataResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	31, // 10: contextstore.v1.CacheAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
-	31, // 11: contextstore.v1.GetAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
+	34, // 10: contextstore.v1.CacheAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
+	34, // 11: contextstore.v1.GetAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
 	0,  // 12: contextstore.v1.FileResult.metadata:type_name -> contextstore.v1.FileMetadata
 	19, // 13: contextstore.v1.BatchGetFilesResponse.files:type_name -> contextstore.v1.FileResult
 	1,  // 14: contextstore.v1.BatchCacheFilesRequest.files:type_name -> contextstore.v1.FileUpload
 	0,  // 15: contextstore.v1.BatchCacheFilesResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	32, // 16: contextstore.v1.Limits.session_ttl:type_name -> google.protobuf.Duration
-	26, // 17: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
-	2,  // 18: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
-	4,  // 19: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
-	6,  // 20: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
-	8,  // 21: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
-	10, // 22: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
-	12, // 23: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
-	14, // 24: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
-	16, // 25: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
-	18, // 26: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
-	21, // 27: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
-	23, // 28: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
-	25, // 29: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
-	3,  // 30: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
-	5,  // 31: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
-	7,  // 32: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
-	9,  // 33: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
-	11, // 34: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
-	13, // 35: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
-	15, // 36: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
-	17, // 37: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
-	20, // 38: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
-	22, // 39: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
-	24, // 40: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
-	27, // 41: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
-	30, // [30:42] is the sub-list for method output_type
-	18, // [18:30] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	35, // 16: contextstore.v1.Limits.session_ttl:type_name -> google.protobuf.Duration
+	28, // 17: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
+	33, // 18: contextstore.v1.GetServerInfoResponse.backend_properties:type_name -> contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
+	2,  // 19: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
+	4,  // 20: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
+	6,  // 21: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
+	8,  // 22: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
+	10, // 23: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
+	12, // 24: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
+	14, // 25: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
+	16, // 26: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
+	18, // 27: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
+	21, // 28: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
+	23, // 29: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
+	25, // 30: contextstore.v1.ContextStoreService.GetStoreStats:input_type -> contextstore.v1.GetStoreStatsRequest
+	27, // 31: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
+	3,  // 32: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
+	5,  // 33: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
+	7,  // 34: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
+	9,  // 35: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
+	11, // 36: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
+	13, // 37: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
+	15, // 38: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
+	17, // 39: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
+	20, // 40: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
+	22, // 41: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
+	24, // 42: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
+	26, // 43: contextstore.v1.ContextStoreService.GetStoreStats:output_type -> contextstore.v1.GetStoreStatsResponse
+	29, // 44: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
+	32, // [32:45] is the sub-list for method output_type
+	19, // [19:32] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_contextstore_v1_context_store_proto_init() }
@@ -2030,7 +2205,7 @@ func file_contextstore_v1_context_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_contextstore_v1_context_store_proto_rawDesc), len(file_contextstore_v1_context_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,7 @@ const (
 	ContextStoreService_BatchGetFiles_FullMethodName      = "/contextstore.v1.ContextStoreService/BatchGetFiles"
 	ContextStoreService_BatchCacheFiles_FullMethodName    = "/contextstore.v1.ContextStoreService/BatchCacheFiles"
 	ContextStoreService_GetStats_FullMethodName           = "/contextstore.v1.ContextStoreService/GetStats"
+	ContextStoreService_GetStoreStats_FullMethodName      = "/contextstore.v1.ContextStoreService/GetStoreStats"
 	ContextStoreService_GetServerInfo_FullMethodName      = "/contextstore.v1.ContextStoreService/GetServerInfo"
 )
 
@@ -47,6 +48,12 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // ContextStoreService caches file contents and analyses per session.
+//
+// Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
+// refresh recency and count hits and misses), so clients may retry them on
+// UNAVAILABLE. Writes are not retried. Any call may also fail with
+// UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
+// or RESOURCE_EXHAUSTED (too many calls in flight).
 type ContextStoreServiceClient interface {
 	// CacheFile stores or replaces a file. Every analysis of that path in that
 	// namespace not recorded against this content's digest is dropped: those of
@@ -90,10 +97,15 @@ type ContextStoreServiceClient interface {
 	// Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
 	// RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
 	BatchCacheFiles(ctx context.Context, in *BatchCacheFilesRequest, opts ...grpc.CallOption) (*BatchCacheFilesResponse, error)
-	// GetStats returns counters for one namespace, or for the whole store when
-	// session_id is absent (an empty session_id selects the global namespace).
+	// GetStats returns the counters of one namespace: the global namespace when
+	// session_id is absent or empty, as in every other RPC. Counters cover the
+	// namespace since it was last created.
 	// Errors: INVALID_ARGUMENT.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
+	// GetStoreStats returns the counters of the whole store: every namespace,
+	// and the sessions expired since the server started.
+	// Errors: none besides those any call may see.
+	GetStoreStats(ctx context.Context, in *GetStoreStatsRequest, opts ...grpc.CallOption) (*GetStoreStatsResponse, error)
 	// GetServerInfo returns the server's version, backend and every limit, so
 	// clients can discover limits instead of hitting them. Never fails.
 	GetServerInfo(ctx context.Context, in *GetServerInfoRequest, opts ...grpc.CallOption) (*GetServerInfoResponse, error)
@@ -217,6 +229,16 @@ func (c *contextStoreServiceClient) GetStats(ctx context.Context, in *GetStatsRe
 	return out, nil
 }
 
+func (c *contextStoreServiceClient) GetStoreStats(ctx context.Context, in *GetStoreStatsRequest, opts ...grpc.CallOption) (*GetStoreStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStoreStatsResponse)
+	err := c.cc.Invoke(ctx, ContextStoreService_GetStoreStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *contextStoreServiceClient) GetServerInfo(ctx context.Context, in *GetServerInfoRequest, opts ...grpc.CallOption) (*GetServerInfoResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetServerInfoResponse)
@@ -232,6 +254,12 @@ func (c *contextStoreServiceClient) GetServerInfo(ctx context.Context, in *GetSe
 // for forward compatibility.
 //
 // ContextStoreService caches file contents and analyses per session.
+//
+// Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
+// refresh recency and count hits and misses), so clients may retry them on
+// UNAVAILABLE. Writes are not retried. Any call may also fail with
+// UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
+// or RESOURCE_EXHAUSTED (too many calls in flight).
 type ContextStoreServiceServer interface {
 	// CacheFile stores or replaces a file. Every analysis of that path in that
 	// namespace not recorded against this content's digest is dropped: those of
@@ -275,10 +303,15 @@ type ContextStoreServiceServer interface {
 	// Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
 	// RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
 	BatchCacheFiles(context.Context, *BatchCacheFilesRequest) (*BatchCacheFilesResponse, error)
-	// GetStats returns counters for one namespace, or for the whole store when
-	// session_id is absent (an empty session_id selects the global namespace).
+	// GetStats returns the counters of one namespace: the global namespace when
+	// session_id is absent or empty, as in every other RPC. Counters cover the
+	// namespace since it was last created.
 	// Errors: INVALID_ARGUMENT.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
+	// GetStoreStats returns the counters of the whole store: every namespace,
+	// and the sessions expired since the server started.
+	// Errors: none besides those any call may see.
+	GetStoreStats(context.Context, *GetStoreStatsRequest) (*GetStoreStatsResponse, error)
 	// GetServerInfo returns the server's version, backend and every limit, so
 	// clients can discover limits instead of hitting them. Never fails.
 	GetServerInfo(context.Context, *GetServerInfoRequest) (*GetServerInfoResponse, error)
@@ -324,6 +357,9 @@ func (UnimplementedContextStoreServiceServer) BatchCacheFiles(context.Context, *
 }
 func (UnimplementedContextStoreServiceServer) GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
+}
+func (UnimplementedContextStoreServiceServer) GetStoreStats(context.Context, *GetStoreStatsRequest) (*GetStoreStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStoreStats not implemented")
 }
 func (UnimplementedContextStoreServiceServer) GetServerInfo(context.Context, *GetServerInfoRequest) (*GetServerInfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetServerInfo not implemented")
@@ -547,6 +583,24 @@ func _ContextStoreService_GetStats_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContextStoreService_GetStoreStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStoreStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContextStoreServiceServer).GetStoreStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContextStoreService_GetStoreStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContextStoreServiceServer).GetStoreStats(ctx, req.(*GetStoreStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ContextStoreService_GetServerInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetServerInfoRequest)
 	if err := dec(in); err != nil {
@@ -615,6 +669,10 @@ var ContextStoreService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStats",
 			Handler:    _ContextStoreService_GetStats_Handler,
+		},
+		{
+			MethodName: "GetStoreStats",
+			Handler:    _ContextStoreService_GetStoreStats_Handler,
 		},
 		{
 			MethodName: "GetServerInfo",

@@ -195,30 +195,46 @@ export interface BatchCacheFilesResponse {
   metadata: FileMetadata[];
 }
 
-/** GetStatsRequest selects one namespace, or the whole store when absent. */
+/** GetStatsRequest selects one namespace. */
 export interface GetStatsRequest {
+  /** Absent or empty: the global namespace. */
   sessionId?: string | undefined;
 }
 
 /**
- * GetStatsResponse carries counters. Per namespace, counters cover the
- * namespace since it was last created; a cleared or expired namespace starts
- * again from zero.
+ * GetStatsResponse carries the counters of one namespace, since it was last
+ * created: a cleared or expired namespace starts again from zero.
  */
 export interface GetStatsResponse {
   files: bigint;
   analyses: bigint;
   /** Charged bytes: content or result, plus path, analysis type and labels. */
   bytes: bigint;
+  /** 1 when the namespace holds state, else 0. */
+  sessions: bigint;
+  hits: bigint;
+  misses: bigint;
+  evictions: bigint;
+  /** Always 0: expiry removes the namespace with its counters. */
+  expirations: bigint;
+}
+
+/** GetStoreStatsRequest takes no fields. */
+export interface GetStoreStatsRequest {
+}
+
+/** GetStoreStatsResponse carries the counters of the whole store. */
+export interface GetStoreStatsResponse {
+  files: bigint;
+  analyses: bigint;
+  /** Charged bytes of every namespace. */
+  bytes: bigint;
   /** Namespaces holding state (the global namespace included when it does). */
   sessions: bigint;
   hits: bigint;
   misses: bigint;
   evictions: bigint;
-  /**
-   * Sessions expired for idleness (store-wide; always 0 for one namespace,
-   * since expiry removes the namespace with its counters).
-   */
+  /** Sessions expired for idleness since the server started. */
   expirations: bigint;
 }
 
@@ -253,9 +269,26 @@ export interface GetServerInfoResponse {
   version: string;
   /** Storage backend, e.g. "memory". */
   backend: string;
-  /** Number of lock stripes (memory backend). */
+  /**
+   * Number of lock stripes of the memory backend. Deprecated: read
+   * backend_properties["stripes"]; other backends leave this 0.
+   *
+   * @deprecated
+   */
   stripes: bigint;
-  limits: Limits | undefined;
+  limits:
+    | Limits
+    | undefined;
+  /**
+   * Facts about the backend that only it has, e.g. "stripes" and
+   * "eviction" for the memory backend. Keys are stable; values are strings.
+   */
+  backendProperties: { [key: string]: string };
+}
+
+export interface GetServerInfoResponse_BackendPropertiesEntry {
+  key: string;
+  value: string;
 }
 
 function createBaseFileMetadata(): FileMetadata {
@@ -2420,6 +2453,214 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
   },
 };
 
+function createBaseGetStoreStatsRequest(): GetStoreStatsRequest {
+  return {};
+}
+
+export const GetStoreStatsRequest: MessageFns<GetStoreStatsRequest> = {
+  encode(_: GetStoreStatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStoreStatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStoreStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetStoreStatsRequest>): GetStoreStatsRequest {
+    return GetStoreStatsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetStoreStatsRequest>): GetStoreStatsRequest {
+    const message = createBaseGetStoreStatsRequest();
+    return message;
+  },
+};
+
+function createBaseGetStoreStatsResponse(): GetStoreStatsResponse {
+  return { files: 0n, analyses: 0n, bytes: 0n, sessions: 0n, hits: 0n, misses: 0n, evictions: 0n, expirations: 0n };
+}
+
+export const GetStoreStatsResponse: MessageFns<GetStoreStatsResponse> = {
+  encode(message: GetStoreStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.files !== 0n) {
+      if (BigInt.asIntN(64, message.files) !== message.files) {
+        throw new globalThis.Error("value provided for field message.files of type int64 too large");
+      }
+      writer.uint32(8).int64(message.files);
+    }
+    if (message.analyses !== 0n) {
+      if (BigInt.asIntN(64, message.analyses) !== message.analyses) {
+        throw new globalThis.Error("value provided for field message.analyses of type int64 too large");
+      }
+      writer.uint32(16).int64(message.analyses);
+    }
+    if (message.bytes !== 0n) {
+      if (BigInt.asIntN(64, message.bytes) !== message.bytes) {
+        throw new globalThis.Error("value provided for field message.bytes of type int64 too large");
+      }
+      writer.uint32(24).int64(message.bytes);
+    }
+    if (message.sessions !== 0n) {
+      if (BigInt.asIntN(64, message.sessions) !== message.sessions) {
+        throw new globalThis.Error("value provided for field message.sessions of type int64 too large");
+      }
+      writer.uint32(32).int64(message.sessions);
+    }
+    if (message.hits !== 0n) {
+      if (BigInt.asIntN(64, message.hits) !== message.hits) {
+        throw new globalThis.Error("value provided for field message.hits of type int64 too large");
+      }
+      writer.uint32(40).int64(message.hits);
+    }
+    if (message.misses !== 0n) {
+      if (BigInt.asIntN(64, message.misses) !== message.misses) {
+        throw new globalThis.Error("value provided for field message.misses of type int64 too large");
+      }
+      writer.uint32(48).int64(message.misses);
+    }
+    if (message.evictions !== 0n) {
+      if (BigInt.asIntN(64, message.evictions) !== message.evictions) {
+        throw new globalThis.Error("value provided for field message.evictions of type int64 too large");
+      }
+      writer.uint32(56).int64(message.evictions);
+    }
+    if (message.expirations !== 0n) {
+      if (BigInt.asIntN(64, message.expirations) !== message.expirations) {
+        throw new globalThis.Error("value provided for field message.expirations of type int64 too large");
+      }
+      writer.uint32(64).int64(message.expirations);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStoreStatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStoreStatsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.files = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.analyses = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytes = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sessions = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.hits = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.misses = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.evictions = reader.int64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.expirations = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetStoreStatsResponse>): GetStoreStatsResponse {
+    return GetStoreStatsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetStoreStatsResponse>): GetStoreStatsResponse {
+    const message = createBaseGetStoreStatsResponse();
+    message.files = (object.files !== undefined && object.files !== null) ? BigInt(object.files) : 0n;
+    message.analyses = (object.analyses !== undefined && object.analyses !== null) ? BigInt(object.analyses) : 0n;
+    message.bytes = (object.bytes !== undefined && object.bytes !== null) ? BigInt(object.bytes) : 0n;
+    message.sessions = (object.sessions !== undefined && object.sessions !== null) ? BigInt(object.sessions) : 0n;
+    message.hits = (object.hits !== undefined && object.hits !== null) ? BigInt(object.hits) : 0n;
+    message.misses = (object.misses !== undefined && object.misses !== null) ? BigInt(object.misses) : 0n;
+    message.evictions = (object.evictions !== undefined && object.evictions !== null) ? BigInt(object.evictions) : 0n;
+    message.expirations = (object.expirations !== undefined && object.expirations !== null)
+      ? BigInt(object.expirations)
+      : 0n;
+    return message;
+  },
+};
+
 function createBaseGetServerInfoRequest(): GetServerInfoRequest {
   return {};
 }
@@ -2755,7 +2996,7 @@ export const Limits: MessageFns<Limits> = {
 };
 
 function createBaseGetServerInfoResponse(): GetServerInfoResponse {
-  return { version: "", backend: "", stripes: 0n, limits: undefined };
+  return { version: "", backend: "", stripes: 0n, limits: undefined, backendProperties: {} };
 }
 
 export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
@@ -2775,6 +3016,9 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
     if (message.limits !== undefined) {
       Limits.encode(message.limits, writer.uint32(34).fork()).join();
     }
+    globalThis.Object.entries(message.backendProperties).forEach(([key, value]: [string, string]) => {
+      GetServerInfoResponse_BackendPropertiesEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
     return writer;
   },
 
@@ -2823,6 +3067,17 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
             message.limits = Limits.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = GetServerInfoResponse_BackendPropertiesEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.backendProperties[entry5.key] = entry5.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2846,11 +3101,100 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
     message.limits = (object.limits !== undefined && object.limits !== null)
       ? Limits.fromPartial(object.limits)
       : undefined;
+    message.backendProperties = (globalThis.Object.entries(object.backendProperties ?? {}) as [string, string][])
+      .reduce((acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      }, {});
     return message;
   },
 };
 
-/** ContextStoreService caches file contents and analyses per session. */
+function createBaseGetServerInfoResponse_BackendPropertiesEntry(): GetServerInfoResponse_BackendPropertiesEntry {
+  return { key: "", value: "" };
+}
+
+export const GetServerInfoResponse_BackendPropertiesEntry: MessageFns<GetServerInfoResponse_BackendPropertiesEntry> = {
+  encode(
+    message: GetServerInfoResponse_BackendPropertiesEntry,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetServerInfoResponse_BackendPropertiesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetServerInfoResponse_BackendPropertiesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(
+    base?: DeepPartial<GetServerInfoResponse_BackendPropertiesEntry>,
+  ): GetServerInfoResponse_BackendPropertiesEntry {
+    return GetServerInfoResponse_BackendPropertiesEntry.fromPartial(base ?? {});
+  },
+  fromPartial(
+    object: DeepPartial<GetServerInfoResponse_BackendPropertiesEntry>,
+  ): GetServerInfoResponse_BackendPropertiesEntry {
+    const message = createBaseGetServerInfoResponse_BackendPropertiesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+/**
+ * ContextStoreService caches file contents and analyses per session.
+ *
+ * Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
+ * refresh recency and count hits and misses), so clients may retry them on
+ * UNAVAILABLE. Writes are not retried. Any call may also fail with
+ * UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
+ * or RESOURCE_EXHAUSTED (too many calls in flight).
+ */
 export type ContextStoreServiceService = typeof ContextStoreServiceService;
 export const ContextStoreServiceService = {
   /**
@@ -3005,8 +3349,9 @@ export const ContextStoreServiceService = {
     responseDeserialize: (value: Buffer): BatchCacheFilesResponse => BatchCacheFilesResponse.decode(value),
   },
   /**
-   * GetStats returns counters for one namespace, or for the whole store when
-   * session_id is absent (an empty session_id selects the global namespace).
+   * GetStats returns the counters of one namespace: the global namespace when
+   * session_id is absent or empty, as in every other RPC. Counters cover the
+   * namespace since it was last created.
    * Errors: INVALID_ARGUMENT.
    */
   getStats: {
@@ -3017,6 +3362,21 @@ export const ContextStoreServiceService = {
     requestDeserialize: (value: Buffer): GetStatsRequest => GetStatsRequest.decode(value),
     responseSerialize: (value: GetStatsResponse): Buffer => Buffer.from(GetStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetStatsResponse => GetStatsResponse.decode(value),
+  },
+  /**
+   * GetStoreStats returns the counters of the whole store: every namespace,
+   * and the sessions expired since the server started.
+   * Errors: none besides those any call may see.
+   */
+  getStoreStats: {
+    path: "/contextstore.v1.ContextStoreService/GetStoreStats" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetStoreStatsRequest): Buffer => Buffer.from(GetStoreStatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetStoreStatsRequest => GetStoreStatsRequest.decode(value),
+    responseSerialize: (value: GetStoreStatsResponse): Buffer =>
+      Buffer.from(GetStoreStatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetStoreStatsResponse => GetStoreStatsResponse.decode(value),
   },
   /**
    * GetServerInfo returns the server's version, backend and every limit, so
@@ -3098,11 +3458,18 @@ export interface ContextStoreServiceServer extends UntypedServiceImplementation 
    */
   batchCacheFiles: handleUnaryCall<BatchCacheFilesRequest, BatchCacheFilesResponse>;
   /**
-   * GetStats returns counters for one namespace, or for the whole store when
-   * session_id is absent (an empty session_id selects the global namespace).
+   * GetStats returns the counters of one namespace: the global namespace when
+   * session_id is absent or empty, as in every other RPC. Counters cover the
+   * namespace since it was last created.
    * Errors: INVALID_ARGUMENT.
    */
   getStats: handleUnaryCall<GetStatsRequest, GetStatsResponse>;
+  /**
+   * GetStoreStats returns the counters of the whole store: every namespace,
+   * and the sessions expired since the server started.
+   * Errors: none besides those any call may see.
+   */
+  getStoreStats: handleUnaryCall<GetStoreStatsRequest, GetStoreStatsResponse>;
   /**
    * GetServerInfo returns the server's version, backend and every limit, so
    * clients can discover limits instead of hitting them. Never fails.
@@ -3314,8 +3681,9 @@ export interface ContextStoreServiceClient extends Client {
     callback: (error: ServiceError | null, response: BatchCacheFilesResponse) => void,
   ): ClientUnaryCall;
   /**
-   * GetStats returns counters for one namespace, or for the whole store when
-   * session_id is absent (an empty session_id selects the global namespace).
+   * GetStats returns the counters of one namespace: the global namespace when
+   * session_id is absent or empty, as in every other RPC. Counters cover the
+   * namespace since it was last created.
    * Errors: INVALID_ARGUMENT.
    */
   getStats(
@@ -3332,6 +3700,26 @@ export interface ContextStoreServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetStatsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetStoreStats returns the counters of the whole store: every namespace,
+   * and the sessions expired since the server started.
+   * Errors: none besides those any call may see.
+   */
+  getStoreStats(
+    request: GetStoreStatsRequest,
+    callback: (error: ServiceError | null, response: GetStoreStatsResponse) => void,
+  ): ClientUnaryCall;
+  getStoreStats(
+    request: GetStoreStatsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetStoreStatsResponse) => void,
+  ): ClientUnaryCall;
+  getStoreStats(
+    request: GetStoreStatsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetStoreStatsResponse) => void,
   ): ClientUnaryCall;
   /**
    * GetServerInfo returns the server's version, backend and every limit, so

@@ -1,0 +1,137 @@
+"""Where domain errors become gRPC statuses: one table, one wrapper.
+
+``STATUS`` gives every ``ContextStoreError`` its status code and the detail
+that goes with it; ``rpc`` wraps a servicer method, unary or server-streaming,
+so an error raised in it (or, for a stream, while it yields) reaches the
+caller through that table, and anything else is reported as INTERNAL with the
+trace in the log, never as UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from contextstore.server.errors import (
+    BackendUnavailable,
+    ContextStoreError,
+    InvalidArgument,
+    NotFound,
+    QuotaExceeded,
+)
+
+log = logging.getLogger("contextstore.server")
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+Detail = Callable[[Any], Message | None]
+
+
+def _bad_request(error: InvalidArgument) -> Message:
+    detail: Message = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in error.violations
+        ]
+    )
+    return detail
+
+
+def _quota_failure(error: QuotaExceeded) -> Message:
+    violation = error_details_pb2.QuotaFailure.Violation(
+        subject=error.limit, description=error.description
+    )
+    detail: Message = error_details_pb2.QuotaFailure(violations=[violation])
+    return detail
+
+
+def _no_detail(error: ContextStoreError) -> None:
+    return None
+
+
+STATUS: dict[type[ContextStoreError], tuple[int, Detail]] = {
+    InvalidArgument: (code_pb2.INVALID_ARGUMENT, _bad_request),
+    NotFound: (code_pb2.NOT_FOUND, _no_detail),
+    QuotaExceeded: (code_pb2.RESOURCE_EXHAUSTED, _quota_failure),
+    BackendUnavailable: (code_pb2.UNAVAILABLE, _no_detail),
+}
+"""Each domain error's status code and detail builder. A subclass takes its
+nearest listed ancestor's row; a ``ContextStoreError`` with no row at all is a
+bug that ``tests/server/test_rpc.py`` catches."""
+
+
+def to_status(error: ContextStoreError) -> status_pb2.Status:
+    """The ``google.rpc.Status`` that reports ``error`` to the caller."""
+    for kind in type(error).__mro__:
+        row = STATUS.get(kind)
+        if row is not None:
+            break
+    else:
+        raise LookupError(f"no status for {type(error).__name__}; add it to STATUS")
+    code, detail_of = row
+    status = status_pb2.Status(code=code, message=str(error))
+    detail = detail_of(error)
+    if detail is not None:
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        status.details.append(packed)
+    return status
+
+
+ErrorHook = Callable[[ContextStoreError], None]
+
+
+def _report(error: Exception, context: grpc.ServicerContext, method: str) -> None:
+    """Abort the call with ``error``'s status; never returns."""
+    if isinstance(error, ContextStoreError):
+        context.abort_with_status(rpc_status.to_status(to_status(error)))
+    # Our bug, not the caller's: say so plainly, keep the trace in the log.
+    log.error("event=rpc_failed method=%s", method, exc_info=error)
+    context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
+
+
+def rpc(method: Method) -> Method:
+    """Map errors of a servicer method, unary or server-streaming, to statuses.
+
+    The servicer instance may set ``on_error`` (an ``ErrorHook``) to hear of
+    each domain error first: the server uses it to reflect an unavailable
+    backend in the health service.
+    """
+    name = method.__name__
+
+    def hear(self: Any, error: ContextStoreError) -> None:
+        hook: ErrorHook | None = getattr(self, "on_error", None)
+        if hook is not None:
+            hook(error)
+
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def stream(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            try:
+                yield from method(self, request, context)
+            except Exception as error:
+                if isinstance(error, ContextStoreError):
+                    hear(self, error)
+                _report(error, context, name)
+
+        return cast(Method, stream)
+
+    @functools.wraps(method)
+    def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except Exception as error:
+            if isinstance(error, ContextStoreError):
+                hear(self, error)
+            _report(error, context, name)
+
+    return cast(Method, unary)
