@@ -1,6 +1,8 @@
-"""The Python conformance runner: executes cases.json through the generated stubs.
+"""The Python conformance runner: each step through ``contextstore.client``.
 
-Usage: python_runner.py --target HOST:PORT --cases PATH (see README.md beside it).
+Usage: python_runner.py --target HOST:PORT --cases PATH (see README.md beside
+it). A thin adapter: it maps each operation name to the typed client's method
+and prints what came back, normalized; ``matching`` judges it.
 """
 
 from __future__ import annotations
@@ -9,144 +11,138 @@ import argparse
 import base64
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-import grpc
-from google.protobuf import json_format
-from google.protobuf.message import Message
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-
-from contextstore.v1 import context_store_pb2 as pb
-from contextstore.v1 import context_store_pb2_grpc as pb_grpc
+from contextstore.client import (
+    CachedAnalysis,
+    CachedFile,
+    ContextStoreClient,
+    ContextStoreError,
+    FileMetadata,
+    FileUpload,
+    Removed,
+    ServerInfo,
+    Stats,
+)
 
 DEADLINE_SECONDS = 10.0
-SERVICE = pb.DESCRIPTOR.services_by_name["ContextStoreService"]
+
+Args = Mapping[str, Any]
+Operation = Callable[[ContextStoreClient, Args], Any]
 
 
-def expand(value: Any) -> Any:
-    """Replace the ``$bytes`` and ``$string`` generators, recursively."""
-    if isinstance(value, dict):
-        if set(value) == {"$bytes"}:
-            spec = value["$bytes"]
-            return base64.b64encode(spec["fill"].encode() * spec["count"]).decode()
-        if set(value) == {"$string"}:
-            return value["$string"]["fill"] * value["$string"]["count"]
-        return {k: expand(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [expand(v) for v in value]
-    return value
+def _bytes(text: str) -> bytes:
+    return base64.b64decode(text)
 
 
-def _is_default(value: Any) -> bool:
-    return value is None or value is False or value == 0 or value == "" or value == "0"
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _scalar_equal(expected: Any, actual: Any) -> bool:
-    if _is_default(expected) and _is_default(actual):
-        return True
-    numeric = (int, str)
-    if (
-        isinstance(expected, numeric)
-        and isinstance(actual, numeric)
-        and not (isinstance(expected, bool) or isinstance(actual, bool))
-    ):
-        try:
-            return int(expected) == int(actual)
-        except ValueError:
-            pass
-    return bool(expected == actual)
-
-
-def match(expected: Any, actual: Any, where: str = "response") -> str | None:
-    """None when ``actual`` matches ``expected`` under the README's rules."""
-    if isinstance(expected, dict) and len(expected) == 1 and next(iter(expected)).startswith("$"):
-        if "$present" in expected:
-            return (
-                None if not _is_default(actual) and actual not in ({}, []) else f"{where}: missing"
-            )
-        if "$absent" in expected:
-            return None if actual is None else f"{where}: expected absent, got {actual!r}"
-    if isinstance(expected, dict):
-        actual_dict = actual if isinstance(actual, dict) else {}
-        if actual is not None and not isinstance(actual, dict):
-            return f"{where}: expected an object, got {actual!r}"
-        for key, value in expected.items():
-            problem = match(value, actual_dict.get(key), f"{where}.{key}")
-            if problem:
-                return problem
-        return None
-    if isinstance(expected, list):
-        got = actual if isinstance(actual, list) else []
-        if len(got) != len(expected):
-            return f"{where}: expected {len(expected)} items, got {len(got)}"
-        problems = [
-            match(e, a, f"{where}[{i}]") for i, (e, a) in enumerate(zip(expected, got, strict=True))
-        ]
-        return next((p for p in problems if p), None)
-    if not _scalar_equal(expected, actual):
-        return f"{where}: expected {expected!r}, got {actual!r}"
-    return None
-
-
-def _details(error: grpc.RpcError) -> tuple[set[str], set[str]]:
-    fields: set[str] = set()
-    subjects: set[str] = set()
-    status = rpc_status.from_call(error)
-    for detail in status.details if status is not None else ():
-        bad, quota = error_details_pb2.BadRequest(), error_details_pb2.QuotaFailure()
-        if detail.Unpack(bad):
-            fields |= {v.field for v in bad.field_violations}
-        elif detail.Unpack(quota):
-            subjects |= {v.subject for v in quota.violations}
-    return fields, subjects
-
-
-def _call(stub: pb_grpc.ContextStoreServiceStub, rpc: str, request: dict[str, Any]) -> Any:
-    method = SERVICE.methods_by_name[rpc]
-    message: Message = json_format.ParseDict(request, pb.__dict__[method.input_type.name]())
-    call: Callable[..., Message] = getattr(stub, rpc)
-    return call(message, timeout=DEADLINE_SECONDS)
-
-
-def run_step(stub: pb_grpc.ContextStoreServiceStub, step: dict[str, Any]) -> str | None:
-    expect = step["expect"]
-    try:
-        response = _call(stub, step["rpc"], expand(step["request"]))
-    except (json_format.ParseError, KeyError) as error:
-        return f"bad step: {error}"
-    except grpc.RpcError as error:
-        code = error.code().name
-        if code != expect["code"]:
-            return f"{step['rpc']}: expected {expect['code']}, got {code}: {error.details()}"
-        fields, subjects = _details(error)
-        for key, got in (("field_violations", fields), ("quota_subjects", subjects)):
-            if key in expect and got != set(expect[key]):
-                return f"{key}: expected {sorted(expect[key])}, got {sorted(got)}"
-        return None
-    if expect["code"] != "OK":
-        return f"{step['rpc']}: expected {expect['code']}, got OK"
-    printed = json_format.MessageToDict(
-        response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+def _upload(item: Args) -> FileUpload:
+    return FileUpload(
+        item["path"], _bytes(item["content"]), item.get("labels", {}), _time(item.get("mtime"))
     )
-    return match(expand(expect.get("response", {})), printed)
 
 
-def run_case(stub: pb_grpc.ContextStoreServiceStub, case: dict[str, Any]) -> dict[str, Any]:
+OPERATIONS: dict[str, Operation] = {
+    "cache_file": lambda c, a: c.cache_file(
+        a["path"], _bytes(a["content"]), labels=a.get("labels"), mtime=_time(a.get("mtime"))
+    ),
+    "get_file": lambda c, a: c.get_file(a["path"]),
+    "get_metadata": lambda c, a: c.get_metadata(a["path"]),
+    "cache_analysis": lambda c, a: c.cache_analysis(
+        a["path"], a["analysis_type"], _bytes(a["result"])
+    ),
+    "get_analysis": lambda c, a: c.get_analysis(a["path"], a["analysis_type"]),
+    "invalidate_file": lambda c, a: c.invalidate_file(a["path"]),
+    "invalidate_analysis": lambda c, a: c.invalidate_analysis(a["path"], a["analysis_type"]),
+    "invalidate_analyses": lambda c, a: c.invalidate_analyses(a["path"]),
+    "clear_session": lambda c, a: c.clear_session(),
+    "batch_get_files": lambda c, a: c.batch_get_files(a["paths"]),
+    "batch_cache_files": lambda c, a: c.batch_cache_files([_upload(f) for f in a["files"]]),
+    "stats": lambda c, a: c.stats(),
+    "store_stats": lambda c, a: c.store_stats(),
+    "server_info": lambda c, a: c.server_info(),
+}
+READS = {"get_file", "get_metadata", "get_analysis"}
+
+
+# -- normalized results (README.md, "Results") -----------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _metadata(m: FileMetadata) -> dict[str, Any]:
+    return {
+        "path": m.path, "size": m.size, "sha256": _b64(m.sha256),
+        "mtime": None if m.mtime is None else _rfc3339(m.mtime),
+        "cached_at": _rfc3339(m.cached_at), "labels": dict(m.labels), "version": m.version,
+    }  # fmt: skip
+
+
+def _server_info(info: ServerInfo) -> dict[str, Any]:
+    limits = {
+        name: getattr(info.limits, name) for name in info.limits.__dataclass_fields__
+    }
+    limits["session_ttl"] = info.limits.session_ttl.total_seconds()
+    return {
+        "version": info.version, "backend": info.backend,
+        "backend_properties": dict(info.backend_properties), "limits": limits,
+    }  # fmt: skip
+
+
+def normalize(value: Any) -> Any:
+    if isinstance(value, CachedFile):
+        return {"content": _b64(value.content), "metadata": _metadata(value.metadata)}
+    if isinstance(value, FileMetadata):
+        return _metadata(value)
+    if isinstance(value, CachedAnalysis):
+        return {"result": _b64(value.result), "cached_at": _rfc3339(value.cached_at)}
+    if isinstance(value, datetime):  # cache_analysis
+        return {"cached_at": _rfc3339(value)}
+    if isinstance(value, Removed):
+        return {"files": value.files, "analyses": value.analyses}
+    if isinstance(value, Stats):
+        return {name: getattr(value, name) for name in value.__dataclass_fields__}
+    if isinstance(value, ServerInfo):
+        return _server_info(value)
+    if isinstance(value, list):
+        return [None if v is None else normalize(v) for v in value]
+    return value  # counts
+
+
+def run_step(client: ContextStoreClient, step: Args) -> dict[str, Any]:
+    operation = OPERATIONS.get(step["op"])
+    if operation is None:
+        return {"runner_error": f"unknown operation {step['op']!r}"}
+    handle = client.session(step.get("session") or None)
+    try:
+        result = operation(handle, step.get("args", {}))
+    except ContextStoreError as error:
+        violations = [v.subject for v in error.violations]
+        return {"error": {"code": error.code.name, "violations": violations,
+                          "message": error.message}}  # fmt: skip
+    if result is None and step["op"] in READS:
+        return {"miss": True}
+    return {"result": normalize(result)}
+
+
+def run_case(client: ContextStoreClient, case: Args) -> dict[str, Any]:
     for session in case["sessions"]:
-        # "" is the global namespace: a request without session_id.
-        request = pb.ClearSessionRequest(session_id=session or None)
         try:
-            stub.ClearSession(request, timeout=DEADLINE_SECONDS)
-        except grpc.RpcError as error:
-            failure = f"setup: ClearSession({session!r}) failed: {error.code().name}"
-            return {"case": case["name"], "ok": False, "step": -1, "error": failure}
-    for index, step in enumerate(case["steps"]):
-        problem = run_step(stub, step)
-        if problem:
-            return {"case": case["name"], "ok": False, "step": index, "error": problem}
-    return {"case": case["name"], "ok": True}
+            client.session(session or None).clear_session()
+        except ContextStoreError as error:
+            return {"case": case["name"], "setup_error": f"clear_session({session!r}): {error}"}
+    return {"case": case["name"], "outcomes": [run_step(client, s) for s in case["steps"]]}
 
 
 def main() -> int:
@@ -156,14 +152,10 @@ def main() -> int:
     args = parser.parse_args()
     with open(args.cases, encoding="utf-8") as f:
         cases = json.load(f)["cases"]
-    passed = True
-    with grpc.insecure_channel(args.target) as channel:
-        stub = pb_grpc.ContextStoreServiceStub(channel)
+    with ContextStoreClient(args.target, timeout=DEADLINE_SECONDS) as client:
         for case in cases:
-            result = run_case(stub, case)
-            passed = passed and result["ok"]
-            print(json.dumps(result), flush=True)
-    return 0 if passed else 1
+            print(json.dumps(run_case(client, case)), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
