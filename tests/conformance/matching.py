@@ -89,7 +89,8 @@ def match(expected: Any, actual: Any, where: str = "result") -> str | None:
         got = actual if isinstance(actual, list) else []
         if len(got) != len(expected):
             return f"{where}: expected {len(expected)} items, got {len(got)}"
-        problems = (match(e, a, f"{where}[{i}]") for i, (e, a) in enumerate(zip(expected, got)))
+        pairs = enumerate(zip(expected, got, strict=True))
+        problems = (match(e, a, f"{where}[{i}]") for i, (e, a) in pairs)
         return next((p for p in problems if p), None)
     if not _scalar_equal(expected, actual):
         return f"{where}: expected {expected!r}, got {actual!r}"

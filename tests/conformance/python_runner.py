@@ -90,9 +90,7 @@ def _metadata(m: FileMetadata) -> dict[str, Any]:
 
 
 def _server_info(info: ServerInfo) -> dict[str, Any]:
-    limits = {
-        name: getattr(info.limits, name) for name in info.limits.__dataclass_fields__
-    }
+    limits = {name: getattr(info.limits, name) for name in info.limits.__dataclass_fields__}
     limits["session_ttl"] = info.limits.session_ttl.total_seconds()
     return {
         "version": info.version, "backend": info.backend,

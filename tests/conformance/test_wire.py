@@ -16,12 +16,12 @@ from typing import Any
 
 import grpc
 import pytest
+from conformance.matching import expand, match
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from conformance.matching import expand, match
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 from contextstore.v1 import context_store_pb2 as pb
@@ -46,7 +46,7 @@ def stub() -> Iterator[pb_grpc.ContextStoreServiceStub]:
 def _details(error: grpc.RpcError) -> tuple[set[str], set[str]]:
     fields: set[str] = set()
     subjects: set[str] = set()
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     for detail in status.details if status is not None else ():
         bad, quota = error_details_pb2.BadRequest(), error_details_pb2.QuotaFailure()
         if detail.Unpack(bad):
