@@ -4,9 +4,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# make run installs what the contextstore command needs; make test adds the
+# development tools (.[dev]). Each stamp is redone when pyproject.toml changes.
+RUN_STAMP := $(VENV)/.run-stamp
+STAMP := $(VENV)/.dev-stamp
 PROTO := protos/contextstore/v1/context_store.proto
-PY_OUT := client/python
+PY_OUT := protos/python
 GENERATED := contextstore/v1/context_store_pb2.py contextstore/v1/context_store_pb2.pyi \
 	contextstore/v1/context_store_pb2_grpc.py contextstore/v1/context_store_pb2_grpc.pyi
 
@@ -34,13 +37,20 @@ LANGS := go java rust typescript
 
 .PHONY: run test lint buf tools clients proto check-proto pytest bench redis clean
 
-$(STAMP): pyproject.toml
+$(VENV)/.venv-stamp:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml $(VENV)/.venv-stamp
+	$(BIN)/python -m pip install --quiet -e '.[server,bench]'
+	touch $@
+
+$(STAMP): pyproject.toml $(VENV)/.venv-stamp
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/contextstore serve
 
 test: check-proto lint pytest
@@ -77,7 +87,8 @@ buf: $(BUF)
 	else echo "buf breaking: no contract at $(BUF_AGAINST) to compare with"; fi
 
 lint: buf $(STAMP)
-	$(BIN)/mypy server client/python tests
+	$(BIN)/lint-imports
+	$(BIN)/mypy server client/python protos/python/contextstore/units benchmarks tests
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -93,10 +104,11 @@ check-proto: $(STAMP)
 		rm -rf $$tmp; exit 1; }; \
 	done; rm -rf $$tmp; echo "generated code is up to date"
 
-# The full benchmark suite: six figures, each a ratio measured side by side
-# with its target beside it; writes BENCHMARKS.md. Not part of make test.
+# The full benchmark suite (benchmarks/, not packaged): each figure a ratio
+# measured side by side, with its target beside it; writes BENCHMARKS.md.
+# Not part of make test.
 bench: $(STAMP) tools redis
-	$(BIN)/python -m contextstore.bench.suite --report BENCHMARKS.md
+	$(BIN)/python -m benchmarks --report BENCHMARKS.md
 
 # redis-server and redis-benchmark, the suite's yardstick, from Debian's packages.
 redis:

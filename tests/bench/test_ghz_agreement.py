@@ -18,8 +18,8 @@ from typing import Any
 
 from bench.runs import run_bench
 
+from benchmarks import procs
 from contextstore.bench.localserver import local_server
-from contextstore.bench.suite import procs
 from contextstore.bench.workload import key_path, session_name
 from contextstore.client import ContextStoreClient, FileUpload
 

@@ -14,7 +14,6 @@ from contextstore.bench.workload import (
     draw_keys,
     key_path,
     parse_mix,
-    parse_size_range,
     preload_requests,
 )
 from contextstore.v1 import context_store_pb2 as pb
@@ -30,25 +29,6 @@ def test_mix_parses_weights_and_splits_analysis() -> None:
 def test_bad_mixes_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_mix(text)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("100", (100, 100)),
-        ("4KiB", (4096, 4096)),
-        ("512-2KiB", (512, 2048)),
-        ("1MiB", (1 << 20,) * 2),
-    ],
-)
-def test_payload_sizes(text: str, expected: tuple[int, int]) -> None:
-    assert parse_size_range(text) == expected
-
-
-@pytest.mark.parametrize("text", ["2KiB-1KiB", "big", "1TB"])
-def test_bad_payload_sizes_are_refused(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_size_range(text)
 
 
 def test_uniform_keys_are_flat() -> None:

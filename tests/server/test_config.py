@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from typing import Any
 
 import pytest
 
-from contextstore.server.config import GiB, KiB, MiB, ServerConfig, parse, parse_size
+from contextstore.server.config import ServerConfig, parse
+from contextstore.units import GiB, KiB, MiB
 
 FIELDS = {f.name: f for f in dataclasses.fields(ServerConfig)}
 
@@ -101,30 +101,6 @@ def test_environment_names_are_exact() -> None:
     parsed = parse([], {"contextstore_workers": "3", "CONTEXTSTORE_WORKER": "3", "WORKERS": "3"})
 
     assert parsed.workers == ServerConfig().workers
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("0", 0),
-        ("4096", 4096),
-        ("1KiB", 1024),
-        ("16MiB", 16 * 1024 * 1024),
-        ("1GiB", 1 << 30),
-        ("3GiB", 3 << 30),
-        (" 2 MiB ", 2 << 20),
-    ],
-)
-def test_parse_size(text: str, expected: int) -> None:
-    assert parse_size(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text", ["", "MiB", "16MB", "16mib", "16 M", "1.5MiB", "-1", "-1MiB", "16KB", "0x10", "1e6"]
-)
-def test_parse_size_rejects(text: str) -> None:
-    with pytest.raises(argparse.ArgumentTypeError, match="not a size"):
-        parse_size(text)
 
 
 def test_size_suffixes_through_flags_and_environment() -> None:

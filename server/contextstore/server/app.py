@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent import futures
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from contextstore.server.config import ServerConfig

@@ -2,22 +2,21 @@
 
 Every field is a command-line flag (``--max-content-bytes``) and an environment
 variable (``CONTEXTSTORE_MAX_CONTENT_BYTES``). A flag wins over the environment,
-which wins over the default. Byte sizes accept ``KiB``, ``MiB`` and ``GiB``.
+which wins over the default. Sizes and durations use ``contextstore.units``
+(``16MiB``, ``250ms``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from contextstore.server.store.base import Budgets
 from contextstore.server.store.registry import BACKENDS
-
-KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+from contextstore.units import GiB, KiB, MiB, parse_duration, parse_size
 
 # Fixed by the contract, not configurable: other languages rely on them.
 MAX_PATH_BYTES = 4096
@@ -88,21 +87,11 @@ def setting_name(name: str) -> str:
     return f"--{name.replace('_', '-')} / {ENV_PREFIX}{name.upper()}"
 
 
-_SIZE = re.compile(r"^\s*(\d+)\s*(KiB|MiB|GiB|)\s*$")
-
-
-def parse_size(text: str) -> int:
-    """``"16MiB"`` -> 16777216; plain integers are bytes."""
-    match = _SIZE.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4096, 16MiB, 1GiB)")
-    unit = {"": 1, "KiB": KiB, "MiB": MiB, "GiB": GiB}[match.group(2)]
-    return int(match.group(1)) * unit
-
-
 def _converter(f: dataclasses.Field[Any]) -> Any:
     if f.name.endswith("_bytes"):
         return parse_size
+    if f.name.endswith("_seconds"):
+        return parse_duration
     return {"int": int, "float": float, "str": str}[str(f.type)]
 
 

@@ -62,9 +62,7 @@ class BackendHealth:
 
     def start(self) -> None:
         self.check()
-        self._thread = threading.Thread(
-            target=self._watch, name="contextstore-health", daemon=True
-        )
+        self._thread = threading.Thread(target=self._watch, name="contextstore-health", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

@@ -248,9 +248,9 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         )
 
 
-def _fill_stats(out: pb.GetStatsResponse | pb.GetStoreStatsResponse, s: Stats) -> None:
-    out.files, out.analyses, out.bytes, out.sessions = s.files, s.analyses, s.bytes, s.sessions
-    out.hits, out.misses, out.evictions, out.expirations = s.hits, s.misses, s.evictions, s.expirations
+def _fill_stats(out: pb.GetStatsResponse | pb.GetStoreStatsResponse, stats: Stats) -> None:
+    for name in Stats.__dataclass_fields__:  # the same counters, by the same names
+        setattr(out, name, getattr(stats, name))
 
 
 def _where(ns: str | None) -> str:

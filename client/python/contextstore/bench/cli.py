@@ -44,8 +44,9 @@ from contextstore.bench.plot import PlotUnavailable
 from contextstore.bench.pool import BenchError
 from contextstore.bench.report import BenchReport
 from contextstore.bench.runner import BenchConfig, run
-from contextstore.bench.workload import Workload, check_mix, parse_mix, parse_size_range
+from contextstore.bench.workload import Workload, check_mix, parse_mix
 from contextstore.client import ContextStoreError
+from contextstore.units import parse_duration, parse_size_range
 
 # Settings a scenario file or a flag may give, with their defaults.
 DEFAULTS: Mapping[str, Any] = {
@@ -74,10 +75,11 @@ def _load_flags(parser: argparse.ArgumentParser) -> None:
     add("--rate", type=float, help="open loop: calls/s in total")
     add("--schedule", metavar="SPEC", help="open loop: const:R, ramp:FROM:TO or step:R1,R2,...")
     add("--sweep", action="store_true", help="closed-loop sweep 1, 2, 4 ... --concurrency")
-    add("--duration", type=float, help="measured seconds (per sweep step)" + _d("duration"))
-    add("--warmup", type=float, help="unmeasured seconds of the same load first" + _d("warmup"))
-    add("--interval", type=float, help="timeline resolution, seconds" + _d("interval"))
-    add("--timeout", type=float, help="deadline of each call, seconds" + _d("timeout"))
+    seconds = parse_duration  # 30, 1.5s, 250ms, 5m
+    add("--duration", type=seconds, help="measured seconds (per sweep step)" + _d("duration"))
+    add("--warmup", type=seconds, help="unmeasured seconds of the same load first" + _d("warmup"))
+    add("--interval", type=seconds, help="timeline resolution, seconds" + _d("interval"))
+    add("--timeout", type=seconds, help="deadline of each call, seconds" + _d("timeout"))
 
 
 def _workload_flags(parser: argparse.ArgumentParser) -> None:
@@ -146,7 +148,16 @@ def _mix(value: Any) -> dict[str, float]:
     return parse_mix(str(value))
 
 
+_SECONDS = ("duration", "warmup", "interval", "timeout")
+
+
+def _seconds(value: Any) -> float:
+    """A duration from a flag (already parsed) or a scenario file (a number or ``"30s"``)."""
+    return float(value) if isinstance(value, int | float) else parse_duration(str(value))
+
+
 def to_config(s: Mapping[str, Any]) -> BenchConfig:
+    s = {**s, **{name: _seconds(s[name]) for name in _SECONDS}}
     workload = Workload(
         mix=_mix(s["mix"]), payload_bytes=parse_size_range(str(s["payload_bytes"])),
         **{name: s[name] for name in _WORKLOAD},

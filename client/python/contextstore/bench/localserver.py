@@ -1,6 +1,10 @@
 """A throwaway ``contextstore serve`` subprocess: for a run given no ``--target``,
 and for every server the benchmark suite measures.
 
+A subprocess, never an import: the load generator does not depend on the
+server's code, only on the ``contextstore`` command (and the ``[server]``
+extra being installed, which the command says when it is not).
+
 The server picks a free port (``--listen 127.0.0.1:0``) and names it in its
 ``event=started ... listen=HOST:PORT`` log line, which is read back here. Its
 stderr keeps being drained on a thread: a full pipe would block its logging.
@@ -17,12 +21,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from queue import Empty, Queue
+from typing import IO
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 _LISTEN = re.compile(r"\blisten=(\S+:\d+)")
-# `python -c` keeps the remaining arguments in sys.argv[1:], which main() reads.
-_SERVE = "from contextstore.cli.main import main; raise SystemExit(main())"
+SERVE = (sys.executable, "-m", "contextstore.cli", "serve")
+"""``contextstore serve``, run by this interpreter."""
 
 
 class ServerStartError(Exception):
@@ -35,9 +40,10 @@ class LocalServer:
     pid: int
 
 
-def _pump(stream: Iterator[str], lines: Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
+def _pump(stream: IO[str], lines: Queue[str | None]) -> None:
+    with stream:  # closed at the server's exit, not left to the garbage collector
+        for line in stream:
+            lines.put(line)
     lines.put(None)
 
 
@@ -68,18 +74,17 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def local_server(
-    args: Sequence[str] = (), *, wrapper: Sequence[str] = (), module: str | None = None
+    args: Sequence[str] = (), *, wrapper: Sequence[str] = (), command: Sequence[str] | None = None
 ) -> Iterator[LocalServer]:
     """Run ``contextstore serve --listen 127.0.0.1:0 ARGS``; yield it; stop it.
 
     ``wrapper`` prefixes the command, e.g. ``("taskset", "-c", "0")`` to pin the
-    server; ``module`` runs ``python -m MODULE`` instead, a server taking the
-    same flags (the suite's no-op baseline).
+    server; ``command`` replaces ``contextstore serve`` with another server
+    taking the same flags and logging the same started line.
     """
-    serve = [sys.executable, "-m", module] if module else [sys.executable, "-c", _SERVE, "serve"]
-    command = [*wrapper, *serve, "--listen", "127.0.0.1:0", *args]
+    argv = [*wrapper, *(command or SERVE), "--listen", "127.0.0.1:0", *args]
     process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
     assert process.stderr is not None

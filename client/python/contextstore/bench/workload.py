@@ -8,9 +8,7 @@ per (operation, namespace, key); batches come from a small pool per namespace.
 
 from __future__ import annotations
 
-import itertools
 import random
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -34,8 +32,6 @@ OPS: Mapping[str, str] = {
 READS = frozenset({"get", "metadata", "analysis_get"})
 ANALYSIS_TYPE = "bench"
 BATCH_POOL = 32  # pre-built batches per (operation, namespace)
-_SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
-_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -59,23 +55,6 @@ def check_mix(mix: Mapping[str, float]) -> dict[str, float]:
     if any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
         raise ValueError("mix weights must be >= 0 and not all 0")
     return {op: float(w) for op, w in mix.items() if w > 0}
-
-
-def parse_size(text: str) -> int:
-    """``4096``, ``4KiB``, ``1MiB`` -> bytes."""
-    match = _SIZE.match(text)
-    if not match:
-        raise ValueError(f"a size is a number with an optional B/KiB/MiB/GiB unit, got {text!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
-
-
-def parse_size_range(text: str) -> tuple[int, int]:
-    """``1KiB`` -> (1024, 1024); ``512-4KiB`` -> (512, 4096), sizes drawn uniformly."""
-    low, sep, high = text.partition("-")
-    bounds = (parse_size(low), parse_size(high if sep else low))
-    if bounds[0] > bounds[1]:
-        raise ValueError(f"a size range is LOW-HIGH with LOW <= HIGH, got {text!r}")
-    return bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +240,3 @@ def _chunks(
         size += item
     if chunk:
         yield chunk
-
-
-def cycle(plan: Plan) -> Iterator[tuple[str, bytes]]:
-    return itertools.cycle(plan)

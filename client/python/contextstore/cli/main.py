@@ -1,4 +1,8 @@
-"""The ``contextstore`` command: ``serve``, and client commands for scripts.
+"""The ``contextstore`` command: ``serve``, ``bench``, and client commands for scripts.
+
+The client commands need only the client library; ``serve`` needs the
+``[server]`` extra and ``bench`` the ``[bench]`` one, and each says so when
+its extra is missing. This is the one place that starts the server.
 
 Human output by default, ``--json`` for scripts. Failures print the error to
 stderr and exit 1; a miss is a failure (``not found``) so scripts can test it.
@@ -162,16 +166,22 @@ def _analysis_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _serve(argv: Sequence[str]) -> int:
-    # Imported here so client commands do not load the server.
-    from contextstore.server.main import main as serve_main
-
+    # Imported here: client commands need neither the server nor its extra.
+    try:
+        from contextstore.server.main import main as serve_main
+    except ModuleNotFoundError as error:  # the [server] extra is not installed
+        print(f"contextstore serve: {error}", file=sys.stderr)
+        return 2
     return serve_main(argv)
 
 
 def _bench(argv: Sequence[str]) -> int:
-    # Imported here so client commands do not load the load generator.
-    from contextstore.bench.cli import main as bench_main
-
+    # Imported here: client commands need neither the load generator nor its extra.
+    try:
+        from contextstore.bench.cli import main as bench_main
+    except ModuleNotFoundError as error:  # the [bench] extra is not installed
+        print(f"contextstore bench: {error}", file=sys.stderr)
+        return 2
     return bench_main(argv)
 
 
@@ -192,5 +202,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(render.to_json(result), indent=2, sort_keys=True))
     else:
-        render.human(args.command, result, sys.stdout)
+        render.human(result, sys.stdout)
     return 0

@@ -54,7 +54,7 @@ def _lines(value: Any, out: IO[str], indent: str = "") -> None:
             out.write(f"{indent}{name.ljust(width)}  {'-' if shown is None else shown}\n")
 
 
-def human(command: str, result: Any, out: IO[str]) -> None:
+def human(result: Any, out: IO[str]) -> None:
     """Print ``result`` for a person; file and analysis payloads go out raw."""
     if isinstance(result, CachedFile | CachedAnalysis):
         payload = result.content if isinstance(result, CachedFile) else result.result

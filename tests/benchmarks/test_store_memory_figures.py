@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contextstore.bench.suite import memory, procs, store
-from contextstore.bench.suite.figures import Figure
+from benchmarks import memory, procs, store
+from benchmarks.figures import Figure
 
 QUICK = store.MixedLoad(paths=20, ops_per_thread=300)
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from contextstore.bench.suite import latency, memory, service, store
-from contextstore.bench.suite.figures import Figure, Measure, Target
+from benchmarks import latency, memory, service, store
+from benchmarks.figures import Figure, Measure, Target
 
 Step = Callable[[Sequence[Figure]], Figure]
 

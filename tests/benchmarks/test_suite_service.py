@@ -11,9 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+from benchmarks import noop, procs, service
+from benchmarks.figures import Figure, alternate
 from contextstore.bench.localserver import ServerStartError
-from contextstore.bench.suite import noop, procs, service
-from contextstore.bench.suite.figures import Figure, alternate
 from contextstore.client import ContextStoreClient
 from contextstore.server.app import Server
 from contextstore.v1 import context_store_pb2 as pb

@@ -1,19 +1,26 @@
 """Our servicer with a GetFile that does nothing: figure 1's baseline.
 
-``python -m contextstore.bench.suite.noop [serve flags]`` runs the real server
-(same flags, thread pool, limits, health and reflection) with this servicer in
-place of ours. Its GetFile answers with a response built once, the same size
-as ours for a 1 KiB file, so the two differ only by our validation, store
+``python benchmarks/noop.py [serve flags]`` runs the real server (same
+flags, thread pool, limits, health and reflection) with this servicer in
+place of ours; it imports only the installed ``contextstore``, so it runs as
+a script. Its GetFile answers with a response built once, the same size as
+ours for a 1 KiB file, so the two differ only by our validation, store
 lookup and response building.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import sys
+import threading
 from typing import Any
 
+from contextstore.server import config as config_module
+from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
-from contextstore.server.main import main as serve_main
+from contextstore.server.main import log_started
 from contextstore.server.service import ContextStoreServicer
 from contextstore.server.store.base import Store
 from contextstore.v1 import context_store_pb2 as pb
@@ -42,5 +49,19 @@ class NoopServicer(ContextStoreServicer):
         return self._canned
 
 
+def main() -> int:
+    """Like ``contextstore serve``, with the no-op GetFile; stops on SIGTERM."""
+    config = config_module.parse(sys.argv[1:], os.environ)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    server = Server(config, servicer=NoopServicer)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    server.start()
+    log_started(server)  # the line that names the port
+    stopping.wait()
+    server.stop()
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(serve_main(sys.argv[1:], servicer=NoopServicer))
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""``python -m contextstore.bench.suite``: measure every figure, print, report.
+"""``python -m benchmarks``: measure every figure, print, report.
 
 ``make bench`` runs it in full (a few minutes) and writes BENCHMARKS.md;
 ``--quick`` runs every figure at a small scale in well under a minute, to see
@@ -15,13 +15,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from contextstore.bench.suite import procs, report
-from contextstore.bench.suite.figures import Figure
-from contextstore.bench.suite.plan import Plan, plan
+from benchmarks import procs, report
+from benchmarks.figures import Figure
+from benchmarks.plan import Plan, plan
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m contextstore.bench.suite", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--report", type=Path, help="write the report (markdown) to this file")
     parser.add_argument("--quick", action="store_true", help="small scale: check, don't measure")
     parser.add_argument("--only", nargs="+", metavar="KEY", help="run only these figures (1 .. 6)")
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures = _run(steps, args.only, console)
     report.print_table(figures, Console())
     if args.report:
-        command = "make bench" if not args.quick else "python -m contextstore.bench.suite --quick"
+        command = "make bench" if not args.quick else "python -m benchmarks --quick"
         args.report.write_text(report.markdown(figures, command=command))
         console.print(f"wrote {args.report}")
     return 0 if all(f.met for f in figures) else 1

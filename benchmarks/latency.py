@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contextstore.bench.suite import procs
-from contextstore.bench.suite.figures import Figure, Measure, Target
+from benchmarks import procs
+from benchmarks.figures import Figure, Measure, Target
 
 LOAD_SHARE = 0.70
 KEYS = 100

@@ -1,4 +1,4 @@
-"""``python -m contextstore.bench.suite --quick``: every figure runs, the report is whole."""
+"""``python -m benchmarks --quick``: every figure runs, the report is whole."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from contextstore.bench.suite import report
-from contextstore.bench.suite.figures import Figure, Measure, Target
+from benchmarks import report
+from benchmarks.figures import Figure, Measure, Target
 
 KEYS = ["1", "2", "3", "4a", "4b", "5a", "5b", "6"]
 
 
 def test_a_quick_run_reports_every_figure_with_its_target(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
-    argv = [sys.executable, "-m", "contextstore.bench.suite", "--quick", "--report", str(out)]
+    argv = [sys.executable, "-m", "benchmarks", "--quick", "--report", str(out)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     # At quick scale a figure may miss its target (exit 1); the run itself must work.
     assert done.returncode in (0, 1), done.stderr

@@ -1,7 +1,7 @@
 """Figures of memory: 5a (bytes per cached file beyond its content) and 5b (peak
 RSS of a server flooded with writes against its total budget).
 
-5a runs in a fresh interpreter (``python -m contextstore.bench.suite.memory``),
+5a runs in a fresh interpreter (``python -m benchmarks.memory``),
 so nothing the parent allocated is counted. It reads VmRSS before and after
 caching distinct 1 KiB contents, each one ``bytes`` object as a server holds
 it, and charges the store with everything but the 1024 content bytes: the
@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from contextstore.bench.suite import procs
-from contextstore.bench.suite.figures import Figure, Measure, Target
+from benchmarks import procs
+from benchmarks.figures import Figure, Measure, Target
 
 MiB = 1 << 20
 CONTENT_BYTES = 1024
-MODULE = "contextstore.bench.suite.memory"
+MODULE = "benchmarks.memory"
 
 
 # -- figure 5a: bytes per entry --------------------------------------------------
@@ -56,7 +56,7 @@ def _fill_and_measure(files: int) -> dict[str, int]:
 def entry_overhead(*, files: int = 1_000_000) -> Figure:
     """Figure 5a: resident bytes per cached 1 KiB file beyond its 1024 content bytes."""
     argv = [sys.executable, "-m", MODULE, "--files", str(files)]
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=procs.REPO)
     got = json.loads(done.stdout)
     beyond = got["after"] - got["before"] - files * CONTENT_BYTES
     return Figure(

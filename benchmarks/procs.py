@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from contextstore.bench.localserver import LocalServer, local_server, stop
 
 SERVER_CPU = "0"
 LOAD_CPU = "1"
-REPO = Path(__file__).resolve().parents[5]
+REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / ".tools" / "bin"
 
 
@@ -52,16 +53,25 @@ def status_field(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
+NOOP_SERVER = (sys.executable, str(REPO / "benchmarks" / "noop.py"))
+"""Our server with a no-op GetFile (figure 1's baseline), taking the same flags."""
+
+
 @contextmanager
-def contextstore_server(*flags: str, module: str | None = None) -> Iterator[LocalServer]:
-    """``contextstore serve`` (or ``python -m module``) on a free port, pinned to the server CPU."""
-    with local_server(flags, wrapper=pinned([], SERVER_CPU), module=module) as server:
+def contextstore_server(*flags: str, command: Sequence[str] | None = None) -> Iterator[LocalServer]:
+    """``contextstore serve`` (or ``command``) on a free port, pinned to the server CPU."""
+    with local_server(flags, wrapper=pinned([], SERVER_CPU), command=command) as server:
         yield server
 
 
 def _drain(stream: IO[str]) -> None:
     """Read what nobody else will, so a chatty process never blocks on a full pipe."""
-    threading.Thread(target=stream.read, daemon=True).start()
+
+    def read_all() -> None:
+        with stream:
+            stream.read()
+
+    threading.Thread(target=read_all, daemon=True).start()
 
 
 def free_port() -> int:
@@ -76,8 +86,6 @@ class GhzResult:
     rps: float
     count: int
     errors: dict[str, int]
-    p50_us: float
-    p99_us: float
 
 
 def protoset(out: Path) -> Path:
@@ -110,13 +118,8 @@ def ghz(
     argv += ["-c", str(concurrency), "-n", str(calls), address]
     done = subprocess.run(pinned(argv, LOAD_CPU), capture_output=True, text=True, check=True)
     report = json.loads(done.stdout)
-    latency = {
-        d["percentage"]: d["latency"] / 1000 for d in report.get("latencyDistribution") or []
-    }
     errors = {k: v for k, v in (report.get("statusCodeDistribution") or {}).items() if k != "OK"}
-    return GhzResult(
-        report["rps"], report["count"], errors, latency.get(50, 0.0), latency.get(99, 0.0)
-    )
+    return GhzResult(report["rps"], report["count"], errors)
 
 
 @contextmanager

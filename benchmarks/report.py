@@ -19,8 +19,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from contextstore.bench.suite import procs
-from contextstore.bench.suite.figures import Figure, Measure
+from benchmarks import procs
+from benchmarks.figures import Figure, Measure
 
 
 def table(figures: Sequence[Figure]) -> Table:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from contextstore.bench.suite.figures import Figure, Measure, Target, alternate
+from benchmarks.figures import Figure, Measure, Target, alternate
 from contextstore.server.store.base import Budgets, FileWrite, Namespace
 from contextstore.server.store.memory import StripedStore
 

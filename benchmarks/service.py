@@ -10,15 +10,15 @@ drift in the machine's load falls on both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from contextstore.bench.suite import noop, procs
-from contextstore.bench.suite.figures import Figure, Measure, Target, alternate
+from benchmarks import noop, procs
+from benchmarks.figures import Figure, Measure, Target, alternate
 from contextstore.client import ContextStoreClient, FileUpload
 
 SESSION = "bench"
-NOOP_MODULE = "contextstore.bench.suite.noop"
 BATCH = 100
 REDIS_CLIENTS = 32
 
@@ -59,9 +59,9 @@ def _ghz(address: str, load: Load, calls: int) -> procs.GhzResult:
     )  # fmt: skip
 
 
-def server_rate(load: Load, *, module: str | None = None) -> float:
-    """Calls/s of ``load`` against a fresh server, after a short warm-up."""
-    with procs.contextstore_server(module=module) as server:
+def server_rate(load: Load, *, command: Sequence[str] | None = None) -> float:
+    """Calls/s of ``load`` against a fresh server (``command``: another), after a warm-up."""
+    with procs.contextstore_server(command=command) as server:
         _preload(server.address, load.paths)
         _ghz(server.address, load, max(load.calls // 10, load.concurrency))
         result = _ghz(server.address, load, load.calls)
@@ -89,7 +89,9 @@ def service_overhead(scale: ServiceScale, *, protoset: Path) -> Figure:
     """Figure 1: unary GetFile calls/s, our servicer ÷ a no-op one, same server settings."""
     load = _get_file_load(scale, protoset)
     ours, baseline = alternate(
-        scale.rounds, lambda: server_rate(load), lambda: server_rate(load, module=NOOP_MODULE)
+        scale.rounds,
+        lambda: server_rate(load),
+        lambda: server_rate(load, command=procs.NOOP_SERVER),
     )
     how = _get_file_how(scale)
     return Figure(
