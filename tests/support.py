@@ -7,9 +7,30 @@ import shutil
 import sys
 import threading
 from pathlib import Path
+from typing import Generic, TypeAlias, TypeVar
 
 from contextstore.server.store.base import CachedFile, Namespace
 from contextstore.server.store.memory import StripedStore
+
+T = TypeVar("T", int, float)
+
+
+class Fake(Generic[T]):
+    """A clock that reads ``now`` and only moves when a test moves it.
+
+    Injected where the code takes ``timer=`` (seconds) or ``wall_clock=`` (ns),
+    so tests move time instead of sleeping.
+    """
+
+    def __init__(self, now: T) -> None:
+        self.now: T = now
+
+    def __call__(self) -> T:
+        return self.now
+
+
+FakeClock: TypeAlias = Fake[float]
+FakeWall: TypeAlias = Fake[int]
 
 HOLD_SECONDS = 60.0  # a held call gives up after this, so no test can hang on it
 

@@ -1,7 +1,11 @@
-"""Model-based test: random operation sequences on ``StripedStore`` are compared,
-return value by return value, with a plain-dict reference model written here
-(exact LRU over a global recency counter, budgets, stale-analysis dropping,
-lazy idle expiry). The model shares no logic with the store.
+"""The reference model: random operation sequences on a store are compared,
+return value by return value, with a plain-dict model written here (exact LRU
+over a global recency counter, budgets, stale-analysis dropping, lazy idle
+expiry). The model shares no logic with any store.
+
+``StoreMachine(make_store, budgets)`` runs against any backend: the contract
+runs it without a total budget (which entry goes first over the total is each
+backend's own promise), the memory backend's tests with one (exact LRU).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from hypothesis.stateful import (
     initialize,
     multiple,
     rule,
+    run_state_machine_as_test,
 )
+from support import FakeClock
 
 from contextstore.server.errors import QuotaExceeded
 from contextstore.server.store.base import (
@@ -32,10 +38,11 @@ from contextstore.server.store.base import (
     Namespace,
     Removed,
     Stats,
+    Store,
 )
-from contextstore.server.store.memory import StripedStore
 
-BUDGETS = Budgets(total_bytes=180, session_bytes=120, session_entries=4, session_ttl_seconds=10)
+MakeStore = Callable[[FakeClock, Callable[[], int]], Store]
+"""A fresh store of the backend under test, on the machine's fake clocks."""
 NAMESPACES: list[Namespace] = [None, "s1", "s2", "global"]
 PATHS = ["a", "b", "dé"]
 TYPES = ["t1", "t2"]
@@ -54,14 +61,6 @@ labels = st.sampled_from(LABELS)
 ns_paths = st.tuples(namespaces, paths)
 file_keys: Bundle[tuple[Namespace, str]] = Bundle("file_keys")
 analysis_keys: Bundle[Key] = Bundle("analysis_keys")
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def utf8(s: str) -> int:
@@ -86,6 +85,7 @@ class Counters:
 @dataclass
 class Model:
     clock: FakeClock
+    budgets: Budgets
     entries: dict[Key, Entry] = field(default_factory=dict)
     last_access: dict[Namespace, float] = field(default_factory=dict)
     per_ns: dict[Namespace, Counters] = field(default_factory=dict)
@@ -100,7 +100,8 @@ class Model:
     # -- sessions --
     def expire_if_idle(self, ns: Namespace) -> int:
         last = self.last_access.get(ns)
-        if ns is None or last is None or self.clock.now - last < BUDGETS.session_ttl_seconds:
+        ttl = self.budgets.session_ttl_seconds
+        if ns is None or last is None or ttl <= 0 or self.clock.now - last < ttl:
             return 0
         self.drop(ns)
         self.expirations += 1
@@ -126,12 +127,13 @@ class Model:
 
     # -- budgets --
     def violations(self, charge: int, count: int) -> set[str]:
+        b = self.budgets
         found = set()
-        if charge > BUDGETS.total_bytes:
+        if b.total_bytes and charge > b.total_bytes:
             found.add("total_bytes")
-        if charge > BUDGETS.session_bytes:
+        if b.session_bytes and charge > b.session_bytes:
             found.add("session_bytes")
-        if count > BUDGETS.session_entries:
+        if b.session_entries and count > b.session_entries:
             found.add("session_entries")
         return found
 
@@ -145,16 +147,18 @@ class Model:
     def enforce(self, ns: Namespace) -> None:
         def ns_over() -> bool:
             mine = [e for k, e in self.entries.items() if k[0] == ns]
-            return (
-                sum(e.charge for e in mine) > BUDGETS.session_bytes
-                or len(mine) > BUDGETS.session_entries
+            b = self.budgets
+            return bool(
+                (b.session_bytes and sum(e.charge for e in mine) > b.session_bytes)
+                or (b.session_entries and len(mine) > b.session_entries)
             )
 
         while ns_over():
             self.evict_lru(True, ns)
 
         def total_over() -> bool:
-            return sum(e.charge for e in self.entries.values()) > BUDGETS.total_bytes
+            total = self.budgets.total_bytes
+            return bool(total and sum(e.charge for e in self.entries.values()) > total)
 
         if total_over():
             for idle in list(self.last_access):
@@ -216,14 +220,12 @@ class Model:
 
 
 class StoreMachine(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, make_store: MakeStore, budgets: Budgets) -> None:
         super().__init__()
         self.clock = FakeClock(1000.0)
         self.wall_ns = 5_000
-        self.store = StripedStore(
-            stripes=4, budgets=BUDGETS, timer=self.clock, wall_clock=lambda: self.wall_ns
-        )
-        self.model = Model(self.clock)
+        self.store = make_store(self.clock, lambda: self.wall_ns)
+        self.model = Model(self.clock, budgets)
         # Never reset: versions and cached_at must grow across every write of a path.
         self.last_file: dict[tuple[Namespace, str], FileMetadata] = {}
         self.last_analysis_at: dict[Key, int] = {}
@@ -414,5 +416,13 @@ class StoreMachine(RuleBasedStateMachine):
             assert got == self.model.stats(ns, whole)
 
 
-StoreMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=50, deadline=None)
-TestStoreModel = StoreMachine.TestCase
+def check_against_model(make_store: MakeStore, budgets: Budgets) -> None:
+    """Run random operation sequences on stores from ``make_store`` against the model."""
+
+    class Machine(StoreMachine):
+        def __init__(self) -> None:
+            super().__init__(make_store, budgets)
+
+    run_state_machine_as_test(
+        Machine, settings=settings(max_examples=150, stateful_step_count=50, deadline=None)
+    )

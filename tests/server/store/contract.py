@@ -1,0 +1,653 @@
+"""What every storage backend promises, as tests any backend runs.
+
+A backend's test module subclasses ``StoreContract`` and provides a
+``backend`` fixture: a factory taking the budgets and, to be driven by fake
+clocks, the idle timer and the wall clock. Every test below then runs against
+it. The rules are those of ``contextstore.server.store.base.Store``'s
+docstring; what only one backend promises (the memory backend's exact
+store-wide LRU, its stripes and layout) is tested in that backend's own module.
+
+Time is faked: ``clock`` drives the idle timer (seconds), ``wall`` the wall
+clock (ns) that stamps ``cached_at_ns``. Threads start together on a barrier
+and nothing sleeps; a tiny GIL switch interval makes them interleave often.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any, Protocol
+
+import pytest
+from server.store.model import check_against_model
+from support import FakeClock, FakeWall
+
+from contextstore.server.errors import QuotaExceeded
+from contextstore.server.store.base import Budgets, FileWrite, Namespace, Removed, Stats, Store
+
+MakeStore = Callable[..., Store]
+TTL = 10.0
+THREADS = 8
+NAMESPACES: list[Namespace] = [None, "s0", "s1", "global"]
+PATHS = [f"p{i}" for i in range(6)]
+TYPES = ["t1", "t2"]
+NO_BUDGETS = Budgets(total_bytes=0, session_ttl_seconds=0)
+# The model's budgets without a total: which entry goes first over the total
+# budget is each backend's own promise (exact store-wide LRU for memory).
+MODEL_BUDGETS = Budgets(total_bytes=0, session_bytes=120, session_entries=4, session_ttl_seconds=10)
+TraceFunction = Any  # sys.settrace's callback type is not public
+
+
+class Backend(Protocol):
+    """Makes a fresh, empty store of the backend under test."""
+
+    def __call__(
+        self,
+        budgets: Budgets,
+        *,
+        timer: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], int] = time.time_ns,
+    ) -> Store: ...
+
+
+def fw(path: str, content: bytes, **labels: str) -> FileWrite:
+    return FileWrite(path, content, labels)
+
+
+def run_threads(work: Callable[[int], None], count: int = THREADS) -> None:
+    """Run ``work(thread_index)`` in ``count`` threads started together."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def body(index: int) -> None:
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException as exc:  # reported below, with its traceback
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    for t in threads:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    if errors:
+        raise errors[0]
+    assert not any(t.is_alive() for t in threads), "deadlock: threads still running"
+
+
+def tag(*parts: object) -> bytes:
+    return "|".join(map(str, parts)).encode()
+
+
+def owner(payload: bytes) -> list[str]:
+    return payload.decode().split("|")
+
+
+def switch_between_bytecodes(frame: FrameType, event: str, arg: object) -> TraceFunction | None:
+    """A trace function that lets threads switch between any two bytecodes of the store.
+
+    CPython with the GIL only switches threads at some instructions, which
+    hides races that other interpreters (free-threaded ones) would show: with
+    this tracer every opcode of the store's own code is a possible switch.
+    """
+    if "contextstore/server/store" not in frame.f_code.co_filename:
+        return None
+    frame.f_trace_opcodes = True
+    if event == "opcode":
+        time.sleep(0)
+    return switch_between_bytecodes
+
+
+class StoreContract:
+    """The promises of ``Store``; subclass it with a ``backend`` fixture."""
+
+    pytestmark = pytest.mark.timeout(120)
+
+    @pytest.fixture(autouse=True)
+    def frequent_thread_switches(self) -> Iterator[None]:
+        before = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        yield
+        sys.setswitchinterval(before)
+
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        return FakeClock(0.0)
+
+    @pytest.fixture
+    def wall(self) -> FakeWall:
+        return FakeWall(1_000_000)
+
+    @pytest.fixture
+    def make(self, backend: Backend, clock: FakeClock, wall: FakeWall) -> MakeStore:
+        def factory(**budgets: float) -> Store:
+            b = Budgets(**{"session_ttl_seconds": TTL, **budgets})  # type: ignore[arg-type]
+            return backend(b, timer=clock, wall_clock=wall)
+
+        return factory
+
+    @pytest.fixture
+    def store(self, make: MakeStore) -> Store:
+        return make()
+
+    # -- the model: random sequences against a plain reference ----------------
+
+    def test_random_operation_sequences_match_the_model(self, backend: Backend) -> None:
+        check_against_model(
+            lambda timer, wall: backend(MODEL_BUDGETS, timer=timer, wall_clock=wall), MODEL_BUDGETS
+        )
+
+    # -- files, analyses and namespaces ------------------------------------------
+
+    def test_cache_file_roundtrip(self, store: Store, wall: FakeWall) -> None:
+        meta = store.cache_file("s", FileWrite("a.py", b"hello", {"k": "v"}, mtime_ns=42))
+        assert (meta.path, meta.size, meta.mtime_ns, dict(meta.labels)) == (
+            "a.py",
+            5,
+            42,
+            {"k": "v"},
+        )
+        assert meta.sha256 == hashlib.sha256(b"hello").digest() and meta.cached_at_ns >= wall.now
+        got = store.get_file("s", "a.py")
+        assert got is not None and got.content == b"hello" and got.metadata == meta
+        assert store.get_metadata("s", "a.py") == meta
+
+    def test_misses_return_none(self, store: Store) -> None:
+        store.cache_file("s", fw("a", b"x"))
+        assert store.get_file("s", "b") is None
+        assert store.get_metadata("s", "b") is None
+        assert store.get_analysis("s", "a", "t") is None
+        assert store.get_file("other", "a") is None
+        assert store.get_file(None, "a") is None
+
+    def test_session_named_global_is_not_the_global_namespace(self, store: Store) -> None:
+        store.cache_file(None, fw("p", b"global-ns"))
+        store.cache_file("global", fw("p", b"named"))
+        store.cache_analysis(None, "p", "t", b"r-global")
+        g, n = store.get_file(None, "p"), store.get_file("global", "p")
+        assert g is not None and g.content == b"global-ns"
+        assert n is not None and n.content == b"named"
+        assert store.get_analysis("global", "p", "t") is None
+        assert store.clear_session("global") == Removed(1, 0)
+        assert store.get_file(None, "p") is not None
+        assert store.stats(None).files == 1 and store.stats("global").sessions == 0
+
+    def test_recache_with_new_content_drops_analyses(self, store: Store) -> None:
+        store.cache_file("s", fw("a", b"v1"))
+        store.cache_analysis("s", "a", "t1", b"r1")
+        store.cache_analysis("s", "a", "t2", b"r2")
+        store.cache_analysis("s", "b", "t1", b"other path")
+        store.cache_analysis("o", "a", "t1", b"other session")
+        store.cache_file("s", fw("a", b"v2"))
+        assert store.get_analysis("s", "a", "t1") is None
+        assert store.get_analysis("s", "a", "t2") is None
+        assert store.get_analysis("s", "b", "t1") is not None
+        assert store.get_analysis("o", "a", "t1") is not None
+        assert store.stats("s").analyses == 1
+
+    def test_recache_with_same_content_keeps_analyses(self, store: Store) -> None:
+        store.cache_file("s", fw("a", b"same"))
+        first = store.cache_analysis("s", "a", "t", b"r")
+        store.cache_file("s", fw("a", b"same", k="new label"))
+        assert store.get_analysis("s", "a", "t") == first
+
+    def test_analysis_cached_without_a_file_is_dropped_when_a_file_arrives(
+        self,
+        store: Store,
+    ) -> None:
+        orphan = store.cache_analysis("s", "a", "t", b"r")
+        assert store.get_analysis("s", "a", "t") == orphan  # readable until then
+        store.cache_file("s", fw("a", b"anything"))
+        assert store.get_analysis("s", "a", "t") is None
+        # One recorded against the file survives re-caching that same content.
+        kept = store.cache_analysis("s", "a", "t", b"r2")
+        store.cache_file("s", fw("a", b"anything"))
+        assert store.get_analysis("s", "a", "t") == kept
+
+    @pytest.mark.parametrize(("recached", "survives"), [(b"X" * 10, True), (b"Y" * 10, False)])
+    def test_analysis_keeps_digest_after_file_eviction(
+        self, make: MakeStore, recached: bytes, survives: bool
+    ) -> None:
+        store = make(session_entries=2)
+        store.cache_file("s", fw("a", b"X" * 10))
+        store.cache_analysis("s", "a", "t", b"r")
+        store.cache_analysis("s", "b", "t", b"r")  # evicts the file of "a" (LRU)
+        assert store.get_file("s", "a") is None
+        assert store.get_analysis("s", "a", "t") is not None  # evicting a file keeps analyses
+        store.cache_file("s", fw("a", recached))  # no previous file: compare recorded digest
+        assert (store.get_analysis("s", "a", "t") is not None) is survives
+
+    def test_invalidate_file_only_in_its_namespace(self, store: Store) -> None:
+        for ns in ("s", "o"):
+            store.cache_file(ns, fw("a", b"x"))
+            store.cache_analysis(ns, "a", "t1", b"r")
+            store.cache_analysis(ns, "a", "t2", b"r")
+        store.cache_file("s", fw("b", b"x"))
+        assert store.invalidate_file("s", "a") == Removed(1, 2)
+        assert store.invalidate_file("s", "a") == Removed(0, 0)
+        assert store.get_file("s", "a") is None and store.get_analysis("s", "a", "t1") is None
+        assert store.get_file("s", "b") is not None
+        assert (
+            store.get_file("o", "a") is not None and store.get_analysis("o", "a", "t2") is not None
+        )
+        store.cache_analysis("s", "c", "t", b"r")
+        assert store.invalidate_file("s", "c") == Removed(0, 1)
+
+    def test_invalidate_analysis_one_type_or_all(self, store: Store) -> None:
+        store.cache_file("s", fw("a", b"x"))
+        for t in ("t1", "t2", "t3"):
+            store.cache_analysis("s", "a", t, b"r")
+        assert store.invalidate_analysis("s", "a", "t1") == 1
+        assert store.invalidate_analysis("s", "a", "t1") == 0
+        assert store.invalidate_analysis("s", "a", "nope") == 0
+        assert store.get_analysis("s", "a", "t2") is not None
+        assert store.invalidate_analysis("s", "a", None) == 2
+        assert store.get_analysis("s", "a", "t3") is None
+        assert store.get_file("s", "a") is not None
+        assert store.invalidate_analysis("missing", "a", None) == 0
+
+    def test_clear_session_resets_only_that_namespace(self, store: Store) -> None:
+        for ns in ("s", "o", None):
+            store.cache_file(ns, fw("a", b"x"))
+            store.cache_file(ns, fw("b", b"y"))
+            store.cache_analysis(ns, "a", "t", b"r")
+            store.get_file(ns, "a")
+            store.get_file(ns, "zz")
+        assert store.clear_session("s") == Removed(2, 1)
+        assert store.stats("s") == Stats()
+        assert store.get_file("s", "a") is None
+        for ns in ("o", None):
+            assert store.stats(ns) == Stats(2, 1, 2 + 2 + 3, 1, hits=1, misses=1)
+        whole = store.store_stats()
+        assert (whole.sessions, whole.files, whole.hits) == (2, 4, 3)
+        assert store.clear_session("s") == Removed(0, 0)
+        assert store.clear_session(None) == Removed(2, 1)
+        assert store.get_file("o", "b") is not None
+
+    def test_batch_get_one_result_per_path_in_order(self, store: Store) -> None:
+        metas = store.batch_cache_files("s", [fw(f"p{i}", bytes([i]) * 3) for i in range(8)])
+        assert [m.path for m in metas] == [f"p{i}" for i in range(8)]
+        got = store.batch_get_files("s", ["p5", "nope", "p0", "p5"])
+        assert [g.content if g else None for g in got] == [b"\5" * 3, None, b"\0" * 3, b"\5" * 3]
+        assert store.stats("s") == Stats(8, 0, 8 * 5, 1, hits=3, misses=1)
+
+    # -- batches -----------------------------------------------------------------
+
+    def test_batch_over_a_budget_stores_nothing(self, make: MakeStore) -> None:
+        store = make(session_bytes=30, session_entries=3)
+        store.cache_file("s", fw("a", b"old"))
+        with pytest.raises(QuotaExceeded) as err:
+            store.batch_cache_files(
+                "s", [fw("a", b"x" * 10), fw("b", b"x" * 10), fw("c", b"x" * 10)]
+            )
+        assert err.value.limit == "session_bytes"
+        with pytest.raises(QuotaExceeded) as err:
+            store.batch_cache_files("s", [fw(p, b"") for p in "abcd"])
+        assert err.value.limit == "session_entries"
+        assert store.batch_get_files("s", ["a", "b", "c", "d"])[1:] == [None, None, None]
+        old = store.get_file("s", "a")
+        assert old is not None and old.content == b"old"
+        assert store.stats("s").evictions == 0
+
+    def test_version_and_cached_at_increase_even_if_wall_clock_stalls(
+        self, store: Store, wall: FakeWall
+    ) -> None:
+        seen = [store.cache_file("s", fw("a", b"v"))]
+        for step in (0, 0, -500, 0, 7):  # stall, step back, tick
+            wall.now += step
+            seen.append(store.cache_file("s", fw("a", b"v" * len(seen))))
+        for before, after in itertools.pairwise(seen):
+            assert after.version > before.version
+            assert after.cached_at_ns > before.cached_at_ns
+        wall.now += 10**9
+        assert store.cache_file("s", fw("a", b"later")).cached_at_ns == wall.now
+        one = store.cache_analysis("s", "a", "t", b"1")
+        assert store.cache_analysis("s", "a", "t", b"2").cached_at_ns > one.cached_at_ns
+
+    # -- versions, charges and budgets -------------------------------------------
+
+    def test_charges_count_content_path_labels_and_types(self, store: Store) -> None:
+        store.cache_file("s", FileWrite("dé.py", b"12345", {"ké": "vé", "a": ""}))
+        assert store.stats("s").bytes == 5 + 6 + (3 + 3) + 1
+        store.cache_analysis("s", "dé.py", "typé", b"xyz")
+        assert store.stats("s").bytes == 18 + 3 + 6 + 5
+        store.cache_file("s", FileWrite("dé.py", b"1", {}))  # replaces, drops analysis
+        assert store.stats("s") == Stats(1, 0, 7, 1)
+        assert store.store_stats().bytes == 7
+
+    @pytest.mark.parametrize("read", ["get_file", "get_metadata", "batch_get", "get_analysis"])
+    def test_reads_refresh_recency(self, make: MakeStore, read: str) -> None:
+        store = make(session_entries=2)
+        # Two entries, the older one is read, then a third entry forces one eviction.
+        if read == "get_analysis":
+            store.cache_analysis("s", "a", "t", b"r")
+            store.cache_file("s", fw("b", b"x"))
+            assert store.get_analysis("s", "a", "t") is not None
+        else:
+            store.cache_file("s", fw("a", b"x"))
+            store.cache_analysis("s", "b", "t", b"r")
+            reads: dict[str, Callable[[], object]] = {
+                "get_file": lambda: store.get_file("s", "a"),
+                "get_metadata": lambda: store.get_metadata("s", "a"),
+                "batch_get": lambda: store.batch_get_files("s", ["zz", "a"])[1],
+            }
+            assert reads[read]() is not None
+        store.cache_file("s", fw("c", b"x"))
+        assert store.get_file("s", "b") is None and store.get_analysis("s", "b", "t") is None
+        assert store.get_file("s", "a") is not None or store.get_analysis("s", "a", "t") is not None
+        assert store.stats("s").evictions == 1
+
+    def test_session_budgets_evict_only_within_the_namespace(self, make: MakeStore) -> None:
+        store = make(session_bytes=25, session_entries=3)
+        store.cache_file("o", fw("a", b"x" * 9))
+        store.cache_file("s", fw("a", b"x" * 9))
+        store.cache_analysis("s", "a", "t", b"x" * 7)  # 9 bytes
+        store.cache_file("s", fw("b", b"x" * 9))  # 29 > 25: evicts file "a" of s
+        assert store.get_file("s", "a") is None
+        assert store.get_analysis("s", "a", "t") is not None
+        assert store.get_file("o", "a") is not None
+        store.cache_analysis("s", "b", "t1", b"")
+        store.cache_analysis("s", "b", "t2", b"")  # 4 entries > 3: file "b" is the LRU now
+        assert store.get_file("s", "b") is None
+        assert store.stats("s") == Stats(0, 3, 9 + 3 + 3, 1, hits=1, misses=2, evictions=2)
+        assert store.stats("o").evictions == 0
+
+    @pytest.mark.parametrize(
+        ("budgets", "limit"),
+        [({"total_bytes": 20}, "total_bytes"), ({"session_bytes": 20}, "session_bytes")],
+    )
+    def test_an_item_larger_than_a_budget_raises_and_stores_nothing(
+        self, make: MakeStore, budgets: dict[str, int], limit: str
+    ) -> None:
+        store = make(**budgets)
+        store.cache_file("s", fw("a", b"x" * 19))  # exactly 20: fits
+        with pytest.raises(QuotaExceeded) as err:
+            store.cache_file("s", fw("b", b"x" * 20))
+        assert err.value.limit == limit
+        with pytest.raises(QuotaExceeded) as err:
+            store.cache_analysis("n", "a", "t", b"x" * 19)
+        assert err.value.limit == limit
+        assert store.get_file("s", "b") is None and store.get_file("s", "a") is not None
+        assert store.store_stats() == Stats(1, 0, 20, 1, hits=1, misses=1)
+
+    # -- idle expiry -------------------------------------------------------------
+
+    def test_idle_session_expires_lazily_on_access(self, store: Store, clock: FakeClock) -> None:
+        store.cache_file("s", fw("a", b"x"))
+        store.get_file("s", "a")
+        clock.now = TTL - 0.001
+        assert store.get_file("s", "a") is not None  # refreshes
+        clock.now += TTL - 0.001
+        assert store.get_file("s", "nope") is None  # a miss refreshes too
+        clock.now += TTL
+        assert store.get_file("s", "a") is None
+        assert store.stats("s") == Stats()
+        assert store.store_stats() == Stats(hits=2, misses=2, expirations=1)
+
+    @pytest.mark.parametrize("op", ["invalidate_file", "invalidate_analysis", "cache", "batch_get"])
+    def test_data_operations_refresh_idle_time(
+        self, store: Store, clock: FakeClock, op: str
+    ) -> None:
+        store.cache_file("s", fw("a", b"x"))
+        clock.now = 9
+        ops: dict[str, Callable[[], object]] = {
+            "invalidate_file": lambda: store.invalidate_file("s", "zz"),
+            "invalidate_analysis": lambda: store.invalidate_analysis("s", "a", None),
+            "cache": lambda: store.cache_analysis("s", "b", "t", b""),
+            "batch_get": lambda: store.batch_get_files("s", ["zz"]),
+        }
+        ops[op]()
+        clock.now = 18
+        assert store.expire_idle() == 0
+        assert store.get_file("s", "a") is not None
+
+    def test_stats_and_missing_session_ops_do_not_refresh_or_create(
+        self, store: Store, clock: FakeClock
+    ) -> None:
+        store.cache_file("s", fw("a", b"x"))
+        clock.now = 9
+        assert store.stats("s").files == 1
+        assert store.get_file("never", "a") is None
+        assert store.invalidate_file("never", "a") == Removed()
+        clock.now = 10  # exactly the TTL after the last data operation
+        assert store.store_stats() == Stats(misses=1, expirations=1)
+        assert store.stats("never") == Stats()
+
+    def test_expire_idle_spares_global_and_active_sessions(
+        self, store: Store, clock: FakeClock
+    ) -> None:
+        for ns in (None, "idle1", "idle2", "busy"):
+            store.cache_file(ns, fw("a", b"x"))
+        clock.now = 5
+        store.get_file("busy", "a")
+        clock.now = 12
+        assert store.expire_idle() == 2
+        assert store.expire_idle() == 0
+        assert store.get_file(None, "a") is not None and store.get_file("busy", "a") is not None
+        assert store.store_stats().sessions == 2
+        clock.now = 10_000
+        assert store.store_stats().expirations == 3
+        assert store.get_file(None, "a") is not None
+
+    def test_expired_session_starts_again_from_zero(self, store: Store, clock: FakeClock) -> None:
+        store.cache_file("s", fw("a", b"x"))
+        store.get_file("s", "a")
+        clock.now = 100
+        store.cache_file("s", fw("b", b"y"))
+        assert store.get_file("s", "a") is None
+        assert store.stats("s") == Stats(1, 0, 2, 1, misses=1)
+
+    def test_clear_of_an_idle_session_finds_it_expired(
+        self, store: Store, clock: FakeClock
+    ) -> None:
+        store.cache_file("s", fw("a", b"x"))
+        clock.now = TTL
+        assert store.clear_session("s") == Removed(0, 0)
+        assert store.store_stats().expirations == 1
+
+    def test_zero_ttl_never_expires(self, make: MakeStore, clock: FakeClock) -> None:
+        store = make(session_ttl_seconds=0)
+        store.cache_file("s", fw("a", b"x"))
+        clock.now = 1e9
+        assert store.expire_idle() == 0
+        assert store.get_file("s", "a") is not None
+
+    # -- stats -------------------------------------------------------------------
+
+    def test_hits_and_misses_per_namespace_and_store(self, store: Store) -> None:
+        assert store.get_file("ghost", "a") is None  # store-wide only
+        assert store.stats("ghost") == Stats()
+        store.cache_file(None, fw("a", b"x"))
+        store.cache_analysis("s", "a", "t", b"r")
+        store.get_file(None, "a")
+        store.get_metadata(None, "b")
+        store.get_analysis("s", "a", "t")
+        store.get_analysis("s", "a", "u")
+        store.batch_get_files("s", ["a", "b"])
+        assert store.stats(None) == Stats(1, 0, 2, 1, hits=1, misses=1)
+        assert store.stats("s") == Stats(0, 1, 3, 1, hits=1, misses=3)
+        assert store.store_stats() == Stats(1, 1, 5, 2, hits=2, misses=5)
+
+    # -- many threads at once -------------------------------------------------------
+
+    def test_threads_never_see_foreign_or_torn_entries(self, backend: Backend) -> None:
+        store = backend(NO_BUDGETS, wall_clock=lambda: 7)
+        # Per thread: last payload it wrote per (ns, path, kind), and what it saw.
+        last: list[dict[tuple[Namespace, str, str | None], bytes]] = [{} for _ in range(THREADS)]
+        seen = [[0, 0] for _ in range(THREADS)]  # [found, missing]
+
+        def check_file(me: int, ns: Namespace, path: str, found: object) -> None:
+            if found is None:
+                seen[me][1] += 1
+                return
+            seen[me][0] += 1
+            content, meta = found.content, found.metadata  # type: ignore[attr-defined]
+            assert owner(content)[:2] == [str(ns), path]
+            assert meta.path == path and meta.size == len(content)
+            assert meta.sha256 == hashlib.sha256(content).digest()
+
+        def work(me: int) -> None:
+            rnd = random.Random(me)
+            versions: dict[tuple[Namespace, str], tuple[int, int]] = {}
+            for i in range(1500):
+                ns, path, kind = rnd.choice(NAMESPACES), rnd.choice(PATHS), rnd.choice(TYPES)
+                op = rnd.randrange(100)
+                if op < 25:
+                    payload = tag(ns, path, me, i)
+                    meta = store.cache_file(ns, FileWrite(path, payload))
+                    last[me][(ns, path, None)] = payload
+                    # Own successive writes of a path: version and cached_at grow,
+                    # although the wall clock is stuck.
+                    now = (meta.version, meta.cached_at_ns)
+                    prev = versions.get((ns, path), (-1, -1))
+                    assert now[0] > prev[0] and now[1] > prev[1]
+                    versions[(ns, path)] = now
+                elif op < 35:
+                    chosen = rnd.sample(PATHS, 3)
+                    store.batch_cache_files(ns, [FileWrite(p, tag(ns, p, me, i)) for p in chosen])
+                    for p in chosen:
+                        last[me][(ns, p, None)] = tag(ns, p, me, i)
+                elif op < 50:
+                    store.cache_analysis(ns, path, kind, tag(ns, path, me, i, kind))
+                    last[me][(ns, path, kind)] = tag(ns, path, me, i, kind)
+                elif op < 65:
+                    check_file(me, ns, path, store.get_file(ns, path))
+                elif op < 75:
+                    for p, got in zip(PATHS, store.batch_get_files(ns, PATHS), strict=True):
+                        check_file(me, ns, p, got)
+                elif op < 90:
+                    found = store.get_analysis(ns, path, kind)
+                    seen[me][found is None] += 1
+                    if found is not None:
+                        parts = owner(found.result)
+                        assert (parts[0], parts[1], parts[-1]) == (str(ns), path, kind)
+                elif op < 95:
+                    store.invalidate_file(ns, path)
+                elif op < 98:
+                    store.invalidate_analysis(ns, path, rnd.choice([None, kind]))
+                else:
+                    store.clear_session(ns)
+
+        run_threads(work)
+
+        whole = store.store_stats()
+        assert (whole.hits, whole.misses) == (sum(s[0] for s in seen), sum(s[1] for s in seen))
+        files = analyses = total = sessions = 0
+        for ns in NAMESPACES:
+            ns_files = ns_analyses = ns_bytes = 0
+            for path in PATHS:
+                for kind in [None, *TYPES]:
+                    got = (
+                        store.get_file(ns, path)
+                        if kind is None
+                        else store.get_analysis(ns, path, kind)
+                    )
+                    if got is None:
+                        continue
+                    payload = got.content if kind is None else got.result  # type: ignore[union-attr]
+                    # Whatever is left was the last write of some thread to that key.
+                    assert payload in {t.get((ns, path, kind)) for t in last}
+                    ns_files += kind is None
+                    ns_analyses += kind is not None
+                    ns_bytes += len(payload) + len(path) + len(kind or "")
+            stats = store.stats(ns)
+            assert (stats.files, stats.analyses, stats.bytes) == (ns_files, ns_analyses, ns_bytes)
+            files, analyses, total = files + ns_files, analyses + ns_analyses, total + ns_bytes
+            sessions += stats.sessions
+        whole = store.store_stats()
+        assert (whole.files, whole.analyses, whole.bytes, whole.sessions) == (
+            files,
+            analyses,
+            total,
+            sessions,
+        )
+
+    def test_batches_are_all_or_nothing_against_clears_and_expiry(self, backend: Backend) -> None:
+        clock = FakeClock(0.0)
+        store = backend(Budgets(total_bytes=0, session_ttl_seconds=5), timer=clock)
+        group = PATHS[:5]
+        torn: list[list[bytes | None]] = []
+        writers = [0, 1, 4, 5]
+        finished = {w: threading.Event() for w in writers}
+
+        def work(me: int) -> None:
+            rnd = random.Random(100 + me)
+            if me == 3:  # the clock ticks for as long as writers write
+                while not all(e.is_set() for e in finished.values()):
+                    clock.now += 5  # = the TTL: untouched since the last step means idle
+                    store.expire_idle()
+                return
+            try:
+                for i in range(1200):
+                    ns = rnd.choice(NAMESPACES)
+                    if me in writers:  # every batch writes the whole group
+                        store.batch_cache_files(ns, [FileWrite(p, tag(me, i)) for p in group])
+                    elif me in (2, 6):  # readers: a snapshot shows one batch, or nothing
+                        got = [
+                            g.content if g is not None else None
+                            for g in store.batch_get_files(ns, group)
+                        ]
+                        if len(set(got)) != 1:
+                            torn.append(got)
+                    else:
+                        store.clear_session(ns)
+            finally:
+                if me in writers:
+                    finished[me].set()
+
+        run_threads(work)
+        assert torn == []
+        assert store.store_stats().expirations > 0
+        for ns in NAMESPACES:
+            stats = store.stats(ns)
+            assert stats.files in (0, len(group)) and stats.analyses == 0
+
+    def test_session_budgets_hold_after_concurrent_writes(self, backend: Backend) -> None:
+        budgets = Budgets(total_bytes=0, session_bytes=100, session_entries=6)
+        store = backend(budgets)
+
+        def work(me: int) -> None:
+            rnd = random.Random(300 + me)
+            for i in range(1200):
+                ns, path = rnd.choice(NAMESPACES), rnd.choice(PATHS)
+                if rnd.randrange(2):
+                    store.cache_file(ns, FileWrite(path, tag(me, i)[: rnd.randrange(1, 30)]))
+                else:
+                    store.cache_analysis(ns, path, rnd.choice(TYPES), b"r" * rnd.randrange(20))
+
+        run_threads(work)
+        for ns in NAMESPACES:
+            stats = store.stats(ns)
+            assert stats.bytes <= 100 and stats.files + stats.analyses <= 6
+            assert stats.evictions > 0
+
+    def test_expiries_on_many_stripes_at_once_are_all_counted(self, backend: Backend) -> None:
+        # Each thread expires its own sessions, which hash to many stripes: the
+        # expirations count must not lose an increment made under another lock.
+        clock = FakeClock(0.0)
+        store = backend(Budgets(session_ttl_seconds=10), timer=clock)
+        sessions = [f"idle-{i}" for i in range(400)]
+        for session in sessions:
+            store.cache_file(session, FileWrite("p", b"x"))
+        clock.now = 100.0
+
+        def work(index: int) -> None:
+            sys.settrace(switch_between_bytecodes)
+            try:
+                for session in sessions[index::THREADS]:
+                    assert store.get_file(session, "p") is None
+            finally:
+                sys.settrace(None)
+
+        run_threads(work)
+
+        assert store.store_stats().expirations == len(sessions)

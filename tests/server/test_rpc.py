@@ -1,0 +1,148 @@
+"""``contextstore.server.rpc``: one table from domain errors to statuses, for
+unary and server-streaming methods alike."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import code_pb2, error_details_pb2
+from grpc_status import rpc_status
+
+from contextstore.server import errors
+from contextstore.server.errors import ContextStoreError, FieldViolation, InvalidArgument
+from contextstore.server.rpc import STATUS, rpc, to_status
+from contextstore.v1 import context_store_pb2 as pb
+
+
+def _every_error_class() -> list[type[ContextStoreError]]:
+    found: list[type[ContextStoreError]] = []
+    todo: list[type[ContextStoreError]] = [ContextStoreError]
+    while todo:
+        kind = todo.pop()
+        found.append(kind)
+        todo.extend(kind.__subclasses__())
+    return found
+
+
+def _example(kind: type[ContextStoreError]) -> ContextStoreError:
+    arguments = {
+        "violations": [FieldViolation("path", "must not be empty")],
+        "limit": "total_bytes",
+        "description": "too big",
+        "backend": "redis",
+        "detail": "timed out",
+    }
+    if kind.__init__ is Exception.__init__:  # a plain message
+        return kind("a message")
+    wanted = inspect.signature(kind).parameters
+    return kind(*(arguments[p] for p in wanted))
+
+
+def test_every_domain_error_defined_has_a_row() -> None:
+    defined = {
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, ContextStoreError)
+    }
+    assert defined - {ContextStoreError} <= set(STATUS)
+
+
+@pytest.mark.parametrize("kind", _every_error_class()[1:], ids=lambda k: k.__name__)
+def test_no_domain_error_reaches_the_caller_as_unknown_or_internal(
+    kind: type[ContextStoreError],
+) -> None:
+    status = to_status(_example(kind))
+    assert status.code not in (code_pb2.UNKNOWN, code_pb2.INTERNAL, code_pb2.OK)
+
+
+def test_an_error_outside_the_table_is_our_bug_not_unknown() -> None:
+    class Unlisted(ContextStoreError):
+        pass
+
+    with pytest.raises(LookupError, match="Unlisted"):
+        to_status(Unlisted("?"))
+
+
+def test_backend_unavailable_is_retryable_and_names_the_backend() -> None:
+    status = to_status(errors.BackendUnavailable("redis", "connection refused"))
+    assert status.code == code_pb2.UNAVAILABLE
+    assert "redis" in status.message and "connection refused" in status.message
+
+
+# -- a server-streaming method, through a real server ------------------------------
+
+
+class Streams:
+    """A servicer with one server-streaming method, wrapped like ours."""
+
+    def __init__(self) -> None:
+        self.heard: list[ContextStoreError] = []
+
+    def on_error(self, error: ContextStoreError) -> None:
+        self.heard.append(error)
+
+    @rpc
+    def Watch(self, request: pb.GetFileRequest, context: Any) -> Iterator[pb.GetFileResponse]:
+        yield pb.GetFileResponse(content=b"one")
+        yield pb.GetFileResponse(content=b"two")
+        if request.path == "bad":
+            raise InvalidArgument([FieldViolation("path", "is bad")])
+        if request.path == "bug":
+            raise ValueError("a bug of ours")
+
+
+@pytest.fixture
+def watch() -> Iterator[tuple[Streams, Any]]:
+    streams = Streams()
+    handler = grpc.unary_stream_rpc_method_handler(
+        streams.Watch,
+        request_deserializer=pb.GetFileRequest.FromString,
+        response_serializer=pb.GetFileResponse.SerializeToString,
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.S", {"W": handler}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.unary_stream(
+            "/t.S/W",
+            request_serializer=pb.GetFileRequest.SerializeToString,
+            response_deserializer=pb.GetFileResponse.FromString,
+        )
+        yield streams, call
+    server.stop(0)
+
+
+def test_a_stream_ends_with_the_mapped_status_after_what_it_sent(
+    watch: tuple[Streams, Any],
+) -> None:
+    streams, call = watch
+    got: list[bytes] = []
+    with pytest.raises(grpc.RpcError) as failure:
+        for response in call(pb.GetFileRequest(path="bad"), timeout=10):
+            got.append(response.content)
+    assert got == [b"one", b"two"]
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(failure.value)
+    assert status is not None
+    bad = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad) and bad.field_violations[0].field == "path"
+    assert [type(e) for e in streams.heard] == [InvalidArgument]
+
+
+def test_a_bug_in_a_stream_is_internal_without_its_trace(watch: tuple[Streams, Any]) -> None:
+    _, call = watch
+    with pytest.raises(grpc.RpcError) as failure:
+        list(call(pb.GetFileRequest(path="bug"), timeout=10))
+    assert failure.value.code() == grpc.StatusCode.INTERNAL
+    assert "a bug of ours" not in (failure.value.details() or "")
+
+
+def test_a_stream_that_ends_well_ends_ok(watch: tuple[Streams, Any]) -> None:
+    _, call = watch
+    assert [r.content for r in call(pb.GetFileRequest(path="ok"), timeout=10)] == [b"one", b"two"]
