@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+
+	"github.com/contextstore/contextstore/client/go/contextstore"
+)
+
+// args holds every operation's arguments (README.md, "Operations"): JSON
+// decodes content and result from base64 and mtime from RFC 3339.
+type args struct {
+	Path         string            `json:"path"`
+	Content      []byte            `json:"content"`
+	Labels       map[string]string `json:"labels"`
+	Mtime        *time.Time        `json:"mtime"`
+	AnalysisType string            `json:"analysis_type"`
+	Result       []byte            `json:"result"`
+	Paths        []string          `json:"paths"`
+	Files        []upload          `json:"files"`
+}
+
+type upload struct {
+	Path    string            `json:"path"`
+	Content []byte            `json:"content"`
+	Labels  map[string]string `json:"labels"`
+	Mtime   *time.Time        `json:"mtime"`
+}
+
+func decodeArgs(raw json.RawMessage) (args, error) {
+	var a args
+	if len(raw) == 0 {
+		return a, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	err := d.Decode(&a)
+	return a, err
+}
+
+// operation runs one step on a handle and returns its normalized result.
+type operation func(ctx context.Context, client *contextstore.Client, s *contextstore.Session, a args) (any, error)
+
+// reads report a miss as ErrNotFound.
+var reads = map[string]bool{"get_file": true, "get_metadata": true, "get_analysis": true}
+
+var operations = map[string]operation{
+	"cache_file": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		var opts []contextstore.FileOption
+		if a.Labels != nil {
+			opts = append(opts, contextstore.WithLabels(a.Labels))
+		}
+		if a.Mtime != nil {
+			opts = append(opts, contextstore.WithMtime(*a.Mtime))
+		}
+		return then(s.CacheFile(ctx, a.Path, a.Content, opts...))(metadata)
+	},
+	"get_file": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		return then(s.GetFile(ctx, a.Path))(file)
+	},
+	"get_metadata": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		return then(s.GetMetadata(ctx, a.Path))(metadata)
+	},
+	"cache_analysis": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		return then(s.CacheAnalysis(ctx, a.Path, a.AnalysisType, a.Result))(func(at time.Time) any {
+			return map[string]any{"cached_at": rfc3339(at)}
+		})
+	},
+	"get_analysis": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		return then(s.GetAnalysis(ctx, a.Path, a.AnalysisType))(analysis)
+	},
+	"invalidate_file": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		return then(s.InvalidateFile(ctx, a.Path))(removed)
+	},
+	"invalidate_analysis": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		return then(s.InvalidateAnalysis(ctx, a.Path, a.AnalysisType))(count)
+	},
+	"invalidate_analyses": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		return then(s.InvalidateAnalyses(ctx, a.Path))(count)
+	},
+	"clear_session": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, _ args) (any, error) {
+		return then(s.Clear(ctx))(removed)
+	},
+	"batch_get_files": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		return then(s.BatchGetFiles(ctx, a.Paths))(func(results []contextstore.FileResult) any {
+			out := make([]any, len(results))
+			for i, r := range results {
+				if r.Found {
+					out[i] = file(&r.File)
+				}
+			}
+			return out
+		})
+	},
+	"batch_cache_files": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+		files := make([]contextstore.FileUpload, len(a.Files))
+		for i, f := range a.Files {
+			files[i] = contextstore.FileUpload{Path: f.Path, Content: f.Content, Labels: f.Labels}
+			if f.Mtime != nil {
+				files[i].Mtime = *f.Mtime
+			}
+		}
+		return then(s.BatchCacheFiles(ctx, files))(func(ms []contextstore.FileMetadata) any {
+			out := make([]any, len(ms))
+			for i := range ms {
+				out[i] = metadata(&ms[i])
+			}
+			return out
+		})
+	},
+	"stats": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, _ args) (any, error) {
+		return then(s.Stats(ctx))(stats)
+	},
+	"store_stats": func(ctx context.Context, c *contextstore.Client, _ *contextstore.Session, _ args) (any, error) {
+		return then(c.Stats(ctx))(stats)
+	},
+	"server_info": func(ctx context.Context, c *contextstore.Client, _ *contextstore.Session, _ args) (any, error) {
+		return then(c.ServerInfo(ctx))(serverInfo)
+	},
+}
+
+// then normalizes a call's value when it succeeded:
+// then(s.GetFile(ctx, path))(file).
+func then[T any](value T, err error) func(func(T) any) (any, error) {
+	return func(normalize func(T) any) (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		return normalize(value), nil
+	}
+}
+
+// -- normalized results (README.md, "What a runner prints") ------------------
+
+func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func metadata(m *contextstore.FileMetadata) any {
+	var mtime any // null when unset
+	if !m.Mtime.IsZero() {
+		mtime = rfc3339(m.Mtime)
+	}
+	labels := map[string]string{}
+	for k, v := range m.Labels {
+		labels[k] = v
+	}
+	return map[string]any{
+		"path": m.Path, "size": m.Size, "sha256": b64(m.SHA256), "mtime": mtime,
+		"cached_at": rfc3339(m.CachedAt), "labels": labels, "version": m.Version,
+	}
+}
+
+func file(f *contextstore.File) any {
+	return map[string]any{"content": b64(f.Content), "metadata": metadata(&f.Metadata)}
+}
+
+func analysis(a *contextstore.Analysis) any {
+	return map[string]any{"result": b64(a.Result), "cached_at": rfc3339(a.CachedAt)}
+}
+
+func removed(r contextstore.Removed) any {
+	return map[string]any{"files": r.Files, "analyses": r.Analyses}
+}
+
+func count(n int64) any { return n }
+
+func stats(s *contextstore.Stats) any {
+	return map[string]any{
+		"files": s.Files, "analyses": s.Analyses, "bytes": s.Bytes, "sessions": s.Sessions,
+		"hits": s.Hits, "misses": s.Misses, "evictions": s.Evictions, "expirations": s.Expirations,
+	}
+}
+
+func serverInfo(info *contextstore.ServerInfo) any {
+	l := info.Limits
+	return map[string]any{
+		"version": info.Version, "backend": info.Backend,
+		"limits": map[string]any{
+			"max_content_bytes":       l.MaxContentBytes,
+			"max_message_bytes":       l.MaxMessageBytes,
+			"max_batch_items":         l.MaxBatchItems,
+			"max_path_bytes":          l.MaxPathBytes,
+			"max_session_id_bytes":    l.MaxSessionIDBytes,
+			"max_analysis_type_bytes": l.MaxAnalysisTypeBytes,
+			"max_labels":              l.MaxLabels,
+			"max_label_key_bytes":     l.MaxLabelKeyBytes,
+			"max_label_value_bytes":   l.MaxLabelValueBytes,
+			"total_bytes":             l.TotalBytes,
+			"session_bytes":           l.SessionBytes,
+			"session_entries":         l.SessionEntries,
+			"session_ttl":             l.SessionTTL.Seconds(),
+			"max_concurrent_rpcs":     l.MaxConcurrentRPCs,
+		},
+	}
+}
