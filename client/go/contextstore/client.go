@@ -2,7 +2,9 @@
 // of file contents and analysis results served over gRPC.
 //
 // A Client owns one connection; Client.Session returns a handle bound to one
-// session (the empty ID is the global namespace). Every method takes a
+// session (the empty ID, or Client.Global, is the global namespace) that has
+// every call. Client itself has only the calls that concern the whole server:
+// StoreStats and ServerInfo. Every method takes a
 // context.Context first; when it has no deadline the client's default (10 s)
 // applies. A read of a missing entry returns an error matching ErrNotFound
 // (errors.Is); every failed call is an *Error carrying the gRPC code and the
@@ -28,13 +30,13 @@ const (
 	// DefaultMaxMessageBytes matches the server's default limit: 16 MiB of
 	// content plus 1 MiB of headroom.
 	DefaultMaxMessageBytes = 17 << 20
-
-	serviceName = "contextstore.v1.ContextStoreService"
 )
+
+const serviceName = "contextstore.v1.ContextStoreService"
 
 // Reads are idempotent, so the connection retries them on UNAVAILABLE.
 var retriedMethods = []string{
-	"GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetServerInfo",
+	"GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetStoreStats", "GetServerInfo",
 }
 
 // Option configures NewClient and NewClientFromConn.
@@ -125,16 +127,18 @@ func (c *Client) Session(sessionID string) *Session {
 // Global returns a handle on the global namespace.
 func (c *Client) Global() *Session { return c.Session("") }
 
-// Stats returns the counters of the whole store (Session.Stats: of one namespace).
-func (c *Client) Stats(ctx context.Context) (*Stats, error) {
-	r, err := call(ctx, c, c.stub.GetStats, &pb.GetStatsRequest{})
+// StoreStats returns the counters of the whole store: every namespace
+// (Session.Stats: one namespace).
+func (c *Client) StoreStats(ctx context.Context) (*Stats, error) {
+	r, err := call(ctx, c, c.stub.GetStoreStats, &pb.GetStoreStatsRequest{})
 	if err != nil {
 		return nil, err
 	}
 	return statsOf(r), nil
 }
 
-// ServerInfo returns the server's version, backend and every limit.
+// ServerInfo returns the server's version, backend, the backend's properties
+// and every limit.
 func (c *Client) ServerInfo(ctx context.Context) (*ServerInfo, error) {
 	r, err := call(ctx, c, c.stub.GetServerInfo, &pb.GetServerInfoRequest{})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // fake records what it receives and answers from a tiny in-memory map.
@@ -25,6 +28,21 @@ type fake struct {
 	sessions  []*string // session_id of each request, nil when absent
 	deadlines []time.Duration
 	files     map[string][]byte
+	rpcs      []string // each method called, in order
+	// unavailable makes the next calls of a method fail with UNAVAILABLE.
+	unavailable map[string]int
+}
+
+// answer records a call of method and fails it while unavailable says so.
+func (f *fake) answer(method string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rpcs = append(f.rpcs, method)
+	if f.unavailable[method] > 0 {
+		f.unavailable[method]--
+		return status.Error(codes.Unavailable, "try again")
+	}
+	return nil
 }
 
 func (f *fake) record(ctx context.Context, session *string) {
@@ -47,6 +65,9 @@ func key(session *string, path string) string {
 
 func (f *fake) CacheFile(ctx context.Context, r *pb.CacheFileRequest) (*pb.CacheFileResponse, error) {
 	f.record(ctx, r.SessionId)
+	if err := f.answer("CacheFile"); err != nil {
+		return nil, err
+	}
 	if r.GetPath() == "" {
 		st, _ := status.New(codes.InvalidArgument, "bad request").WithDetails(&errdetails.BadRequest{
 			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "path", Description: "must not be empty"}},
@@ -94,14 +115,50 @@ func (f *fake) BatchGetFiles(ctx context.Context, r *pb.BatchGetFilesRequest) (*
 
 func (f *fake) GetStats(ctx context.Context, r *pb.GetStatsRequest) (*pb.GetStatsResponse, error) {
 	f.record(ctx, r.SessionId)
+	if err := f.answer("GetStats"); err != nil {
+		return nil, err
+	}
 	return &pb.GetStatsResponse{Files: 1}, nil
+}
+
+func (f *fake) GetStoreStats(ctx context.Context, _ *pb.GetStoreStatsRequest) (*pb.GetStoreStatsResponse, error) {
+	if err := f.answer("GetStoreStats"); err != nil {
+		return nil, err
+	}
+	return &pb.GetStoreStatsResponse{Files: 7, Sessions: 3, Expirations: 2}, nil
+}
+
+func (f *fake) ClearSession(ctx context.Context, r *pb.ClearSessionRequest) (*pb.ClearSessionResponse, error) {
+	f.record(ctx, r.SessionId)
+	if err := f.answer("ClearSession"); err != nil {
+		return nil, err
+	}
+	return &pb.ClearSessionResponse{FilesRemoved: 2, AnalysesRemoved: 1}, nil
+}
+
+// GetServerInfo answers every field of Limits with a distinct non-zero value.
+func (f *fake) GetServerInfo(ctx context.Context, _ *pb.GetServerInfoRequest) (*pb.GetServerInfoResponse, error) {
+	if err := f.answer("GetServerInfo"); err != nil {
+		return nil, err
+	}
+	limits := &pb.Limits{SessionTtl: durationpb.New(90 * time.Minute)}
+	fields := limits.ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		if fields.Get(i).Kind() == protoreflect.Int64Kind {
+			limits.ProtoReflect().Set(fields.Get(i), protoreflect.ValueOfInt64(int64(100+i)))
+		}
+	}
+	return &pb.GetServerInfoResponse{
+		Version: "0.2.0", Backend: "memory", Limits: limits,
+		BackendProperties: map[string]string{"stripes": "64"},
+	}, nil
 }
 
 func start(t *testing.T, opts ...contextstore.Option) (*contextstore.Client, *fake) {
 	t.Helper()
 	listener := bufconn.Listen(1 << 20)
 	server := grpc.NewServer()
-	f := &fake{files: map[string][]byte{}}
+	f := &fake{files: map[string][]byte{}, unavailable: map[string]int{}}
 	pb.RegisterContextStoreServiceServer(server, f)
 	go func() { _ = server.Serve(listener) }()
 	t.Cleanup(server.Stop)
@@ -144,15 +201,77 @@ func TestRoundTripAndNamespaces(t *testing.T) {
 func TestStatsScopes(t *testing.T) {
 	client, f := start(t)
 	ctx := context.Background()
-	if _, err := client.Stats(ctx); err != nil {
-		t.Fatal(err)
-	}
+	// A handle's Stats is its namespace: session_id absent for the global
+	// namespace, as in every other call.
 	if _, err := client.Global().Stats(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Whole store: session_id absent; the global namespace: "".
-	if f.sessions[0] != nil || f.sessions[1] == nil || *f.sessions[1] != "" {
+	if _, err := client.Session("s").Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.sessions[0] != nil || f.sessions[1] == nil || *f.sessions[1] != "s" {
 		t.Fatalf("session ids sent: %v", f.sessions)
+	}
+	// StoreStats is the whole store, from the client or any handle.
+	for _, storeStats := range []func(context.Context) (*contextstore.Stats, error){
+		client.StoreStats, client.Session("s").StoreStats, client.Global().StoreStats,
+	} {
+		stats, err := storeStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *stats != (contextstore.Stats{Files: 7, Sessions: 3, Expirations: 2}) {
+			t.Fatalf("store stats = %+v", stats)
+		}
+	}
+	want := []string{"GetStats", "GetStats", "GetStoreStats", "GetStoreStats", "GetStoreStats"}
+	if !slices.Equal(f.rpcs, want) {
+		t.Fatalf("rpcs = %v, want %v", f.rpcs, want)
+	}
+}
+
+func TestClearSession(t *testing.T) {
+	client, f := start(t)
+	removed, err := client.Session("s").ClearSession(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed != (contextstore.Removed{Files: 2, Analyses: 1}) {
+		t.Fatalf("removed = %+v", removed)
+	}
+	if _, err := client.Global().ClearSession(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if *f.sessions[0] != "s" || f.sessions[1] != nil {
+		t.Fatalf("session ids sent: %v", f.sessions)
+	}
+}
+
+func TestServerInfo(t *testing.T) {
+	client, _ := start(t)
+	info, err := client.ServerInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Version != "0.2.0" || info.Backend != "memory" || info.BackendProperties["stripes"] != "64" {
+		t.Fatalf("info = %+v", info)
+	}
+	if info.Limits.SessionTTL != 90*time.Minute {
+		t.Fatalf("session ttl = %v", info.Limits.SessionTTL)
+	}
+	// Every limit of the contract reaches Limits: the fake sets each one.
+	limits := reflect.ValueOf(info.Limits)
+	if got, want := limits.NumField(), (&pb.Limits{}).ProtoReflect().Descriptor().Fields().Len(); got != want {
+		t.Fatalf("Limits has %d fields, the contract %d", got, want)
+	}
+	for i := range limits.NumField() {
+		if limits.Field(i).IsZero() {
+			t.Errorf("Limits.%s is not filled", limits.Type().Field(i).Name)
+		}
+	}
+	fromSession, err := client.Session("s").ServerInfo(context.Background())
+	if err != nil || !reflect.DeepEqual(fromSession, info) {
+		t.Fatalf("Session.ServerInfo = %+v, %v", fromSession, err)
 	}
 }
 

@@ -37,6 +37,17 @@ func Example() {
 		fmt.Println("not in the global namespace")
 	}
 
+	// Stats counts this handle's namespace; StoreStats counts the whole store.
+	mine, err := agent.Stats(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	all, err := client.StoreStats(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(mine.Files, all.Files, all.Sessions)
+
 	// Failures are *contextstore.Error, with the fields or limits at fault.
 	var e *contextstore.Error
 	if _, err := agent.CacheFile(ctx, "", nil); errors.As(err, &e) {

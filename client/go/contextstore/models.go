@@ -92,8 +92,10 @@ type Limits struct {
 type ServerInfo struct {
 	Version string
 	Backend string
-	Stripes int64
-	Limits  Limits
+	// BackendProperties are facts only this backend has, e.g. {"stripes":
+	// "64", "eviction": "exact store-wide LRU"} for the memory backend.
+	BackendProperties map[string]string
+	Limits            Limits
 }
 
 func timeOf(ts *timestamppb.Timestamp) time.Time {
@@ -122,7 +124,19 @@ func metadataOf(m *pb.FileMetadata) FileMetadata {
 	}
 }
 
-func statsOf(r *pb.GetStatsResponse) *Stats {
+// statsResponse is GetStatsResponse or GetStoreStatsResponse: the same counters.
+type statsResponse interface {
+	GetFiles() int64
+	GetAnalyses() int64
+	GetBytes() int64
+	GetSessions() int64
+	GetHits() int64
+	GetMisses() int64
+	GetEvictions() int64
+	GetExpirations() int64
+}
+
+func statsOf(r statsResponse) *Stats {
 	return &Stats{
 		Files:       r.GetFiles(),
 		Analyses:    r.GetAnalyses(),
@@ -138,9 +152,9 @@ func statsOf(r *pb.GetStatsResponse) *Stats {
 func serverInfoOf(r *pb.GetServerInfoResponse) *ServerInfo {
 	l := r.GetLimits()
 	return &ServerInfo{
-		Version: r.GetVersion(),
-		Backend: r.GetBackend(),
-		Stripes: r.GetStripes(),
+		Version:           r.GetVersion(),
+		Backend:           r.GetBackend(),
+		BackendProperties: r.GetBackendProperties(),
 		Limits: Limits{
 			MaxContentBytes:      l.GetMaxContentBytes(),
 			MaxMessageBytes:      l.GetMaxMessageBytes(),

@@ -9,8 +9,10 @@ import (
 )
 
 // Session is a handle bound to one namespace: a named session, or the global
-// namespace (Client.Global, or Client.Session("")). It shares the client's
-// connection and is safe for concurrent use.
+// namespace (Client.Global, or Client.Session("")). It has every call of the
+// API: the data calls and Stats act on its namespace; StoreStats and
+// ServerInfo, which concern the whole server, are also on Client. It shares
+// the client's connection and is safe for concurrent use.
 type Session struct {
 	client *Client
 	id     *string // nil: the global namespace (session_id absent)
@@ -154,8 +156,8 @@ func (s *Session) invalidateAnalysis(ctx context.Context, path string, analysisT
 	return r.GetAnalysesRemoved(), nil
 }
 
-// Clear removes everything of this namespace, atomically (ClearSession).
-func (s *Session) Clear(ctx context.Context) (Removed, error) {
+// ClearSession removes everything of this namespace, atomically.
+func (s *Session) ClearSession(ctx context.Context) (Removed, error) {
 	r, err := call(ctx, s.client, s.client.stub.ClearSession, &pb.ClearSessionRequest{SessionId: s.id})
 	if err != nil {
 		return Removed{}, err
@@ -163,12 +165,22 @@ func (s *Session) Clear(ctx context.Context) (Removed, error) {
 	return Removed{Files: r.GetFilesRemoved(), Analyses: r.GetAnalysesRemoved()}, nil
 }
 
-// Stats returns the counters of this namespace only (Client.Stats: the whole store).
+// Stats returns the counters of this handle's namespace: its session, or the
+// global namespace on Client.Global (StoreStats: the whole store).
 func (s *Session) Stats(ctx context.Context) (*Stats, error) {
-	// An absent session_id asks for the whole store; "" is the global namespace.
-	r, err := call(ctx, s.client, s.client.stub.GetStats, &pb.GetStatsRequest{SessionId: proto.String(s.ID())})
+	r, err := call(ctx, s.client, s.client.stub.GetStats, &pb.GetStatsRequest{SessionId: s.id})
 	if err != nil {
 		return nil, err
 	}
 	return statsOf(r), nil
+}
+
+// StoreStats returns the counters of the whole store, as Client.StoreStats.
+func (s *Session) StoreStats(ctx context.Context) (*Stats, error) {
+	return s.client.StoreStats(ctx)
+}
+
+// ServerInfo describes the server, as Client.ServerInfo.
+func (s *Session) ServerInfo(ctx context.Context) (*ServerInfo, error) {
+	return s.client.ServerInfo(ctx)
 }

@@ -86,7 +86,7 @@ func run(target, casesPath string) error {
 func runCase(client *contextstore.Client, c testCase) map[string]any {
 	for _, session := range c.Sessions {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
-		_, err := client.Session(session).Clear(ctx)
+		_, err := client.Session(session).ClearSession(ctx)
 		cancel()
 		if err != nil {
 			return map[string]any{"case": c.Name, "setup_error": fmt.Sprintf("clear_session(%q): %v", session, err)}
@@ -111,7 +111,7 @@ func runStep(client *contextstore.Client, st step) outcome {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	// Session("") is the global namespace.
-	result, err := op(ctx, client, client.Session(st.Session), a)
+	result, err := op(ctx, client.Session(st.Session), a)
 	switch {
 	case err == nil:
 		return outcome{"result": result}

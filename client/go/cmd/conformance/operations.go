@@ -42,13 +42,13 @@ func decodeArgs(raw json.RawMessage) (args, error) {
 }
 
 // operation runs one step on a handle and returns its normalized result.
-type operation func(ctx context.Context, client *contextstore.Client, s *contextstore.Session, a args) (any, error)
+type operation func(ctx context.Context, s *contextstore.Session, a args) (any, error)
 
 // reads report a miss as ErrNotFound.
 var reads = map[string]bool{"get_file": true, "get_metadata": true, "get_analysis": true}
 
 var operations = map[string]operation{
-	"cache_file": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"cache_file": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		var opts []contextstore.FileOption
 		if a.Labels != nil {
 			opts = append(opts, contextstore.WithLabels(a.Labels))
@@ -58,33 +58,33 @@ var operations = map[string]operation{
 		}
 		return then(s.CacheFile(ctx, a.Path, a.Content, opts...))(metadata)
 	},
-	"get_file": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"get_file": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.GetFile(ctx, a.Path))(file)
 	},
-	"get_metadata": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"get_metadata": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.GetMetadata(ctx, a.Path))(metadata)
 	},
-	"cache_analysis": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"cache_analysis": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.CacheAnalysis(ctx, a.Path, a.AnalysisType, a.Result))(func(at time.Time) any {
 			return map[string]any{"cached_at": rfc3339(at)}
 		})
 	},
-	"get_analysis": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"get_analysis": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.GetAnalysis(ctx, a.Path, a.AnalysisType))(analysis)
 	},
-	"invalidate_file": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"invalidate_file": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.InvalidateFile(ctx, a.Path))(removed)
 	},
-	"invalidate_analysis": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"invalidate_analysis": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.InvalidateAnalysis(ctx, a.Path, a.AnalysisType))(count)
 	},
-	"invalidate_analyses": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"invalidate_analyses": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.InvalidateAnalyses(ctx, a.Path))(count)
 	},
-	"clear_session": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, _ args) (any, error) {
-		return then(s.Clear(ctx))(removed)
+	"clear_session": func(ctx context.Context, s *contextstore.Session, _ args) (any, error) {
+		return then(s.ClearSession(ctx))(removed)
 	},
-	"batch_get_files": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"batch_get_files": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.BatchGetFiles(ctx, a.Paths))(func(results []contextstore.FileResult) any {
 			out := make([]any, len(results))
 			for i, r := range results {
@@ -95,7 +95,7 @@ var operations = map[string]operation{
 			return out
 		})
 	},
-	"batch_cache_files": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, a args) (any, error) {
+	"batch_cache_files": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		files := make([]contextstore.FileUpload, len(a.Files))
 		for i, f := range a.Files {
 			files[i] = contextstore.FileUpload{Path: f.Path, Content: f.Content, Labels: f.Labels}
@@ -111,14 +111,14 @@ var operations = map[string]operation{
 			return out
 		})
 	},
-	"stats": func(ctx context.Context, _ *contextstore.Client, s *contextstore.Session, _ args) (any, error) {
+	"stats": func(ctx context.Context, s *contextstore.Session, _ args) (any, error) {
 		return then(s.Stats(ctx))(stats)
 	},
-	"store_stats": func(ctx context.Context, c *contextstore.Client, _ *contextstore.Session, _ args) (any, error) {
-		return then(c.Stats(ctx))(stats)
+	"store_stats": func(ctx context.Context, s *contextstore.Session, _ args) (any, error) {
+		return then(s.StoreStats(ctx))(stats)
 	},
-	"server_info": func(ctx context.Context, c *contextstore.Client, _ *contextstore.Session, _ args) (any, error) {
-		return then(c.ServerInfo(ctx))(serverInfo)
+	"server_info": func(ctx context.Context, s *contextstore.Session, _ args) (any, error) {
+		return then(s.ServerInfo(ctx))(serverInfo)
 	},
 }
 
@@ -144,14 +144,18 @@ func metadata(m *contextstore.FileMetadata) any {
 	if !m.Mtime.IsZero() {
 		mtime = rfc3339(m.Mtime)
 	}
-	labels := map[string]string{}
-	for k, v := range m.Labels {
-		labels[k] = v
-	}
 	return map[string]any{
 		"path": m.Path, "size": m.Size, "sha256": b64(m.SHA256), "mtime": mtime,
-		"cached_at": rfc3339(m.CachedAt), "labels": labels, "version": m.Version,
+		"cached_at": rfc3339(m.CachedAt), "labels": object(m.Labels), "version": m.Version,
 	}
+}
+
+// object prints a nil map as {}, not null: every key is present.
+func object(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 func file(f *contextstore.File) any {
@@ -179,6 +183,7 @@ func serverInfo(info *contextstore.ServerInfo) any {
 	l := info.Limits
 	return map[string]any{
 		"version": info.Version, "backend": info.Backend,
+		"backend_properties": object(info.BackendProperties),
 		"limits": map[string]any{
 			"max_content_bytes":       l.MaxContentBytes,
 			"max_message_bytes":       l.MaxMessageBytes,
