@@ -75,6 +75,7 @@ rpcs! {
     BatchGetFilesRequest => BatchGetFilesResponse, batch_get_files, "BatchGetFiles", true;
     BatchCacheFilesRequest => BatchCacheFilesResponse, batch_cache_files, "BatchCacheFiles", false;
     GetStatsRequest => GetStatsResponse, get_stats, "GetStats", true;
+    GetStoreStatsRequest => GetStoreStatsResponse, get_store_stats, "GetStoreStats", true;
     GetServerInfoRequest => GetServerInfoResponse, get_server_info, "GetServerInfo", true;
 }
 
@@ -347,17 +348,28 @@ impl Client {
         self.call(request).await
     }
 
-    /// Removes one analysis type of `path`, or all of them for `None`; returns
-    /// how many were removed.
+    /// Removes one analysis type of `path`, keeping the file; returns how many
+    /// were removed (0 or 1).
     pub async fn invalidate_analysis(
         &self,
         path: impl Into<String>,
-        analysis_type: Option<&str>,
+        analysis_type: impl Into<String>,
     ) -> Result<i64, Error> {
         let request = pb::InvalidateAnalysisRequest {
             session_id: self.sid(),
             path: path.into(),
-            analysis_type: analysis_type.map(str::to_string),
+            analysis_type: Some(analysis_type.into()),
+        };
+        Ok(self.call(request).await?.analyses_removed)
+    }
+
+    /// Removes every analysis type of `path`, keeping the file; returns how many
+    /// were removed.
+    pub async fn invalidate_analyses(&self, path: impl Into<String>) -> Result<i64, Error> {
+        let request = pb::InvalidateAnalysisRequest {
+            session_id: self.sid(),
+            path: path.into(),
+            analysis_type: None,
         };
         Ok(self.call(request).await?.analyses_removed)
     }
@@ -372,21 +384,24 @@ impl Client {
 
     // -- introspection ------------------------------------------------------------
 
-    /// Counters of the whole store.
+    /// Counters of this handle's namespace: its session, or the global
+    /// namespace on the client itself (or [`Client::global`]).
     pub async fn stats(&self) -> Result<pb::GetStatsResponse, Error> {
-        self.call(pb::GetStatsRequest { session_id: None }).await
-    }
-
-    /// Counters of this namespace only (the global namespace included).
-    pub async fn session_stats(&self) -> Result<pb::GetStatsResponse, Error> {
-        let id = self.session.clone().unwrap_or_default();
         self.call(pb::GetStatsRequest {
-            session_id: Some(id),
+            session_id: self.sid(),
         })
         .await
     }
 
-    /// Version, backend and every limit the server enforces.
+    /// Counters of the whole store: every namespace, and the sessions expired
+    /// since the server started. The same on every handle.
+    pub async fn store_stats(&self) -> Result<pb::GetStoreStatsResponse, Error> {
+        self.call(pb::GetStoreStatsRequest {}).await
+    }
+
+    /// Version, backend, the backend's own properties (`backend_properties`,
+    /// e.g. `stripes` and `eviction` for the memory backend) and every limit
+    /// the server enforces.
     pub async fn server_info(&self) -> Result<pb::GetServerInfoResponse, Error> {
         self.call(pb::GetServerInfoRequest {}).await
     }

@@ -7,6 +7,7 @@
 //! let agent = client.session("agent-42");
 //! agent.cache_file("src/app.py", b"print('hi')\n".to_vec()).await?;
 //! assert!(agent.get_file("missing.py").await?.is_none());
+//! println!("{} files in agent-42", agent.stats().await?.files);
 //! # Ok(()) }
 //! ```
 //!
