@@ -1,8 +1,18 @@
 //! Generates the prost messages, the tonic client and the proto3 JSON (serde)
 //! impls from ../../protos at build time, with the protoc that the
-//! `protoc-bin-vendored` crate ships. Nothing generated is committed.
+//! `protoc-bin-vendored` crate ships, and `service.rs`: the service's methods and those the contract marks
+//! `idempotency_level = NO_SIDE_EFFECTS` (the ones the client retries), read
+//! from the FileDescriptorSet protoc wrote. Nothing generated is committed.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
+
+use prost::Message;
+use prost_types::FileDescriptorSet;
+use prost_types::method_options::IdempotencyLevel;
+
+const PACKAGE: &str = "contextstore.v1";
+const SERVICE: &str = "ContextStoreService";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
@@ -35,7 +45,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .emit_fields()
         .build(&[".contextstore.v1"])?;
 
+    let set = FileDescriptorSet::decode(descriptor_set.as_slice())?;
+    std::fs::write(out.join("service.rs"), service_consts(&set)?)?;
+
     println!("cargo:rerun-if-changed={}", proto.display());
     println!("cargo:rerun-if-changed=build.rs");
     Ok(())
+}
+
+/// `METHODS` and `RETRIED_METHODS` of the service, in the contract's order.
+fn service_consts(set: &FileDescriptorSet) -> Result<String, String> {
+    let service = set
+        .file
+        .iter()
+        .filter(|f| f.package() == PACKAGE)
+        .flat_map(|f| &f.service)
+        .find(|s| s.name() == SERVICE)
+        .ok_or(format!("no service {PACKAGE}.{SERVICE} in the descriptors"))?;
+    let names = |retried_only: bool| {
+        service
+            .method
+            .iter()
+            .filter(|m| {
+                !retried_only
+                    || m.options
+                        .as_ref()
+                        .is_some_and(|o| o.idempotency_level() == IdempotencyLevel::NoSideEffects)
+            })
+            .map(|m| format!("{:?}, ", m.name()))
+            .collect::<String>()
+    };
+    let mut code = String::new();
+    let _ = writeln!(
+        code,
+        "/// Every method of `{PACKAGE}.{SERVICE}`, in the contract's order.\n\
+         pub const METHODS: &[&str] = &[{}];",
+        names(false)
+    );
+    let _ = writeln!(
+        code,
+        "/// The methods the contract marks `idempotency_level = NO_SIDE_EFFECTS`:\n\
+         /// the reads, retried on `UNAVAILABLE`.\n\
+         pub const RETRIED_METHODS: &[&str] = &[{}];",
+        names(true)
+    );
+    Ok(code)
 }

@@ -18,10 +18,37 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The server's default message limit: 16 MiB of content plus 1 MiB of headroom.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 17 << 20;
 
-// Reads are idempotent, so they are retried on UNAVAILABLE within their deadline.
+// Reads (the methods the contract marks NO_SIDE_EFFECTS) are retried on
+// UNAVAILABLE within their deadline.
 const ATTEMPTS: u32 = 4;
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The service's methods, read from the contract by build.rs: `METHODS` (all)
+/// and `RETRIED_METHODS` (`idempotency_level = NO_SIDE_EFFECTS`).
+mod service {
+    include!(concat!(env!("OUT_DIR"), "/service.rs"));
+}
+pub use service::{METHODS, RETRIED_METHODS};
+
+/// Whether the contract marks `method` NO_SIDE_EFFECTS (usable in consts).
+const fn is_retried(method: &str) -> bool {
+    let mut i = 0;
+    while i < RETRIED_METHODS.len() {
+        let (a, b) = (RETRIED_METHODS[i].as_bytes(), method.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
 
 type Stub = ContextStoreServiceClient<Channel>;
 
@@ -36,7 +63,8 @@ pub trait Rpc: prost::Message + Clone + sealed::Sealed + Sized + Send + 'static 
     type Response: prost::Message + Default + Send + 'static;
     /// The method name, e.g. `"CacheFile"`.
     const NAME: &'static str;
-    /// Whether the RPC only reads, and so is retried on `UNAVAILABLE`.
+    /// Whether the contract marks the RPC `idempotency_level = NO_SIDE_EFFECTS`
+    /// (it only reads), and so it is retried on `UNAVAILABLE`.
     const IDEMPOTENT: bool;
 
     #[doc(hidden)]
@@ -47,12 +75,16 @@ pub trait Rpc: prost::Message + Clone + sealed::Sealed + Sized + Send + 'static 
 }
 
 macro_rules! rpcs {
-    ($($request:ident => $response:ident, $method:ident, $name:literal, $idempotent:literal;)*) => {$(
+    ($($request:ident => $response:ident, $method:ident, $name:literal;)*) => {
+        /// Every [`Rpc`] impl's method and whether it is retried, for the tests.
+        #[cfg(test)]
+        const RPCS: &[(&str, bool)] = &[$(($name, <pb::$request as Rpc>::IDEMPOTENT)),*];
+        $(
         impl sealed::Sealed for pb::$request {}
         impl Rpc for pb::$request {
             type Response = pb::$response;
             const NAME: &'static str = $name;
-            const IDEMPOTENT: bool = $idempotent;
+            const IDEMPOTENT: bool = is_retried($name);
             fn invoke(
                 mut stub: Stub,
                 request: tonic::Request<Self>,
@@ -64,19 +96,19 @@ macro_rules! rpcs {
 }
 
 rpcs! {
-    CacheFileRequest => CacheFileResponse, cache_file, "CacheFile", false;
-    GetFileRequest => GetFileResponse, get_file, "GetFile", true;
-    GetMetadataRequest => GetMetadataResponse, get_metadata, "GetMetadata", true;
-    CacheAnalysisRequest => CacheAnalysisResponse, cache_analysis, "CacheAnalysis", false;
-    GetAnalysisRequest => GetAnalysisResponse, get_analysis, "GetAnalysis", true;
-    InvalidateFileRequest => InvalidateFileResponse, invalidate_file, "InvalidateFile", false;
-    InvalidateAnalysisRequest => InvalidateAnalysisResponse, invalidate_analysis, "InvalidateAnalysis", false;
-    ClearSessionRequest => ClearSessionResponse, clear_session, "ClearSession", false;
-    BatchGetFilesRequest => BatchGetFilesResponse, batch_get_files, "BatchGetFiles", true;
-    BatchCacheFilesRequest => BatchCacheFilesResponse, batch_cache_files, "BatchCacheFiles", false;
-    GetStatsRequest => GetStatsResponse, get_stats, "GetStats", true;
-    GetStoreStatsRequest => GetStoreStatsResponse, get_store_stats, "GetStoreStats", true;
-    GetServerInfoRequest => GetServerInfoResponse, get_server_info, "GetServerInfo", true;
+    CacheFileRequest => CacheFileResponse, cache_file, "CacheFile";
+    GetFileRequest => GetFileResponse, get_file, "GetFile";
+    GetMetadataRequest => GetMetadataResponse, get_metadata, "GetMetadata";
+    CacheAnalysisRequest => CacheAnalysisResponse, cache_analysis, "CacheAnalysis";
+    GetAnalysisRequest => GetAnalysisResponse, get_analysis, "GetAnalysis";
+    InvalidateFileRequest => InvalidateFileResponse, invalidate_file, "InvalidateFile";
+    InvalidateAnalysisRequest => InvalidateAnalysisResponse, invalidate_analysis, "InvalidateAnalysis";
+    ClearSessionRequest => ClearSessionResponse, clear_session, "ClearSession";
+    BatchGetFilesRequest => BatchGetFilesResponse, batch_get_files, "BatchGetFiles";
+    BatchCacheFilesRequest => BatchCacheFilesResponse, batch_cache_files, "BatchCacheFiles";
+    GetStatsRequest => GetStatsResponse, get_stats, "GetStats";
+    GetStoreStatsRequest => GetStoreStatsResponse, get_store_stats, "GetStoreStats";
+    GetServerInfoRequest => GetServerInfoResponse, get_server_info, "GetServerInfo";
 }
 
 /// A contextstore client, bound to one namespace: the global one as created,
@@ -404,5 +436,51 @@ impl Client {
     /// the server enforces.
     pub async fn server_info(&self) -> Result<pb::GetServerInfoResponse, Error> {
         self.call(pb::GetServerInfoRequest {}).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn the_retried_methods_are_the_contracts_no_side_effects_reads() {
+        let derived: BTreeSet<&str> = RETRIED_METHODS.iter().copied().collect();
+        let reads = BTreeSet::from([
+            "GetFile",
+            "GetMetadata",
+            "GetAnalysis",
+            "BatchGetFiles",
+            "GetStats",
+            "GetStoreStats",
+            "GetServerInfo",
+        ]);
+        assert_eq!(derived, reads);
+    }
+
+    #[test]
+    fn every_method_has_an_rpc_retried_as_the_contract_says() {
+        let names: Vec<&str> = RPCS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, METHODS);
+        for (name, retried) in RPCS {
+            assert_eq!(*retried, RETRIED_METHODS.contains(name), "{name}");
+        }
+        assert!(!is_retried("GetFil") && !is_retried("GetFiles") && !is_retried(""));
+    }
+
+    #[tokio::test]
+    async fn handles_bind_their_namespace() {
+        let client = Client::connect_lazy("127.0.0.1:1").unwrap();
+        assert_eq!(client.session_id(), None);
+        let agent = client.session("agent-42");
+        assert_eq!(agent.session_id(), Some("agent-42"));
+        assert_eq!(agent.global().session_id(), None);
+        assert_eq!(client.session("").session_id(), None);
+        assert_eq!(
+            agent.with_timeout(Duration::from_secs(1)).session_id(),
+            Some("agent-42")
+        );
     }
 }

@@ -27,7 +27,10 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/contextstore.v1.serde.rs"));
 }
 
-pub use client::{Client, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TARGET, DEFAULT_TIMEOUT, Rpc};
+pub use client::{
+    Client, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TARGET, DEFAULT_TIMEOUT, METHODS, RETRIED_METHODS,
+    Rpc,
+};
 pub use error::{Error, Violation};
 pub use pb::{FileMetadata, FileResult, FileUpload};
 pub use tonic::Code;
