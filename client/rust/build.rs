@@ -1,6 +1,6 @@
-//! Generates the prost messages, the tonic client and the proto3 JSON (serde)
-//! impls from ../../protos at build time, with the protoc that the
-//! `protoc-bin-vendored` crate ships, and `service.rs`: the service's methods and those the contract marks
+//! Generates the prost messages and the tonic client from ../../protos at
+//! build time, with the protoc that the `protoc-bin-vendored` crate ships, and
+//! `service.rs`: the service's methods and those the contract marks
 //! `idempotency_level = NO_SIDE_EFFECTS` (the ones the client retries), read
 //! from the FileDescriptorSet protoc wrote. Nothing generated is committed.
 
@@ -26,26 +26,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     unsafe { std::env::set_var("PROTOC", protoc) };
     let wkt_include = protoc_bin_vendored::include_path()?;
 
+    // Timestamp and Duration are prost-types' (the default).
     tonic_prost_build::configure()
         .build_server(false)
         .build_client(true)
         .file_descriptor_set_path(&descriptors)
-        // Timestamp and Duration with proto3 JSON (RFC 3339 "Z", "1.5s") live in src/wkt.rs.
-        .extern_path(".google.protobuf.Timestamp", "crate::wkt::Timestamp")
-        .extern_path(".google.protobuf.Duration", "crate::wkt::Duration")
         .compile_protos(
             &[proto.as_path()],
             &[protos.as_path(), wkt_include.as_path()],
         )?;
 
-    let descriptor_set = std::fs::read(&descriptors)?;
-    pbjson_build::Builder::new()
-        .register_descriptors(&descriptor_set)?
-        .preserve_proto_field_names()
-        .emit_fields()
-        .build(&[".contextstore.v1"])?;
-
-    let set = FileDescriptorSet::decode(descriptor_set.as_slice())?;
+    let set = FileDescriptorSet::decode(std::fs::read(&descriptors)?.as_slice())?;
     std::fs::write(out.join("service.rs"), service_consts(&set)?)?;
 
     println!("cargo:rerun-if-changed={}", proto.display());

@@ -1,0 +1,459 @@
+//! The Rust conformance runner: a thin adapter from each case's operation name
+//! to the method of `contextstore::Client` with that name, printing what came
+//! back, normalized (tests/conformance/README.md). It judges nothing: the
+//! harness matches the outcomes, the same way for every language.
+//!
+//! Usage: conformance --target HOST:PORT --cases PATH
+//!
+//! Prints one JSON line per case, in file order, and exits 0 once every case is
+//! printed, whatever the outcomes; 2 when it cannot run (bad arguments, an
+//! unreadable case file).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use contextstore::{Client, Code, Error, FileUpload, Timestamp, pb};
+use serde_json::{Map, Value, json};
+
+/// The deadline of every call.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn main() -> ExitCode {
+    let (target, cases_path) = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("conformance: {message}\nusage: conformance --target HOST:PORT --cases PATH");
+            return ExitCode::from(2);
+        }
+    };
+    let done = load_cases(&cases_path).and_then(|cases| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?
+            .block_on(run(&target, &cases))
+    });
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("conformance: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(String, String), String> {
+    let (mut target, mut cases) = (None, None);
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => {
+                (name.to_string(), Some(value.to_string()))
+            }
+            _ => (arg, None),
+        };
+        let slot = match name.as_str() {
+            "--target" => &mut target,
+            "--cases" => &mut cases,
+            _ => return Err(format!("unknown argument {name:?}")),
+        };
+        let value = match inline {
+            Some(value) => value,
+            None => args.next().ok_or(format!("{name} needs a value"))?,
+        };
+        *slot = Some(value);
+    }
+    Ok((
+        target.ok_or("--target is required")?,
+        cases.ok_or("--cases is required")?,
+    ))
+}
+
+fn load_cases(path: &str) -> Result<Vec<Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let mut suite: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    match suite.get_mut("cases").map(Value::take) {
+        Some(Value::Array(cases)) => Ok(cases),
+        _ => Err(format!("{path}: no \"cases\" list")),
+    }
+}
+
+async fn run(target: &str, cases: &[Value]) -> Result<(), String> {
+    // Lazy: an unreachable server gives each case its setup error, one line each.
+    let client = Client::connect_lazy(target)
+        .map_err(|e| e.to_string())?
+        .with_timeout(DEADLINE);
+    let mut stdout = std::io::stdout().lock();
+    for case in cases {
+        let line = run_case(&client, case).await;
+        writeln!(stdout, "{line}")
+            .and_then(|()| stdout.flush())
+            .map_err(|e| format!("cannot print: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Clears every listed session, then runs every step: the case's line.
+async fn run_case(client: &Client, case: &Value) -> Value {
+    let name = case.get("name").cloned().unwrap_or(Value::Null);
+    for session in list(case, "sessions") {
+        let id = session.as_str().unwrap_or_default();
+        if let Err(error) = client.session(id).clear_session().await {
+            return json!({"case": name, "setup_error": format!("clear_session({id:?}): {error}")});
+        }
+    }
+    let mut outcomes = Vec::new();
+    for step in list(case, "steps") {
+        outcomes.push(run_step(client, step).await);
+    }
+    json!({"case": name, "outcomes": outcomes})
+}
+
+fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// What one call gave: a success, a read's miss, or the client's error.
+enum Outcome {
+    Result(Value),
+    Miss,
+    Failed(Error),
+}
+
+impl Outcome {
+    fn of<T>(result: Result<T, Error>, normalize: impl FnOnce(T) -> Value) -> Outcome {
+        match result {
+            Ok(value) => Outcome::Result(normalize(value)),
+            Err(error) => Outcome::Failed(error),
+        }
+    }
+
+    /// For `get_file`, `get_metadata`, `get_analysis`: `Ok(None)` is the miss.
+    fn read<T>(result: Result<Option<T>, Error>, normalize: impl FnOnce(T) -> Value) -> Outcome {
+        match result {
+            Ok(Some(found)) => Outcome::Result(normalize(found)),
+            Ok(None) => Outcome::Miss,
+            Err(error) => Outcome::Failed(error),
+        }
+    }
+}
+
+async fn run_step(client: &Client, step: &Value) -> Value {
+    let op = step.get("op").and_then(Value::as_str).unwrap_or_default();
+    let session = step
+        .get("session")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let empty = Map::new();
+    let args = Args(
+        step.get("args")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty),
+    );
+    match call(&client.session(session), op, args).await {
+        Ok(Outcome::Result(value)) => json!({"result": value}),
+        Ok(Outcome::Miss) => json!({"miss": true}),
+        Ok(Outcome::Failed(error)) => json!({"error": {
+            "code": code_name(error.code()),
+            "violations": error.violations().map(|v| v.subject.as_str()).collect::<Vec<_>>(),
+            "message": error.message(),
+        }}),
+        Err(problem) => json!({"runner_error": format!("{op}: {problem}")}),
+    }
+}
+
+/// `GetStatsResponse` and `GetStoreStatsResponse` have the same counters.
+macro_rules! stats {
+    ($s:expr) => {
+        json!({
+            "files": $s.files, "analyses": $s.analyses, "bytes": $s.bytes,
+            "sessions": $s.sessions, "hits": $s.hits, "misses": $s.misses,
+            "evictions": $s.evictions, "expirations": $s.expirations,
+        })
+    };
+}
+
+/// Runs operation `op` on `handle`; `Err` when the adapter cannot run it.
+async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, String> {
+    Ok(match op {
+        "cache_file" => {
+            let upload = args.upload()?;
+            let result = if upload.labels.is_empty() && upload.mtime.is_none() {
+                handle.cache_file(upload.path, upload.content).await
+            } else {
+                handle.cache_upload(upload).await
+            };
+            Outcome::of(result, |m| metadata(&m))
+        }
+        "get_file" => Outcome::read(handle.get_file(args.string("path")?).await, |f| {
+            file(&f.content, f.metadata.as_ref())
+        }),
+        "get_metadata" => Outcome::read(handle.get_metadata(args.string("path")?).await, |m| {
+            metadata(&m)
+        }),
+        "cache_analysis" => {
+            let (path, kind) = (args.string("path")?, args.string("analysis_type")?);
+            let result = handle
+                .cache_analysis(path, kind, args.bytes("result")?)
+                .await;
+            Outcome::of(result, |r| json!({"cached_at": time(r.cached_at)}))
+        }
+        "get_analysis" => {
+            let (path, kind) = (args.string("path")?, args.string("analysis_type")?);
+            Outcome::read(
+                handle.get_analysis(path, kind).await,
+                |a| json!({"result": BASE64.encode(&a.result), "cached_at": time(a.cached_at)}),
+            )
+        }
+        "invalidate_file" => Outcome::of(handle.invalidate_file(args.string("path")?).await, |r| {
+            removed(r.files_removed, r.analyses_removed)
+        }),
+        "invalidate_analysis" => {
+            let (path, kind) = (args.string("path")?, args.string("analysis_type")?);
+            Outcome::of(handle.invalidate_analysis(path, kind).await, |n| json!(n))
+        }
+        "invalidate_analyses" => Outcome::of(
+            handle.invalidate_analyses(args.string("path")?).await,
+            |n| json!(n),
+        ),
+        "clear_session" => Outcome::of(handle.clear_session().await, |r| {
+            removed(r.files_removed, r.analyses_removed)
+        }),
+        "batch_get_files" => {
+            let paths = args
+                .list("paths")?
+                .iter()
+                .map(string)
+                .collect::<Result<Vec<_>, _>>()?;
+            Outcome::of(handle.batch_get_files(paths).await, |files| {
+                files
+                    .iter()
+                    .map(|f| {
+                        f.as_ref()
+                            .map_or(Value::Null, |f| file(&f.content, f.metadata.as_ref()))
+                    })
+                    .collect()
+            })
+        }
+        "batch_cache_files" => {
+            let files = args
+                .list("files")?
+                .iter()
+                .map(upload)
+                .collect::<Result<Vec<_>, _>>()?;
+            Outcome::of(handle.batch_cache_files(files).await, |all| {
+                all.iter().map(metadata).collect()
+            })
+        }
+        "stats" => Outcome::of(handle.stats().await, |s| stats!(s)),
+        "store_stats" => Outcome::of(handle.store_stats().await, |s| stats!(s)),
+        "server_info" => Outcome::of(handle.server_info().await, |i| server_info(&i)),
+        _ => return Err("unknown operation".to_string()),
+    })
+}
+
+// -- arguments (README: bytes as base64, mtime as RFC 3339, labels an object) --
+
+#[derive(Clone, Copy)]
+struct Args<'a>(&'a Map<String, Value>);
+
+impl<'a> Args<'a> {
+    fn get(self, key: &str) -> Result<&'a Value, String> {
+        self.0.get(key).ok_or(format!("missing argument {key:?}"))
+    }
+
+    fn string(self, key: &str) -> Result<String, String> {
+        string(self.get(key)?).map_err(|e| format!("{key}: {e}"))
+    }
+
+    fn bytes(self, key: &str) -> Result<Vec<u8>, String> {
+        let text = self.string(key)?;
+        BASE64
+            .decode(text)
+            .map_err(|e| format!("{key}: not base64: {e}"))
+    }
+
+    fn list(self, key: &str) -> Result<&'a [Value], String> {
+        self.get(key)?
+            .as_array()
+            .map(Vec::as_slice)
+            .ok_or(format!("{key}: not a list"))
+    }
+
+    /// A `{path, content, labels?, mtime?}` object.
+    fn upload(self) -> Result<FileUpload, String> {
+        let mut upload = FileUpload::new(self.string("path")?, self.bytes("content")?);
+        if let Some(labels) = self.0.get("labels") {
+            let labels = labels.as_object().ok_or("labels: not an object")?;
+            for (key, value) in labels {
+                upload = upload.with_label(key, string(value).map_err(|e| format!("labels: {e}"))?);
+            }
+        }
+        if let Some(mtime) = self.0.get("mtime").filter(|m| !m.is_null()) {
+            let text = string(mtime)?;
+            let mtime: Timestamp = text.parse().map_err(|e| format!("mtime {text:?}: {e}"))?;
+            upload = upload.with_mtime(mtime);
+        }
+        Ok(upload)
+    }
+}
+
+fn string(value: &Value) -> Result<String, String> {
+    value
+        .as_str()
+        .map(str::to_string)
+        .ok_or(format!("not a string: {value}"))
+}
+
+fn upload(item: &Value) -> Result<FileUpload, String> {
+    Args(item.as_object().ok_or("files: an item is not an object")?).upload()
+}
+
+// -- normalized results (README: "What a runner prints") ------------------------
+
+/// RFC 3339 in UTC, or null when unset.
+fn time(at: Option<Timestamp>) -> Value {
+    at.map_or(Value::Null, |t| Value::String(t.to_string()))
+}
+
+fn metadata(m: &pb::FileMetadata) -> Value {
+    json!({
+        "path": m.path,
+        "size": m.size,
+        "sha256": BASE64.encode(&m.sha256),
+        "mtime": time(m.mtime),
+        "cached_at": time(m.cached_at),
+        "labels": m.labels,
+        "version": m.version,
+    })
+}
+
+fn file(content: &[u8], meta: Option<&pb::FileMetadata>) -> Value {
+    json!({"content": BASE64.encode(content), "metadata": meta.map_or(Value::Null, metadata)})
+}
+
+fn removed(files: i64, analyses: i64) -> Value {
+    json!({"files": files, "analyses": analyses})
+}
+
+fn server_info(info: &pb::GetServerInfoResponse) -> Value {
+    json!({
+        "version": info.version,
+        "backend": info.backend,
+        "backend_properties": info.backend_properties,
+        "limits": info.limits.as_ref().map_or(Value::Null, limits),
+    })
+}
+
+/// Every field of the contract's `Limits`, `session_ttl` in seconds.
+fn limits(l: &pb::Limits) -> Value {
+    let ttl = l.session_ttl.unwrap_or_default();
+    json!({
+        "max_content_bytes": l.max_content_bytes,
+        "max_message_bytes": l.max_message_bytes,
+        "max_batch_items": l.max_batch_items,
+        "max_path_bytes": l.max_path_bytes,
+        "max_session_id_bytes": l.max_session_id_bytes,
+        "max_analysis_type_bytes": l.max_analysis_type_bytes,
+        "max_labels": l.max_labels,
+        "max_label_key_bytes": l.max_label_key_bytes,
+        "max_label_value_bytes": l.max_label_value_bytes,
+        "total_bytes": l.total_bytes,
+        "session_bytes": l.session_bytes,
+        "session_entries": l.session_entries,
+        "session_ttl": ttl.seconds as f64 + f64::from(ttl.nanos) / 1e9,
+        "max_concurrent_rpcs": l.max_concurrent_rpcs,
+    })
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_has_every_key_with_bytes_in_base64_and_times_in_utc() {
+        let m = pb::FileMetadata {
+            path: "a".into(),
+            size: 5,
+            sha256: vec![0xff, 0x00],
+            cached_at: Some(Timestamp {
+                seconds: 1,
+                nanos: 5_000,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            metadata(&m),
+            json!({"path": "a", "size": 5, "sha256": "/wA=", "mtime": null,
+                   "cached_at": "1970-01-01T00:00:01.000005Z", "labels": {}, "version": 0})
+        );
+    }
+
+    #[test]
+    fn server_info_has_every_limit_and_the_ttl_in_seconds() {
+        let info = pb::GetServerInfoResponse {
+            limits: Some(pb::Limits {
+                session_ttl: Some(contextstore::Duration {
+                    seconds: 3600,
+                    nanos: 500_000_000,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let printed = server_info(&info);
+        assert_eq!(printed["limits"]["session_ttl"], json!(3600.5));
+        assert_eq!(printed["limits"].as_object().unwrap().len(), 14);
+        assert_eq!(printed["backend_properties"], json!({}));
+    }
+
+    #[test]
+    fn uploads_read_labels_and_mtime() {
+        let item = json!({"path": "p", "content": "aGk=", "labels": {"k": "v"},
+                          "mtime": "2026-01-02T03:04:05+01:00"});
+        let upload = upload(&item).unwrap();
+        assert_eq!(upload.content, b"hi");
+        assert_eq!(upload.labels["k"], "v");
+        assert_eq!(upload.mtime.unwrap().to_string(), "2026-01-02T02:04:05Z");
+        assert!(super::upload(&json!({"path": "p", "content": "!"})).is_err());
+        assert!(super::upload(&json!({"content": ""})).is_err());
+    }
+
+    #[test]
+    fn arguments() {
+        let args = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
+        assert_eq!(
+            args(&["--target", "h:1", "--cases=c.json"]).unwrap(),
+            ("h:1".to_string(), "c.json".to_string())
+        );
+        assert!(args(&["--target", "h:1"]).is_err());
+        assert!(args(&["--bogus", "x"]).is_err());
+    }
+}
