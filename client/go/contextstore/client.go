@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 const (
@@ -32,11 +33,22 @@ const (
 	DefaultMaxMessageBytes = 17 << 20
 )
 
-const serviceName = "contextstore.v1.ContextStoreService"
+var service = pb.File_contextstore_v1_context_store_proto.Services().ByName("ContextStoreService")
 
-// Reads are idempotent, so the connection retries them on UNAVAILABLE.
-var retriedMethods = []string{
-	"GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetStoreStats", "GetServerInfo",
+// retriedMethods are the methods the contract marks idempotency_level =
+// NO_SIDE_EFFECTS (the reads): the connection retries those, and only those,
+// on UNAVAILABLE.
+func retriedMethods() []string {
+	var names []string
+	methods := service.Methods()
+	for i := range methods.Len() {
+		m := methods.Get(i)
+		options, _ := m.Options().(*descriptorpb.MethodOptions)
+		if options.GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
+			names = append(names, string(m.Name()))
+		}
+	}
+	return names
 }
 
 // Option configures NewClient and NewClientFromConn.
@@ -183,9 +195,9 @@ func serviceConfig() string {
 		Service string `json:"service"`
 		Method  string `json:"method"`
 	}
-	names := make([]name, len(retriedMethods))
-	for i, m := range retriedMethods {
-		names[i] = name{serviceName, m}
+	var names []name
+	for _, m := range retriedMethods() {
+		names = append(names, name{string(service.FullName()), m})
 	}
 	config := map[string]any{
 		"methodConfig": []any{map[string]any{

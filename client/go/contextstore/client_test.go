@@ -275,6 +275,24 @@ func TestServerInfo(t *testing.T) {
 	}
 }
 
+// Reads (NO_SIDE_EFFECTS in the contract) are retried on UNAVAILABLE; writes are not.
+func TestRetriesReadsOnly(t *testing.T) {
+	client, f := start(t)
+	ctx := context.Background()
+	f.unavailable["GetStats"] = 2
+	if _, err := client.Session("s").Stats(ctx); err != nil {
+		t.Fatalf("Stats after two UNAVAILABLE: %v", err)
+	}
+	f.unavailable["CacheFile"] = 1
+	if _, err := client.Session("s").CacheFile(ctx, "a", nil); !errors.Is(err, contextstore.ErrUnavailable) {
+		t.Fatalf("CacheFile error = %v, want ErrUnavailable", err)
+	}
+	want := []string{"GetStats", "GetStats", "GetStats", "CacheFile"}
+	if !slices.Equal(f.rpcs, want) {
+		t.Fatalf("rpcs = %v, want %v", f.rpcs, want)
+	}
+}
+
 func TestMissIsErrNotFound(t *testing.T) {
 	client, _ := start(t)
 	_, err := client.Session("s").GetFile(context.Background(), "missing")
