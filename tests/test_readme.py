@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_python_example_runs(server: Server) -> None:
-    match = re.search(r"### Python\n\n```python\n(.*?)```", README.read_text(), re.S)
+    match = re.search(r"### Python\n.*?```python\n(.*?)```", README.read_text(), re.S)
     assert match, "the README lost its Python example"
     code = match.group(1)
     assert DEFAULT_TARGET in code
