@@ -1,5 +1,5 @@
 // The README's example, compiled by `make build` so that it keeps compiling.
-// Run it against a server: node dist/examples/quickstart.js [HOST:PORT]
+// Run it against a server: node build/examples/quickstart.js [HOST:PORT]
 import { ContextStoreClient, ContextStoreError, Status } from "@contextstore/client";
 
 async function main(target = "127.0.0.1:50051"): Promise<void> {

@@ -1,5 +1,5 @@
 // Writes a FileDescriptorSet (protoc --descriptor_set_out) as a TypeScript module,
-// so the runner's proto3 JSON codec needs no file beside dist/ at run time.
+// so that reading the contract's descriptors needs no file beside dist/ at run time.
 // Usage: node scripts/embed-descriptor-set.js IN.binpb OUT.ts
 "use strict";
 const fs = require("node:fs");

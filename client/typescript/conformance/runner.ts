@@ -1,0 +1,306 @@
+/**
+ * The TypeScript conformance runner: each step of tests/conformance through the
+ * typed client (@contextstore/client), never the raw stubs.
+ *
+ * Usage: node build/conformance/runner.js --target HOST:PORT --cases PATH (see
+ * tests/conformance/README.md). A thin adapter: it maps each operation name to
+ * the typed client's method and prints what came back, normalized, one JSON
+ * line per case; the Python harness (matching.py) judges it. Exits 0 once every
+ * case is printed, whatever the outcomes; 2 on a usage error.
+ */
+
+import { readFileSync } from "node:fs";
+
+import {
+  ContextStoreClient,
+  ContextStoreError,
+  type CachedAnalysis,
+  type CachedFile,
+  type ContextStoreSession,
+  type FileInput,
+  type FileMetadata,
+  type pb,
+  type Removed,
+  type ServerInfo,
+  type Stats,
+  type Timestamp,
+} from "@contextstore/client";
+
+const DEADLINE_MS = 10_000;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Args = Readonly<Record<string, unknown>>;
+
+interface Step {
+  op: string;
+  session?: string;
+  args?: Args;
+}
+
+interface Case {
+  name: string;
+  sessions: string[];
+  steps: Step[];
+}
+
+/** A read that found nothing (the client resolved to `undefined`). */
+const MISS = Symbol("miss");
+
+/** The step's arguments are not what the operation takes: the adapter cannot run it. */
+class RunnerError extends Error {}
+
+// -- arguments (README.md, "Operations") ----------------------------------------------------
+
+function arg(args: Args, name: string): unknown {
+  if (!(name in args)) throw new RunnerError(`missing argument ${JSON.stringify(name)}`);
+  return args[name];
+}
+
+function str(args: Args, name: string): string {
+  const value = arg(args, name);
+  if (typeof value !== "string") throw new RunnerError(`argument ${name} is not a string`);
+  return value;
+}
+
+function bytes(args: Args, name: string): Buffer {
+  return Buffer.from(str(args, name), "base64");
+}
+
+function labels(args: Args): Record<string, string> | undefined {
+  const value = args.labels;
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null || Object.values(value).some((v) => typeof v !== "string")) {
+    throw new RunnerError("argument labels is not an object of strings");
+  }
+  return value as Record<string, string>;
+}
+
+const RFC3339 = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i;
+
+/** An RFC 3339 time as a Timestamp, to the nanosecond (a Date would keep milliseconds only). */
+function timestamp(text: string): Timestamp {
+  const found = RFC3339.exec(text);
+  const millis = found === null ? NaN : Date.parse(`${found[1]}${found[3]}`);
+  if (found === null || Number.isNaN(millis)) throw new RunnerError(`not an RFC 3339 time: ${text}`);
+  return { seconds: BigInt(millis / 1000), nanos: Number((found[2] ?? "").padEnd(9, "0")) };
+}
+
+function mtime(args: Args): Timestamp | undefined {
+  const value = args.mtime;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") throw new RunnerError("argument mtime is not a string");
+  return timestamp(value);
+}
+
+function upload(item: unknown): FileInput {
+  if (typeof item !== "object" || item === null) throw new RunnerError("a file is not an object");
+  const file = item as Args;
+  const input: FileInput = { path: str(file, "path"), content: bytes(file, "content") };
+  const fileLabels = labels(file);
+  const fileMtime = mtime(file);
+  if (fileLabels !== undefined) input.labels = fileLabels;
+  if (fileMtime !== undefined) input.mtime = fileMtime;
+  return input;
+}
+
+function list(args: Args, name: string): unknown[] {
+  const value = arg(args, name);
+  if (!Array.isArray(value)) throw new RunnerError(`argument ${name} is not a list`);
+  return value;
+}
+
+function strings(args: Args, name: string): string[] {
+  const value = list(args, name);
+  if (value.some((v) => typeof v !== "string")) throw new RunnerError(`argument ${name} is not a list of strings`);
+  return value as string[];
+}
+
+// -- normalized results (README.md, "What a runner prints") ---------------------------------
+
+function b64(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
+}
+
+/** RFC 3339 in UTC with every nanosecond the Timestamp holds. */
+function rfc3339(ts: Timestamp | undefined): string | null {
+  if (ts === undefined) return null;
+  const whole = new Date(Number(ts.seconds) * 1000).toISOString().slice(0, 19);
+  return `${whole}.${String(ts.nanos).padStart(9, "0")}Z`;
+}
+
+function metadata(m: FileMetadata): Json {
+  return {
+    path: m.path,
+    size: String(m.size),
+    sha256: b64(m.sha256),
+    mtime: rfc3339(m.mtime),
+    cached_at: rfc3339(m.cachedAt),
+    labels: { ...m.labels },
+    version: String(m.version),
+  };
+}
+
+function file(f: CachedFile): Json {
+  return { content: b64(f.content), metadata: metadata(f.metadata) };
+}
+
+function analysis(a: CachedAnalysis): Json {
+  return { result: b64(a.result), cached_at: rfc3339(a.cachedAt) };
+}
+
+function removed(r: Removed): Json {
+  return { files: String(r.filesRemoved), analyses: String(r.analysesRemoved) };
+}
+
+function stats(s: Stats): Json {
+  return {
+    files: String(s.files),
+    analyses: String(s.analyses),
+    bytes: String(s.bytes),
+    sessions: String(s.sessions),
+    hits: String(s.hits),
+    misses: String(s.misses),
+    evictions: String(s.evictions),
+    expirations: String(s.expirations),
+  };
+}
+
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Every field of the contract's Limits, in snake_case; session_ttl in seconds. */
+function limits(l: pb.Limits): Json {
+  const printed: Record<string, Json> = {};
+  for (const [name, value] of Object.entries(l)) {
+    printed[snakeCase(name)] = typeof value === "bigint" ? String(value) : null;
+  }
+  printed.session_ttl = l.sessionTtl === undefined ? null : Number(l.sessionTtl.seconds) + l.sessionTtl.nanos / 1e9;
+  return printed;
+}
+
+function serverInfo(info: ServerInfo): Json {
+  return {
+    version: info.version,
+    backend: info.backend,
+    backend_properties: { ...info.backendProperties },
+    limits: info.limits === undefined ? null : limits(info.limits),
+  };
+}
+
+function orMiss<T>(value: T | undefined, normalize: (value: T) => Json): Json | typeof MISS {
+  return value === undefined ? MISS : normalize(value);
+}
+
+// -- operations (README.md, "Operations") ---------------------------------------------------
+
+type Operation = (handle: ContextStoreSession, args: Args) => Promise<Json | typeof MISS>;
+
+const OPERATIONS: Readonly<Record<string, Operation>> = {
+  cache_file: async (h, a) => {
+    const options: { labels?: Record<string, string>; mtime?: Timestamp } = {};
+    const fileLabels = labels(a);
+    const fileMtime = mtime(a);
+    if (fileLabels !== undefined) options.labels = fileLabels;
+    if (fileMtime !== undefined) options.mtime = fileMtime;
+    return metadata(await h.cacheFile(str(a, "path"), bytes(a, "content"), options));
+  },
+  get_file: async (h, a) => orMiss(await h.getFile(str(a, "path")), file),
+  get_metadata: async (h, a) => orMiss(await h.getMetadata(str(a, "path")), metadata),
+  cache_analysis: async (h, a) => ({
+    cached_at: rfc3339(await h.cacheAnalysis(str(a, "path"), str(a, "analysis_type"), bytes(a, "result"))),
+  }),
+  get_analysis: async (h, a) => orMiss(await h.getAnalysis(str(a, "path"), str(a, "analysis_type")), analysis),
+  invalidate_file: async (h, a) => removed(await h.invalidateFile(str(a, "path"))),
+  invalidate_analysis: async (h, a) =>
+    String(await h.invalidateAnalysis(str(a, "path"), { analysisType: str(a, "analysis_type") })),
+  invalidate_analyses: async (h, a) => String(await h.invalidateAnalysis(str(a, "path"))),
+  clear_session: async (h) => removed(await h.clearSession()),
+  batch_get_files: async (h, a) =>
+    (await h.batchGetFiles(strings(a, "paths"))).map((f) => (f === undefined ? null : file(f))),
+  batch_cache_files: async (h, a) => (await h.batchCacheFiles(list(a, "files").map(upload))).map(metadata),
+  stats: async (h) => stats(await h.stats()),
+  store_stats: async (h) => stats(await h.stats()),
+  server_info: async (h) => serverInfo(await h.serverInfo()),
+};
+
+// -- running --------------------------------------------------------------------------------
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function runStep(client: ContextStoreClient, step: Step): Promise<Json> {
+  const operation = OPERATIONS[step.op];
+  if (operation === undefined) return { runner_error: `unknown operation ${JSON.stringify(step.op)}` };
+  const handle = client.session(step.session);
+  let result;
+  try {
+    result = await operation(handle, step.args ?? {});
+  } catch (error) {
+    if (error instanceof ContextStoreError) {
+      const violations = [...error.fields, ...error.quotaSubjects];
+      return { error: { code: error.codeName, violations, message: error.details } };
+    }
+    return { runner_error: `${step.op}: ${message(error)}` };
+  }
+  return result === MISS ? { miss: true } : { result };
+}
+
+async function runCase(client: ContextStoreClient, testCase: Case): Promise<Json> {
+  for (const session of testCase.sessions) {
+    try {
+      await client.session(session).clearSession();
+    } catch (error) {
+      return { case: testCase.name, setup_error: `clearSession(${JSON.stringify(session)}): ${message(error)}` };
+    }
+  }
+  const outcomes: Json[] = [];
+  for (const step of testCase.steps) outcomes.push(await runStep(client, step));
+  return { case: testCase.name, outcomes };
+}
+
+function parseArgs(argv: readonly string[]): { target: string; cases: string } {
+  const values: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const eq = arg.indexOf("=");
+    const [key, value] = eq >= 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, argv[++i]];
+    if ((key !== "--target" && key !== "--cases") || value === undefined) {
+      throw new Error(`unexpected argument ${JSON.stringify(arg)}`);
+    }
+    values[key.slice(2)] = value;
+  }
+  if (values.target === undefined || values.cases === undefined) throw new Error("--target and --cases are required");
+  return { target: values.target, cases: values.cases };
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${message(error)}\nusage: run-conformance --target HOST:PORT --cases PATH\n`);
+    return 2;
+  }
+  const { cases } = JSON.parse(readFileSync(args.cases, "utf8")) as { cases: Case[] };
+  const client = new ContextStoreClient(args.target, { timeoutMs: DEADLINE_MS });
+  try {
+    for (const testCase of cases) {
+      process.stdout.write(`${JSON.stringify(await runCase(client, testCase))}\n`);
+    }
+  } finally {
+    client.close();
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
