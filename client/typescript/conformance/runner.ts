@@ -19,7 +19,7 @@ import {
   type ContextStoreSession,
   type FileInput,
   type FileMetadata,
-  type pb,
+  type Limits,
   type Removed,
   type ServerInfo,
   type Stats,
@@ -170,7 +170,7 @@ function snakeCase(name: string): string {
 }
 
 /** Every field of the contract's Limits, in snake_case; session_ttl in seconds. */
-function limits(l: pb.Limits): Json {
+function limits(l: Limits): Json {
   const printed: Record<string, Json> = {};
   for (const [name, value] of Object.entries(l)) {
     printed[snakeCase(name)] = typeof value === "bigint" ? String(value) : null;
@@ -212,15 +212,14 @@ const OPERATIONS: Readonly<Record<string, Operation>> = {
   }),
   get_analysis: async (h, a) => orMiss(await h.getAnalysis(str(a, "path"), str(a, "analysis_type")), analysis),
   invalidate_file: async (h, a) => removed(await h.invalidateFile(str(a, "path"))),
-  invalidate_analysis: async (h, a) =>
-    String(await h.invalidateAnalysis(str(a, "path"), { analysisType: str(a, "analysis_type") })),
-  invalidate_analyses: async (h, a) => String(await h.invalidateAnalysis(str(a, "path"))),
+  invalidate_analysis: async (h, a) => String(await h.invalidateAnalysis(str(a, "path"), str(a, "analysis_type"))),
+  invalidate_analyses: async (h, a) => String(await h.invalidateAnalyses(str(a, "path"))),
   clear_session: async (h) => removed(await h.clearSession()),
   batch_get_files: async (h, a) =>
     (await h.batchGetFiles(strings(a, "paths"))).map((f) => (f === undefined ? null : file(f))),
   batch_cache_files: async (h, a) => (await h.batchCacheFiles(list(a, "files").map(upload))).map(metadata),
   stats: async (h) => stats(await h.stats()),
-  store_stats: async (h) => stats(await h.stats()),
+  store_stats: async (h) => stats(await h.storeStats()),
   server_info: async (h) => serverInfo(await h.serverInfo()),
 };
 

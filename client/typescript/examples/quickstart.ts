@@ -14,6 +14,7 @@ async function main(target = "127.0.0.1:50051"): Promise<void> {
 
     await agent.cacheAnalysis("src/app.py", "ast", "<serialized tree>");
     console.log((await agent.getAnalysis("src/app.py", "ast"))?.result.toString());
+    console.log(await agent.invalidateAnalysis("src/app.py", "ast")); // 1n; invalidateAnalyses(path): every type
 
     // A miss is undefined, not an error; the global namespace (client itself) is another namespace.
     console.log(await agent.getFile("missing.py")); // undefined
@@ -26,7 +27,9 @@ async function main(target = "127.0.0.1:50051"): Promise<void> {
       console.log(error.fieldViolations); // [ { field: 'path', description: 'must not be empty' } ]
     }
 
-    console.log(await agent.clearSession()); // { filesRemoved: 1n, analysesRemoved: 1n }
+    console.log((await agent.stats()).files, (await client.storeStats()).files); // this session's, the whole store's
+    console.log((await client.serverInfo()).backendProperties); // { stripes: '64', eviction: '...' }
+    console.log(await agent.clearSession()); // { filesRemoved: 1n, analysesRemoved: 0n }
   } finally {
     client.close();
   }

@@ -117,9 +117,13 @@ export interface CachedFile {
 
 export type FileMetadata = pb.FileMetadata;
 export type CachedAnalysis = pb.GetAnalysisResponse;
+/** What a removal took away (invalidateFile, clearSession). */
 export type Removed = pb.InvalidateFileResponse;
+/** Counters of one namespace (stats) or of the whole store (storeStats). */
 export type Stats = pb.GetStatsResponse;
+/** `backendProperties` holds the backend's own facts; `stripes` is deprecated (read `backendProperties.stripes`). */
 export type ServerInfo = pb.GetServerInfoResponse;
+export type Limits = pb.Limits;
 export { Timestamp };
 
 // -- conversions ----------------------------------------------------------------
@@ -341,33 +345,36 @@ export class ContextStoreSession {
     return this.call("InvalidateFile", { sessionId: this.sessionId, path }, options);
   }
 
-  /** Removes one analysis type of a path, or every type when absent; resolves to the count. */
-  async invalidateAnalysis(
-    path: string,
-    options: CallOptions & { analysisType?: string } = {},
-  ): Promise<bigint> {
-    const request = { sessionId: this.sessionId, path, analysisType: options.analysisType };
+  /** Removes one analysis type of a path, keeping the file; resolves to how many were removed (0 or 1). */
+  async invalidateAnalysis(path: string, analysisType: string, options?: CallOptions): Promise<bigint> {
+    const request = { sessionId: this.sessionId, path, analysisType };
+    return (await this.call("InvalidateAnalysis", request, options)).analysesRemoved;
+  }
+
+  /** Removes every analysis type of a path, keeping the file; resolves to the count. */
+  async invalidateAnalyses(path: string, options?: CallOptions): Promise<bigint> {
+    const request = { sessionId: this.sessionId, path, analysisType: undefined };
     return (await this.call("InvalidateAnalysis", request, options)).analysesRemoved;
   }
 
   /** Removes everything of this namespace, atomically. */
-  clearSession(options?: CallOptions): Promise<pb.ClearSessionResponse> {
+  clearSession(options?: CallOptions): Promise<Removed> {
     return this.call("ClearSession", { sessionId: this.sessionId }, options);
   }
 
   // -- introspection --------------------------------------------------------------
 
-  /** Counters of the whole store. */
+  /** Counters of this handle's namespace (the global namespace on the client itself). */
   stats(options?: CallOptions): Promise<Stats> {
-    return this.call("GetStats", { sessionId: undefined }, options);
+    return this.call("GetStats", { sessionId: this.sessionId }, options);
   }
 
-  /** Counters of this namespace only (the global namespace for the client itself). */
-  sessionStats(options?: CallOptions): Promise<Stats> {
-    return this.call("GetStats", { sessionId: this.sessionId ?? "" }, options);
+  /** Counters of the whole store, every namespace together. */
+  storeStats(options?: CallOptions): Promise<Stats> {
+    return this.call("GetStoreStats", {}, options);
   }
 
-  /** Version, backend and every limit the server enforces. */
+  /** Version, backend, its properties (`backendProperties`) and every limit the server enforces. */
   serverInfo(options?: CallOptions): Promise<ServerInfo> {
     return this.call("GetServerInfo", {}, options);
   }

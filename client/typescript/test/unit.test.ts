@@ -1,10 +1,12 @@
-// Unit tests that need no server: `make test` (node --test).
+// Unit tests that need no contextstore server: `make test` (node --test).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import * as grpc from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
 
-import { timestampFromDate, timestampToDate } from "../src/client";
+import { ContextStoreClient, timestampFromDate, timestampToDate } from "../src/client";
+import * as pb from "../src/gen/contextstore/v1/context_store";
 import { ContextStoreError, Status, decodeStatusDetails, toContextStoreError } from "../src/errors";
 import { BadRequest, QuotaFailure } from "../src/gen/google/rpc/error_details";
 import { Status as RpcStatus } from "../src/gen/google/rpc/status";
@@ -54,4 +56,72 @@ test("timestamps convert to and from Date", () => {
   const date = new Date("1969-12-31T23:59:59.250Z");
   assert.deepEqual(timestampFromDate(date), { seconds: -1n, nanos: 250_000_000 });
   assert.equal(timestampToDate(timestampFromDate(date)).getTime(), date.getTime());
+});
+
+/** An in-process service that records each request and answers the few RPCs below. */
+async function fakeServer(): Promise<{ target: string; seen: [string, unknown][]; stop: () => void }> {
+  const seen: [string, unknown][] = [];
+  const counters = (files: bigint) => ({ ...pb.GetStatsResponse.create(), files });
+  const implementation: Partial<pb.ContextStoreServiceServer> = {
+    getStats: (call, callback) => {
+      seen.push(["GetStats", call.request]);
+      callback(null, counters(1n));
+    },
+    getStoreStats: (call, callback) => {
+      seen.push(["GetStoreStats", call.request]);
+      callback(null, counters(7n));
+    },
+    invalidateAnalysis: (call, callback) => {
+      seen.push(["InvalidateAnalysis", call.request]);
+      callback(null, { analysesRemoved: call.request.analysisType === undefined ? 3n : 1n });
+    },
+    clearSession: (call, callback) => {
+      seen.push(["ClearSession", call.request]);
+      callback(null, { filesRemoved: 2n, analysesRemoved: 1n });
+    },
+    getServerInfo: (call, callback) => {
+      seen.push(["GetServerInfo", call.request]);
+      callback(null, {
+        ...pb.GetServerInfoResponse.create(),
+        backend: "memory",
+        backendProperties: { stripes: "64", eviction: "exact store-wide LRU" },
+      });
+    },
+  };
+  const server = new grpc.Server();
+  server.addService(pb.ContextStoreServiceService, implementation as grpc.UntypedServiceImplementation);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  return { target: `127.0.0.1:${port}`, seen, stop: () => server.forceShutdown() };
+}
+
+test("each method sends its RPC in the handle's namespace", async () => {
+  const fake = await fakeServer();
+  const client = new ContextStoreClient(fake.target, { timeoutMs: 5_000 });
+  try {
+    const session = client.session("s1");
+    assert.equal((await session.stats()).files, 1n);
+    assert.equal((await client.stats()).files, 1n);
+    assert.equal((await session.storeStats()).files, 7n);
+    assert.equal(await session.invalidateAnalysis("a.py", "ast"), 1n);
+    assert.equal(await session.invalidateAnalyses("a.py"), 3n);
+    assert.deepEqual(await client.clearSession(), { filesRemoved: 2n, analysesRemoved: 1n });
+    const info = await client.serverInfo();
+    assert.deepEqual(info.backendProperties, { stripes: "64", eviction: "exact store-wide LRU" });
+    assert.deepEqual(fake.seen, [
+      ["GetStats", { sessionId: "s1" }], // stats(): the handle's own namespace...
+      ["GetStats", { sessionId: undefined }], // ...the global one on the client itself
+      ["GetStoreStats", {}], // storeStats(): the whole store, whatever the handle
+      ["InvalidateAnalysis", { sessionId: "s1", path: "a.py", analysisType: "ast" }],
+      ["InvalidateAnalysis", { sessionId: "s1", path: "a.py", analysisType: undefined }], // every type
+      ["ClearSession", { sessionId: undefined }],
+      ["GetServerInfo", {}],
+    ]);
+  } finally {
+    client.close();
+    fake.stop();
+  }
 });
