@@ -11,9 +11,12 @@
  *   (exact to the nanosecond; see `timestampToDate` / `timestampFromDate`).
  */
 
+import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema, MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 
 import * as pb from "./gen/contextstore/v1/context_store";
+import { DESCRIPTOR_SET_BASE64 } from "./gen/descriptor_set";
 import { Timestamp } from "./gen/google/protobuf/timestamp";
 import { ContextStoreError, Status, toContextStoreError } from "./errors";
 
@@ -23,15 +26,6 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 17 * 1024 * 1024;
 
 const SERVICE_NAME = "contextstore.v1.ContextStoreService";
-/** Reads are idempotent, so the channel retries them on UNAVAILABLE. */
-const RETRIED_METHODS = [
-  "GetFile",
-  "GetMetadata",
-  "GetAnalysis",
-  "BatchGetFiles",
-  "GetStats",
-  "GetServerInfo",
-] as const;
 
 // -- the method table, derived from the generated service definition ----------
 
@@ -69,6 +63,30 @@ export function methodDefinition<M extends MethodName>(
 export const METHOD_NAMES: readonly MethodName[] = Object.keys(pb.ContextStoreServiceService).map(
   (key) => (key.charAt(0).toUpperCase() + key.slice(1)) as MethodName,
 );
+
+let retried: readonly MethodName[] | undefined;
+
+/**
+ * The RPCs the contract marks `option idempotency_level = NO_SIDE_EFFECTS` (the reads), read
+ * from its FileDescriptorSet (gen/descriptor_set.ts, written by protoc with the stubs): the
+ * channel retries these, and only these, on UNAVAILABLE.
+ */
+export function retriedMethods(): readonly MethodName[] {
+  if (retried === undefined) {
+    const files = fromBinary(FileDescriptorSetSchema, Buffer.from(DESCRIPTOR_SET_BASE64, "base64"));
+    const service = createFileRegistry(files).getService(SERVICE_NAME);
+    if (service === undefined) throw new Error(`no ${SERVICE_NAME} in the embedded descriptor set`);
+    const names = service.methods
+      .filter((m) => m.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS)
+      .map((m) => m.name);
+    for (const name of names) {
+      // Both come from the same protoc run (make proto); check-proto keeps them so.
+      if (!(METHOD_NAMES as readonly string[]).includes(name)) throw new Error(`${name} has no generated stub`);
+    }
+    retried = Object.freeze(names as MethodName[]);
+  }
+  return retried;
+}
 
 // -- public types ---------------------------------------------------------------
 
@@ -159,7 +177,7 @@ function serviceConfig(): string {
   return JSON.stringify({
     methodConfig: [
       {
-        name: RETRIED_METHODS.map((method) => ({ service: SERVICE_NAME, method })),
+        name: retriedMethods().map((method) => ({ service: SERVICE_NAME, method })),
         retryPolicy: {
           maxAttempts: 4,
           initialBackoff: "0.05s",

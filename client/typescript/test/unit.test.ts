@@ -5,7 +5,7 @@ import { test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
 
-import { ContextStoreClient, timestampFromDate, timestampToDate } from "../src/client";
+import { ContextStoreClient, retriedMethods, timestampFromDate, timestampToDate } from "../src/client";
 import * as pb from "../src/gen/contextstore/v1/context_store";
 import { ContextStoreError, Status, decodeStatusDetails, toContextStoreError } from "../src/errors";
 import { BadRequest, QuotaFailure } from "../src/gen/google/rpc/error_details";
@@ -88,6 +88,13 @@ async function fakeServer(): Promise<{ target: string; seen: [string, unknown][]
       });
     },
   };
+  return { ...(await serve(implementation)), seen };
+}
+
+/** Serves `implementation` on a free local port (other RPCs: UNIMPLEMENTED). */
+async function serve(
+  implementation: Partial<pb.ContextStoreServiceServer>,
+): Promise<{ target: string; stop: () => void }> {
   const server = new grpc.Server();
   server.addService(pb.ContextStoreServiceService, implementation as grpc.UntypedServiceImplementation);
   const port = await new Promise<number>((resolve, reject) =>
@@ -95,7 +102,7 @@ async function fakeServer(): Promise<{ target: string; seen: [string, unknown][]
       error ? reject(error) : resolve(bound),
     ),
   );
-  return { target: `127.0.0.1:${port}`, seen, stop: () => server.forceShutdown() };
+  return { target: `127.0.0.1:${port}`, stop: () => server.forceShutdown() };
 }
 
 test("each method sends its RPC in the handle's namespace", async () => {
@@ -120,6 +127,41 @@ test("each method sends its RPC in the handle's namespace", async () => {
       ["ClearSession", { sessionId: undefined }],
       ["GetServerInfo", {}],
     ]);
+  } finally {
+    client.close();
+    fake.stop();
+  }
+});
+
+test("the retried methods are the contract's NO_SIDE_EFFECTS reads, and only those", () => {
+  assert.deepEqual(
+    new Set(retriedMethods()),
+    new Set(["GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetStoreStats", "GetServerInfo"]),
+  );
+  assert.equal(retriedMethods().length, 7);
+});
+
+test("the channel retries a read on UNAVAILABLE, never a write", async () => {
+  const attempts = { GetStats: 0, ClearSession: 0 };
+  const unavailable = { code: Status.UNAVAILABLE, details: "try again", metadata: new Metadata() };
+  const fake = await serve({
+    getStats: (_call, callback) => {
+      attempts.GetStats++;
+      if (attempts.GetStats === 1) callback(unavailable);
+      else callback(null, pb.GetStatsResponse.create());
+    },
+    clearSession: (_call, callback) => {
+      attempts.ClearSession++;
+      callback(unavailable);
+    },
+  });
+  const client = new ContextStoreClient(fake.target, { timeoutMs: 5_000 });
+  try {
+    await client.stats();
+    await assert.rejects(client.clearSession(), (error: unknown) => {
+      return error instanceof ContextStoreError && error.code === Status.UNAVAILABLE;
+    });
+    assert.deepEqual(attempts, { GetStats: 2, ClearSession: 1 });
   } finally {
     client.close();
     fake.stop();
