@@ -19,6 +19,8 @@ import dev.contextstore.v1.GetServerInfoRequest;
 import dev.contextstore.v1.GetServerInfoResponse;
 import dev.contextstore.v1.GetStatsRequest;
 import dev.contextstore.v1.GetStatsResponse;
+import dev.contextstore.v1.GetStoreStatsRequest;
+import dev.contextstore.v1.GetStoreStatsResponse;
 import dev.contextstore.v1.InvalidateAnalysisRequest;
 import dev.contextstore.v1.InvalidateFileRequest;
 import dev.contextstore.v1.InvalidateFileResponse;
@@ -60,7 +62,13 @@ public final class ContextStoreClient implements AutoCloseable {
 
   private static final List<String> RETRIED_METHODS =
       List.of(
-          "GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetServerInfo");
+          "GetFile",
+          "GetMetadata",
+          "GetAnalysis",
+          "BatchGetFiles",
+          "GetStats",
+          "GetStoreStats",
+          "GetServerInfo");
 
   private final Channel channel;
   private final ManagedChannel owned; // null for handles and borrowed channels
@@ -318,19 +326,24 @@ public final class ContextStoreClient implements AutoCloseable {
 
   // -- introspection ----------------------------------------------------------
 
-  /** Counters of the whole store. */
+  /**
+   * Counters of this handle's namespace: its session, or the global namespace on the client
+   * itself.
+   */
   public Stats stats() {
-    return stats(call(s -> s.getStats(GetStatsRequest.getDefaultInstance())));
+    GetStatsRequest.Builder request = GetStatsRequest.newBuilder();
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    return stats(call(s -> s.getStats(request.build())));
   }
 
-  /** Counters of this namespace only (the global one for an unbound client). */
-  public Stats sessionStats() {
-    GetStatsRequest request =
-        GetStatsRequest.newBuilder().setSessionId(sessionId == null ? "" : sessionId).build();
-    return stats(call(s -> s.getStats(request)));
+  /** Counters of the whole store, every namespace included. */
+  public Stats storeStats() {
+    return storeStats(call(s -> s.getStoreStats(GetStoreStatsRequest.getDefaultInstance())));
   }
 
-  /** Version, backend and every limit the server enforces. */
+  /** Version, backend, the backend's own properties and every limit the server enforces. */
   public ServerInfo serverInfo() {
     GetServerInfoResponse r = call(s -> s.getServerInfo(GetServerInfoRequest.getDefaultInstance()));
     dev.contextstore.v1.Limits l = r.getLimits();
@@ -350,7 +363,7 @@ public final class ContextStoreClient implements AutoCloseable {
             l.getSessionEntries(),
             Duration.ofSeconds(l.getSessionTtl().getSeconds(), l.getSessionTtl().getNanos()),
             l.getMaxConcurrentRpcs());
-    return new ServerInfo(r.getVersion(), r.getBackend(), r.getStripes(), limits);
+    return new ServerInfo(r.getVersion(), r.getBackend(), r.getBackendPropertiesMap(), limits);
   }
 
   /** Closes the channel this client opened; a no-op on handles and borrowed channels. */
@@ -403,6 +416,18 @@ public final class ContextStoreClient implements AutoCloseable {
   }
 
   private static Stats stats(GetStatsResponse r) {
+    return new Stats(
+        r.getFiles(),
+        r.getAnalyses(),
+        r.getBytes(),
+        r.getSessions(),
+        r.getHits(),
+        r.getMisses(),
+        r.getEvictions(),
+        r.getExpirations());
+  }
+
+  private static Stats storeStats(GetStoreStatsResponse r) {
     return new Stats(
         r.getFiles(),
         r.getAnalyses(),
