@@ -1,0 +1,366 @@
+package dev.contextstore.conformance;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
+import dev.contextstore.client.CachedAnalysis;
+import dev.contextstore.client.CachedFile;
+import dev.contextstore.client.ContextStoreClient;
+import dev.contextstore.client.ContextStoreException;
+import dev.contextstore.client.FileMetadata;
+import dev.contextstore.client.FileUpload;
+import dev.contextstore.client.Limits;
+import dev.contextstore.client.Removed;
+import dev.contextstore.client.ServerInfo;
+import dev.contextstore.client.Stats;
+import dev.contextstore.client.Violation;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The Java conformance runner: {@code --target HOST:PORT --cases PATH}
+ * (tests/conformance/README.md). A thin adapter: it maps each operation name to the typed
+ * client's method, runs every step and prints what came back, normalized, one JSON line per case.
+ * It judges nothing: the harness does. Exits 0 once every case is printed, 2 when it cannot run.
+ */
+public final class Main {
+  private static final Duration DEADLINE = Duration.ofSeconds(10);
+  private static final Gson GSON =
+      new GsonBuilder().disableHtmlEscaping().serializeNulls().create();
+
+  private Main() {}
+
+  /** One operation of the suite: a typed-client method, called with the step's arguments. */
+  @FunctionalInterface
+  private interface Operation {
+    Object run(ContextStoreClient client, JsonObject args);
+  }
+
+  private static final Map<String, Operation> OPERATIONS = new LinkedHashMap<>();
+
+  static {
+    op(
+        "cache_file",
+        (c, a) -> c.cacheFile(text(a, "path"), bytes(a, "content"), labels(a), mtime(a)));
+    op("get_file", (c, a) -> c.getFile(text(a, "path")));
+    op("get_metadata", (c, a) -> c.getMetadata(text(a, "path")));
+    op(
+        "cache_analysis",
+        (c, a) -> c.cacheAnalysis(text(a, "path"), text(a, "analysis_type"), bytes(a, "result")));
+    op("get_analysis", (c, a) -> c.getAnalysis(text(a, "path"), text(a, "analysis_type")));
+    op("invalidate_file", (c, a) -> c.invalidateFile(text(a, "path")));
+    op(
+        "invalidate_analysis",
+        (c, a) -> c.invalidateAnalysis(text(a, "path"), text(a, "analysis_type")));
+    op("invalidate_analyses", (c, a) -> c.invalidateAnalyses(text(a, "path")));
+    op("clear_session", (c, a) -> c.clearSession());
+    op("batch_get_files", (c, a) -> c.batchGetFiles(texts(a.getAsJsonArray("paths"))));
+    op("batch_cache_files", (c, a) -> c.batchCacheFiles(uploads(a.getAsJsonArray("files"))));
+    op("stats", (c, a) -> c.stats());
+    op("store_stats", (c, a) -> c.storeStats());
+    op("server_info", (c, a) -> c.serverInfo());
+  }
+
+  private static void op(String name, Operation operation) {
+    OPERATIONS.put(name, operation);
+  }
+
+  public static void main(String[] args) {
+    String target = null;
+    String cases = null;
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if ((arg.equals("--target") || arg.equals("--cases")) && i + 1 < args.length) {
+        if (arg.equals("--target")) {
+          target = args[++i];
+        } else {
+          cases = args[++i];
+        }
+      } else if (arg.startsWith("--target=")) {
+        target = arg.substring("--target=".length());
+      } else if (arg.startsWith("--cases=")) {
+        cases = arg.substring("--cases=".length());
+      } else {
+        target = null;
+        break;
+      }
+    }
+    if (target == null || cases == null) {
+      System.err.println("usage: run-conformance --target HOST:PORT --cases PATH");
+      System.exit(2);
+    }
+    JsonArray file;
+    try {
+      file =
+          JsonParser.parseString(Files.readString(Path.of(cases)))
+              .getAsJsonObject()
+              .getAsJsonArray("cases");
+    } catch (IOException | RuntimeException error) {
+      System.err.println("cannot read " + cases + ": " + error);
+      System.exit(2);
+      return;
+    }
+    PrintStream out =
+        new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
+    try (ContextStoreClient client =
+        new ContextStoreClient(target, DEADLINE, ContextStoreClient.DEFAULT_MAX_MESSAGE_BYTES)) {
+      for (JsonElement element : file) {
+        out.println(GSON.toJson(runCase(client, element.getAsJsonObject())));
+      }
+    }
+    out.flush();
+    System.exit(0);
+  }
+
+  /** Clears every listed session, then runs the steps: one line of the report. */
+  private static JsonObject runCase(ContextStoreClient client, JsonObject testCase) {
+    JsonObject line = new JsonObject();
+    line.addProperty("case", testCase.get("name").getAsString());
+    for (JsonElement session : testCase.getAsJsonArray("sessions")) {
+      try {
+        client.session(session.getAsString()).clearSession(); // "": the global namespace
+      } catch (ContextStoreException error) {
+        line.addProperty(
+            "setup_error", "clear_session(" + GSON.toJson(session) + "): " + error.getMessage());
+        return line;
+      }
+    }
+    JsonArray outcomes = new JsonArray();
+    for (JsonElement step : testCase.getAsJsonArray("steps")) {
+      outcomes.add(runStep(client, step.getAsJsonObject()));
+    }
+    line.add("outcomes", outcomes);
+    return line;
+  }
+
+  private static JsonObject runStep(ContextStoreClient client, JsonObject step) {
+    String name = step.get("op").getAsString();
+    Operation operation = OPERATIONS.get(name);
+    if (operation == null) {
+      return runnerError("unknown operation " + GSON.toJson(name));
+    }
+    JsonElement session = step.get("session");
+    ContextStoreClient handle =
+        client.session(session == null || session.isJsonNull() ? null : session.getAsString());
+    JsonObject args = step.has("args") ? step.getAsJsonObject("args") : new JsonObject();
+    Object result;
+    try {
+      result = operation.run(handle, args);
+    } catch (ContextStoreException error) {
+      JsonArray violations = new JsonArray();
+      for (Violation violation : error.violations()) {
+        violations.add(violation.subject());
+      }
+      JsonObject failure = new JsonObject();
+      failure.addProperty("code", error.code().name());
+      failure.add("violations", violations);
+      failure.addProperty("message", error.description());
+      JsonObject outcome = new JsonObject();
+      outcome.add("error", failure);
+      return outcome;
+    } catch (RuntimeException error) {
+      return runnerError(name + ": " + error);
+    }
+    JsonObject outcome = new JsonObject();
+    if (result instanceof Optional<?> found && found.isEmpty()) {
+      outcome.addProperty("miss", true); // getFile, getMetadata, getAnalysis
+      return outcome;
+    }
+    try {
+      outcome.add("result", normalize(result));
+    } catch (RuntimeException error) {
+      return runnerError(name + ": " + error);
+    }
+    return outcome;
+  }
+
+  private static JsonObject runnerError(String why) {
+    JsonObject outcome = new JsonObject();
+    outcome.addProperty("runner_error", why);
+    return outcome;
+  }
+
+  // -- arguments (JSON: bytes as base64, times as RFC 3339) ---------------------------------
+
+  private static String text(JsonObject args, String key) {
+    return args.get(key).getAsString();
+  }
+
+  private static byte[] bytes(JsonObject args, String key) {
+    return Base64.getDecoder().decode(text(args, key));
+  }
+
+  private static List<String> texts(JsonArray array) {
+    List<String> texts = new ArrayList<>();
+    for (JsonElement element : array) {
+      texts.add(element.getAsString());
+    }
+    return texts;
+  }
+
+  private static Map<String, String> labels(JsonObject args) {
+    Map<String, String> labels = new LinkedHashMap<>();
+    JsonElement given = args.get("labels");
+    if (given != null && !given.isJsonNull()) {
+      for (Map.Entry<String, JsonElement> label : given.getAsJsonObject().entrySet()) {
+        labels.put(label.getKey(), label.getValue().getAsString());
+      }
+    }
+    return labels;
+  }
+
+  /** The optional modification time, or {@code null}. */
+  private static Instant mtime(JsonObject args) {
+    JsonElement given = args.get("mtime");
+    return given == null || given.isJsonNull()
+        ? null
+        : OffsetDateTime.parse(given.getAsString()).toInstant();
+  }
+
+  private static List<FileUpload> uploads(JsonArray files) {
+    List<FileUpload> uploads = new ArrayList<>();
+    for (JsonElement element : files) {
+      JsonObject file = element.getAsJsonObject();
+      uploads.add(
+          new FileUpload(text(file, "path"), bytes(file, "content"), labels(file), mtime(file)));
+    }
+    return uploads;
+  }
+
+  // -- normalized results (tests/conformance/README.md, "What a runner prints") --------------
+
+  private static JsonElement normalize(Object value) {
+    if (value instanceof Optional<?> found) { // an element of batchGetFiles
+      return found.isEmpty() ? JsonNull.INSTANCE : normalize(found.get());
+    }
+    if (value instanceof CachedFile file) {
+      JsonObject json = new JsonObject();
+      json.addProperty("content", base64(file.content()));
+      json.add("metadata", metadata(file.metadata()));
+      return json;
+    }
+    if (value instanceof FileMetadata metadata) {
+      return metadata(metadata);
+    }
+    if (value instanceof CachedAnalysis analysis) {
+      JsonObject json = new JsonObject();
+      json.addProperty("result", base64(analysis.result()));
+      json.addProperty("cached_at", rfc3339(analysis.cachedAt()));
+      return json;
+    }
+    if (value instanceof Instant cachedAt) { // cacheAnalysis
+      JsonObject json = new JsonObject();
+      json.addProperty("cached_at", rfc3339(cachedAt));
+      return json;
+    }
+    if (value instanceof Removed removed) {
+      JsonObject json = new JsonObject();
+      json.addProperty("files", removed.files());
+      json.addProperty("analyses", removed.analyses());
+      return json;
+    }
+    if (value instanceof Stats stats) {
+      return stats(stats);
+    }
+    if (value instanceof ServerInfo info) {
+      return serverInfo(info);
+    }
+    if (value instanceof List<?> list) {
+      JsonArray json = new JsonArray();
+      for (Object element : list) {
+        json.add(normalize(element));
+      }
+      return json;
+    }
+    if (value instanceof Long count) { // invalidateAnalysis, invalidateAnalyses
+      return new JsonPrimitive(count);
+    }
+    throw new IllegalStateException(
+        "no normalized form for " + (value == null ? "null" : value.getClass().getName()));
+  }
+
+  private static String base64(byte[] data) {
+    return Base64.getEncoder().encodeToString(data);
+  }
+
+  /** RFC 3339 in UTC, at the instant's full (nanosecond) precision. */
+  private static String rfc3339(Instant when) {
+    return when.toString();
+  }
+
+  private static JsonObject metadata(FileMetadata m) {
+    JsonObject json = new JsonObject();
+    json.addProperty("path", m.path());
+    json.addProperty("size", m.size());
+    json.addProperty("sha256", base64(m.sha256()));
+    json.add(
+        "mtime",
+        m.mtime().<JsonElement>map(t -> new JsonPrimitive(rfc3339(t))).orElse(JsonNull.INSTANCE));
+    json.addProperty("cached_at", rfc3339(m.cachedAt()));
+    JsonObject labels = new JsonObject();
+    m.labels().forEach(labels::addProperty);
+    json.add("labels", labels);
+    json.addProperty("version", m.version());
+    return json;
+  }
+
+  private static JsonObject stats(Stats s) {
+    JsonObject json = new JsonObject();
+    json.addProperty("files", s.files());
+    json.addProperty("analyses", s.analyses());
+    json.addProperty("bytes", s.bytes());
+    json.addProperty("sessions", s.sessions());
+    json.addProperty("hits", s.hits());
+    json.addProperty("misses", s.misses());
+    json.addProperty("evictions", s.evictions());
+    json.addProperty("expirations", s.expirations());
+    return json;
+  }
+
+  private static JsonObject serverInfo(ServerInfo info) {
+    Limits l = info.limits();
+    JsonObject limits = new JsonObject();
+    limits.addProperty("max_content_bytes", l.maxContentBytes());
+    limits.addProperty("max_message_bytes", l.maxMessageBytes());
+    limits.addProperty("max_batch_items", l.maxBatchItems());
+    limits.addProperty("max_path_bytes", l.maxPathBytes());
+    limits.addProperty("max_session_id_bytes", l.maxSessionIdBytes());
+    limits.addProperty("max_analysis_type_bytes", l.maxAnalysisTypeBytes());
+    limits.addProperty("max_labels", l.maxLabels());
+    limits.addProperty("max_label_key_bytes", l.maxLabelKeyBytes());
+    limits.addProperty("max_label_value_bytes", l.maxLabelValueBytes());
+    limits.addProperty("total_bytes", l.totalBytes());
+    limits.addProperty("session_bytes", l.sessionBytes());
+    limits.addProperty("session_entries", l.sessionEntries());
+    Duration ttl = l.sessionTtl();
+    limits.addProperty("session_ttl", ttl.getSeconds() + ttl.getNano() / 1e9);
+    limits.addProperty("max_concurrent_rpcs", l.maxConcurrentRpcs());
+    JsonObject properties = new JsonObject();
+    info.backendProperties().forEach(properties::addProperty);
+    JsonObject json = new JsonObject();
+    json.addProperty("version", info.version());
+    json.addProperty("backend", info.backend());
+    json.add("backend_properties", properties);
+    json.add("limits", limits);
+    return json;
+  }
+}
