@@ -1,12 +1,16 @@
 package dev.contextstore.client;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.DescriptorProtos.MethodOptions.IdempotencyLevel;
+import com.google.protobuf.Descriptors.MethodDescriptor;
+import com.google.protobuf.Descriptors.ServiceDescriptor;
 import com.google.protobuf.Timestamp;
 import dev.contextstore.v1.BatchCacheFilesRequest;
 import dev.contextstore.v1.BatchGetFilesRequest;
 import dev.contextstore.v1.CacheAnalysisRequest;
 import dev.contextstore.v1.CacheFileRequest;
 import dev.contextstore.v1.ClearSessionRequest;
+import dev.contextstore.v1.ContextStoreProto;
 import dev.contextstore.v1.ContextStoreServiceGrpc;
 import dev.contextstore.v1.ContextStoreServiceGrpc.ContextStoreServiceBlockingStub;
 import dev.contextstore.v1.FileResult;
@@ -28,6 +32,7 @@ import io.grpc.Channel;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
@@ -60,15 +65,12 @@ public final class ContextStoreClient implements AutoCloseable {
   /** The server's default message limit: 16 MiB of content plus 1 MiB of headroom. */
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 17 << 20;
 
-  private static final List<String> RETRIED_METHODS =
-      List.of(
-          "GetFile",
-          "GetMetadata",
-          "GetAnalysis",
-          "BatchGetFiles",
-          "GetStats",
-          "GetStoreStats",
-          "GetServerInfo");
+  /**
+   * The methods the channel retries on UNAVAILABLE: those the contract marks {@code
+   * idempotency_level = NO_SIDE_EFFECTS}, read from the generated descriptors so that a new read
+   * RPC is retried without anyone editing a list.
+   */
+  static final List<String> RETRIED_METHODS = retriedMethods();
 
   private final Channel channel;
   private final ManagedChannel owned; // null for handles and borrowed channels
@@ -108,15 +110,33 @@ public final class ContextStoreClient implements AutoCloseable {
   }
 
   private static ManagedChannel newChannel(String target, int maxMessageBytes) {
-    return Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
-        .maxInboundMessageSize(maxMessageBytes)
-        .defaultServiceConfig(serviceConfig())
-        .enableRetry()
+    return configure(
+            Grpc.newChannelBuilder(target, InsecureChannelCredentials.create()), maxMessageBytes)
         .build();
   }
 
-  /** Reads are idempotent, so the channel retries them on UNAVAILABLE. */
-  private static Map<String, Object> serviceConfig() {
+  /** What every channel this client opens has: the response limit and retried reads. */
+  static ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder, int maxMessageBytes) {
+    return builder
+        .maxInboundMessageSize(maxMessageBytes)
+        .defaultServiceConfig(serviceConfig())
+        .enableRetry();
+  }
+
+  private static List<String> retriedMethods() {
+    ServiceDescriptor service =
+        ContextStoreProto.getDescriptor().getServices().stream()
+            .filter(s -> s.getFullName().equals(ContextStoreServiceGrpc.SERVICE_NAME))
+            .findFirst()
+            .orElseThrow();
+    return service.getMethods().stream()
+        .filter(m -> m.getOptions().getIdempotencyLevel() == IdempotencyLevel.NO_SIDE_EFFECTS)
+        .map(MethodDescriptor::getName)
+        .toList();
+  }
+
+  /** Reads have no side effects, so the channel retries them on UNAVAILABLE. */
+  static Map<String, Object> serviceConfig() {
     List<Map<String, Object>> names = new ArrayList<>();
     for (String method : RETRIED_METHODS) {
       names.add(Map.of("service", ContextStoreServiceGrpc.SERVICE_NAME, "method", method));

@@ -1,0 +1,229 @@
+package dev.contextstore.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.Message;
+import dev.contextstore.v1.CacheFileRequest;
+import dev.contextstore.v1.CacheFileResponse;
+import dev.contextstore.v1.ContextStoreServiceGrpc;
+import dev.contextstore.v1.GetServerInfoRequest;
+import dev.contextstore.v1.GetServerInfoResponse;
+import dev.contextstore.v1.GetStatsRequest;
+import dev.contextstore.v1.GetStatsResponse;
+import dev.contextstore.v1.GetStoreStatsRequest;
+import dev.contextstore.v1.GetStoreStatsResponse;
+import dev.contextstore.v1.InvalidateAnalysisRequest;
+import dev.contextstore.v1.InvalidateAnalysisResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The client against an in-process fake server: which request each method sends. */
+class ContextStoreClientTest {
+  private final FakeService service = new FakeService();
+  private Server server;
+  private ManagedChannel channel;
+  private ContextStoreClient client;
+
+  @BeforeEach
+  void start() throws IOException {
+    String name = InProcessServerBuilder.generateName();
+    server =
+        InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
+    channel =
+        ContextStoreClient.configure(
+                InProcessChannelBuilder.forName(name).directExecutor(),
+                ContextStoreClient.DEFAULT_MAX_MESSAGE_BYTES)
+            .build();
+    client = ContextStoreClient.of(channel, Duration.ofSeconds(5));
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void theRetriedMethodsAreTheContractsReads() {
+    assertEquals(
+        Set.of(
+            "GetFile",
+            "GetMetadata",
+            "GetAnalysis",
+            "BatchGetFiles",
+            "GetStats",
+            "GetStoreStats",
+            "GetServerInfo"),
+        Set.copyOf(ContextStoreClient.RETRIED_METHODS));
+    assertEquals(7, ContextStoreClient.RETRIED_METHODS.size(), "no method twice");
+  }
+
+  @Test
+  void theServiceConfigNamesExactlyTheRetriedMethods() {
+    List<?> methodConfig = (List<?>) ContextStoreClient.serviceConfig().get("methodConfig");
+    assertEquals(1, methodConfig.size());
+    Map<?, ?> config = (Map<?, ?>) methodConfig.get(0);
+    Set<Object> methods = new HashSet<>();
+    for (Object name : (List<?>) config.get("name")) {
+      Map<?, ?> method = (Map<?, ?>) name;
+      assertEquals(ContextStoreServiceGrpc.SERVICE_NAME, method.get("service"));
+      methods.add(method.get("method"));
+    }
+    assertEquals(Set.copyOf(ContextStoreClient.RETRIED_METHODS), methods);
+    Map<?, ?> retry = (Map<?, ?>) config.get("retryPolicy");
+    assertEquals(List.of("UNAVAILABLE"), retry.get("retryableStatusCodes"));
+  }
+
+  @Test
+  void aReadIsRetriedOnUnavailable() {
+    service.unavailableFirst.set(1);
+    assertEquals(3, client.stats().files());
+    assertEquals(2, service.requests.size(), "one failed attempt, one retry");
+  }
+
+  @Test
+  void aWriteIsNotRetried() {
+    service.unavailableFirst.set(1);
+    ContextStoreException error =
+        assertThrows(ContextStoreException.class, () -> client.cacheFile("a", new byte[0]));
+    assertEquals(Status.Code.UNAVAILABLE, error.code());
+    assertEquals(1, service.requests.size());
+  }
+
+  @Test
+  void statsOfTheClientIsTheGlobalNamespace() {
+    assertEquals(new Stats(3, 2, 100, 1, 5, 4, 0, 0), client.stats());
+    GetStatsRequest request = (GetStatsRequest) service.requests.get(0);
+    assertFalse(request.hasSessionId(), "no session_id: the global namespace");
+  }
+
+  @Test
+  void statsOfASessionHandleIsThatSession() {
+    client.session("s1").stats();
+    GetStatsRequest request = (GetStatsRequest) service.requests.get(0);
+    assertEquals("s1", request.getSessionId());
+  }
+
+  @Test
+  void storeStatsIsTheWholeStore() {
+    assertEquals(new Stats(30, 20, 1000, 7, 50, 40, 1, 2), client.session("s1").storeStats());
+    assertTrue(service.requests.get(0) instanceof GetStoreStatsRequest);
+  }
+
+  @Test
+  void serverInfoCarriesTheBackendProperties() {
+    ServerInfo info = client.serverInfo();
+    assertEquals("memory", info.backend());
+    assertEquals(
+        Map.of("stripes", "64", "eviction", "exact store-wide LRU"), info.backendProperties());
+    assertEquals(Duration.ofMinutes(90), info.limits().sessionTtl());
+  }
+
+  @Test
+  void invalidateAnalysisNamesOneTypeAndInvalidateAnalysesNone() {
+    assertEquals(1, client.session("s1").invalidateAnalysis("a.py", "ast"));
+    assertEquals(1, client.invalidateAnalyses("a.py"));
+    InvalidateAnalysisRequest one = (InvalidateAnalysisRequest) service.requests.get(0);
+    InvalidateAnalysisRequest every = (InvalidateAnalysisRequest) service.requests.get(1);
+    assertEquals("ast", one.getAnalysisType());
+    assertEquals("s1", one.getSessionId());
+    assertFalse(every.hasAnalysisType(), "no analysis_type: every type");
+    assertFalse(every.hasSessionId());
+  }
+
+  /** Answers fixed values and records every request it receives. */
+  private static final class FakeService
+      extends ContextStoreServiceGrpc.ContextStoreServiceImplBase {
+    final List<Message> requests = new CopyOnWriteArrayList<>();
+    final AtomicInteger unavailableFirst = new AtomicInteger();
+
+    private <R> void answer(Message request, R response, StreamObserver<R> observer) {
+      requests.add(request);
+      if (unavailableFirst.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        observer.onError(Status.UNAVAILABLE.withDescription("try again").asRuntimeException());
+        return;
+      }
+      observer.onNext(response);
+      observer.onCompleted();
+    }
+
+    @Override
+    public void cacheFile(CacheFileRequest request, StreamObserver<CacheFileResponse> observer) {
+      answer(request, CacheFileResponse.getDefaultInstance(), observer);
+    }
+
+    @Override
+    public void getStats(GetStatsRequest request, StreamObserver<GetStatsResponse> observer) {
+      GetStatsResponse response =
+          GetStatsResponse.newBuilder()
+              .setFiles(3)
+              .setAnalyses(2)
+              .setBytes(100)
+              .setSessions(1)
+              .setHits(5)
+              .setMisses(4)
+              .build();
+      answer(request, response, observer);
+    }
+
+    @Override
+    public void getStoreStats(
+        GetStoreStatsRequest request, StreamObserver<GetStoreStatsResponse> observer) {
+      GetStoreStatsResponse response =
+          GetStoreStatsResponse.newBuilder()
+              .setFiles(30)
+              .setAnalyses(20)
+              .setBytes(1000)
+              .setSessions(7)
+              .setHits(50)
+              .setMisses(40)
+              .setEvictions(1)
+              .setExpirations(2)
+              .build();
+      answer(request, response, observer);
+    }
+
+    @Override
+    public void getServerInfo(
+        GetServerInfoRequest request, StreamObserver<GetServerInfoResponse> observer) {
+      GetServerInfoResponse response =
+          GetServerInfoResponse.newBuilder()
+              .setVersion("0.2.0")
+              .setBackend("memory")
+              .putBackendProperties("stripes", "64")
+              .putBackendProperties("eviction", "exact store-wide LRU")
+              .setLimits(
+                  dev.contextstore.v1.Limits.newBuilder()
+                      .setSessionTtl(com.google.protobuf.Duration.newBuilder().setSeconds(5400)))
+              .build();
+      answer(request, response, observer);
+    }
+
+    @Override
+    public void invalidateAnalysis(
+        InvalidateAnalysisRequest request, StreamObserver<InvalidateAnalysisResponse> observer) {
+      InvalidateAnalysisResponse response =
+          InvalidateAnalysisResponse.newBuilder().setAnalysesRemoved(1).build();
+      answer(request, response, observer);
+    }
+  }
+}
