@@ -76,6 +76,15 @@ def match(expected: Any, actual: Any, where: str = "result") -> str | None:
             return f"{where}: missing" if missing else None
         if "$absent" in expected:
             return None if actual is None else f"{where}: expected absent, got {actual!r}"
+        if "$at_least" in expected:
+            least = expected["$at_least"]
+            if isinstance(actual, int | str) and not isinstance(actual, bool):
+                try:
+                    if int(actual) >= least:
+                        return None
+                except ValueError:
+                    pass
+            return f"{where}: expected at least {least}, got {actual!r}"
     if isinstance(expected, dict):
         if actual is not None and not isinstance(actual, dict):
             return f"{where}: expected an object, got {actual!r}"
