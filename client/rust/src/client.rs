@@ -77,7 +77,48 @@ pub trait Rpc: prost::Message + Clone + sealed::Sealed + Sized + Send + 'static 
 macro_rules! rpcs {
     ($($request:ident => $response:ident, $method:ident, $name:literal;)*) => {
         /// Every [`Rpc`] impl's method and whether it is retried, for the tests.
-        #[cfg(test)]
+        /// A `cache_file` call being built: labels and an mtime may be added before
+/// it is awaited. Awaiting it sends `CacheFile` and gives the file's metadata.
+#[must_use = "a cache_file call does nothing until it is awaited"]
+pub struct CacheFile<'a> {
+    client: &'a Client,
+    file: pb::FileUpload,
+}
+
+impl CacheFile<'_> {
+    /// Adds a label.
+    pub fn with_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.file = self.file.with_label(key, value);
+        self
+    }
+
+    /// Sets the modification time the caller knows (a `SystemTime` converts).
+    pub fn with_mtime(mut self, mtime: impl Into<crate::Timestamp>) -> Self {
+        self.file = self.file.with_mtime(mtime);
+        self
+    }
+}
+
+impl<'a> std::future::IntoFuture for CacheFile<'a> {
+    type Output = Result<pb::FileMetadata, Error>;
+    type IntoFuture = std::pin::Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let CacheFile { client, file } = self;
+        Box::pin(async move {
+            let request = pb::CacheFileRequest {
+                session_id: client.sid(),
+                path: file.path,
+                content: file.content,
+                labels: file.labels,
+                mtime: file.mtime,
+            };
+            Ok(client.call(request).await?.metadata.unwrap_or_default())
+        })
+    }
+}
+
+#[cfg(test)]
         const RPCS: &[(&str, bool)] = &[$(($name, <pb::$request as Rpc>::IDEMPOTENT)),*];
         $(
         impl sealed::Sealed for pb::$request {}
@@ -253,25 +294,18 @@ impl Client {
 
     // -- files ----------------------------------------------------------------
 
-    /// Stores or replaces a file; returns its metadata.
-    pub async fn cache_file(
+    /// Stores or replaces a file; returns its metadata. Await it as it is, or
+    /// add labels and an mtime first:
+    /// `agent.cache_file("a.py", content).with_label("lang", "python").await`.
+    pub fn cache_file(
         &self,
         path: impl Into<String>,
         content: impl Into<Vec<u8>>,
-    ) -> Result<pb::FileMetadata, Error> {
-        self.cache_upload(pb::FileUpload::new(path, content)).await
-    }
-
-    /// Stores or replaces a file with labels and an mtime (see [`pb::FileUpload::new`]).
-    pub async fn cache_upload(&self, file: pb::FileUpload) -> Result<pb::FileMetadata, Error> {
-        let request = pb::CacheFileRequest {
-            session_id: self.sid(),
-            path: file.path,
-            content: file.content,
-            labels: file.labels,
-            mtime: file.mtime,
-        };
-        Ok(self.call(request).await?.metadata.unwrap_or_default())
+    ) -> CacheFile<'_> {
+        CacheFile {
+            client: self,
+            file: pb::FileUpload::new(path, content),
+        }
     }
 
     /// A file's content and metadata; `None` when it is not cached.

@@ -183,12 +183,14 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
     Ok(match op {
         "cache_file" => {
             let upload = args.upload()?;
-            let result = if upload.labels.is_empty() && upload.mtime.is_none() {
-                handle.cache_file(upload.path, upload.content).await
-            } else {
-                handle.cache_upload(upload).await
-            };
-            Outcome::of(result, |m| metadata(&m))
+            let mut call = handle.cache_file(upload.path, upload.content);
+            for (key, value) in upload.labels {
+                call = call.with_label(key, value);
+            }
+            if let Some(mtime) = upload.mtime {
+                call = call.with_mtime(mtime);
+            }
+            Outcome::of(call.await, |m| metadata(&m))
         }
         "get_file" => Outcome::read(handle.get_file(args.string("path")?).await, |f| {
             file(&f.content, f.metadata.as_ref())
