@@ -106,6 +106,7 @@ def test_invalid_argument_carries_violations(server: Server) -> None:
             with pytest.raises(InvalidArgument) as info:
                 await client.cache_file("a\x00", b"x")
             assert [v.subject for v in info.value.violations] == ["path"]
+            assert isinstance(info.value.__cause__, grpc.aio.AioRpcError)  # chained, kept
             with pytest.raises(InvalidArgument) as info:
                 await client.session("bad\n").get_file("p")
             assert [v.subject for v in info.value.violations] == ["session_id"]

@@ -127,6 +127,15 @@ def test_errors_carry_code_message_and_violations(client: ContextStoreClient) ->
     assert (subject, description) == ("path", "must not be empty")
 
 
+def test_errors_chain_the_grpc_error_with_its_debug_string(client: ContextStoreClient) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        client.cache_file("", b"x")
+    cause = info.value.__cause__
+    assert isinstance(cause, grpc.RpcError) and isinstance(cause, grpc.Call)
+    assert cause.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "path" in (cause.debug_error_string() or "")
+
+
 def test_client_message_limit_applies_both_ways(server: Server) -> None:
     with ContextStoreClient(server.address, timeout=10, max_message_bytes=4096) as small:
         with pytest.raises(ResourceExhausted):
