@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 
 import pytest
-from server.store.contract import NAMESPACES, Backend, StoreContract, fw, run_threads
+from server.store.contract import Backend, StoreContract, fw
+from server.store.contract_threads import NAMESPACES, run_threads
 from server.store.model import check_against_model
 from support import FakeClock, FakeWall
 
