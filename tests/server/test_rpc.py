@@ -61,9 +61,6 @@ def test_no_domain_error_reaches_the_caller_as_unknown_or_internal(
 
 
 def test_an_error_outside_the_table_is_our_bug_not_unknown() -> None:
-    class Unlisted(ContextStoreError):
-        pass
-
     with pytest.raises(LookupError, match="Unlisted"):
         to_status(Unlisted("?"))
 
@@ -75,6 +72,10 @@ def test_backend_unavailable_is_retryable_and_names_the_backend() -> None:
 
 
 # -- a server-streaming method, through a real server ------------------------------
+
+
+class Unlisted(ContextStoreError):
+    """A domain error someone forgot to give a row in ``STATUS``."""
 
 
 class Streams:
@@ -94,6 +95,8 @@ class Streams:
             raise InvalidArgument([FieldViolation("path", "is bad")])
         if request.path == "bug":
             raise ValueError("a bug of ours")
+        if request.path == "unlisted":
+            raise Unlisted("no row")
 
 
 @pytest.fixture
@@ -135,10 +138,13 @@ def test_a_stream_ends_with_the_mapped_status_after_what_it_sent(
     assert [type(e) for e in streams.heard] == [InvalidArgument]
 
 
-def test_a_bug_in_a_stream_is_internal_without_its_trace(watch: tuple[Streams, Any]) -> None:
+@pytest.mark.parametrize("path", ["bug", "unlisted"])
+def test_a_bug_in_a_stream_is_internal_without_its_trace(
+    watch: tuple[Streams, Any], path: str
+) -> None:
     _, call = watch
     with pytest.raises(grpc.RpcError) as failure:
-        list(call(pb.GetFileRequest(path="bug"), timeout=10))
+        list(call(pb.GetFileRequest(path=path), timeout=10))
     assert failure.value.code() == grpc.StatusCode.INTERNAL
     assert "a bug of ours" not in (failure.value.details() or "")
 

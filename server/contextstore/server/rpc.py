@@ -13,7 +13,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import grpc
 from google.protobuf import any_pb2
@@ -89,10 +89,18 @@ def to_status(error: ContextStoreError) -> status_pb2.Status:
 ErrorHook = Callable[[ContextStoreError], None]
 
 
-def _report(error: Exception, context: grpc.ServicerContext, method: str) -> None:
-    """Abort the call with ``error``'s status; never returns."""
+def _abort(servicer: Any, error: Exception, context: grpc.ServicerContext, method: str) -> NoReturn:
+    """End the call with ``error``'s status; a domain error is told to ``on_error`` first."""
     if isinstance(error, ContextStoreError):
-        context.abort_with_status(rpc_status.to_status(to_status(error)))
+        hook: ErrorHook | None = getattr(servicer, "on_error", None)
+        if hook is not None:
+            hook(error)
+        try:
+            status = to_status(error)
+        except LookupError:
+            pass  # a domain error without a row is our bug: INTERNAL, below
+        else:
+            context.abort_with_status(rpc_status.to_status(status))
     # Our bug, not the caller's: say so plainly, keep the trace in the log.
     log.error("event=rpc_failed method=%s", method, exc_info=error)
     context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
@@ -107,11 +115,6 @@ def rpc(method: Method) -> Method:
     """
     name = method.__name__
 
-    def hear(self: Any, error: ContextStoreError) -> None:
-        hook: ErrorHook | None = getattr(self, "on_error", None)
-        if hook is not None:
-            hook(error)
-
     if inspect.isgeneratorfunction(method):
 
         @functools.wraps(method)
@@ -119,9 +122,7 @@ def rpc(method: Method) -> Method:
             try:
                 yield from method(self, request, context)
             except Exception as error:
-                if isinstance(error, ContextStoreError):
-                    hear(self, error)
-                _report(error, context, name)
+                _abort(self, error, context, name)
 
         return cast(Method, stream)
 
@@ -130,8 +131,6 @@ def rpc(method: Method) -> Method:
         try:
             return method(self, request, context)
         except Exception as error:
-            if isinstance(error, ContextStoreError):
-                hear(self, error)
-            _report(error, context, name)
+            _abort(self, error, context, name)
 
     return cast(Method, unary)
