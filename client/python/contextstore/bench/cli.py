@@ -101,7 +101,7 @@ def _output_flags(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--scenario", metavar="FILE.toml", help="settings file; flags override it")
     add("--json", metavar="FILE", help="write the full report as JSON")
-    add("--plot", metavar="FILE.png", help="write charts (needs contextstore[plot])")
+    add("--plot", metavar="FILE.png", help="write charts (needs contextstore-grpc[plot])")
     add("--quiet", action="store_true", help="no live progress")
     add("--allow-errors", action="store_true", help="exit 0 even when calls failed")
     add("--server-arg", action="append", metavar="ARG", help="flag for the local server "

@@ -1,6 +1,6 @@
 """``--plot FILE.png``: throughput and latency percentiles over time, and a sweep's curve.
 
-matplotlib is an optional dependency (``contextstore[plot]``), imported only here
+matplotlib is an optional dependency (``contextstore-grpc[plot]``), imported only here
 and only when a plot is asked for.
 """
 
@@ -23,7 +23,8 @@ def _pyplot() -> Any:
         matplotlib.use("Agg")  # files only; never needs a display
         import matplotlib.pyplot as plt
     except ImportError:
-        raise PlotUnavailable("--plot needs matplotlib: pip install 'contextstore[plot]'") from None
+        needs = "--plot needs matplotlib: pip install 'contextstore-grpc[plot]'"
+        raise PlotUnavailable(needs) from None
     return plt
 
 
