@@ -181,6 +181,8 @@ class Shard:
         O(its entries), nothing else: each goes through ``_remove`` like any
         other removal, so the sink sees every one.
         """
+        if cause is Change.EXPIRED:  # even a session that never stored an entry
+            self.expirations += 1
         state = self.namespaces.pop(ns, None)
         if state is None:
             return Removed()
@@ -188,8 +190,6 @@ class Shard:
         removed = Removed(state.files, state.analyses)
         for key in list(state.entries):
             self._remove(state, key, cause)
-        if cause is Change.EXPIRED:
-            self.expirations += 1
         return removed
 
     # -- eviction ------------------------------------------------------------
