@@ -8,8 +8,9 @@ docstring; what only one backend promises (the memory backend's exact
 store-wide LRU, its stripes and layout) is tested in that backend's own module.
 
 Time is faked: ``clock`` drives the idle timer (seconds), ``wall`` the wall
-clock (ns) that stamps ``cached_at_ns``. The tests of many threads at once
-come from ``contract_threads``.
+clock (ns) that stamps ``cached_at_ns``; these fixtures, and ``make`` and
+``store`` built from ``backend``, are in ``conftest.py`` beside this file.
+The tests of many threads at once come from ``contract_threads``.
 """
 
 from __future__ import annotations
@@ -55,26 +56,6 @@ class StoreContract(ThreadContract):
     """The promises of ``Store``; subclass it with a ``backend`` fixture."""
 
     pytestmark = pytest.mark.timeout(120)
-
-    @pytest.fixture
-    def clock(self) -> FakeClock:
-        return FakeClock(0.0)
-
-    @pytest.fixture
-    def wall(self) -> FakeWall:
-        return FakeWall(1_000_000)
-
-    @pytest.fixture
-    def make(self, backend: Backend, clock: FakeClock, wall: FakeWall) -> MakeStore:
-        def factory(**budgets: float) -> Store:
-            b = Budgets(**{"session_ttl_seconds": TTL, **budgets})  # type: ignore[arg-type]
-            return backend(b, timer=clock, wall_clock=wall)
-
-        return factory
-
-    @pytest.fixture
-    def store(self, make: MakeStore) -> Store:
-        return make()
 
     # -- the model: random sequences against a plain reference ----------------
 

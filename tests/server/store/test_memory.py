@@ -12,17 +12,16 @@ import time
 from collections.abc import Callable
 
 import pytest
-from server.store.contract import Backend, StoreContract, fw
+from server.store.contract import Backend, MakeStore, StoreContract, fw
 from server.store.contract_threads import NAMESPACES, run_threads
 from server.store.model import check_against_model
-from support import FakeClock, FakeWall
+from support import FakeClock
 
 from contextstore.server.store.base import Budgets, FileWrite, Namespace, Store
 from contextstore.server.store.memory import StripedStore
 from contextstore.server.store.records import Key
 from contextstore.server.store.shard import Change
 
-MakeStore = Callable[..., StripedStore]
 TTL = 10.0
 # The model's budgets with a total one, which the memory backend evicts in
 # exact store-wide LRU order.
@@ -58,31 +57,12 @@ def stripes(request: pytest.FixtureRequest) -> int:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(0.0)
+def backend(stripes: int) -> Backend:
+    return memory_backend(stripes)
 
 
-@pytest.fixture
-def wall() -> FakeWall:
-    return FakeWall(1_000_000)
-
-
-@pytest.fixture
-def make(stripes: int, clock: FakeClock, wall: FakeWall) -> MakeStore:
-    def factory(**budgets: float) -> StripedStore:
-        b = Budgets(**{"session_ttl_seconds": TTL, **budgets})  # type: ignore[arg-type]
-        return StripedStore(stripes=stripes, budgets=b, timer=clock, wall_clock=wall)
-
-    return factory
-
-
-@pytest.fixture
-def store(make: MakeStore) -> StripedStore:
-    return make()
-
-
-def test_stripes_property(store: StripedStore, stripes: int) -> None:
-    assert store.stripes == stripes
+def test_stripes_property(store: Store, stripes: int) -> None:
+    assert isinstance(store, StripedStore) and store.stripes == stripes
     with pytest.raises(ValueError):
         StripedStore(stripes=0)
 
@@ -228,7 +208,7 @@ def _contents(store: StripedStore) -> set[tuple[Namespace, Key]]:
 
 
 def test_a_session_that_never_stored_an_entry_still_counts_when_it_expires(
-    store: StripedStore, clock: FakeClock
+    store: Store, clock: FakeClock
 ) -> None:
     assert store.batch_cache_files("empty", []) == []  # a data call: the session exists
     assert store.store_stats().sessions == 1
