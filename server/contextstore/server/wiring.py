@@ -1,10 +1,11 @@
 """The one place a server is assembled from its configuration.
 
 As bazel-remote's ``main.go`` composes its cache, TLS, auth and metrics, this
-module turns a ``ServerConfig`` into the parts ``Server`` takes: the store
-(from the backend registry), the server credentials (transport security) and
-the interceptors (cross-cutting concerns, outermost first). Each concern is a
-module of its own that plugs in here; nothing else changes when one is added.
+module turns a ``ServerConfig`` into the parts ``Server`` takes: the server
+credentials (transport security) and the interceptors (cross-cutting
+concerns, outermost first); ``Server`` opens the store the backend registry
+names. Each concern is a module of its own that plugs in here; nothing else
+changes when one is added.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import grpc
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 from contextstore.server.store.base import Store
-from contextstore.server.store.registry import open_store
 
 
 def interceptors(config: ServerConfig) -> list[grpc.ServerInterceptor]:
@@ -29,9 +29,4 @@ def credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
 
 def build_server(config: ServerConfig, *, store: Store | None = None) -> Server:
     """A server with everything ``config`` asks for; ``store`` replaces the configured one."""
-    return Server(
-        config,
-        store if store is not None else open_store(config),
-        interceptors=interceptors(config),
-        credentials=credentials(config),
-    )
+    return Server(config, store, interceptors=interceptors(config), credentials=credentials(config))
