@@ -40,7 +40,17 @@ class ServerConfig:
     backend: str = _opt("storage backend", "memory")
     stripes: int = _opt("lock stripes of the memory backend", 64)
     workers: int = _opt("threads serving RPCs", 16)
-    max_concurrent_rpcs: int = _opt("RPCs in flight before RESOURCE_EXHAUSTED", 256)
+    max_concurrent_rpcs: int = _opt(
+        "calls admitted at once, from arrival until the response is sent; "
+        "past it RESOURCE_EXHAUSTED",
+        256,
+    )
+    max_inflight_response_bytes: int = _opt(
+        "total size of responses built but not yet sent; past it RESOURCE_EXHAUSTED", 32 * MiB
+    )
+    receive_timeout_seconds: float = _opt(
+        "longest wait for a call's request to arrive before the call is cancelled", 5.0
+    )
     grace_seconds: float = _opt("drain time for in-flight RPCs on SIGTERM/SIGINT", 5.0)
     max_content_bytes: int = _opt("largest file content or analysis result", 16 * MiB)
     max_batch_items: int = _opt("most items in one batch call", 1000)
@@ -68,7 +78,10 @@ class ServerConfig:
         )
 
     def __post_init__(self) -> None:
-        at_least_one = ("stripes", "workers", "max_concurrent_rpcs", "max_batch_items")
+        at_least_one = (
+            "stripes", "workers", "max_concurrent_rpcs", "max_batch_items",
+            "max_inflight_response_bytes",
+        )  # fmt: skip
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             least = 1 if f.name in at_least_one else 0

@@ -221,6 +221,8 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         c = self._config
         ttl = duration_pb2.Duration()
         ttl.FromNanoseconds(int(c.session_ttl_seconds * 1e9))
+        receive_timeout = duration_pb2.Duration()
+        receive_timeout.FromNanoseconds(int(c.receive_timeout_seconds * 1e9))
         limits = pb.Limits(
             max_content_bytes=c.max_content_bytes,
             max_message_bytes=c.max_message_bytes,
@@ -236,6 +238,8 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
             session_entries=c.session_entries,
             session_ttl=ttl,
             max_concurrent_rpcs=c.max_concurrent_rpcs,
+            max_inflight_response_bytes=c.max_inflight_response_bytes,
+            receive_timeout=receive_timeout,
         )
         properties = self._store.properties
         return pb.GetServerInfoResponse(

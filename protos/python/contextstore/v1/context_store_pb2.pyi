@@ -892,6 +892,8 @@ class Limits(_message.Message):
     SESSION_ENTRIES_FIELD_NUMBER: _builtins.int
     SESSION_TTL_FIELD_NUMBER: _builtins.int
     MAX_CONCURRENT_RPCS_FIELD_NUMBER: _builtins.int
+    MAX_INFLIGHT_RESPONSE_BYTES_FIELD_NUMBER: _builtins.int
+    RECEIVE_TIMEOUT_FIELD_NUMBER: _builtins.int
     max_content_bytes: _builtins.int
     max_message_bytes: _builtins.int
     max_batch_items: _builtins.int
@@ -908,9 +910,22 @@ class Limits(_message.Message):
     session_entries: _builtins.int
     """Per-session entry budget (files plus analyses); 0 means none."""
     max_concurrent_rpcs: _builtins.int
+    """Calls admitted at once, counted from arrival until the response is
+    sent; past it a call gets RESOURCE_EXHAUSTED at once.
+    """
+    max_inflight_response_bytes: _builtins.int
+    """Total size of responses built but not yet sent; a call that would pass
+    it gets RESOURCE_EXHAUSTED.
+    """
     @_builtins.property
     def session_ttl(self) -> _duration_pb2.Duration:
         """Idle-session time to live; zero means sessions never expire."""
+
+    @_builtins.property
+    def receive_timeout(self) -> _duration_pb2.Duration:
+        """How long a call's request message may take to arrive before the call is
+        cancelled.
+        """
 
     def __init__(
         self,
@@ -929,10 +944,12 @@ class Limits(_message.Message):
         session_entries: _builtins.int = ...,
         session_ttl: _duration_pb2.Duration | None = ...,
         max_concurrent_rpcs: _builtins.int = ...,
+        max_inflight_response_bytes: _builtins.int = ...,
+        receive_timeout: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["session_ttl", b"session_ttl"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receive_timeout", b"receive_timeout", "session_ttl", b"session_ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_analysis_type_bytes", b"max_analysis_type_bytes", "max_batch_items", b"max_batch_items", "max_concurrent_rpcs", b"max_concurrent_rpcs", "max_content_bytes", b"max_content_bytes", "max_label_key_bytes", b"max_label_key_bytes", "max_label_value_bytes", b"max_label_value_bytes", "max_labels", b"max_labels", "max_message_bytes", b"max_message_bytes", "max_path_bytes", b"max_path_bytes", "max_session_id_bytes", b"max_session_id_bytes", "session_bytes", b"session_bytes", "session_entries", b"session_entries", "session_ttl", b"session_ttl", "total_bytes", b"total_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_analysis_type_bytes", b"max_analysis_type_bytes", "max_batch_items", b"max_batch_items", "max_concurrent_rpcs", b"max_concurrent_rpcs", "max_content_bytes", b"max_content_bytes", "max_inflight_response_bytes", b"max_inflight_response_bytes", "max_label_key_bytes", b"max_label_key_bytes", "max_label_value_bytes", b"max_label_value_bytes", "max_labels", b"max_labels", "max_message_bytes", b"max_message_bytes", "max_path_bytes", b"max_path_bytes", "max_session_id_bytes", b"max_session_id_bytes", "receive_timeout", b"receive_timeout", "session_bytes", b"session_bytes", "session_entries", b"session_entries", "session_ttl", b"session_ttl", "total_bytes", b"total_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1677,10 +1677,18 @@ type Limits struct {
 	// Per-session entry budget (files plus analyses); 0 means none.
 	SessionEntries int64 `protobuf:"varint,12,opt,name=session_entries,json=sessionEntries,proto3" json:"session_entries,omitempty"`
 	// Idle-session time to live; zero means sessions never expire.
-	SessionTtl        *durationpb.Duration `protobuf:"bytes,13,opt,name=session_ttl,json=sessionTtl,proto3" json:"session_ttl,omitempty"`
-	MaxConcurrentRpcs int64                `protobuf:"varint,14,opt,name=max_concurrent_rpcs,json=maxConcurrentRpcs,proto3" json:"max_concurrent_rpcs,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	SessionTtl *durationpb.Duration `protobuf:"bytes,13,opt,name=session_ttl,json=sessionTtl,proto3" json:"session_ttl,omitempty"`
+	// Calls admitted at once, counted from arrival until the response is
+	// sent; past it a call gets RESOURCE_EXHAUSTED at once.
+	MaxConcurrentRpcs int64 `protobuf:"varint,14,opt,name=max_concurrent_rpcs,json=maxConcurrentRpcs,proto3" json:"max_concurrent_rpcs,omitempty"`
+	// Total size of responses built but not yet sent; a call that would pass
+	// it gets RESOURCE_EXHAUSTED.
+	MaxInflightResponseBytes int64 `protobuf:"varint,15,opt,name=max_inflight_response_bytes,json=maxInflightResponseBytes,proto3" json:"max_inflight_response_bytes,omitempty"`
+	// How long a call's request message may take to arrive before the call is
+	// cancelled.
+	ReceiveTimeout *durationpb.Duration `protobuf:"bytes,16,opt,name=receive_timeout,json=receiveTimeout,proto3" json:"receive_timeout,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -1809,6 +1817,20 @@ func (x *Limits) GetMaxConcurrentRpcs() int64 {
 		return x.MaxConcurrentRpcs
 	}
 	return 0
+}
+
+func (x *Limits) GetMaxInflightResponseBytes() int64 {
+	if x != nil {
+		return x.MaxInflightResponseBytes
+	}
+	return 0
+}
+
+func (x *Limits) GetReceiveTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.ReceiveTimeout
+	}
+	return nil
 }
 
 // GetServerInfoResponse describes the server.
@@ -2034,7 +2056,7 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x06misses\x18\x06 \x01(\x03R\x06misses\x12\x1c\n" +
 	"\tevictions\x18\a \x01(\x03R\tevictions\x12 \n" +
 	"\vexpirations\x18\b \x01(\x03R\vexpirations\"\x16\n" +
-	"\x14GetServerInfoRequest\"\xf2\x04\n" +
+	"\x14GetServerInfoRequest\"\xf5\x05\n" +
 	"\x06Limits\x12*\n" +
 	"\x11max_content_bytes\x18\x01 \x01(\x03R\x0fmaxContentBytes\x12*\n" +
 	"\x11max_message_bytes\x18\x02 \x01(\x03R\x0fmaxMessageBytes\x12&\n" +
@@ -2053,7 +2075,9 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x0fsession_entries\x18\f \x01(\x03R\x0esessionEntries\x12:\n" +
 	"\vsession_ttl\x18\r \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"sessionTtl\x12.\n" +
-	"\x13max_concurrent_rpcs\x18\x0e \x01(\x03R\x11maxConcurrentRpcs\"\xce\x02\n" +
+	"\x13max_concurrent_rpcs\x18\x0e \x01(\x03R\x11maxConcurrentRpcs\x12=\n" +
+	"\x1bmax_inflight_response_bytes\x18\x0f \x01(\x03R\x18maxInflightResponseBytes\x12B\n" +
+	"\x0freceive_timeout\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\x0ereceiveTimeout\"\xce\x02\n" +
 	"\x15GetServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x1c\n" +
@@ -2148,39 +2172,40 @@ var file_contextstore_v1_context_store_proto_depIdxs = []int32{
 	1,  // 14: contextstore.v1.BatchCacheFilesRequest.files:type_name -> contextstore.v1.FileUpload
 	0,  // 15: contextstore.v1.BatchCacheFilesResponse.metadata:type_name -> contextstore.v1.FileMetadata
 	35, // 16: contextstore.v1.Limits.session_ttl:type_name -> google.protobuf.Duration
-	28, // 17: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
-	33, // 18: contextstore.v1.GetServerInfoResponse.backend_properties:type_name -> contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
-	2,  // 19: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
-	4,  // 20: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
-	6,  // 21: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
-	8,  // 22: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
-	10, // 23: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
-	12, // 24: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
-	14, // 25: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
-	16, // 26: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
-	18, // 27: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
-	21, // 28: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
-	23, // 29: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
-	25, // 30: contextstore.v1.ContextStoreService.GetStoreStats:input_type -> contextstore.v1.GetStoreStatsRequest
-	27, // 31: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
-	3,  // 32: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
-	5,  // 33: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
-	7,  // 34: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
-	9,  // 35: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
-	11, // 36: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
-	13, // 37: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
-	15, // 38: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
-	17, // 39: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
-	20, // 40: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
-	22, // 41: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
-	24, // 42: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
-	26, // 43: contextstore.v1.ContextStoreService.GetStoreStats:output_type -> contextstore.v1.GetStoreStatsResponse
-	29, // 44: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
-	32, // [32:45] is the sub-list for method output_type
-	19, // [19:32] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	35, // 17: contextstore.v1.Limits.receive_timeout:type_name -> google.protobuf.Duration
+	28, // 18: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
+	33, // 19: contextstore.v1.GetServerInfoResponse.backend_properties:type_name -> contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
+	2,  // 20: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
+	4,  // 21: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
+	6,  // 22: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
+	8,  // 23: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
+	10, // 24: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
+	12, // 25: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
+	14, // 26: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
+	16, // 27: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
+	18, // 28: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
+	21, // 29: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
+	23, // 30: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
+	25, // 31: contextstore.v1.ContextStoreService.GetStoreStats:input_type -> contextstore.v1.GetStoreStatsRequest
+	27, // 32: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
+	3,  // 33: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
+	5,  // 34: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
+	7,  // 35: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
+	9,  // 36: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
+	11, // 37: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
+	13, // 38: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
+	15, // 39: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
+	17, // 40: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
+	20, // 41: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
+	22, // 42: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
+	24, // 43: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
+	26, // 44: contextstore.v1.ContextStoreService.GetStoreStats:output_type -> contextstore.v1.GetStoreStatsResponse
+	29, // 45: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
+	33, // [33:46] is the sub-list for method output_type
+	20, // [20:33] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_contextstore_v1_context_store_proto_init() }

@@ -260,8 +260,24 @@ export interface Limits {
   /** Per-session entry budget (files plus analyses); 0 means none. */
   sessionEntries: bigint;
   /** Idle-session time to live; zero means sessions never expire. */
-  sessionTtl: Duration | undefined;
+  sessionTtl:
+    | Duration
+    | undefined;
+  /**
+   * Calls admitted at once, counted from arrival until the response is
+   * sent; past it a call gets RESOURCE_EXHAUSTED at once.
+   */
   maxConcurrentRpcs: bigint;
+  /**
+   * Total size of responses built but not yet sent; a call that would pass
+   * it gets RESOURCE_EXHAUSTED.
+   */
+  maxInflightResponseBytes: bigint;
+  /**
+   * How long a call's request message may take to arrive before the call is
+   * cancelled.
+   */
+  receiveTimeout: Duration | undefined;
 }
 
 /** GetServerInfoResponse describes the server. */
@@ -2720,6 +2736,8 @@ function createBaseLimits(): Limits {
     sessionEntries: 0n,
     sessionTtl: undefined,
     maxConcurrentRpcs: 0n,
+    maxInflightResponseBytes: 0n,
+    receiveTimeout: undefined,
   };
 }
 
@@ -2805,6 +2823,15 @@ export const Limits: MessageFns<Limits> = {
         throw new globalThis.Error("value provided for field message.maxConcurrentRpcs of type int64 too large");
       }
       writer.uint32(112).int64(message.maxConcurrentRpcs);
+    }
+    if (message.maxInflightResponseBytes !== 0n) {
+      if (BigInt.asIntN(64, message.maxInflightResponseBytes) !== message.maxInflightResponseBytes) {
+        throw new globalThis.Error("value provided for field message.maxInflightResponseBytes of type int64 too large");
+      }
+      writer.uint32(120).int64(message.maxInflightResponseBytes);
+    }
+    if (message.receiveTimeout !== undefined) {
+      Duration.encode(message.receiveTimeout, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -2934,6 +2961,22 @@ export const Limits: MessageFns<Limits> = {
             message.maxConcurrentRpcs = reader.int64() as bigint;
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.maxInflightResponseBytes = reader.int64() as bigint;
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.receiveTimeout = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2991,6 +3034,13 @@ export const Limits: MessageFns<Limits> = {
     message.maxConcurrentRpcs = (object.maxConcurrentRpcs !== undefined && object.maxConcurrentRpcs !== null)
       ? BigInt(object.maxConcurrentRpcs)
       : 0n;
+    message.maxInflightResponseBytes =
+      (object.maxInflightResponseBytes !== undefined && object.maxInflightResponseBytes !== null)
+        ? BigInt(object.maxInflightResponseBytes)
+        : 0n;
+    message.receiveTimeout = (object.receiveTimeout !== undefined && object.receiveTimeout !== null)
+      ? Duration.fromPartial(object.receiveTimeout)
+      : undefined;
     return message;
   },
 };
