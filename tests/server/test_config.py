@@ -27,6 +27,8 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
     "stripes": (("3", 3), ("5", 5)),
     "workers": (("3", 3), ("5", 5)),
     "max_concurrent_rpcs": (("3", 3), ("5", 5)),
+    "max_inflight_response_bytes": (("1MiB", 1 << 20), ("4096", 4096)),
+    "receive_timeout_seconds": (("250ms", 0.25), ("2", 2.0)),
     "grace_seconds": (("2.5", 2.5), ("0", 0.0)),
     "max_content_bytes": (("3KiB", 3 * KiB), ("5MiB", 5 * MiB)),
     "max_batch_items": (("3", 3), ("5", 5)),
@@ -165,7 +167,10 @@ def test_negative_value_rejected_by_the_dataclass_itself() -> None:
         ServerConfig(total_bytes=-1)
 
 
-@pytest.mark.parametrize("name", ["workers", "stripes", "max_concurrent_rpcs", "max_batch_items"])
+@pytest.mark.parametrize(
+    "name",
+    ["workers", "stripes", "max_concurrent_rpcs", "max_batch_items", "max_inflight_response_bytes"],
+)
 def test_zero_rejected_where_at_least_one_is_needed(name: str) -> None:
     with pytest.raises(ValueError, match=f"{_env(name)} must be at least 1, got 0"):
         parse([_flag(name), "0"], {})
