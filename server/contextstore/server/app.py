@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from contextstore.server.config import ServerConfig
+from contextstore.server.guard import CallGuard
 from contextstore.server.health import BackendHealth
 from contextstore.server.service import ContextStoreServicer
 from contextstore.server.store.base import Store
@@ -50,17 +51,23 @@ class Server:
         self.backend_health = BackendHealth(self.store, self._health, ("", SERVICE_NAME))
         self._servicer.on_error = self.backend_health.on_error
         self._credentials = credentials
-        self._grpc = self._build(interceptors)
+        # Outermost: admission and flow control see every call first.
+        self.guard = CallGuard(config)
+        self._grpc = self._build([self.guard, *interceptors])
         self.port = 0
 
     def _build(self, interceptors: Sequence[grpc.ServerInterceptor]) -> grpc.Server:
         limit = self.config.max_message_bytes
         server = grpc.server(
+            # A thread for every admitted call: the guard, not the pool size,
+            # bounds how many handlers run at once (config.workers), so calls
+            # waiting for their request never take a running one's thread.
             futures.ThreadPoolExecutor(
-                max_workers=self.config.workers, thread_name_prefix="contextstore-rpc"
+                max_workers=self.guard.pool_threads, thread_name_prefix="contextstore-rpc"
             ),
             interceptors=list(interceptors),
-            maximum_concurrent_rpcs=self.config.max_concurrent_rpcs,
+            # None: the guard admits calls, counting each until its response is sent.
+            maximum_concurrent_rpcs=None,
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -92,6 +99,7 @@ class Server:
         if self.port == 0:
             raise OSError(f"could not listen on {listen}")
         self._grpc.start()
+        self.guard.start()
         # Health says SERVING only once the backend has answered.
         self.backend_health.start()
 
@@ -100,4 +108,5 @@ class Server:
         self._health.enter_graceful_shutdown()
         self._grpc.stop(self.config.grace_seconds if grace is None else grace).wait()
         self.backend_health.stop()
+        self.guard.stop()
         self.store.close()

@@ -15,6 +15,7 @@ from contextstore.server import __version__
 from contextstore.server import config as config_module
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
+from contextstore.server.malloc import return_large_blocks_to_the_os
 from contextstore.server.store.base import Store
 from contextstore.server.wiring import build_server
 
@@ -42,6 +43,7 @@ def main(argv: Sequence[str]) -> int:
 
 def serve(config: ServerConfig) -> int:
     """Serve until SIGTERM or SIGINT, then drain and return the exit status 0."""
+    return_large_blocks_to_the_os()
     server = build_server(config)
     # Handlers go in before the started line: a supervisor may signal as soon as it sees it.
     stopping = threading.Event()
