@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias
 
 import grpc
 
+from contextstore.server.admission import Admission, Call
 from contextstore.server.config import ServerConfig
 from contextstore.server.ratelog import RateLimitedLog
 from contextstore.server.watchdog import Watchdog
@@ -53,6 +53,7 @@ class Unparseable:
         self.error = error
 
 
+MAX_BUILT_HANDLERS = 1024
 _NOTHING = object()  # the stream ended before a message
 
 
@@ -74,39 +75,12 @@ def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
     return parse
 
 
-class ByteBudget:
-    """Bytes of responses built but not yet sent, against a limit.
-
-    One response always fits when none is pending, so a limit below the largest
-    message still lets every response through, one at a time.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._lock = threading.Lock()
-
-    def take(self, size: int) -> bool:
-        with self._lock:
-            if self.used and self.used + size > self.limit:
-                return False
-            self.used += size
-            return True
-
-    def give(self, size: int) -> None:
-        with self._lock:
-            self.used -= size
-
-
 class CallGuard(grpc.ServerInterceptor):
     """Admits calls, bounds their wait for a request and their unsent responses."""
 
     def __init__(self, config: ServerConfig, *, timer: Callable[[], float] = time.monotonic):
-        self.limit = config.max_concurrent_rpcs
         self.workers = config.workers
-        self.calls = 0  # admitted and not yet ended
-        self._lock = threading.Lock()
-        self.responses = ByteBudget(config.max_inflight_response_bytes)
+        self.admission = Admission(config.max_concurrent_rpcs, config.max_inflight_response_bytes)
         timed_out = RateLimitedLog(log, "requests_timed_out", timer=timer)
         self.watchdog = Watchdog(
             config.receive_timeout_seconds,
@@ -120,13 +94,14 @@ class CallGuard(grpc.ServerInterceptor):
         self._tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
         for _ in range(config.workers):
             self._tokens.put(None)
+        self._built: dict[tuple[str, Handler], tuple[Handler, Handler]] = {}
         self._busy = RateLimitedLog(log, "calls_refused", timer=timer)
         self._unparseable = RateLimitedLog(log, "requests_unparseable", timer=timer)
 
     @property
     def pool_threads(self) -> int:
         """Threads the server's pool needs: one per admitted call, and room to refuse."""
-        return self.limit + self.workers
+        return self.admission.max_calls + self.workers
 
     def start(self) -> None:
         self.watchdog.start()
@@ -143,35 +118,29 @@ class CallGuard(grpc.ServerInterceptor):
         if handler is None:  # grpcio answers UNIMPLEMENTED itself
             return None
         method: str = handler_call_details.method
-        if not self._admit():
-            return self._refusal(handler, method)
-        # A unary response is serialized by the guard (to count its bytes).
-        serializer = handler.response_serializer
-        if not (handler.request_streaming or handler.response_streaming):
-            serializer = None
-        return _wrap(handler, self._guarded(handler, method), serializer)
+        guarded, refusal = self._handlers(method, handler)
+        return guarded if self.admission.admit() else refusal
 
-    # -- admission -------------------------------------------------------------
+    def _handlers(self, method: str, handler: Handler) -> tuple[Handler, Handler]:
+        """The guarded and the refusing form of ``handler``, built once per handler."""
+        key = (method, handler)
+        found = self._built.get(key)
+        if found is None:
+            if len(self._built) >= MAX_BUILT_HANDLERS:  # inner interceptors made new ones
+                self._built.clear()
+            # A unary response is serialized by the guard (to count its bytes).
+            serializer = handler.response_serializer
+            if not (handler.request_streaming or handler.response_streaming):
+                serializer = None
+            guarded = _wrap(handler, self._guarded(handler, method), serializer)
+            found = self._built[key] = (guarded, self._refusal(handler, method))
+        return found
 
-    def _admit(self) -> bool:
-        with self._lock:
-            if self.calls >= self.limit:
-                return False
-            self.calls += 1
-            return True
-
-    def _end(self) -> None:
-        with self._lock:
-            self.calls -= 1
-
-    def _hold(self, context: grpc.ServicerContext) -> None:
-        """Keep the call's slot until the call ends, its response sent or not."""
-        if not context.add_callback(self._end):  # already over
-            self._end()
+    # -- refusal ---------------------------------------------------------------
 
     def _refusal(self, handler: Handler, method: str) -> Handler:
         message = (
-            f"server busy: {self.limit} calls in progress, the most "
+            f"server busy: {self.admission.max_calls} calls in progress, the most "
             f"--max-concurrent-rpcs allows; retry later"
         )
 
@@ -231,7 +200,7 @@ class CallGuard(grpc.ServerInterceptor):
             assert inner is not None
 
             def streaming(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-                self._hold(context)
+                self.admission.begin(context)
                 return inner(self._stream(requests, context, method), context)
 
             return streaming
@@ -242,7 +211,7 @@ class CallGuard(grpc.ServerInterceptor):
 
     def _unary_stream(self, inner: Behavior, method: str) -> Behavior:
         def unary_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            self._hold(context)
+            self.admission.begin(context)
             yield from inner(self._one(requests, context, method), context)
 
         return unary_stream
@@ -253,31 +222,29 @@ class CallGuard(grpc.ServerInterceptor):
         serialize = handler.response_serializer or (lambda response: response)
 
         def unary_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> bytes:
-            self._hold(context)
+            call = self.admission.begin(context)
             request = self._one(requests, context, method)
             self._tokens.get()
             try:
                 data: bytes = serialize(inner(request, context))
             finally:
                 self._tokens.put(None)
-            self._reserve(len(data), context)
+            self._reserve(call, len(data), context)
             return data
 
         return unary_unary
 
-    def _reserve(self, size: int, context: grpc.ServicerContext) -> None:
+    def _reserve(self, call: Call, size: int, context: grpc.ServicerContext) -> None:
         """Count ``size`` bytes as unsent until the call ends, or refuse the call."""
-        budget = self.responses
-        if not budget.take(size):
+        admission = self.admission
+        if not admission.reserve(call, size):
             self._busy.note(f"reason=max_inflight_response_bytes size={size}")
             context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"responses not yet sent hold {_mib(budget.used)}; this {_mib(size)} "
-                f"response would pass --max-inflight-response-bytes ({_mib(budget.limit)}); "
-                "retry later",
+                f"responses not yet sent hold {_mib(admission.unsent)}; this {_mib(size)} "
+                f"response would pass --max-inflight-response-bytes "
+                f"({_mib(admission.max_bytes)}); retry later",
             )
-        if not context.add_callback(lambda: budget.give(size)):
-            budget.give(size)
 
 
 def _wrap(
