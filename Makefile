@@ -43,7 +43,7 @@ $(VENV)/.venv-stamp:
 	touch $@
 
 $(RUN_STAMP): pyproject.toml $(VENV)/.venv-stamp
-	$(BIN)/python -m pip install --quiet -e '.[server,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[server,bench,cli]'
 	touch $@
 
 $(STAMP): pyproject.toml $(VENV)/.venv-stamp
