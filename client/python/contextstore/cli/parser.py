@@ -1,0 +1,160 @@
+"""The ``contextstore`` argument parser: every command, flag and check in one place.
+
+Shell completion is generated from this parser (``contextstore completion``),
+so a flag added here is completed without further work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from importlib import metadata
+from typing import Any
+
+from contextstore.cli import commands, exits, inputs
+from contextstore.client import DEFAULT_TARGET, DEFAULT_TIMEOUT
+
+DISTRIBUTION = "contextstore-grpc"
+SHELLS = ("bash", "zsh")
+
+DESCRIPTION = """\
+A session-scoped cache of file contents and analysis results, over gRPC.
+
+Client commands print for a person by default (file contents raw) and JSON with
+--json. `serve` runs the server (the [server] extra), `bench` the load
+generator (the [bench] extra), `completion` prints a shell completion script
+(the [cli] extra)."""
+
+
+def version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's table as written; wraps the rest."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("connection and output")
+    group.add_argument(
+        "--target", type=inputs.utf8,
+        default=os.environ.get("CONTEXTSTORE_TARGET", DEFAULT_TARGET),
+        help="server address, host[:port] (port 50051 when absent) or unix:PATH"
+        " [env CONTEXTSTORE_TARGET; default %(default)s]",
+    )  # fmt: skip
+    group.add_argument(
+        "--session", type=inputs.utf8, default=None, help="session id (default: global namespace)"
+    )
+    group.add_argument("--json", action="store_true", help="print protobuf JSON (see below)")
+    group.add_argument(
+        "--timeout", type=inputs.timeout, default=DEFAULT_TIMEOUT, metavar="DURATION",
+        help="deadline of each call: seconds, or 250ms, 30s, 5m (default %(default)gs)",
+    )  # fmt: skip
+    group.add_argument(
+        "--max-message-bytes", type=inputs.size, default=None, metavar="SIZE",
+        help="largest gRPC message sent or received, e.g. 64MiB (default: the server's"
+        " advertised max_message_bytes, asked before a put or get)",
+    )  # fmt: skip
+    return common
+
+
+def _add(
+    sub: Any, name: str, run: commands.Command, help_text: str, common: argparse.ArgumentParser
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, parents=[common], help=help_text, description=help_text,
+        epilog=exits.epilog(), formatter_class=_Formatter,
+    )  # fmt: skip
+    parser.set_defaults(run=run, command=name)
+    return parser
+
+
+def _path(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=inputs.utf8, help="the path the entry is cached under")
+
+
+def _input_flag(parser: argparse.ArgumentParser, complete: Any) -> None:
+    action = parser.add_argument(
+        "--from", dest="input", metavar="FILE", help="read the content from FILE (default stdin)"
+    )
+    action.complete = complete  # type: ignore[attr-defined]
+
+
+def build_parser(complete_files: Any = None) -> argparse.ArgumentParser:
+    """The parser; ``complete_files`` marks file arguments for shell completion (shtab)."""
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="contextstore", description=DESCRIPTION, epilog=exits.epilog(),
+        formatter_class=_Formatter,
+    )  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("serve", help="run the server (see: contextstore serve --help)", add_help=False)
+    sub.add_parser("bench", help="load generator (see: contextstore bench --help)", add_help=False)
+    _put_parser(sub, common, complete_files)
+    get = _add(sub, "get", commands.get, "print cached files' content", common)
+    get.add_argument(
+        "paths", nargs="+", type=inputs.utf8, metavar="PATH",
+        help="one path: its content, raw; several: one BatchGetFiles call, each content"
+        " after a `==> PATH <==` line, misses named on stderr (exit 1)",
+    )  # fmt: skip
+    _path(_add(sub, "meta", commands.meta, "print a cached file's metadata", common))
+    _analysis_parsers(sub, common, complete_files)
+    inv = _add(sub, "invalidate", commands.invalidate, "drop a path, or only its analyses", common)
+    _path(inv)
+    inv.add_argument(
+        "--analysis", type=inputs.utf8, metavar="TYPE", help="drop only this analysis type"
+    )
+    inv.add_argument("--analyses", action="store_true", help="drop every analysis, keep the file")
+    _add(sub, "clear", commands.clear, "drop everything of --session (or the global namespace)",
+         common)  # fmt: skip
+    _add(sub, "stats", commands.stats, "counters of --session (or of the global namespace)", common)
+    _add(sub, "store-stats", commands.store_stats, "counters of the whole store", common)
+    _add(sub, "info", commands.info, "server version, backend and limits", common)
+    completion = sub.add_parser(
+        "completion", help="print a bash or zsh completion script ([cli] extra)",
+        description="Print a shell completion script (needs the [cli] extra).",
+        epilog="bash: source <(contextstore completion bash)\n"
+        "zsh:  contextstore completion zsh > ~/.zfunc/_contextstore, with ~/.zfunc on $fpath",
+        formatter_class=_Formatter,
+    )  # fmt: skip
+    completion.add_argument("shell", choices=SHELLS)
+    completion.set_defaults(command="completion")
+    return parser
+
+
+def _put_parser(sub: Any, common: argparse.ArgumentParser, complete: Any) -> None:
+    put = _add(sub, "put", commands.put, "cache a file's content, or many files at once", common)
+    what = put.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "path", nargs="?", type=inputs.utf8,
+        help="cache the content of stdin (or of --from FILE) under PATH",
+    )  # fmt: skip
+    files = what.add_argument(
+        "--files", nargs="+", type=inputs.utf8, metavar="FILE_OR_DIR",
+        help="cache these files, directories walked, in one BatchCacheFiles call (all or"
+        " none), each under its path as written (e.g. src/app.py)",
+    )  # fmt: skip
+    files.complete = complete  # type: ignore[attr-defined]
+    _input_flag(put, complete)
+    put.add_argument(
+        "--label", action=inputs.Labels, type=inputs.utf8, default={}, metavar="KEY=VALUE",
+        help="a label of the file(s); repeat for more",
+    )  # fmt: skip
+    put.add_argument("--mtime", type=inputs.mtime, help="ISO 8601 modification time of the file(s)")
+
+
+def _analysis_parsers(sub: Any, common: argparse.ArgumentParser, complete: Any) -> None:
+    analysis = sub.add_parser("analysis", help="cache or read analysis results")
+    verbs = analysis.add_subparsers(dest="verb", required=True, metavar="VERB")
+    put = _add(verbs, "put", commands.analysis_put, "cache an analysis result", common)
+    get = _add(verbs, "get", commands.analysis_get, "print an analysis result, raw", common)
+    for parser, verb in ((put, "put"), (get, "get")):
+        _path(parser)
+        parser.add_argument("analysis_type", type=inputs.utf8, metavar="TYPE")
+        parser.set_defaults(command=f"analysis {verb}")
+    _input_flag(put, complete)

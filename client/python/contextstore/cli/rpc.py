@@ -1,0 +1,139 @@
+"""The CLI's connection: the typed client's calls, run for their raw responses.
+
+The CLI runs the same ``contextstore.client._calls`` values as the typed
+clients, so it cannot disagree with them about the wire; it keeps the response
+message itself so that ``--json`` prints exactly what ``json_format`` (and so
+grpcurl) prints for it, and the full ``google.rpc.Status`` of a failure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from types import TracebackType
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+from grpc_status import rpc_status
+
+from contextstore.client import _calls as calls
+from contextstore.v1 import context_store_pb2_grpc as pb_grpc
+
+DEFAULT_PORT = 50051
+# Targets with one of these schemes are for gRPC's resolver to read, as given.
+_SCHEMES = ("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")
+
+
+class RpcFailure(Exception):
+    """A call ended with a status other than OK; ``status`` as the server sent it.
+
+    ``said`` is what a person reads, by default ``CODE: message``.
+    """
+
+    def __init__(self, status: status_pb2.Status, said: str | None = None) -> None:
+        self.status = status
+        self.code = _code(status.code)
+        super().__init__(said or f"{self.code.name}: {status.message}")
+
+    @classmethod
+    def from_rpc_error(cls, error: grpc.RpcError) -> RpcFailure:
+        # The rich status (with BadRequest or QuotaFailure details) when the
+        # server sent one; otherwise code and message, as grpcurl shows them.
+        status = rpc_status.from_call(error)
+        if status is None:
+            code: grpc.StatusCode = error.code()
+            status = status_pb2.Status(code=code.value[0], message=error.details() or "")
+        return cls(status)
+
+
+def not_found(what: str) -> RpcFailure:
+    said = f"not found: {what}"
+    status = status_pb2.Status(code=grpc.StatusCode.NOT_FOUND.value[0], message=said)
+    return RpcFailure(status, said)
+
+
+def _code(number: int) -> grpc.StatusCode:
+    for code in grpc.StatusCode:
+        if code.value[0] == number:
+            return code
+    return grpc.StatusCode.UNKNOWN
+
+
+def with_default_port(target: str) -> str:
+    """``host`` -> ``host:50051``; gRPC alone would take port 443 for a bare host.
+
+    A target with a port, a scheme (``unix:/path``, ``dns:///host:1``) or
+    brackets with a port is left as it is; a bare IPv6 address is bracketed.
+    """
+    if target.startswith(_SCHEMES):
+        return target
+    if target.startswith("["):
+        return target if "]:" in target else f"{target}:{DEFAULT_PORT}"
+    if target.count(":") == 0:
+        return f"{target}:{DEFAULT_PORT}"
+    if target.count(":") > 1 and _is_ipv6(target):
+        return f"[{target}]:{DEFAULT_PORT}"
+    return target
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class Connection:
+    """One channel to ``target``; ``run`` returns a call's response message.
+
+    The channel's message-size limit is ``max_message_bytes`` when given;
+    otherwise, for calls that carry payloads (``sized``), the server's own
+    advertised ``max_message_bytes``, asked once with GetServerInfo.
+    """
+
+    def __init__(self, target: str, *, timeout: float, max_message_bytes: int | None) -> None:
+        self.target = with_default_port(target)
+        self.timeout = timeout
+        self._limit = max_message_bytes
+        self._channel: grpc.Channel | None = None
+        self._stub: Any = None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    def run(self, call: calls.Call[Any], *, sized: bool = False) -> Message:
+        if self._channel is None:
+            self._open(self._limit or (self._server_limit() if sized else None))
+        try:
+            response: Message = getattr(self._stub, call.method)(call.request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise RpcFailure.from_rpc_error(error) from None
+        return response
+
+    def _open(self, limit: int | None) -> None:
+        options = calls.channel_options(limit or calls.DEFAULT_MAX_MESSAGE_BYTES)
+        self._channel = grpc.insecure_channel(self.target, options)
+        self._stub = pb_grpc.ContextStoreServiceStub(self._channel)
+
+    def _server_limit(self) -> int | None:
+        """The server's ``max_message_bytes`` (None from a server that does not say)."""
+        self._open(None)
+        info = self.run(calls.server_info())
+        self.close()
+        limit: int = info.limits.max_message_bytes  # type: ignore[attr-defined]
+        return limit or None
