@@ -235,9 +235,9 @@ def test_environment_configures_the_server() -> None:
         limits = cli_json("info", "--target", address)["limits"]
         started = fields_of(process.lines[-1])
 
-    assert limits["max_batch_items"] == 7
-    assert limits["max_content_bytes"] == 64 << 10
-    assert limits["max_message_bytes"] == (64 << 10) + (1 << 20)
+    assert int(limits["max_batch_items"]) == 7  # int64: a string in protobuf's JSON
+    assert int(limits["max_content_bytes"]) == 64 << 10
+    assert int(limits["max_message_bytes"]) == (64 << 10) + (1 << 20)
     assert started["max_batch_items"] == "7"
     assert started["max_content_bytes"] == str(64 << 10)
 
@@ -248,8 +248,8 @@ def test_flag_beats_environment() -> None:
     with serving(*args, **env) as (_process, address):
         info = cli_json("info", "--target", address)
 
-    assert info["limits"]["max_batch_items"] == 9
-    assert info["limits"]["max_labels"] == 5  # no flag: the environment still applies
+    assert int(info["limits"]["max_batch_items"]) == 9
+    assert int(info["limits"]["max_labels"]) == 5  # no flag: the environment still applies
     assert info["backend_properties"]["stripes"] == "3"
 
 
