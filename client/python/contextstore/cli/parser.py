@@ -74,7 +74,9 @@ def _add(
 
 
 def _path(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=inputs.utf8, help="the path the entry is cached under")
+    parser.add_argument(
+        "path", type=inputs.utf8, metavar="PATH", help="the path the entry is cached under"
+    )
 
 
 def _input_flag(parser: argparse.ArgumentParser, complete: Any) -> None:
@@ -131,7 +133,7 @@ def _put_parser(sub: Any, common: argparse.ArgumentParser, complete: Any) -> Non
     put = _add(sub, "put", commands.put, "cache a file's content, or many files at once", common)
     what = put.add_mutually_exclusive_group(required=True)
     what.add_argument(
-        "path", nargs="?", type=inputs.utf8,
+        "path", nargs="?", type=inputs.utf8, metavar="PATH",
         help="cache the content of stdin (or of --from FILE) under PATH",
     )  # fmt: skip
     files = what.add_argument(
@@ -145,7 +147,10 @@ def _put_parser(sub: Any, common: argparse.ArgumentParser, complete: Any) -> Non
         "--label", action=inputs.Labels, type=inputs.utf8, default={}, metavar="KEY=VALUE",
         help="a label of the file(s); repeat for more",
     )  # fmt: skip
-    put.add_argument("--mtime", type=inputs.mtime, help="ISO 8601 modification time of the file(s)")
+    put.add_argument(
+        "--mtime", type=inputs.mtime, metavar="TIME",
+        help="modification time of the file(s), ISO 8601 (e.g. 2024-05-06T07:08:09+00:00)",
+    )  # fmt: skip
 
 
 def _analysis_parsers(sub: Any, common: argparse.ArgumentParser, complete: Any) -> None:
