@@ -24,7 +24,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--report", type=Path, help="write the report (markdown) to this file")
     parser.add_argument("--quick", action="store_true", help="small scale: check, don't measure")
-    parser.add_argument("--only", nargs="+", metavar="KEY", help="run only these figures (1 .. 6)")
+    parser.add_argument("--only", nargs="+", metavar="KEY", help="run only these figures (1 .. 7)")
     return parser.parse_args(argv)
 
 

@@ -17,15 +17,35 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A bound on a ratio, such as ``>= 0.90``."""
+    """A bound on a ratio: ``>= 0.90``, ``<= 5``, or both ends (``within 0.9 .. 1.1``).
+
+    Two-sided targets are for agreement, where a ratio too high is as wrong as
+    one too low: ``Target.within(0.9, 1.1)``.
+    """
 
     op: str
     bound: float
+    upper: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.op == "within":
+            if self.upper is None or self.upper < self.bound:
+                raise ValueError(f"a 'within' target needs upper >= bound, got {self}")
+        elif self.op not in _COMPARE or self.upper is not None:
+            raise ValueError(f"a target is >=, <= (one bound) or within (two), got {self.op!r}")
+
+    @classmethod
+    def within(cls, low: float, high: float) -> Target:
+        return cls("within", low, high)
 
     def met_by(self, ratio: float) -> bool:
+        if self.upper is not None:
+            return self.bound <= ratio <= self.upper
         return _COMPARE[self.op](ratio, self.bound)
 
     def __str__(self) -> str:
+        if self.upper is not None:
+            return f"within {self.bound:g} .. {self.upper:g}"
         return f"{self.op} {self.bound:g}"
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import latency, memory, service, store
+from benchmarks import agreement, latency, memory, service, store
 from benchmarks.figures import Figure, Measure, Target
 
 Step = Callable[[Sequence[Figure]], Figure]
@@ -32,6 +32,7 @@ class Scales:
     """Figure 3: the small and large store sizes, and how many clears to time."""
     files: int
     floods: tuple[memory.Flood, memory.Flood]
+    agreement: agreement.AgreementScale
 
 
 FULL = Scales(
@@ -41,6 +42,7 @@ FULL = Scales(
     clears=(10_000, 1_000_000, 400),
     files=1_000_000,
     floods=(memory.Flood(), memory.Flood(payload_bytes=1024, budget_bytes=32 * memory.MiB)),
+    agreement=agreement.AgreementScale(),
 )
 QUICK = Scales(
     service=service.ServiceScale(
@@ -51,6 +53,7 @@ QUICK = Scales(
     clears=(200, 2000, 20),
     files=20_000,
     floods=(memory.Flood(payload_bytes=1024, budget_bytes=1 << 20, overwrite=2.0),) * 2,
+    agreement=agreement.AgreementScale(rounds=1, seconds=1.0),
 )
 
 
@@ -65,6 +68,7 @@ def plan(p: Plan) -> list[tuple[str, Step]]:
         ("5a", lambda _: memory.entry_overhead(files=s.files)),
         ("5b", lambda _: _flood_peak(s.floods, p.protoset)),
         ("6", lambda _: latency.latency_under_load(s.latency)),
+        ("7", lambda _: agreement.bench_vs_ghz(s.agreement, protoset=p.protoset)),
     ]
 
 
