@@ -7,6 +7,7 @@ starts when the stall does.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from bench.runs import run_bench
-from support import BlockingStore
+from support import BlockingStore, clean_env, console_script
 
 from contextstore.bench.workload import OPS
 from contextstore.client import ContextStoreClient, Unavailable
@@ -84,10 +85,10 @@ def test_without_target_it_starts_and_stops_its_own_server(tmp_path: Path) -> No
     [
         ({"max_concurrent_rpcs": 1}, ["--mix", "get=1", "--concurrency", "16"],
          "RESOURCE_EXHAUSTED"),
-        ({}, ["--mix", "cache=1", "--payload-bytes", "1025KiB", "--keys", "3"],
+        ({"max_batch_items": 2}, ["--mix", "batch_get=1", "--batch-size", "5"],
          "INVALID_ARGUMENT"),
     ],
-    ids=["over-max-concurrent-rpcs", "over-max-content-bytes"],
+    ids=["over-max-concurrent-rpcs", "over-max-batch-items"],
 )  # fmt: skip
 def test_failed_calls_are_counted_by_status_and_fail_the_run(
     start_server: StartServer, tmp_path: Path, overrides: dict[str, Any], args: list[str],
@@ -105,6 +106,43 @@ def test_failed_calls_are_counted_by_status_and_fail_the_run(
     assert done.report["failed"] == sum(errors.values())
     assert status in done.stderr and status in done.stdout
     assert allowed.status == 0, allowed.stderr
+
+
+def test_a_payload_over_the_servers_limit_is_a_usage_error(server: Server) -> None:
+    # The test server takes contents of up to 1 MiB.
+    argv = [console_script(), "bench", "--quiet", "--target", server.address, "--mix",
+            "get=9,cache=1", "--payload-bytes", "512-1025KiB", "--duration", "1"]  # fmt: skip
+
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env=clean_env(), timeout=60, check=False
+    )
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("contextstore bench: --payload-bytes of up to 1025 KiB is ")
+    assert "max_content_bytes (1 MiB)" in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
+    with ContextStoreClient(server.address, timeout=10) as client:
+        stats = client.store_stats()
+    assert (stats.files, stats.hits, stats.misses) == (0, 0, 0)  # refused before any call
+
+
+def test_worker_memory_does_not_grow_with_keys_times_payload(
+    server: Server, tmp_path: Path
+) -> None:
+    # Every (operation, key) of the mix is prepared: kept serialized whole, 400 keys of
+    # 512 KiB payloads for CacheFile and CacheAnalysis took 400 MiB more than 4 keys did.
+    common = ("--target", server.address, "--mix", "get=98,cache=1,analysis_put=1",
+              "--payload-bytes", "512KiB", "--no-preload", "--duration", "0.5", "--warmup", "0",
+              "--concurrency", "4")  # fmt: skip
+
+    few = run_bench(tmp_path, *common, "--keys", "4", name="few")
+    many = run_bench(tmp_path, *common, "--keys", "400", name="many")
+
+    assert few.status == many.status == 0, (few.stderr, many.stderr)
+    [few_rss], [many_rss] = ([w["max_rss_bytes"] for w in r.report["workers"]] for r in (few, many))
+    assert few_rss > 0
+    assert many_rss - few_rss < 64 << 20, (few_rss, many_rss)
+    assert "peak RSS of each worker process" in many.stdout
 
 
 @pytest.fixture

@@ -7,15 +7,8 @@ from collections import Counter
 
 import pytest
 
-from contextstore.bench.workload import (
-    OPS,
-    Workload,
-    build_plan,
-    draw_keys,
-    key_path,
-    parse_mix,
-    preload_requests,
-)
+from contextstore.bench.prepared import Preload, build_plan
+from contextstore.bench.workload import OPS, Payloads, Workload, draw_keys, key_path, parse_mix
 from contextstore.v1 import context_store_pb2 as pb
 
 
@@ -80,10 +73,11 @@ def test_workers_preload_every_key_once() -> None:
     paths: Counter[tuple[str, str, str]] = Counter()
 
     for worker in range(3):
-        for method, body in preload_requests(
-            workload, worker=worker, workers=3, max_items=4, max_bytes=1 << 20
-        ):
-            if method == "BatchCacheFiles":
+        preload = Preload(
+            workload, Payloads(workload), worker=worker, workers=3, max_items=4, max_bytes=1 << 20
+        )
+        for op, body in preload:
+            if op == "batch_cache":
                 request = pb.BatchCacheFilesRequest.FromString(body)
                 assert len(request.files) <= 4
                 paths.update(("file", request.session_id, f.path) for f in request.files)

@@ -25,7 +25,8 @@ A scenario file (--scenario FILE.toml) holds the same settings as top-level keys
 "1KiB"``, ``preload = false``...); flags given on the command line override it.
 
 Exit status: 0, or 1 when any call failed (unless --allow-errors), 2 when the
-run could not be made (bad settings, server unreachable, preload refused).
+run could not be made (bad settings, payloads over the server's advertised
+max_content_bytes or max_message_bytes, server unreachable, preload refused).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from contextstore.bench.localserver import ServerStartError
 from contextstore.bench.plot import PlotUnavailable
 from contextstore.bench.pool import BenchError
 from contextstore.bench.report import BenchReport
-from contextstore.bench.runner import BenchConfig, run
+from contextstore.bench.runner import BenchConfig, OverLimit, run
 from contextstore.bench.workload import Workload, check_mix, parse_mix
 from contextstore.client import ContextStoreError
 from contextstore.units import parse_duration, parse_size_range
@@ -197,6 +198,9 @@ def _run(config: BenchConfig, s: Mapping[str, Any]) -> int:
         with live_progress(enabled=not s["quiet"]) as progress:
             report = run(config, on_progress=progress)
         _write_outputs(report, s)
+    except OverLimit as error:  # a usage error, found once the server's limits are known
+        print(f"contextstore bench: {error}", file=sys.stderr)
+        return 2
     except (BenchError, ServerStartError, PlotUnavailable, ContextStoreError, OSError) as error:
         print(f"contextstore bench: {type(error).__name__}: {error}", file=sys.stderr)
         return 2

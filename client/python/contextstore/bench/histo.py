@@ -52,9 +52,11 @@ class Recorder:
         self.origin_ns = origin_ns
         self.interval_ns = interval_ns
         self.last = intervals - 1
+        self.last_end_ns = 0  # when the latest call recorded ended: measured time's true end
         self._slots: dict[tuple[int, str], _Slot] = {}
 
     def record(self, op: str, status: str, latency_ns: int, end_ns: int, *, answered: bool) -> None:
+        self.last_end_ns = max(self.last_end_ns, end_ns)
         # A call belongs to the interval it finished in; late ones count in the last.
         index = min(max((end_ns - self.origin_ns) // self.interval_ns, 0), self.last)
         slot = self._slots.get((index, op))

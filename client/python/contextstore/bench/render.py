@@ -98,3 +98,5 @@ def print_report(report: BenchReport, console: Console) -> None:
             console.print(table)
     cpu = ", ".join(f"{w.calls_per_cpu_second:,.0f}" for w in report.workers)
     console.print(f"client capacity, calls per CPU-second of each worker process: {cpu}")
+    rss = ", ".join(f"{w.max_rss_bytes / (1 << 20):,.0f} MiB" for w in report.workers)
+    console.print(f"client memory, peak RSS of each worker process: {rss}")

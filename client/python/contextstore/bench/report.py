@@ -94,11 +94,13 @@ class SweepStep:
 
 @dataclass(frozen=True, slots=True)
 class WorkerUsage:
-    """CPU one worker process spent, and the calls it drove, over the whole run."""
+    """CPU one worker process spent, the calls it drove and its peak resident memory
+    (preload and plan included), over the whole run."""
 
     index: int
     calls: int
     cpu_seconds: float
+    max_rss_bytes: int
 
     @property
     def calls_per_cpu_second(self) -> float:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contextstore.bench.histo import Merged
+from contextstore.bench.limits import OverLimit, check_limits
 from contextstore.bench.localserver import local_server
 from contextstore.bench.pool import Progress, WorkerPool
 from contextstore.bench.report import (
@@ -44,7 +45,7 @@ from contextstore.bench.worker import Phase, WorkerSpec, WorkerStats
 from contextstore.bench.workload import Workload
 from contextstore.client import ContextStoreClient, ServerInfo
 
-__all__ = ["BenchConfig", "BenchReport", "Progress", "Workload", "run"]
+__all__ = ["BenchConfig", "BenchReport", "OverLimit", "Progress", "Workload", "run"]
 
 START_DELAY = 0.2  # seconds between sending a phase and its start, so every worker is there
 
@@ -99,12 +100,15 @@ def run(
     """Run the benchmark described by ``config`` and report on it.
 
     ``on_progress`` is called in this process as workers report (about once
-    per interval each). Raises ``BenchError`` when a worker fails, e.g. when
-    preloading is refused, and ``ServerStartError`` for a local server.
+    per interval each). Raises ``OverLimit`` (a ``ValueError``) before any load
+    when the workload's payloads are over the server's limits, ``BenchError``
+    when a worker fails, e.g. when preloading is refused, and
+    ``ServerStartError`` for a local server.
     """
     with ExitStack() as stack:
         target = config.target or stack.enter_context(local_server(config.server_args)).address
         info = _server_info(target, config.timeout)
+        check_limits(config.workload, info.limits, preload=config.preload)
         pool = stack.enter_context(_pool(config, target, info))
         return _measure(config, target, info, pool, on_progress)
 
@@ -200,8 +204,11 @@ def _report(
 def _usage(results: list[_PhaseResult]) -> tuple[WorkerUsage, ...]:
     usage: dict[int, WorkerUsage] = {}
     for stats in (w for r in results for w in r.workers):
-        prior = usage.get(stats.index, WorkerUsage(stats.index, 0, 0.0))
+        prior = usage.get(stats.index, WorkerUsage(stats.index, 0, 0.0, 0))
         usage[stats.index] = WorkerUsage(
-            stats.index, prior.calls + stats.calls, prior.cpu_seconds + stats.cpu_seconds
+            stats.index,
+            prior.calls + stats.calls,
+            prior.cpu_seconds + stats.cpu_seconds,
+            max(prior.max_rss_bytes, stats.max_rss_bytes),
         )
     return tuple(usage[i] for i in sorted(usage))

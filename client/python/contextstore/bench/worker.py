@@ -4,6 +4,7 @@ Started with the "spawn" context (grpc does not survive fork). The runner sends
 ``Phase`` commands on the worker's queue (``None`` to stop); the worker answers
 on the shared results queue with messages:
 
+- ``("preload", index, done, total)`` as its preload goes (calls sent of calls to send);
 - ``("ready", index)`` once connected and preloaded;
 - ``("deltas", index, [Delta, ...])`` every interval and at the end of a phase;
 - ``("done", index, WorkerStats)`` after a phase;
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import resource
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -28,18 +31,13 @@ import grpc
 import grpc.aio
 
 from contextstore.bench.histo import Recorder
+from contextstore.bench.prepared import Preload, build_plan
 from contextstore.bench.schedule import Schedule, prepend_warmup
-from contextstore.bench.workload import (
-    OPS,
-    READS,
-    SERVICE,
-    Workload,
-    build_plan,
-    preload_requests,
-)
+from contextstore.bench.workload import OPS, READS, SERVICE, Workload
 
 Stub = Callable[..., Any]  # grpc.aio.UnaryUnaryMultiCallable, bytes in, bytes out
 PRELOAD_PARALLEL = 16  # preload calls in flight per worker
+PRELOAD_BYTES = 64 << 20  # ... and at most this many request bytes (but always one call)
 
 
 class PreloadError(Exception):
@@ -90,11 +88,21 @@ class Phase:
 
 @dataclass(frozen=True, slots=True)
 class WorkerStats:
-    """What one worker spent on one phase: its calls and its CPU seconds (all threads)."""
+    """What one worker spent on one phase: its calls, its CPU seconds (all threads),
+    when its last measured call ended (``time.monotonic_ns``, 0 for none), and the
+    peak resident memory of its process so far."""
 
     index: int
     calls: int
     cpu_seconds: float
+    last_end_ns: int
+    max_rss_bytes: int
+
+
+def max_rss_bytes() -> int:
+    """This process's peak resident set size (getrusage: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def share(total: int, workers: int, index: int) -> int:
@@ -166,20 +174,24 @@ class Worker:
 
     async def _preload(self) -> None:
         spec = self.spec
-        requests = preload_requests(
-            spec.workload, worker=spec.index, workers=spec.workers,
+        preload = Preload(
+            spec.workload, self.plan.payloads, worker=spec.index, workers=spec.workers,
             max_items=spec.max_items, max_bytes=spec.max_message_bytes // 2,
         )  # fmt: skip
-        while chunk := list(itertools.islice(requests, PRELOAD_PARALLEL)):
-            await asyncio.gather(*(self._preload_one(method, body) for method, body in chunk))
+        done, total = 0, len(preload)
+        self.results.put(("preload", spec.index, done, total))
+        for chunk in in_bounded_chunks(iter(preload), count=PRELOAD_PARALLEL, size=PRELOAD_BYTES):
+            await asyncio.gather(*(self._preload_one(op, body) for op, body in chunk))
+            done += len(chunk)
+            self.results.put(("preload", spec.index, done, total))
 
-    async def _preload_one(self, method: str, request: bytes) -> None:
-        stub: Stub = self.channels[0].unary_unary(SERVICE + method)
+    async def _preload_one(self, op: str, request: bytes) -> None:
+        stub: Stub = self.stubs[0][op]
         try:
             await stub(request, timeout=self.spec.timeout)
         except grpc.aio.AioRpcError as error:
             raise PreloadError(
-                f"preload {method} failed: {error.code().name}: {error.details()}"
+                f"preload {OPS[op]} failed: {error.code().name}: {error.details()}"
             ) from None
 
     async def _run(self, phase: Phase) -> None:
@@ -195,7 +207,8 @@ class Worker:
         finally:
             shipping.cancel()
         self._ship(recorder)
-        stats = WorkerStats(self.spec.index, calls, time.process_time() - cpu)
+        cpu = time.process_time() - cpu
+        stats = WorkerStats(self.spec.index, calls, cpu, recorder.last_end_ns, max_rss_bytes())
         self.results.put(("done", self.spec.index, stats))
 
     def _ship(self, recorder: Recorder) -> None:
@@ -215,7 +228,7 @@ class Worker:
 
     async def _closed(self, phase: Phase, recorder: Recorder) -> int:
         mine = share(phase.concurrency, self.spec.workers, self.spec.index)
-        plan = itertools.cycle(self.plan)
+        plan = self.plan.cycle()
         start_ns = phase.origin_ns - int(phase.warmup * 1e9)
         await asyncio.sleep(max(0, start_ns - time.monotonic_ns()) / 1e9)
         loops = [
@@ -230,8 +243,9 @@ class Worker:
     ) -> int:  # fmt: skip
         calls, timeout, origin, end = 0, self.spec.timeout, phase.origin_ns, phase.end_ns
         monotonic_ns = time.monotonic_ns
-        while (start := monotonic_ns()) < end:
-            op, request = next(plan)
+        while monotonic_ns() < end:
+            op, request = next(plan)  # may join a payload: not part of the call's latency
+            start = monotonic_ns()
             status = await _call(stubs[op], request, timeout)
             done = monotonic_ns()
             calls += 1
@@ -248,15 +262,15 @@ class Worker:
             first=spec.index, every=spec.workers
         )
         base = phase.origin_ns - int(phase.warmup * 1e9)
-        plan = itertools.cycle(self.plan)
+        plan = self.plan.cycle()
         pending: set[asyncio.Task[None]] = set()
         calls = 0
         for offset in times:
             intended = base + int(offset * 1e9)
+            op, request = next(plan)  # before the wait: joining a payload must not delay it
             delay = intended - time.monotonic_ns()
             if delay > 0:
                 await asyncio.sleep(delay / 1e9)
-            op, request = next(plan)
             stub = self.stubs[calls % len(self.stubs)][op]
             task = asyncio.create_task(
                 self._open_call(stub, op, request, intended, phase, recorder)
@@ -276,3 +290,19 @@ class Worker:
             # From the intended send time: a stall delays every call meant to go during it.
             answered = status == "OK" or (status == "NOT_FOUND" and op in READS)
             recorder.record(op, status, done - intended, done, answered=answered)
+
+
+def in_bounded_chunks(
+    items: Iterator[tuple[str, bytes]], *, count: int, size: int
+) -> Iterator[list[tuple[str, bytes]]]:
+    """Consecutive lists of at most ``count`` items and ``size`` request bytes (at least one)."""
+    chunk: list[tuple[str, bytes]] = []
+    held = 0
+    for item in items:
+        if chunk and (len(chunk) >= count or held + len(item[1]) > size):
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(item)
+        held += len(item[1])
+    if chunk:
+        yield chunk

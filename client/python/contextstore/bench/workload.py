@@ -1,18 +1,14 @@
 """What a benchmark sends: a weighted mix of RPCs over sessions, keys and payloads.
 
-Requests are serialized once, up front: a worker cycles through a *plan*, a
-pre-drawn sequence of (operation, request bytes), so a call costs no protobuf
-work and no random draws on the hot path. Single-key requests are built once
-per (operation, namespace, key); batches come from a small pool per namespace.
+How requests are serialized ahead of the calls, within bounded memory, is
+``contextstore.bench.prepared``.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-from contextstore.v1 import context_store_pb2 as pb
 
 SERVICE = "/contextstore.v1.ContextStoreService/"
 # Mix name -> RPC. ``analysis`` in a mix is shorthand for half get, half put.
@@ -30,8 +26,8 @@ OPS: Mapping[str, str] = {
 }
 # NOT_FOUND from these is a cache miss, an ordinary outcome once a mix invalidates or clears.
 READS = frozenset({"get", "metadata", "analysis_get"})
-ANALYSIS_TYPE = "bench"
-BATCH_POOL = 32  # pre-built batches per (operation, namespace)
+# These send a payload of --payload-bytes (a batch, one per file); the others keys only.
+PAYLOAD_OPS = frozenset({"cache", "analysis_put", "batch_cache"})
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -110,133 +106,27 @@ def draw_keys(workload: Workload, rng: random.Random, count: int) -> list[int]:
 
 
 class Payloads:
-    """Deterministic content per key: every worker sends the same bytes for a key."""
+    """Deterministic content per key: every worker sends the same bytes for a key.
+
+    Every key's content is a slice of one shared buffer (its offset varies with
+    the key, so contents differ), so payloads cost the largest payload plus
+    256 bytes, however many keys and namespaces there are.
+    """
 
     def __init__(self, workload: Workload) -> None:
         rng = random.Random(workload.seed)
         low, high = workload.payload_bytes
         self._sizes = [rng.randint(low, high) for _ in range(workload.keys)]
-        self._buffer = rng.randbytes(high + 256)
+        self.buffer = memoryview(rng.randbytes(high + 256)).toreadonly()
+
+    def size(self, key: int) -> int:
+        return self._sizes[key]
+
+    def span(self, key: int) -> slice:
+        """Where ``key``'s content lies in ``buffer``."""
+        start = key % 256
+        return slice(start, start + self._sizes[key])
 
     def content(self, key: int) -> bytes:
-        start = key % 256
-        return self._buffer[start : start + self._sizes[key]]
-
-
-class RequestBuilder:
-    """Serialized requests of every operation, memoized per (op, namespace, key)."""
-
-    def __init__(self, workload: Workload) -> None:
-        self.workload = workload
-        self.payloads = Payloads(workload)
-        self._single: dict[tuple[str, str | None, int], bytes] = {}
-        self._batches: dict[tuple[str, str | None], list[bytes]] = {}
-
-    def single(self, op: str, session: str | None, key: int) -> bytes:
-        memo = (op, session, key)
-        if memo not in self._single:
-            self._single[memo] = _single_request(op, session, key, self.payloads)
-        return self._single[memo]
-
-    def batch(self, op: str, session: str | None, rng: random.Random) -> bytes:
-        pool = self._batches.setdefault((op, session), [])
-        if len(pool) < BATCH_POOL:
-            pool.append(self._new_batch(op, session, rng))
-            return pool[-1]
-        return rng.choice(pool)
-
-    def _new_batch(self, op: str, session: str | None, rng: random.Random) -> bytes:
-        count = min(self.workload.batch_size, self.workload.keys)
-        if op == "batch_get":
-            keys = draw_keys(self.workload, rng, count)
-            paths = [key_path(k) for k in keys]
-            return pb.BatchGetFilesRequest(session_id=session, paths=paths).SerializeToString()
-        # BatchCacheFiles refuses repeated paths, so draw until `count` distinct keys.
-        distinct: dict[int, None] = {}
-        while len(distinct) < count:
-            distinct.update(dict.fromkeys(draw_keys(self.workload, rng, count - len(distinct))))
-        return batch_cache_request(session, list(distinct), self.payloads)
-
-
-def batch_cache_request(session: str | None, keys: list[int], payloads: Payloads) -> bytes:
-    files = [pb.FileUpload(path=key_path(k), content=payloads.content(k)) for k in keys]
-    return pb.BatchCacheFilesRequest(session_id=session, files=files).SerializeToString()
-
-
-def _single_request(op: str, session: str | None, key: int, payloads: Payloads) -> bytes:
-    path = key_path(key)
-    if op == "cache":
-        content = payloads.content(key)
-        return pb.CacheFileRequest(
-            session_id=session, path=path, content=content
-        ).SerializeToString()
-    if op == "analysis_put":
-        request = pb.CacheAnalysisRequest(
-            session_id=session, path=path, analysis_type=ANALYSIS_TYPE, result=payloads.content(key)
-        )
-        return request.SerializeToString()
-    if op == "analysis_get":
-        request_ = pb.GetAnalysisRequest(session_id=session, path=path, analysis_type=ANALYSIS_TYPE)
-        return request_.SerializeToString()
-    if op == "invalidate_analysis":
-        return pb.InvalidateAnalysisRequest(session_id=session, path=path).SerializeToString()
-    if op == "clear":
-        return pb.ClearSessionRequest(session_id=session).SerializeToString()
-    message = {"get": pb.GetFileRequest, "metadata": pb.GetMetadataRequest}.get(
-        op, pb.InvalidateFileRequest
-    )
-    return message(session_id=session, path=path).SerializeToString()
-
-
-Plan = list[tuple[str, bytes]]
-
-
-def build_plan(workload: Workload, *, size: int, seed: int) -> Plan:
-    """``size`` pre-drawn (operation, request) pairs: ops by weight, keys by distribution."""
-    rng = random.Random(seed)
-    builder = RequestBuilder(workload)
-    ops = rng.choices(list(workload.mix), weights=list(workload.mix.values()), k=size)
-    keys = draw_keys(workload, rng, size)
-    spaces = workload.namespaces()
-    plan: Plan = []
-    for op, key in zip(ops, keys, strict=True):
-        session = rng.choice(spaces)
-        if op.startswith("batch_"):
-            plan.append((op, builder.batch(op, session, rng)))
-        else:
-            plan.append((op, builder.single(op, session, key)))
-    return plan
-
-
-def preload_requests(
-    workload: Workload, *, worker: int, workers: int, max_items: int, max_bytes: int
-) -> Iterator[tuple[str, bytes]]:
-    """(RPC, request) pairs caching this worker's share of every key, in every namespace.
-
-    Files go in batches within the server's item and message limits; analyses
-    (only when the mix reads them) one call each, as there is no batch call.
-    """
-    payloads = Payloads(workload)
-    mine = range(worker, workload.keys, workers)
-    for session in workload.namespaces():
-        for chunk in _chunks(list(mine), payloads, max_items=max_items, max_bytes=max_bytes):
-            yield "BatchCacheFiles", batch_cache_request(session, chunk, payloads)
-        if "analysis_get" in workload.mix:
-            for key in mine:
-                yield "CacheAnalysis", _single_request("analysis_put", session, key, payloads)
-
-
-def _chunks(
-    keys: list[int], payloads: Payloads, *, max_items: int, max_bytes: int
-) -> Iterator[list[int]]:
-    chunk: list[int] = []
-    size = 0
-    for key in keys:
-        item = len(payloads.content(key)) + len(key_path(key)) + 16
-        if chunk and (len(chunk) >= max_items or size + item > max_bytes):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(key)
-        size += item
-    if chunk:
-        yield chunk
+        """A copy of ``key``'s content."""
+        return bytes(self.buffer[self.span(key)])
