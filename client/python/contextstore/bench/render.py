@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
-from contextstore.bench.pool import Progress as BenchProgress
+from contextstore.bench.progress import Progress as BenchProgress
 from contextstore.bench.report import BenchReport, Stats
 
 LATENCY_COLUMNS = ("p50", "p90", "p99", "p99.9", "max")
@@ -20,8 +30,35 @@ def _ms(microseconds: float) -> str:
     return f"{microseconds / 1000:.2f}"
 
 
+def _clock(seconds: float) -> str:
+    return str(timedelta(seconds=int(seconds)))  # 0:00:05, as rich shows elapsed time
+
+
+class PhaseTimeColumn(ProgressColumn):
+    """The phase's own clock, ``elapsed / duration`` for a timed phase.
+
+    Not rich's TimeElapsedColumn: that counts from when the row was added, and
+    a measured phase's row used to be added at its first report, a second in.
+    """
+
+    def render(self, task: Task) -> Text:
+        elapsed = _clock(task.fields.get("elapsed", 0.0))
+        if task.fields.get("timed") and task.total is not None:
+            return Text(f"{elapsed} / {_clock(task.total)}", style="progress.elapsed")
+        return Text(elapsed, style="progress.elapsed")
+
+
+def describe(update: BenchProgress) -> str:
+    if update.unit == "calls":
+        of = f"/{update.total:,.0f}" if update.total is not None else ""
+        return f"{update.label}  {update.completed:,.0f}{of} calls"
+    if update.calls or update.label not in ("start", "warm-up"):
+        return f"{update.label}  {update.rate:,.0f} calls/s  {update.failed} errors"
+    return update.label
+
+
 class LiveProgress:
-    """A progress bar per phase with its current rate and errors, on stderr."""
+    """A row per phase of the run, with its rate, errors and own clock, on stderr."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
@@ -29,9 +66,18 @@ class LiveProgress:
 
     def __call__(self, update: BenchProgress) -> None:
         if update.label not in self.tasks:
-            self.tasks[update.label] = self.progress.add_task(update.label, total=update.duration)
-        text = f"{update.label}  {update.rate:,.0f} calls/s  {update.failed} errors"
-        self.progress.update(self.tasks[update.label], completed=update.elapsed, description=text)
+            self.tasks[update.label] = self.progress.add_task(update.label, total=update.total)
+        # A finished phase shows a full bar, whatever its unit.
+        total = update.completed if update.finished and update.total is None else update.total
+        timed = update.unit == "s" and update.total is not None  # a clock with an end
+        self.progress.update(
+            self.tasks[update.label], description=describe(update), completed=update.completed,
+            total=total, elapsed=update.elapsed, timed=timed,
+        )  # fmt: skip
+
+
+def columns() -> tuple[ProgressColumn, ...]:
+    return (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), PhaseTimeColumn())
 
 
 @contextmanager
@@ -41,8 +87,7 @@ def live_progress(*, enabled: bool) -> Iterator[LiveProgress | None]:
     if not (enabled and console.is_terminal):
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns(), console=console, transient=False) as progress:
         yield LiveProgress(progress)
 
 

@@ -6,7 +6,9 @@ Terms used throughout:
 - an *error* is a call that failed: any status but OK, except NOT_FOUND on a
   read (get, metadata, analysis_get), which is a *miss*, an ordinary outcome of
   a cache (e.g. after an invalidate or a clear in the mix);
-- *throughput* is answered calls (OK or miss) per second of measured time;
+- *throughput* is answered calls (OK or miss) per second of measured time:
+  a phase's measured time runs from its origin to its end, or to the end of its
+  last counted call when that came later (``seconds`` in the report);
 - latencies are in microseconds, over answered calls.
 
 The *knee* of a concurrency sweep is the smallest concurrency whose throughput

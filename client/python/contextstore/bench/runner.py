@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +28,8 @@ from typing import Any
 from contextstore.bench.histo import Merged
 from contextstore.bench.limits import OverLimit, check_limits
 from contextstore.bench.localserver import local_server
-from contextstore.bench.pool import Progress, WorkerPool
+from contextstore.bench.pool import WorkerPool, measured_seconds
+from contextstore.bench.progress import MEASURING, OnProgress, Progress
 from contextstore.bench.report import (
     BenchReport,
     Interval,
@@ -94,22 +95,24 @@ class BenchConfig:
         return dataclasses.asdict(self)
 
 
-def run(
-    config: BenchConfig, *, on_progress: Callable[[Progress], None] | None = None
-) -> BenchReport:
+def run(config: BenchConfig, *, on_progress: OnProgress | None = None) -> BenchReport:
     """Run the benchmark described by ``config`` and report on it.
 
-    ``on_progress`` is called in this process as workers report (about once
-    per interval each). Raises ``OverLimit`` (a ``ValueError``) before any load
-    when the workload's payloads are over the server's limits, ``BenchError``
-    when a worker fails, e.g. when preloading is refused, and
+    ``on_progress`` is called in this process for every phase of the run as it
+    begins, a few times a second while it lasts, and as it ends (see
+    ``contextstore.bench.progress``). Raises ``OverLimit`` (a ``ValueError``)
+    before any load when the workload's payloads are over the server's limits,
+    ``BenchError`` when a worker fails, e.g. when preloading is refused, and
     ``ServerStartError`` for a local server.
     """
+    since = time.monotonic()
+    if on_progress is not None:
+        on_progress(Progress("start", 0.0, 0.0, None))
     with ExitStack() as stack:
         target = config.target or stack.enter_context(local_server(config.server_args)).address
         info = _server_info(target, config.timeout)
         check_limits(config.workload, info.limits, preload=config.preload)
-        pool = stack.enter_context(_pool(config, target, info))
+        pool = stack.enter_context(_pool(config, target, info, since, on_progress))
         return _measure(config, target, info, pool, on_progress)
 
 
@@ -119,7 +122,10 @@ def _server_info(target: str, timeout: float) -> ServerInfo:
 
 
 @contextmanager
-def _pool(config: BenchConfig, target: str, info: ServerInfo) -> Iterator[WorkerPool]:
+def _pool(
+    config: BenchConfig, target: str, info: ServerInfo, since: float,
+    on_progress: OnProgress | None,
+) -> Iterator[WorkerPool]:  # fmt: skip
     procs = config.procs
     specs = [
         WorkerSpec(
@@ -138,7 +144,7 @@ def _pool(config: BenchConfig, target: str, info: ServerInfo) -> Iterator[Worker
     ]
     pool = WorkerPool(specs, multiprocessing.get_context("spawn"))
     try:
-        pool.wait_ready(timeout=max(60.0, config.timeout * 6))
+        pool.wait_ready(timeout=max(60.0, config.timeout * 6), since=since, on_progress=on_progress)
         yield pool
     finally:
         pool.close()
@@ -149,11 +155,12 @@ class _PhaseResult:
     concurrency: int
     merged: Merged
     workers: list[WorkerStats]
+    seconds: float  # measured: see pool.measured_seconds
 
 
 def _measure(
     config: BenchConfig, target: str, info: ServerInfo, pool: WorkerPool,
-    on_progress: Callable[[Progress], None] | None,
+    on_progress: OnProgress | None,
 ) -> BenchReport:  # fmt: skip
     levels = sweep_levels(config.concurrency) if config.sweep else [config.concurrency]
     results = []
@@ -163,17 +170,17 @@ def _measure(
             warmup=config.warmup, duration=config.duration, interval=config.interval,
             concurrency=level, schedule=config.parsed_schedule(),
         )  # fmt: skip
-        label = f"c={level} ({step + 1}/{len(levels)})" if config.sweep else "measuring"
+        label = f"c={level} ({step + 1}/{len(levels)})" if config.sweep else MEASURING
         merged = Merged()
         workers = pool.run_phase(phase, merged, label=label, on_progress=on_progress)
-        results.append(_PhaseResult(level, merged, workers))
+        results.append(_PhaseResult(level, merged, workers, measured_seconds(phase, workers)))
     return _report(config, target, info, results)
 
 
 def _report(
     config: BenchConfig, target: str, info: ServerInfo, results: list[_PhaseResult]
 ) -> BenchReport:
-    seconds = config.duration * len(results)
+    seconds = sum(result.seconds for result in results)
     merged = Merged()
     rows: list[Interval] = []
     intervals = max(1, round(config.duration / config.interval))
@@ -183,9 +190,7 @@ def _report(
         rows += timeline(
             result.merged, interval=config.interval, intervals=intervals, offset=offset
         )
-    steps = tuple(
-        SweepStep(r.concurrency, stats_of(r.merged.total(), config.duration)) for r in results
-    )
+    steps = tuple(SweepStep(r.concurrency, stats_of(r.merged.total(), r.seconds)) for r in results)
     return BenchReport(
         config={**config.to_dict(), "open_loop": config.open_loop},
         target=target,
