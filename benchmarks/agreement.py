@@ -68,7 +68,8 @@ def ghz_rate(address: str, scale: AgreementScale, *, protoset: Path, data: Path)
     result: dict[str, Any] = json.loads(done.stdout)
     codes: dict[str, int] = result["statusCodeDistribution"]
     ok = codes.get("OK", 0)
-    if ok < 0.99 * result["count"]:
+    # At most the calls in flight when the time ran out may end otherwise.
+    if result["count"] - ok > scale.concurrency:
         raise RuntimeError(f"ghz calls failed: {codes}")
     return float(ok / (result["total"] / 1e9))
 
