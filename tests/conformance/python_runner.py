@@ -12,7 +12,7 @@ import base64
 import json
 import sys
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contextstore.client import (
@@ -90,8 +90,12 @@ def _metadata(m: FileMetadata) -> dict[str, Any]:
 
 
 def _server_info(info: ServerInfo) -> dict[str, Any]:
-    limits = {name: getattr(info.limits, name) for name in info.limits.__dataclass_fields__}
-    limits["session_ttl"] = info.limits.session_ttl.total_seconds()
+    # Every field of Limits; durations (session_ttl, receive_timeout) in seconds.
+    limits = {
+        name: value.total_seconds() if isinstance(value, timedelta) else value
+        for name in info.limits.__dataclass_fields__
+        for value in [getattr(info.limits, name)]
+    }
     return {
         "version": info.version, "backend": info.backend,
         "backend_properties": dict(info.backend_properties), "limits": limits,

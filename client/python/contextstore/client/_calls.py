@@ -139,6 +139,8 @@ def _server_info(r: pb.GetServerInfoResponse) -> ServerInfo:
         session_entries=lim.session_entries,
         session_ttl=lim.session_ttl.ToTimedelta(),
         max_concurrent_rpcs=lim.max_concurrent_rpcs,
+        max_inflight_response_bytes=lim.max_inflight_response_bytes,
+        receive_timeout=lim.receive_timeout.ToTimedelta(),
     )
     return ServerInfo(
         version=r.version,

@@ -60,6 +60,8 @@ class Stats:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """The bounds the server enforces."""
+
     max_content_bytes: int
     max_message_bytes: int
     max_batch_items: int
@@ -69,11 +71,23 @@ class Limits:
     max_labels: int
     max_label_key_bytes: int
     max_label_value_bytes: int
+    # Total byte budget of the store.
     total_bytes: int
+    # Per-session byte budget; 0 means none.
     session_bytes: int
+    # Per-session entry budget (files plus analyses); 0 means none.
     session_entries: int
+    # Idle-session time to live; zero means sessions never expire.
     session_ttl: timedelta
+    # Calls admitted at once, counted from arrival until the response is sent;
+    # past it a call gets RESOURCE_EXHAUSTED at once.
     max_concurrent_rpcs: int
+    # Total size of responses built but not yet sent; a call that would pass it
+    # gets RESOURCE_EXHAUSTED.
+    max_inflight_response_bytes: int
+    # How long a call's request message may take to arrive before the call is
+    # cancelled.
+    receive_timeout: timedelta
 
 
 @dataclass(frozen=True, slots=True)
