@@ -141,7 +141,10 @@ func (f *fake) GetServerInfo(ctx context.Context, _ *pb.GetServerInfoRequest) (*
 	if err := f.answer("GetServerInfo"); err != nil {
 		return nil, err
 	}
-	limits := &pb.Limits{SessionTtl: durationpb.New(90 * time.Minute)}
+	limits := &pb.Limits{
+		SessionTtl:     durationpb.New(90 * time.Minute),
+		ReceiveTimeout: durationpb.New(7500 * time.Millisecond),
+	}
 	fields := limits.ProtoReflect().Descriptor().Fields()
 	for i := range fields.Len() {
 		if fields.Get(i).Kind() == protoreflect.Int64Kind {
@@ -258,6 +261,9 @@ func TestServerInfo(t *testing.T) {
 	}
 	if info.Limits.SessionTTL != 90*time.Minute {
 		t.Fatalf("session ttl = %v", info.Limits.SessionTTL)
+	}
+	if info.Limits.ReceiveTimeout != 7500*time.Millisecond {
+		t.Fatalf("receive timeout = %v", info.Limits.ReceiveTimeout)
 	}
 	// Every limit of the contract reaches Limits: the fake sets each one.
 	limits := reflect.ValueOf(info.Limits)

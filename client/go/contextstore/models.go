@@ -80,12 +80,25 @@ type Limits struct {
 	MaxLabels            int64
 	MaxLabelKeyBytes     int64
 	MaxLabelValueBytes   int64
-	TotalBytes           int64
-	SessionBytes         int64
-	SessionEntries       int64
+	// TotalBytes is the byte budget of the whole store.
+	TotalBytes int64
+	// SessionBytes is the byte budget of each namespace; 0: none.
+	SessionBytes int64
+	// SessionEntries is the entry budget (files plus analyses) of each
+	// namespace; 0: none.
+	SessionEntries int64
 	// SessionTTL is the idle time before a session expires; 0: never.
-	SessionTTL        time.Duration
+	SessionTTL time.Duration
+	// MaxConcurrentRPCs is how many calls are admitted at once, counted from
+	// arrival until the response is sent; past it a call gets
+	// RESOURCE_EXHAUSTED at once.
 	MaxConcurrentRPCs int64
+	// MaxInflightResponseBytes is the total size of responses built but not
+	// yet sent; a call that would pass it gets RESOURCE_EXHAUSTED.
+	MaxInflightResponseBytes int64
+	// ReceiveTimeout is how long a call's request message may take to arrive
+	// before the call is cancelled.
+	ReceiveTimeout time.Duration
 }
 
 // ServerInfo describes the server.
@@ -156,20 +169,22 @@ func serverInfoOf(r *pb.GetServerInfoResponse) *ServerInfo {
 		Backend:           r.GetBackend(),
 		BackendProperties: r.GetBackendProperties(),
 		Limits: Limits{
-			MaxContentBytes:      l.GetMaxContentBytes(),
-			MaxMessageBytes:      l.GetMaxMessageBytes(),
-			MaxBatchItems:        l.GetMaxBatchItems(),
-			MaxPathBytes:         l.GetMaxPathBytes(),
-			MaxSessionIDBytes:    l.GetMaxSessionIdBytes(),
-			MaxAnalysisTypeBytes: l.GetMaxAnalysisTypeBytes(),
-			MaxLabels:            l.GetMaxLabels(),
-			MaxLabelKeyBytes:     l.GetMaxLabelKeyBytes(),
-			MaxLabelValueBytes:   l.GetMaxLabelValueBytes(),
-			TotalBytes:           l.GetTotalBytes(),
-			SessionBytes:         l.GetSessionBytes(),
-			SessionEntries:       l.GetSessionEntries(),
-			SessionTTL:           l.GetSessionTtl().AsDuration(),
-			MaxConcurrentRPCs:    l.GetMaxConcurrentRpcs(),
+			MaxContentBytes:          l.GetMaxContentBytes(),
+			MaxMessageBytes:          l.GetMaxMessageBytes(),
+			MaxBatchItems:            l.GetMaxBatchItems(),
+			MaxPathBytes:             l.GetMaxPathBytes(),
+			MaxSessionIDBytes:        l.GetMaxSessionIdBytes(),
+			MaxAnalysisTypeBytes:     l.GetMaxAnalysisTypeBytes(),
+			MaxLabels:                l.GetMaxLabels(),
+			MaxLabelKeyBytes:         l.GetMaxLabelKeyBytes(),
+			MaxLabelValueBytes:       l.GetMaxLabelValueBytes(),
+			TotalBytes:               l.GetTotalBytes(),
+			SessionBytes:             l.GetSessionBytes(),
+			SessionEntries:           l.GetSessionEntries(),
+			SessionTTL:               l.GetSessionTtl().AsDuration(),
+			MaxConcurrentRPCs:        l.GetMaxConcurrentRpcs(),
+			MaxInflightResponseBytes: l.GetMaxInflightResponseBytes(),
+			ReceiveTimeout:           l.GetReceiveTimeout().AsDuration(),
 		},
 	}
 }
