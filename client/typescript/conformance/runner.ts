@@ -169,14 +169,17 @@ function snakeCase(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-/** Every field of the contract's Limits, in snake_case; session_ttl in seconds. */
+/** Every field of the contract's Limits, in snake_case; durations (session_ttl, receive_timeout) in seconds. */
 function limits(l: Limits): Json {
   const printed: Record<string, Json> = {};
-  for (const [name, value] of Object.entries(l)) {
-    printed[snakeCase(name)] = typeof value === "bigint" ? String(value) : null;
+  for (const [name, value] of Object.entries(l) as [string, Limits[keyof Limits]][]) {
+    printed[snakeCase(name)] = typeof value === "bigint" ? String(value) : seconds(value);
   }
-  printed.session_ttl = l.sessionTtl === undefined ? null : Number(l.sessionTtl.seconds) + l.sessionTtl.nanos / 1e9;
   return printed;
+}
+
+function seconds(d: Limits["sessionTtl"]): Json {
+  return d === undefined ? null : Number(d.seconds) + d.nanos / 1e9;
 }
 
 function serverInfo(info: ServerInfo): Json {

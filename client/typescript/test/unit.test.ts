@@ -85,6 +85,11 @@ async function fakeServer(): Promise<{ target: string; seen: [string, unknown][]
         ...pb.GetServerInfoResponse.create(),
         backend: "memory",
         backendProperties: { stripes: "64", eviction: "exact store-wide LRU" },
+        limits: {
+          ...pb.Limits.create(),
+          maxInflightResponseBytes: 16_777_216n,
+          receiveTimeout: { seconds: 7n, nanos: 500_000_000 },
+        },
       });
     },
   };
@@ -118,6 +123,8 @@ test("each method sends its RPC in the handle's namespace", async () => {
     assert.deepEqual(await client.clearSession(), { filesRemoved: 2n, analysesRemoved: 1n });
     const info = await client.serverInfo();
     assert.deepEqual(info.backendProperties, { stripes: "64", eviction: "exact store-wide LRU" });
+    assert.equal(info.limits?.maxInflightResponseBytes, 16_777_216n);
+    assert.deepEqual(info.limits?.receiveTimeout, { seconds: 7n, nanos: 500_000_000 });
     assert.deepEqual(fake.seen, [
       ["GetStats", { sessionId: "s1" }], // stats(): the handle's own namespace...
       ["GetStats", { sessionId: undefined }], // ...the global one on the client itself
