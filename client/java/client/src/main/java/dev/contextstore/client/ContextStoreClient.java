@@ -381,8 +381,10 @@ public final class ContextStoreClient implements AutoCloseable {
             l.getTotalBytes(),
             l.getSessionBytes(),
             l.getSessionEntries(),
-            Duration.ofSeconds(l.getSessionTtl().getSeconds(), l.getSessionTtl().getNanos()),
-            l.getMaxConcurrentRpcs());
+            duration(l.getSessionTtl()),
+            l.getMaxConcurrentRpcs(),
+            l.getMaxInflightResponseBytes(),
+            duration(l.getReceiveTimeout()));
     return new ServerInfo(r.getVersion(), r.getBackend(), r.getBackendPropertiesMap(), limits);
   }
 
@@ -414,6 +416,10 @@ public final class ContextStoreClient implements AutoCloseable {
         .setSeconds(when.getEpochSecond())
         .setNanos(when.getNano())
         .build();
+  }
+
+  private static Duration duration(com.google.protobuf.Duration d) {
+    return Duration.ofSeconds(d.getSeconds(), d.getNanos());
   }
 
   private static FileMetadata metadata(dev.contextstore.v1.FileMetadata m) {

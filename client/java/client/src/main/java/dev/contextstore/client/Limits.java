@@ -18,7 +18,12 @@ import java.time.Duration;
  * @param sessionBytes byte budget of each namespace
  * @param sessionEntries entry budget of each namespace
  * @param sessionTtl idle time before a session expires ({@link Duration#ZERO}: never)
- * @param maxConcurrentRpcs calls in flight before RESOURCE_EXHAUSTED
+ * @param maxConcurrentRpcs calls admitted at once, counted from arrival until the response is
+ *     sent; past it a call gets RESOURCE_EXHAUSTED at once
+ * @param maxInflightResponseBytes total size of responses built but not yet sent; a call that
+ *     would pass it gets RESOURCE_EXHAUSTED
+ * @param receiveTimeout how long a call's request message may take to arrive before the call is
+ *     cancelled
  */
 public record Limits(
     long maxContentBytes,
@@ -34,4 +39,6 @@ public record Limits(
     long sessionBytes,
     long sessionEntries,
     Duration sessionTtl,
-    long maxConcurrentRpcs) {}
+    long maxConcurrentRpcs,
+    long maxInflightResponseBytes,
+    Duration receiveTimeout) {}

@@ -130,12 +130,15 @@ class ContextStoreClientTest {
   }
 
   @Test
-  void serverInfoCarriesTheBackendProperties() {
+  void serverInfoCarriesTheBackendPropertiesAndLimits() {
     ServerInfo info = client.serverInfo();
     assertEquals("memory", info.backend());
     assertEquals(
         Map.of("stripes", "64", "eviction", "exact store-wide LRU"), info.backendProperties());
     assertEquals(Duration.ofMinutes(90), info.limits().sessionTtl());
+    assertEquals(3, info.limits().maxConcurrentRpcs());
+    assertEquals(16_777_216, info.limits().maxInflightResponseBytes());
+    assertEquals(Duration.ofMillis(7500), info.limits().receiveTimeout());
   }
 
   @Test
@@ -213,7 +216,13 @@ class ContextStoreClientTest {
               .putBackendProperties("eviction", "exact store-wide LRU")
               .setLimits(
                   dev.contextstore.v1.Limits.newBuilder()
-                      .setSessionTtl(com.google.protobuf.Duration.newBuilder().setSeconds(5400)))
+                      .setSessionTtl(com.google.protobuf.Duration.newBuilder().setSeconds(5400))
+                      .setMaxConcurrentRpcs(3)
+                      .setMaxInflightResponseBytes(16_777_216)
+                      .setReceiveTimeout(
+                          com.google.protobuf.Duration.newBuilder()
+                              .setSeconds(7)
+                              .setNanos(500_000_000)))
               .build();
       answer(request, response, observer);
     }

@@ -351,9 +351,10 @@ public final class Main {
     limits.addProperty("total_bytes", l.totalBytes());
     limits.addProperty("session_bytes", l.sessionBytes());
     limits.addProperty("session_entries", l.sessionEntries());
-    Duration ttl = l.sessionTtl();
-    limits.addProperty("session_ttl", ttl.getSeconds() + ttl.getNano() / 1e9);
+    limits.addProperty("session_ttl", seconds(l.sessionTtl()));
     limits.addProperty("max_concurrent_rpcs", l.maxConcurrentRpcs());
+    limits.addProperty("max_inflight_response_bytes", l.maxInflightResponseBytes());
+    limits.addProperty("receive_timeout", seconds(l.receiveTimeout()));
     JsonObject properties = new JsonObject();
     info.backendProperties().forEach(properties::addProperty);
     JsonObject json = new JsonObject();
@@ -362,5 +363,9 @@ public final class Main {
     json.add("backend_properties", properties);
     json.add("limits", limits);
     return json;
+  }
+
+  private static double seconds(Duration d) {
+    return d.getSeconds() + d.getNano() / 1e9;
   }
 }
