@@ -352,9 +352,9 @@ fn server_info(info: &pb::GetServerInfoResponse) -> Value {
     })
 }
 
-/// Every field of the contract's `Limits`, `session_ttl` in seconds.
+/// Every field of the contract's `Limits`, the durations (`session_ttl`,
+/// `receive_timeout`) in seconds.
 fn limits(l: &pb::Limits) -> Value {
-    let ttl = l.session_ttl.unwrap_or_default();
     json!({
         "max_content_bytes": l.max_content_bytes,
         "max_message_bytes": l.max_message_bytes,
@@ -368,9 +368,17 @@ fn limits(l: &pb::Limits) -> Value {
         "total_bytes": l.total_bytes,
         "session_bytes": l.session_bytes,
         "session_entries": l.session_entries,
-        "session_ttl": ttl.seconds as f64 + f64::from(ttl.nanos) / 1e9,
+        "session_ttl": seconds(l.session_ttl),
         "max_concurrent_rpcs": l.max_concurrent_rpcs,
+        "max_inflight_response_bytes": l.max_inflight_response_bytes,
+        "receive_timeout": seconds(l.receive_timeout),
     })
+}
+
+/// A duration in seconds; absent is zero, as proto3 reads it.
+fn seconds(d: Option<contextstore::Duration>) -> f64 {
+    let d = d.unwrap_or_default();
+    d.seconds as f64 + f64::from(d.nanos) / 1e9
 }
 
 fn code_name(code: Code) -> &'static str {
@@ -419,11 +427,16 @@ mod tests {
     }
 
     #[test]
-    fn server_info_has_every_limit_and_the_ttl_in_seconds() {
+    fn server_info_has_every_limit_and_the_durations_in_seconds() {
         let info = pb::GetServerInfoResponse {
             limits: Some(pb::Limits {
                 session_ttl: Some(contextstore::Duration {
                     seconds: 3600,
+                    nanos: 500_000_000,
+                }),
+                max_inflight_response_bytes: 16_777_216,
+                receive_timeout: Some(contextstore::Duration {
+                    seconds: 7,
                     nanos: 500_000_000,
                 }),
                 ..Default::default()
@@ -432,7 +445,12 @@ mod tests {
         };
         let printed = server_info(&info);
         assert_eq!(printed["limits"]["session_ttl"], json!(3600.5));
-        assert_eq!(printed["limits"].as_object().unwrap().len(), 14);
+        assert_eq!(
+            printed["limits"]["max_inflight_response_bytes"],
+            json!(16_777_216)
+        );
+        assert_eq!(printed["limits"]["receive_timeout"], json!(7.5));
+        assert_eq!(printed["limits"].as_object().unwrap().len(), 16);
         assert_eq!(printed["backend_properties"], json!({}));
     }
 
