@@ -1,13 +1,15 @@
-"""``config.parse``: flags beat ``CONTEXTSTORE_*`` beat defaults; sizes; validation."""
+"""``config.parse``: flags beat ``CONTEXTSTORE_*`` beat defaults; units; validation; --help."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
 
-from contextstore.server.config import ServerConfig, parse
+from contextstore.server import __version__
+from contextstore.server.config import MAX_CONTENT_BYTES, MAX_SECONDS, ServerConfig, parse
 from contextstore.units import GiB, KiB, MiB
 
 FIELDS = {f.name: f for f in dataclasses.fields(ServerConfig)}
@@ -27,20 +29,20 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
     "stripes": (("3", 3), ("5", 5)),
     "workers": (("3", 3), ("5", 5)),
     "max_concurrent_rpcs": (("3", 3), ("5", 5)),
-    "max_inflight_response_bytes": (("1MiB", 1 << 20), ("4096", 4096)),
-    "receive_timeout_seconds": (("250ms", 0.25), ("2", 2.0)),
+    "max_inflight_response_bytes": (("1MiB", 1 << 20), ("64MB", 64_000_000)),
+    "receive_timeout_seconds": (("250ms", 0.25), ("90s", 90.0)),
     "grace_seconds": (("2.5", 2.5), ("0", 0.0)),
-    "max_content_bytes": (("3KiB", 3 * KiB), ("5MiB", 5 * MiB)),
+    "max_content_bytes": (("3KiB", 3 * KiB), ("5mib", 5 * MiB)),
     "max_batch_items": (("3", 3), ("5", 5)),
     "max_labels": (("3", 3), ("5", 5)),
     "max_label_key_bytes": (("3", 3), ("5KiB", 5 * KiB)),
     "max_label_value_bytes": (("3KiB", 3 * KiB), ("5", 5)),
-    "total_bytes": (("2GiB", 2 * GiB), ("0", 0)),
-    "session_bytes": (("3MiB", 3 * MiB), ("5", 5)),
+    "total_bytes": (("1.5GiB", 3 * GiB // 2), ("0", 0)),
+    "session_bytes": (("3M", 3 * MiB), ("16MB", 16_000_000)),
     "session_entries": (("3", 3), ("5", 5)),
-    "session_ttl_seconds": (("1.5", 1.5), ("0", 0.0)),
-    "sweep_seconds": (("0.25", 0.25), ("9", 9.0)),
-    "log_level": (("DEBUG", "DEBUG"), ("warning", "warning")),
+    "session_ttl_seconds": (("15m", 900.0), ("0", 0.0)),
+    "sweep_seconds": (("0.25", 0.25), ("1h", 3600.0)),
+    "log_level": (("DEBUG", "DEBUG"), ("warning", "WARNING")),
 }
 
 
@@ -113,8 +115,8 @@ def test_size_suffixes_through_flags_and_environment() -> None:
 
 
 def test_bad_size_in_environment_names_the_variable() -> None:
-    with pytest.raises(ValueError, match=r"CONTEXTSTORE_MAX_CONTENT_BYTES='16MB'"):
-        parse([], {"CONTEXTSTORE_MAX_CONTENT_BYTES": "16MB"})
+    with pytest.raises(ValueError, match=r"CONTEXTSTORE_MAX_CONTENT_BYTES='16XB': not a size"):
+        parse([], {"CONTEXTSTORE_MAX_CONTENT_BYTES": "16XB"})
 
 
 @pytest.mark.parametrize(
@@ -128,10 +130,10 @@ def test_bad_number_in_environment_names_the_variable(name: str, text: str) -> N
 
 def test_bad_flag_value_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        parse(["--max-content-bytes", "16MB"], {})
+        parse(["--max-content-bytes", "16XB"], {})
 
     assert exit_info.value.code == 2
-    assert "--max-content-bytes" in capsys.readouterr().err
+    assert "argument --max-content-bytes: not a size: '16XB'" in capsys.readouterr().err
 
 
 def test_unknown_flag_is_a_usage_error() -> None:
@@ -151,7 +153,7 @@ def test_negative_int_flag_rejected(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["grace_seconds", "session_ttl_seconds", "sweep_seconds"])
 def test_negative_seconds_rejected(name: str) -> None:
-    with pytest.raises(ValueError, match=f"{_env(name)} must be at least 0, got -0.5"):
+    with pytest.raises(ValueError, match=f"{_env(name)} must be at least 0, got -500ms"):
         parse([], {_env(name): "-0.5"})
 
 
@@ -181,13 +183,23 @@ def test_zero_budget_means_none_and_is_accepted(name: str) -> None:
     assert getattr(parse([_flag(name), "0"], {}), name) == 0
 
 
-def test_unknown_backend_rejected() -> None:
-    with pytest.raises(
-        ValueError, match=r"CONTEXTSTORE_BACKEND: unknown backend 'redis' \(available: memory\)"
-    ):
+def test_unknown_backend_flag_is_a_usage_error_listing_the_backends(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
         parse(["--backend", "redis"], {})
-    with pytest.raises(ValueError, match="unknown backend 'disk'"):
+
+    assert exit_info.value.code == 2
+    assert "argument --backend: invalid choice: 'redis' (choose from 'memory')" in (
+        capsys.readouterr().err
+    )
+
+
+def test_unknown_backend_in_environment_names_the_variable_and_the_backends() -> None:
+    with pytest.raises(ValueError, match=r"CONTEXTSTORE_BACKEND: 'disk' is not one of memory$"):
         parse([], {"CONTEXTSTORE_BACKEND": "disk"})
+    with pytest.raises(ValueError, match="'redis' is not one of memory"):
+        ServerConfig(backend="redis")
 
 
 def test_memory_backend_accepted_from_either_source() -> None:
@@ -235,3 +247,202 @@ def test_help_lists_every_flag_with_its_variable(capsys: pytest.CaptureFixture[s
     for name in FIELDS:
         assert _flag(name) in text
         assert _env(name) in text
+
+
+# -- listen --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:0", "127.0.0.1:0"),
+        ("127.0.0.1:65535", "127.0.0.1:65535"),
+        ("localhost:7001", "localhost:7001"),
+        ("127.0.0.1", "127.0.0.1:50051"),  # as clients assume, not gRPC's 443
+        ("0.0.0.0", "0.0.0.0:50051"),
+        ("[::1]", "[::1]:50051"),
+        ("[::]:7001", "[::]:7001"),
+        ("unix:/run/contextstore.sock", "unix:/run/contextstore.sock"),
+        ("unix:///run/contextstore.sock", "unix:///run/contextstore.sock"),
+        ("unix-abstract:contextstore", "unix-abstract:contextstore"),
+    ],
+)
+def test_listen_forms(text: str, expected: str) -> None:
+    assert parse(["--listen", text], {}).listen == expected
+    assert parse([], {"CONTEXTSTORE_LISTEN": text}).listen == expected
+    assert ServerConfig(listen=text).listen == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("127.0.0.1:99999", "port '99999' is not 0 to 65535"),
+        ("127.0.0.1:65536", "port '65536' is not 0 to 65535"),
+        ("127.0.0.1:-1", "port '-1' is not 0 to 65535"),
+        ("127.0.0.1:", "port '' is not 0 to 65535"),
+        ("127.0.0.1:http", "port 'http' is not 0 to 65535"),
+        # Arabic-Indic digits: str.isdigit() says yes; not a port.
+        ("127.0.0.1:\u0665\u0660", "port '\u0665\u0660' is not 0 to 65535"),
+        ("[::1]:70000", "port '70000' is not 0 to 65535"),
+        (":50051", "not a host"),
+        ("", "not a host"),
+        ("::1", "an IPv6 address goes in brackets"),
+        ("::1:50051", "an IPv6 address goes in brackets"),
+        ("[::1", "not an address"),
+        ("[::1]50051", "not an address"),
+        ("dns:///127.0.0.1:50051", "not an address"),
+        ("unix:", "no socket path"),
+        ("unix-abstract:", "no socket path"),
+    ],
+)
+def test_bad_listen_is_refused_from_every_source(
+    text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse(["--listen", text], {})
+    assert exit_info.value.code == 2
+    assert f"argument --listen: {message}" in capsys.readouterr().err
+
+    with pytest.raises(
+        ValueError, match=re.escape(f"CONTEXTSTORE_LISTEN={text!r}: ") + ".*" + re.escape(message)
+    ):
+        parse([], {"CONTEXTSTORE_LISTEN": text})
+    with pytest.raises(ValueError, match="--listen / CONTEXTSTORE_LISTEN: .*" + re.escape(message)):
+        ServerConfig(listen=text)
+
+
+# -- log level -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["debug", "Debug", "DEBUG"])
+def test_log_level_in_any_case(text: str) -> None:
+    assert parse(["--log-level", text], {}).log_level == "DEBUG"
+    assert parse([], {"CONTEXTSTORE_LOG_LEVEL": text}).log_level == "DEBUG"
+    assert ServerConfig(log_level=text).log_level == "DEBUG"
+
+
+def test_unknown_log_level_flag_is_a_usage_error_listing_the_levels(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse(["--log-level", "verbose"], {})
+
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --log-level: invalid choice: 'VERBOSE'" in err
+    assert "'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'" in err
+
+
+def test_unknown_log_level_in_environment_names_the_variable_and_the_levels() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"CONTEXTSTORE_LOG_LEVEL: 'VERBOSE' is not one of DEBUG, INFO, WARNING, ERROR, CRIT",
+    ):
+        parse([], {"CONTEXTSTORE_LOG_LEVEL": "verbose"})
+
+
+# -- upper bounds: what would otherwise fail deep inside grpcio or a timer -------
+
+
+def test_largest_content_grpc_can_carry_is_accepted() -> None:
+    parsed = parse(["--max-content-bytes", str(MAX_CONTENT_BYTES)], {})
+
+    assert parsed.max_message_bytes == (1 << 31) - 1  # a C int: grpcio's limit
+
+
+@pytest.mark.parametrize("text", [str(MAX_CONTENT_BYTES + 1), "2GiB", "4GiB", "2047MiB"])
+def test_content_larger_than_grpc_can_carry_is_refused(text: str) -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"--max-content-bytes / CONTEXTSTORE_MAX_CONTENT_BYTES must be at most 2146435071 B "
+        r"\(gRPC's largest message less 1 MiB of headroom\)",
+    ):
+        parse(["--max-content-bytes", text], {})
+
+
+@pytest.mark.parametrize(
+    "name", ["grace_seconds", "session_ttl_seconds", "sweep_seconds", "receive_timeout_seconds"]
+)
+def test_durations_are_bounded(name: str) -> None:
+    assert getattr(parse([_flag(name), "3650d"], {}), name) == MAX_SECONDS
+    with pytest.raises(ValueError, match=f"{_env(name)} must be at most 3650d, got 3651d"):
+        parse([_flag(name), "3651d"], {})
+    with pytest.raises(ValueError, match=f"{_env(name)} must be at most 3650d"):
+        parse([], {_env(name): "99999999999999999999h"})
+
+
+def test_stripes_are_bounded() -> None:
+    assert parse(["--stripes", "4096"], {}).stripes == 4096
+    with pytest.raises(ValueError, match="--stripes / CONTEXTSTORE_STRIPES must be at most 4096"):
+        parse(["--stripes", "100000"], {})
+
+
+@pytest.mark.parametrize("name", ["total_bytes", "max_batch_items", "session_entries"])
+def test_counts_and_sizes_fit_the_int64_of_get_server_info(name: str) -> None:
+    assert getattr(parse([_flag(name), str((1 << 63) - 1)], {}), name) == (1 << 63) - 1
+    with pytest.raises(ValueError, match=f"{_env(name)} must be at most "):
+        parse([_flag(name), str(1 << 63)], {})
+
+
+# -- --help and --version ------------------------------------------------------
+
+
+def _help(capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        parse(["--help"], {})
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_shows_defaults_in_human_units(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(_help(capsys).split())
+
+    for flag, default in [
+        ("max-content-bytes", "16 MiB"),
+        ("max-inflight-response-bytes", "32 MiB"),
+        ("total-bytes", "1 GiB"),
+        ("max-label-value-bytes", "4 KiB"),
+        ("session-ttl-seconds", "1h"),
+        ("grace-seconds", "5s"),
+        ("sweep-seconds", "30s"),
+        ("receive-timeout-seconds", "5s"),
+    ]:
+        assert re.search(rf"--{flag} \w+ .*?default {default}\]", text), flag
+    assert str(16 * MiB) not in text
+    assert str(GiB) not in text
+    assert "3600" not in text
+
+
+def test_help_never_splits_a_number_from_its_unit(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = _help(capsys).splitlines()
+
+    assert not [line for line in lines if re.search(r"default \d+$", line.rstrip())], lines
+    assert not [line for line in lines if re.match(r"\s*[KMG]?i?B\]", line)], lines
+
+
+def test_help_lists_choices_and_states_the_units(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(_help(capsys).split())
+
+    assert "--log-level {DEBUG,INFO,WARNING,ERROR,CRITICAL}" in text
+    assert "--backend {memory}" in text
+    assert "--max-content-bytes SIZE" in text
+    assert "--grace-seconds DURATION" in text
+    assert "16K = 16KiB = 16 x 1024 (binary); 16KB = 16 x 1000 (decimal)" in text
+    assert "case-insensitive" in text
+    assert "15m, 1h" in text
+
+
+def test_help_has_no_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help(capsys)
+
+    assert "``" not in text
+    assert ":func:" not in text
+    assert "%(" not in text
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse(["--version"], {})
+
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"contextstore serve {__version__}\n"

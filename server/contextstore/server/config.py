@@ -1,22 +1,35 @@
 """Server configuration: one frozen dataclass, built once and passed down.
 
-Every field is a command-line flag (``--max-content-bytes``) and an environment
-variable (``CONTEXTSTORE_MAX_CONTENT_BYTES``). A flag wins over the environment,
-which wins over the default. Sizes and durations use ``contextstore.units``
-(``16MiB``, ``250ms``).
+Every field is a command-line flag (--max-content-bytes) and an environment
+variable (CONTEXTSTORE_MAX_CONTENT_BYTES). A flag wins over the environment,
+which wins over the default. Sizes and durations use contextstore.units
+(16MiB, 16MB, 250ms, 1h).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from contextstore.server import __version__, listen
 from contextstore.server.store.base import Budgets
 from contextstore.server.store.registry import BACKENDS
-from contextstore.units import GiB, KiB, MiB, parse_duration, parse_size
+from contextstore.units import (
+    DURATION_HELP,
+    SIZE_HELP,
+    GiB,
+    KiB,
+    MiB,
+    format_duration,
+    format_size,
+    parse_duration,
+    parse_size,
+)
 
 # Fixed by the contract, not configurable: other languages rely on them.
 MAX_PATH_BYTES = 4096
@@ -26,18 +39,33 @@ MAX_ANALYSIS_TYPE_BYTES = 256
 MESSAGE_HEADROOM_BYTES = 1 * MiB
 
 ENV_PREFIX = "CONTEXTSTORE_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# Upper bounds, each where a larger value would break something rather than be unwise.
+# gRPC's message limits are C ints: a larger one fails inside grpcio.
+MAX_GRPC_MESSAGE_BYTES = (1 << 31) - 1
+MAX_CONTENT_BYTES = MAX_GRPC_MESSAGE_BYTES - MESSAGE_HEADROOM_BYTES
+# GetServerInfo reports every count and size as an int64.
+MAX_INT64 = (1 << 63) - 1
+# Timers and GetServerInfo's Durations overflow past a few centuries; ten years is plenty.
+MAX_SECONDS = 3650 * 86400.0
+# Each stripe is a lock and a shard allocated at start; a typo of a few zeros
+# would take all memory, and no machine runs that many threads at once.
+MAX_STRIPES = 4096
 
 
-def _opt(help_text: str, default: Any) -> Any:
-    return field(default=default, metadata={"help": help_text})
+def _opt(help_text: str, default: Any, *, choices: Sequence[str] = ()) -> Any:
+    return field(default=default, metadata={"help": help_text, "choices": tuple(choices)})
 
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     listen: str = _opt(
-        "address to listen on, host:port (port 0 picks a free one)", "127.0.0.1:50051"
+        "address to listen on: HOST:PORT, [IPv6]:PORT, HOST (port 50051), unix:PATH or "
+        "unix-abstract:NAME; port 0 picks a free one",
+        "127.0.0.1:50051",
     )
-    backend: str = _opt("storage backend", "memory")
+    backend: str = _opt("storage backend", "memory", choices=sorted(BACKENDS))
     stripes: int = _opt("lock stripes of the memory backend", 64)
     workers: int = _opt("threads serving RPCs", 16)
     max_concurrent_rpcs: int = _opt(
@@ -62,7 +90,7 @@ class ServerConfig:
     session_entries: int = _opt("entry budget of each namespace (0: none)", 0)
     session_ttl_seconds: float = _opt("idle time before a session expires (0: never)", 3600.0)
     sweep_seconds: float = _opt("how often idle sessions are swept", 30.0)
-    log_level: str = _opt("logging level", "INFO")
+    log_level: str = _opt("logging level (any case)", "INFO", choices=LOG_LEVELS)
 
     @property
     def max_message_bytes(self) -> int:
@@ -78,21 +106,49 @@ class ServerConfig:
         )
 
     def __post_init__(self) -> None:
-        at_least_one = (
-            "stripes", "workers", "max_concurrent_rpcs", "max_batch_items",
-            "max_inflight_response_bytes",
-        )  # fmt: skip
+        # Normalised here, so a config built in code reads the same as one from flags.
+        object.__setattr__(self, "log_level", self.log_level.upper())
+        try:
+            object.__setattr__(self, "listen", listen.normalize(self.listen))
+        except ValueError as error:
+            raise ValueError(f"{setting_name('listen')}: {error}") from None
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            least = 1 if f.name in at_least_one else 0
-            if isinstance(value, int | float) and value < least:
-                raise ValueError(f"{setting_name(f.name)} must be at least {least}, got {value}")
-        if self.backend not in BACKENDS:
-            available = ", ".join(sorted(BACKENDS))
-            raise ValueError(
-                f"{setting_name('backend')}: unknown backend {self.backend!r} "
-                f"(available: {available})"
-            )
+            _check(f, getattr(self, f.name))
+
+
+_AT_LEAST_ONE = (
+    "stripes", "workers", "max_concurrent_rpcs", "max_batch_items", "max_inflight_response_bytes",
+)  # fmt: skip
+_AT_MOST: Mapping[str, tuple[int | float, str]] = {
+    "max_content_bytes": (MAX_CONTENT_BYTES, "gRPC's largest message less 1 MiB of headroom"),
+    "stripes": (MAX_STRIPES, "more only costs memory"),
+}
+
+
+def _check(f: dataclasses.Field[Any], value: Any) -> None:
+    """Bounds and choices of one field; ValueError naming the flag and the variable."""
+    name = setting_name(f.name)
+    if f.metadata["choices"] and value not in f.metadata["choices"]:
+        raise ValueError(f"{name}: {value!r} is not one of {', '.join(f.metadata['choices'])}")
+    if not isinstance(value, int | float):
+        return
+    least = 1 if f.name in _AT_LEAST_ONE else 0
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}, got {_show(f, value)}")
+    default_most = (MAX_SECONDS, "") if isinstance(value, float) else (MAX_INT64, "")
+    most, why = _AT_MOST.get(f.name, default_most)
+    if value > most:
+        because = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be at most {_show(f, most)}{because}, got {_show(f, value)}")
+
+
+def _show(f: dataclasses.Field[Any], value: int | float) -> str:
+    """A value as the user may write it back: 16 MiB, 1h, 42."""
+    if f.name.endswith("_seconds"):
+        return format_duration(value)
+    if f.name.endswith("_bytes") and value > 0:
+        return format_size(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def setting_name(name: str) -> str:
@@ -105,7 +161,38 @@ def _converter(f: dataclasses.Field[Any]) -> Any:
         return parse_size
     if f.name.endswith("_seconds"):
         return parse_duration
+    if f.name == "listen":
+        return _listen
+    if f.name == "log_level":
+        return str.upper  # choices are upper case; any case is accepted
     return {"int": int, "float": float, "str": str}[str(f.type)]
+
+
+def _listen(text: str) -> str:
+    try:
+        return listen.normalize(text)
+    except ValueError as error:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _metavar(f: dataclasses.Field[Any]) -> str | None:
+    if f.metadata["choices"]:
+        return None  # argparse lists them: {DEBUG,INFO,...}
+    if f.name == "listen":
+        return "ADDRESS"
+    if f.name.endswith("_bytes"):
+        return "SIZE"
+    if f.name.endswith("_seconds"):
+        return "DURATION"
+    return "N"
+
+
+def _default_text(f: dataclasses.Field[Any]) -> str:
+    if f.default == 0:
+        return "0"
+    if isinstance(f.default, int | float):
+        return _show(f, f.default)
+    return str(f.default)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,8 +203,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "--" + f.name.replace("_", "-"),
             dest=f.name,
             type=_converter(f),
+            choices=f.metadata["choices"] or None,
+            metavar=_metavar(f),
             default=None,
-            help=f"{f.metadata['help']} [env {env}; default {f.default}]",
+            help=f"{f.metadata['help']} [env {env}; default {_default_text(f)}]",
         )
 
 
@@ -141,7 +230,44 @@ def _from_env(f: dataclasses.Field[Any], text: str) -> Any:
         raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={text!r}: {e}") from None
 
 
-def parse(argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:
-    parser = argparse.ArgumentParser(prog="contextstore serve")
+DESCRIPTION = """\
+Serve the contextstore gRPC service, with health checking and reflection,
+until SIGTERM or SIGINT, then let in-flight calls finish for --grace-seconds.
+
+Every option is also an environment variable, named in its help; a flag wins
+over the variable, which wins over the default."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description and epilog as laid out; option help wrapped, never inside "16 MiB"."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        glued = _NUMBER_AND_UNIT.sub("\\1\xa0\\2", text)  # wrapping breaks at ASCII spaces only
+        return [line.replace("\xa0", " ") for line in super()._split_lines(glued, width)]
+
+
+_NUMBER_AND_UNIT = re.compile(r"(\d) ([KMG]i?B|B)\b")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    epilog = "\n".join(textwrap.fill(text, 79) for text in (SIZE_HELP, DURATION_HELP))
+    parser = argparse.ArgumentParser(
+        prog="contextstore serve",
+        # Not the generated synopsis of every flag: a usage error stays two lines.
+        usage="%(prog)s [OPTION]...",
+        description=DESCRIPTION,
+        epilog=epilog,
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"contextstore serve {__version__}",
+        help="print the server's version and exit",
+    )
     add_arguments(parser)
-    return from_arguments(parser.parse_args(argv), environ)
+    return parser
+
+
+def parse(argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:
+    return from_arguments(build_parser().parse_args(argv), environ)
