@@ -8,21 +8,27 @@ runs the same ``Server`` in-process.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from support import BlockingStore, clean_env, console_script
 
 from contextstore.client import ContextStoreClient, ContextStoreError, Unavailable
+from contextstore.server import __version__
+from contextstore.server import main as serve_main
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 
@@ -30,6 +36,12 @@ WAIT = 30.0  # the longest any single wait in this module may take
 
 
 CONTEXTSTORE = console_script()
+
+
+@pytest.fixture
+def short_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # A unix socket path must fit in 108 bytes; pytest's tmp_path may not.
+    return Path(tmp_path_factory.mktemp("s", numbered=True))
 
 
 class ServeProcess:
@@ -123,6 +135,9 @@ def run_to_exit(*args: str, **env: str) -> tuple[int, str]:
 
 
 def address_of(started: str) -> str:
+    unix = re.search(r'\blisten=(unix:\S+|"unix:[^"]+")', started)
+    if unix:
+        return unix.group(1).strip('"')
     match = re.search(r"\blisten=(\S+):(\d+)(\s|$)", started)
     assert match, started
     host, port = match.group(1), int(match.group(2))
@@ -216,14 +231,89 @@ def test_listen_from_environment() -> None:
         assert client.store_stats().files == 0
 
 
-def test_port_in_use_exits_1_with_a_failed_event(server: Server) -> None:
+def test_port_another_socket_holds_is_one_clear_line_and_exit_1() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        address = f"127.0.0.1:{holder.getsockname()[1]}"
+
+        status, err = run_to_exit("--listen", address)
+
+    # Exactly this: not grpcio's own C-core line first, nor a log line or a traceback.
+    assert (status, err) == (1, f"contextstore serve: address already in use: {address}\n")
+
+
+def test_port_another_server_holds_is_one_clear_line_and_exit_1(server: Server) -> None:
     status, err = run_to_exit("--listen", server.address)
 
-    assert status == 1, err
-    assert "event=failed" in err
-    assert server.address in err
-    assert "Traceback" not in err
+    assert (status, err) == (1, f"contextstore serve: address already in use: {server.address}\n")
+
+
+def test_unix_socket_a_live_server_holds_is_refused(short_tmp: Path) -> None:
+    listen = f"unix:{short_tmp}/cs.sock"
+    with serving("--listen", listen) as (_first, _address):
+        status, err = run_to_exit("--listen", listen)
+
+    assert (status, err) == (1, f"contextstore serve: address already in use: {listen}\n")
+
+
+def test_unix_socket_in_a_missing_directory_is_one_clear_line(short_tmp: Path) -> None:
+    status, err = run_to_exit("--listen", f"unix:{short_tmp}/no/cs.sock")
+
+    assert status == 1
+    assert err == (
+        f"contextstore serve: could not listen on unix:{short_tmp}/no/cs.sock: "
+        f"no such directory: {short_tmp}/no\n"
+    )
+
+
+def test_serves_on_a_unix_socket_and_logs_its_path(short_tmp: Path) -> None:
+    listen = f"unix:{short_tmp}/cs.sock"
+    with (
+        serving("--listen", listen) as (process, address),
+        ContextStoreClient(address, timeout=WAIT) as client,
+    ):
+        client.cache_file("a", b"over a unix socket")
+        got = client.get_file("a")
+
+    assert address == listen
+    assert fields_of(process.lines[-1])["listen"] == listen
+    assert got is not None
+    assert got.content == b"over a unix socket"
+
+
+def test_started_line_quotes_a_unix_path_with_a_space(short_tmp: Path) -> None:
+    (short_tmp / "a b").mkdir()
+    listen = f"unix:{short_tmp}/a b/cs.sock"
+    with (
+        serving("--listen", listen) as (process, address),
+        ContextStoreClient(address, timeout=WAIT) as client,
+    ):
+        assert client.store_stats().files == 0
+
+    assert address == listen
+    assert f'listen="{listen}"' in process.lines[-1]
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:99999", "127.0.0.1:65536", "[::1]:70000"])
+def test_port_out_of_range_is_a_usage_error(listen: str) -> None:
+    status, err = run_to_exit("--listen", listen)
+
+    port = listen.rsplit(":", 1)[1]
+    assert status == 2, err
+    assert f"argument --listen: port '{port}' is not 0 to 65535" in err
     assert "event=started" not in err
+    assert "Traceback" not in err
+
+
+def test_port_out_of_range_in_the_environment_exits_2() -> None:
+    status, err = run_to_exit(CONTEXTSTORE_LISTEN="127.0.0.1:99999")
+
+    assert (status, err) == (
+        2,
+        "contextstore serve: CONTEXTSTORE_LISTEN='127.0.0.1:99999': "
+        "port '99999' is not 0 to 65535 (0 picks a free one)\n",
+    )
 
 
 # -- configuration -------------------------------------------------------------
@@ -257,7 +347,7 @@ def test_flag_beats_environment() -> None:
     ("variable", "value"),
     [
         ("CONTEXTSTORE_MAX_BATCH_ITEMS", "lots"),
-        ("CONTEXTSTORE_MAX_CONTENT_BYTES", "16MB"),
+        ("CONTEXTSTORE_MAX_CONTENT_BYTES", "16XB"),
         ("CONTEXTSTORE_GRACE_SECONDS", "soon"),
     ],
 )
@@ -275,7 +365,7 @@ def test_invalid_environment_value_exits_naming_the_variable(variable: str, valu
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"CONTEXTSTORE_BACKEND": "redis"}, "unknown backend 'redis'"),
+        ({"CONTEXTSTORE_BACKEND": "redis"}, "CONTEXTSTORE_BACKEND: 'redis' is not one of memory"),
         ({"CONTEXTSTORE_WORKERS": "-2"}, "CONTEXTSTORE_WORKERS must be at least 1, got -2"),
         ({"CONTEXTSTORE_WORKERS": "0"}, "CONTEXTSTORE_WORKERS must be at least 1, got 0"),
     ],
@@ -305,6 +395,128 @@ def test_serve_help_lists_flags_and_variables() -> None:
     text = " ".join(done.stdout.split())
     assert "--max-batch-items" in text
     assert "CONTEXTSTORE_MAX_BATCH_ITEMS" in text
+    assert "default 16 MiB]" in text
+    assert "default 1h]" in text
+    assert "--log-level {DEBUG,INFO,WARNING,ERROR,CRITICAL}" in text
+    assert "``" not in text
+
+
+def test_serve_version_is_the_servers() -> None:
+    done = subprocess.run(
+        [CONTEXTSTORE, "serve", "--version"], capture_output=True, text=True, timeout=WAIT
+    )
+
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        f"contextstore serve {__version__}\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--log-level", "verbose"], {}),
+        ([], {"CONTEXTSTORE_LOG_LEVEL": "verbose"}),
+    ],
+    ids=["flag", "environment"],
+)
+def test_unknown_log_level_is_a_usage_error_listing_the_levels(
+    args: list[str], env: dict[str, str]
+) -> None:
+    status, err = run_to_exit("--listen", "127.0.0.1:0", *args, **env)
+
+    assert status == 2, err
+    assert "VERBOSE" in err
+    for level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        assert level in err
+    assert "Traceback" not in err
+    assert "event=started" not in err
+
+
+def test_log_level_in_lower_case_is_applied(short_tmp: Path) -> None:
+    # At WARNING the started line (INFO) is not logged: the test knows the
+    # address in advance (a unix socket) and waits for the server to accept.
+    listen = f"unix:{short_tmp}/cs.sock"
+    process = ServeProcess(["--listen", listen], clean_env(CONTEXTSTORE_LOG_LEVEL="warning"))
+    try:
+        with grpc.insecure_channel(listen) as channel:
+            grpc.channel_ready_future(channel).result(timeout=WAIT)
+        process.proc.send_signal(signal.SIGTERM)
+        status = process.finish()
+    finally:
+        process.kill()
+
+    assert status == 0, process.output
+    assert process.output == ""  # neither event=started nor event=stopped (INFO)
+
+
+def _seconds(duration: Any) -> float:
+    """A Duration as the CLI's JSON prints it: "900s" (protobuf JSON) or a number."""
+    return float(duration.removesuffix("s")) if isinstance(duration, str) else float(duration)
+
+
+def test_sizes_and_durations_in_the_forms_people_type() -> None:
+    args = (
+        "--max-content-bytes",
+        "16MB",
+        "--total-bytes",
+        "1.5GiB",
+        "--session-ttl-seconds",
+        "15m",
+    )
+    with serving("--listen", "127.0.0.1:0", *args, CONTEXTSTORE_SESSION_BYTES="64m") as (_p, addr):
+        limits = cli_json("info", "--target", addr)["limits"]
+
+    assert int(limits["max_content_bytes"]) == 16_000_000
+    assert int(limits["total_bytes"]) == 3 << 29
+    assert int(limits["session_bytes"]) == 64 << 20
+    assert _seconds(limits["session_ttl"]) == 900.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--max-content-bytes", "4GiB"],
+            "--max-content-bytes / CONTEXTSTORE_MAX_CONTENT_BYTES must",
+        ),
+        (
+            ["--sweep-seconds", "99999999999999999999h"],
+            "CONTEXTSTORE_SWEEP_SECONDS must be at most",
+        ),
+        (["--grace-seconds", "9999d"], "CONTEXTSTORE_GRACE_SECONDS must be at most 3650d"),
+        (["--stripes", "1000000000"], "CONTEXTSTORE_STRIPES must be at most 4096"),
+        (["--listen", "127.0.0.1:x"], "argument --listen: port 'x' is not 0 to 65535"),
+        (["--max-content-bytes", "1.5B"], "not a whole number of bytes"),
+    ],
+)
+def test_values_that_broke_inside_grpcio_or_a_timer_are_refused(
+    args: list[str], message: str
+) -> None:
+    # Each of these used to start and then end in a traceback (grpcio's C-int
+    # message limits, a timer's overflow), or to eat all memory (stripes).
+    status, err = run_to_exit("--listen", "127.0.0.1:0", *args)
+
+    assert status == 2, err
+    assert message in err
+    assert "Traceback" not in err
+    assert "event=started" not in err
+
+
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the handlers are in place a SIGINT is a KeyboardInterrupt wherever
+    # startup is; building the server is where it takes longest.
+    def interrupted(config: ServerConfig) -> Server:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(serve_main, "build_server", interrupted)
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)  # leave pytest's alone
+
+    assert serve_main.main(["--listen", "127.0.0.1:0"]) == 130
+    assert capsys.readouterr() == ("", "")
 
 
 # -- draining (in-process) -----------------------------------------------------

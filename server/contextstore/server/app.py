@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from contextstore.server.config import ServerConfig
 from contextstore.server.guard import CallGuard
 from contextstore.server.health import BackendHealth
+from contextstore.server.listen import is_unix, probe
 from contextstore.server.service import ContextStoreServicer
 from contextstore.server.store.base import Store
 from contextstore.server.store.registry import open_store
@@ -84,11 +85,16 @@ class Server:
 
     @property
     def address(self) -> str:
-        host = self.config.listen.rsplit(":", 1)[0]
+        """Where clients connect: HOST:PORT with the bound port, or the unix address itself."""
+        listen = self.config.listen
+        if is_unix(listen):
+            return listen
+        host = listen.rsplit(":", 1)[0]
         return f"{host}:{self.port}"
 
     def start(self) -> None:
         listen = self.config.listen
+        probe(listen)  # a taken address fails here, before grpcio prints its own error line
         try:
             if self._credentials is None:
                 self.port = self._grpc.add_insecure_port(listen)

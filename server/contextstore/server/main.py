@@ -23,22 +23,31 @@ log = logging.getLogger("contextstore.server")
 
 
 def main(argv: Sequence[str]) -> int:
-    """Serve until SIGTERM or SIGINT; returns the exit status."""
+    """Serve until SIGTERM or SIGINT; returns the exit status.
+
+    A mistake the operator can fix is one line on stderr, never a traceback:
+    a bad setting exits 2, an address that cannot be listened on exits 1.
+    """
     try:
         config = config_module.parse(argv, os.environ)
     except ValueError as error:
-        print(f"contextstore serve: {error}", file=sys.stderr)
-        return 2
+        return _fail(str(error), 2)
     logging.basicConfig(
-        level=config.log_level.upper(),
+        level=config.log_level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
     try:
         return serve(config)
     except OSError as error:
-        log.error("event=failed error=%r", str(error))
-        return 1
+        return _fail(str(error), 1)
+    except KeyboardInterrupt:  # Ctrl-C before the handlers are in place: nothing to drain
+        return 130
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"contextstore serve: {message}", file=sys.stderr)
+    return status
 
 
 def serve(config: ServerConfig) -> int:
@@ -77,7 +86,7 @@ def log_started(server: Server) -> None:
         "event=started version=%s listen=%s backend=%s %s workers=%d "
         "max_concurrent_rpcs=%d max_content_bytes=%d max_message_bytes=%d max_batch_items=%d "
         "total_bytes=%d session_bytes=%d session_entries=%d session_ttl_seconds=%g",
-        __version__, server.address, server.store.backend, properties, c.workers,
+        __version__, _logfmt(server.address), server.store.backend, properties, c.workers,
         c.max_concurrent_rpcs, c.max_content_bytes, c.max_message_bytes, c.max_batch_items,
         c.total_bytes, c.session_bytes, c.session_entries, c.session_ttl_seconds,
     )  # fmt: skip
