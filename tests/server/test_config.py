@@ -371,10 +371,11 @@ def test_durations_are_bounded(name: str) -> None:
         parse([], {_env(name): "99999999999999999999h"})
 
 
-def test_stripes_are_bounded() -> None:
-    assert parse(["--stripes", "4096"], {}).stripes == 4096
-    with pytest.raises(ValueError, match="--stripes / CONTEXTSTORE_STRIPES must be at most 4096"):
-        parse(["--stripes", "100000"], {})
+@pytest.mark.parametrize("name", ["stripes", "workers"])
+def test_what_is_allocated_at_start_is_bounded(name: str) -> None:
+    assert getattr(parse([_flag(name), "4096"], {}), name) == 4096
+    with pytest.raises(ValueError, match=f"{_flag(name)} / {_env(name)} must be at most 4096"):
+        parse([_flag(name), "100000000"], {})
 
 
 @pytest.mark.parametrize("name", ["total_bytes", "max_batch_items", "session_entries"])

@@ -487,6 +487,7 @@ def test_sizes_and_durations_in_the_forms_people_type() -> None:
         ),
         (["--grace-seconds", "9999d"], "CONTEXTSTORE_GRACE_SECONDS must be at most 3650d"),
         (["--stripes", "1000000000"], "CONTEXTSTORE_STRIPES must be at most 4096"),
+        (["--workers", "1000000000"], "CONTEXTSTORE_WORKERS must be at most 4096"),
         (["--listen", "127.0.0.1:x"], "argument --listen: port 'x' is not 0 to 65535"),
         (["--max-content-bytes", "1.5B"], "not a whole number of bytes"),
     ],

@@ -49,9 +49,11 @@ MAX_CONTENT_BYTES = MAX_GRPC_MESSAGE_BYTES - MESSAGE_HEADROOM_BYTES
 MAX_INT64 = (1 << 63) - 1
 # Timers and GetServerInfo's Durations overflow past a few centuries; ten years is plenty.
 MAX_SECONDS = 3650 * 86400.0
-# Each stripe is a lock and a shard allocated at start; a typo of a few zeros
-# would take all memory, and no machine runs that many threads at once.
+# Each stripe is a lock and a shard, each worker a token, allocated at start:
+# a typo of a few zeros would take all memory (--workers 100000000 took
+# 825 MiB and 8 s to start), and no machine runs that many handlers at once.
 MAX_STRIPES = 4096
+MAX_WORKERS = 4096
 
 
 def _opt(help_text: str, default: Any, *, choices: Sequence[str] = ()) -> Any:
@@ -122,6 +124,7 @@ _AT_LEAST_ONE = (
 _AT_MOST: Mapping[str, tuple[int | float, str]] = {
     "max_content_bytes": (MAX_CONTENT_BYTES, "gRPC's largest message less 1 MiB of headroom"),
     "stripes": (MAX_STRIPES, "more only costs memory"),
+    "workers": (MAX_WORKERS, "more only costs memory"),
 }
 
 
