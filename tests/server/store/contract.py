@@ -10,7 +10,8 @@ store-wide LRU, its stripes and layout) is tested in that backend's own module.
 Time is faked: ``clock`` drives the idle timer (seconds), ``wall`` the wall
 clock (ns) that stamps ``cached_at_ns``; these fixtures, and ``make`` and
 ``store`` built from ``backend``, are in ``conftest.py`` beside this file.
-The tests of many threads at once come from ``contract_threads``.
+Namespace lifetime and idle expiry come from ``contract_sessions``, the tests
+of many threads at once from ``contract_threads``.
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ from collections.abc import Callable
 from typing import Protocol
 
 import pytest
+from server.store.contract_sessions import TTL as TTL
+from server.store.contract_sessions import MakeStore as MakeStore
+from server.store.contract_sessions import SessionContract
+from server.store.contract_sessions import fw as fw
 from server.store.contract_threads import ThreadContract
 from server.store.model import check_against_model
-from support import FakeClock, FakeWall
+from support import FakeWall
 
 from contextstore.server.errors import QuotaExceeded
 from contextstore.server.store.base import Budgets, FileWrite, Removed, Stats, Store
 
-MakeStore = Callable[..., Store]
-TTL = 10.0
 # The model's budgets without a total: which entry goes first over the total
 # budget is each backend's own promise (exact store-wide LRU for memory).
 MODEL_BUDGETS = Budgets(total_bytes=0, session_bytes=120, session_entries=4, session_ttl_seconds=10)
@@ -48,11 +51,7 @@ class Backend(Protocol):
     ) -> Store: ...
 
 
-def fw(path: str, content: bytes, **labels: str) -> FileWrite:
-    return FileWrite(path, content, labels)
-
-
-class StoreContract(ThreadContract):
+class StoreContract(SessionContract, ThreadContract):
     """The promises of ``Store``; subclass it with a ``backend`` fixture."""
 
     pytestmark = pytest.mark.timeout(120)
@@ -296,88 +295,6 @@ class StoreContract(ThreadContract):
         assert err.value.limit == limit
         assert store.get_file("s", "b") is None and store.get_file("s", "a") is not None
         assert store.store_stats() == Stats(1, 0, 20, 1, hits=1, misses=1)
-
-    # -- idle expiry -------------------------------------------------------------
-
-    def test_idle_session_expires_lazily_on_access(self, store: Store, clock: FakeClock) -> None:
-        store.cache_file("s", fw("a", b"x"))
-        store.get_file("s", "a")
-        clock.now = TTL - 0.001
-        assert store.get_file("s", "a") is not None  # refreshes
-        clock.now += TTL - 0.001
-        assert store.get_file("s", "nope") is None  # a miss refreshes too
-        clock.now += TTL
-        assert store.get_file("s", "a") is None
-        assert store.stats("s") == Stats()
-        assert store.store_stats() == Stats(hits=2, misses=2, expirations=1)
-
-    @pytest.mark.parametrize("op", ["invalidate_file", "invalidate_analysis", "cache", "batch_get"])
-    def test_data_operations_refresh_idle_time(
-        self, store: Store, clock: FakeClock, op: str
-    ) -> None:
-        store.cache_file("s", fw("a", b"x"))
-        clock.now = 9
-        ops: dict[str, Callable[[], object]] = {
-            "invalidate_file": lambda: store.invalidate_file("s", "zz"),
-            "invalidate_analysis": lambda: store.invalidate_analysis("s", "a", None),
-            "cache": lambda: store.cache_analysis("s", "b", "t", b""),
-            "batch_get": lambda: store.batch_get_files("s", ["zz"]),
-        }
-        ops[op]()
-        clock.now = 18
-        assert store.expire_idle() == 0
-        assert store.get_file("s", "a") is not None
-
-    def test_stats_and_missing_session_ops_do_not_refresh_or_create(
-        self, store: Store, clock: FakeClock
-    ) -> None:
-        store.cache_file("s", fw("a", b"x"))
-        clock.now = 9
-        assert store.stats("s").files == 1
-        assert store.get_file("never", "a") is None
-        assert store.invalidate_file("never", "a") == Removed()
-        clock.now = 10  # exactly the TTL after the last data operation
-        assert store.store_stats() == Stats(misses=1, expirations=1)
-        assert store.stats("never") == Stats()
-
-    def test_expire_idle_spares_global_and_active_sessions(
-        self, store: Store, clock: FakeClock
-    ) -> None:
-        for ns in (None, "idle1", "idle2", "busy"):
-            store.cache_file(ns, fw("a", b"x"))
-        clock.now = 5
-        store.get_file("busy", "a")
-        clock.now = 12
-        assert store.expire_idle() == 2
-        assert store.expire_idle() == 0
-        assert store.get_file(None, "a") is not None and store.get_file("busy", "a") is not None
-        assert store.store_stats().sessions == 2
-        clock.now = 10_000
-        assert store.store_stats().expirations == 3
-        assert store.get_file(None, "a") is not None
-
-    def test_expired_session_starts_again_from_zero(self, store: Store, clock: FakeClock) -> None:
-        store.cache_file("s", fw("a", b"x"))
-        store.get_file("s", "a")
-        clock.now = 100
-        store.cache_file("s", fw("b", b"y"))
-        assert store.get_file("s", "a") is None
-        assert store.stats("s") == Stats(1, 0, 2, 1, misses=1)
-
-    def test_clear_of_an_idle_session_finds_it_expired(
-        self, store: Store, clock: FakeClock
-    ) -> None:
-        store.cache_file("s", fw("a", b"x"))
-        clock.now = TTL
-        assert store.clear_session("s") == Removed(0, 0)
-        assert store.store_stats().expirations == 1
-
-    def test_zero_ttl_never_expires(self, make: MakeStore, clock: FakeClock) -> None:
-        store = make(session_ttl_seconds=0)
-        store.cache_file("s", fw("a", b"x"))
-        clock.now = 1e9
-        assert store.expire_idle() == 0
-        assert store.get_file("s", "a") is not None
 
     # -- stats -------------------------------------------------------------------
 
