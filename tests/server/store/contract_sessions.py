@@ -1,7 +1,7 @@
 """The contract's promises about namespace lifetime, a mixin of ``StoreContract``.
 
-How a namespace expires when idle, and what every call sees of an expired
-one. ``clock`` moves the idle
+When a namespace comes to exist (only by storing something), how it expires
+when idle, and what every call sees of an expired one. ``clock`` moves the idle
 timer; nothing sleeps.
 """
 
@@ -12,7 +12,8 @@ from collections.abc import Callable
 import pytest
 from support import FakeClock
 
-from contextstore.server.store.base import FileWrite, Removed, Stats, Store
+from contextstore.server.errors import QuotaExceeded
+from contextstore.server.store.base import FileWrite, Namespace, Removed, Stats, Store
 
 MakeStore = Callable[..., Store]
 TTL = 10.0
@@ -20,6 +21,31 @@ TTL = 10.0
 
 def fw(path: str, content: bytes, **labels: str) -> FileWrite:
     return FileWrite(path, content, labels)
+
+
+def _refused(call: Callable[[], object]) -> None:
+    with pytest.raises(QuotaExceeded):
+        call()
+
+
+BIG = fw("big", b"x" * 100)  # over a budget of 100 bytes with its path
+STORE_NOTHING: dict[str, Callable[[Store, Namespace], object]] = {
+    "empty batch": lambda s, ns: s.batch_cache_files(ns, []),
+    "get_file": lambda s, ns: s.get_file(ns, "a"),
+    "get_metadata": lambda s, ns: s.get_metadata(ns, "a"),
+    "get_analysis": lambda s, ns: s.get_analysis(ns, "a", "t"),
+    "batch_get_files": lambda s, ns: s.batch_get_files(ns, ["a", "b"]),
+    "invalidate_file": lambda s, ns: s.invalidate_file(ns, "a"),
+    "invalidate_analyses": lambda s, ns: s.invalidate_analysis(ns, "a", None),
+    "invalidate_analysis": lambda s, ns: s.invalidate_analysis(ns, "a", "t"),
+    "clear_session": lambda s, ns: s.clear_session(ns),
+    "stats": lambda s, ns: s.stats(ns),
+    "refused file": lambda s, ns: _refused(lambda: s.cache_file(ns, BIG)),
+    "refused batch": lambda s, ns: _refused(lambda: s.batch_cache_files(ns, [BIG])),
+    "refused analysis": lambda s, ns: _refused(lambda: s.cache_analysis(ns, "a", "t", BIG.content)),
+}
+"""Every store call that stores nothing, on namespace ``ns`` of a store with
+a total budget of 100 bytes."""
 
 
 class SessionContract:
@@ -89,6 +115,31 @@ class SessionContract:
         store.cache_file("s", fw("b", b"y"))
         assert store.get_file("s", "a") is None
         assert store.stats("s") == Stats(1, 0, 2, 1, misses=1)
+
+    @pytest.mark.parametrize("ns", [None, "never"], ids=["global", "session"])
+    @pytest.mark.parametrize("call", sorted(STORE_NOTHING))
+    def test_calls_that_store_nothing_create_no_namespace(
+        self, make: MakeStore, clock: FakeClock, ns: Namespace, call: str
+    ) -> None:
+        # A namespace exists only while it holds state: a call that stores
+        # nothing must not create one, or a client could grow the session
+        # count (and the memory behind it) without storing a byte.
+        store = make(total_bytes=100)
+        STORE_NOTHING[call](store, ns)
+        assert store.stats(ns) == Stats()
+        assert store.store_stats().sessions == 0
+        clock.now = TTL
+        assert store.expire_idle() == 0
+        assert store.store_stats().expirations == 0
+
+    def test_an_empty_batch_keeps_an_existing_session_alive(
+        self, store: Store, clock: FakeClock
+    ) -> None:
+        store.cache_file("s", fw("a", b"x"))
+        clock.now = TTL - 1
+        assert store.batch_cache_files("s", []) == []  # a data call all the same
+        clock.now = TTL + 1
+        assert store.get_file("s", "a") is not None
 
     def test_clear_of_an_idle_session_finds_it_expired(
         self, store: Store, clock: FakeClock

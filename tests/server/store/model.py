@@ -278,7 +278,7 @@ class StoreMachine(RuleBasedStateMachine):
         if self._fails(sum(charges), len(writes), call):
             return []
         metas = call()
-        self.model.begin(ns, create=True)
+        self.model.begin(ns, create=bool(writes))  # an empty batch creates nothing
         assert len(metas) == len(writes)
         for w, meta, charge in zip(writes, metas, charges, strict=True):
             self._check_meta(ns, w, meta)
@@ -291,14 +291,15 @@ class StoreMachine(RuleBasedStateMachine):
         target=file_keys,
         ns=namespaces,
         files=st.lists(
-            st.tuples(paths, blobs, labels), min_size=1, max_size=3, unique_by=lambda f: f[0]
+            st.tuples(paths, blobs, labels), min_size=0, max_size=3, unique_by=lambda f: f[0]
         ),
         batch=st.booleans(),
     )
     def cache_files(
         self, ns: Namespace, files: list[tuple[str, bytes, dict[str, str]]], batch: bool
     ) -> MultipleResults[tuple[Namespace, str]]:
-        return multiple(*self._write(ns, files, batch))
+        # No files: an empty batch, the one write that stores nothing.
+        return multiple(*self._write(ns, files, batch or not files))
 
     @rule(target=file_keys, key=file_keys, content=blobs, label=labels)
     def recache_file(

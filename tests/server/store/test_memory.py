@@ -205,13 +205,3 @@ def _contents(store: StripedStore) -> set[tuple[Namespace, Key]]:
         for ns, state in shard.namespaces.items()
         for key in state.entries
     }
-
-
-def test_a_session_that_never_stored_an_entry_still_counts_when_it_expires(
-    store: Store, clock: FakeClock
-) -> None:
-    assert store.batch_cache_files("empty", []) == []  # a data call: the session exists
-    assert store.store_stats().sessions == 1
-    clock.now = TTL
-    assert store.expire_idle() == 1
-    assert store.store_stats().expirations == 1

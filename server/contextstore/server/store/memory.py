@@ -114,7 +114,10 @@ class StripedStore(Store):
             self._wall_clock,
         )
         with self._locks[i]:
-            self._enter(ns, i, create=True)
+            # An empty batch stores nothing, so it must not create the session
+            # (a namespace exists only while it holds state); it still counts
+            # as use of one that exists.
+            self._enter(ns, i, create=bool(writes))
             metas = [
                 shard.put_file(ns, w, d, next(ticks), wall(), version=next(versions))
                 for w, d in zip(writes, digests, strict=True)
@@ -125,21 +128,21 @@ class StripedStore(Store):
     def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
         i = self._stripe(ns)
         with self._locks[i]:
-            known = self._enter(ns, i, create=False)
-            return self._shards[i].get_file(ns, path, next(self._ticks), known)
+            self._enter(ns, i, create=False)
+            return self._shards[i].get_file(ns, path, next(self._ticks))
 
     def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
         i = self._stripe(ns)
         with self._locks[i]:
-            known = self._enter(ns, i, create=False)
-            return self._shards[i].get_metadata(ns, path, next(self._ticks), known)
+            self._enter(ns, i, create=False)
+            return self._shards[i].get_metadata(ns, path, next(self._ticks))
 
     def batch_get_files(self, ns: Namespace, paths: Sequence[str]) -> list[CachedFile | None]:
         i = self._stripe(ns)
         shard, ticks = self._shards[i], self._ticks
         with self._locks[i]:
-            known = self._enter(ns, i, create=False)
-            return [shard.get_file(ns, p, next(ticks), known) for p in paths]
+            self._enter(ns, i, create=False)
+            return [shard.get_file(ns, p, next(ticks)) for p in paths]
 
     # -- analyses ------------------------------------------------------------
 
@@ -159,8 +162,8 @@ class StripedStore(Store):
     def get_analysis(self, ns: Namespace, path: str, analysis_type: str) -> CachedAnalysis | None:
         i = self._stripe(ns)
         with self._locks[i]:
-            known = self._enter(ns, i, create=False)
-            return self._shards[i].get_analysis(ns, path, analysis_type, next(self._ticks), known)
+            self._enter(ns, i, create=False)
+            return self._shards[i].get_analysis(ns, path, analysis_type, next(self._ticks))
 
     # -- removals ------------------------------------------------------------
 
@@ -210,11 +213,13 @@ class StripedStore(Store):
     def _stripe(self, ns: Namespace) -> int:
         return hash(ns) % len(self._shards)
 
-    def _enter(self, ns: Namespace, stripe: int, *, create: bool) -> bool:
-        """Expire ``ns`` if it is idle, then mark it active; returns whether it exists.
+    def _enter(self, ns: Namespace, stripe: int, *, create: bool) -> None:
+        """Expire ``ns`` if it is idle, then mark it active, creating it if ``create``.
 
         Call holding its stripe lock. Every call that uses a namespace starts
         here, so expiry and the touch share one lock hold and one clock read.
+        Only a call that stores an entry at once (same lock hold) creates: so a
+        session is registered exactly while its shard holds its state.
         """
         now = self._timer()
         self._expire_locked(ns, stripe, now)
@@ -222,9 +227,8 @@ class StripedStore(Store):
         if session is None:
             if create:
                 self._sessions[ns] = _Session(now)
-            return create
+            return
         session.last_access = max(session.last_access, now)
-        return True
 
     def _is_idle(self, ns: Namespace, session: _Session, now: float) -> bool:
         ttl = self._budgets.session_ttl_seconds

@@ -142,19 +142,19 @@ class Shard:
 
     # -- reads ---------------------------------------------------------------
 
-    def get_file(self, ns: Namespace, path: str, tick: int, known: bool) -> CachedFile | None:
+    def get_file(self, ns: Namespace, path: str, tick: int) -> CachedFile | None:
         """A file; refreshes its recency and counts a hit or a miss."""
-        record = self._read(ns, path, tick, known)
+        record = self._read(ns, path, tick)
         return records.cached_file(path, record) if record is not None else None
 
-    def get_metadata(self, ns: Namespace, path: str, tick: int, known: bool) -> FileMetadata | None:
-        record = self._read(ns, path, tick, known)
+    def get_metadata(self, ns: Namespace, path: str, tick: int) -> FileMetadata | None:
+        record = self._read(ns, path, tick)
         return records.file_metadata(path, record) if record is not None else None
 
     def get_analysis(
-        self, ns: Namespace, path: str, analysis_type: str, tick: int, known: bool
+        self, ns: Namespace, path: str, analysis_type: str, tick: int
     ) -> CachedAnalysis | None:
-        record = self._read(ns, (path, analysis_type), tick, known)
+        record = self._read(ns, (path, analysis_type), tick)
         return records.cached_analysis(record) if record is not None else None
 
     # -- removals ------------------------------------------------------------
@@ -256,19 +256,17 @@ class Shard:
         self._last_wall_ns = max(wall_ns, self._last_wall_ns + 1000)
         return self._last_wall_ns
 
-    def _read(self, ns: Namespace, key: Key, tick: int, known: bool) -> Record | None:
+    def _read(self, ns: Namespace, key: Key, tick: int) -> Record | None:
         """The record at ``key``, made the most recent at ``tick``; counts a hit or a miss.
 
-        ``known`` says the namespace exists in the store, so its miss counts
-        against it even where it holds nothing yet. Every read comes through
-        here; a read changes recency only, so it is not a ``Change``.
+        A miss in a namespace the shard does not hold counts store-wide only:
+        a read never creates a namespace. Every read comes through here; a
+        read changes recency only, so it is not a ``Change``.
         """
         state = self.namespaces.get(ns)
         if state is None:
-            if not known:
-                self.misses += 1
-                return None
-            state = self.namespaces[ns] = NsState(ns)
+            self.misses += 1
+            return None
         entries = state.entries
         record = entries.get(key)
         if record is None:
