@@ -116,6 +116,16 @@ class SessionContract:
         assert store.get_file("s", "a") is None
         assert store.stats("s") == Stats(1, 0, 2, 1, misses=1)
 
+    def test_stats_of_an_idle_session_find_it_expired_not_stale(
+        self, store: Store, clock: FakeClock
+    ) -> None:
+        store.cache_file("s", fw("a", b"x"))
+        store.get_file("s", "a")
+        store.get_file("s", "b")
+        clock.now = TTL
+        assert store.stats("s") == Stats()
+        assert store.store_stats() == Stats(hits=1, misses=1, expirations=1)
+
     @pytest.mark.parametrize("ns", [None, "never"], ids=["global", "session"])
     @pytest.mark.parametrize("call", sorted(STORE_NOTHING))
     def test_calls_that_store_nothing_create_no_namespace(

@@ -244,7 +244,7 @@ class StoreMachine(RuleBasedStateMachine):
         before = self.last_file.get((ns, write.path))
         if before is not None:
             assert meta.version > before.version
-            assert meta.cached_at_ns > before.cached_at_ns
+            assert meta.cached_at_ns >= before.cached_at_ns + 1000  # a microsecond apart
         self.last_file[(ns, write.path)] = meta
 
     def _fails(self, charge: int, count: int, call: Callable[[], object]) -> bool:
@@ -318,7 +318,7 @@ class StoreMachine(RuleBasedStateMachine):
         got = self.store.cache_analysis(ns, path, kind, result)
         assert got.result == result and got.cached_at_ns >= self.wall_ns
         before = self.last_analysis_at.get((ns, path, kind))
-        assert before is None or got.cached_at_ns > before
+        assert before is None or got.cached_at_ns >= before + 1000
         self.last_analysis_at[(ns, path, kind)] = got.cached_at_ns
         self.model.begin(ns, create=True)
         source = self.model.entries.get((ns, path, None))

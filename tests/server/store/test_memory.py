@@ -86,6 +86,64 @@ def test_total_budget_evicts_least_recently_used_across_store(make: MakeStore) -
     assert store.store_stats().bytes == 40
 
 
+def test_reading_an_analysis_refreshes_its_store_wide_recency(make: MakeStore) -> None:
+    store = make(total_bytes=20)
+    store.cache_analysis("x", "p", "t", b"r" * 8)  # 10 bytes each
+    store.cache_file("y", fw("f", b"x" * 9))
+    assert store.get_analysis("x", "p", "t") is not None  # now file "f" is the LRU
+    store.cache_file("y", fw("g", b"x" * 9))
+    assert store.get_analysis("x", "p", "t") is not None
+    assert store.get_file("y", "f") is None
+
+
+def test_store_wide_lru_after_a_scan_that_saw_one_stripe(clock: FakeClock) -> None:
+    # The eviction hint a scan leaves must not outlive entries written after
+    # it: stripe A's entries read again after B was written are newer than B's.
+    store = StripedStore(stripes=2, budgets=Budgets(total_bytes=20), timer=clock)
+    a, b = _sessions_on_two_stripes(store)
+    store.cache_file(a, fw("a1", b"x" * 8))  # 10 bytes each: the budget holds two
+    store.cache_file(a, fw("a2", b"x" * 8))
+    store.cache_file(a, fw("a3", b"x" * 8))  # a scan that sees stripe A alone evicts a1
+    store.cache_file(b, fw("b1", b"x" * 8))  # evicts a2, the oldest
+    assert store.get_file(a, "a3") is not None  # now b1 is the oldest
+    store.cache_file(b, fw("b2", b"x" * 8))
+    assert store.get_file(b, "b1") is None
+    assert store.get_file(a, "a3") is not None and store.get_file(b, "b2") is not None
+    assert store.store_stats().evictions == 3
+
+
+def _sessions_on_two_stripes(store: StripedStore) -> tuple[str, str]:
+    first = "a"
+    other = next(f"b{i}" for i in range(100) if store._stripe(f"b{i}") != store._stripe(first))
+    return first, other
+
+
+def test_every_change_happens_under_its_stripe_lock(clock: FakeClock) -> None:
+    # The sink is told of each change as it happens, so it can see whether
+    # the change's stripe lock is held: evictions of both budgets included.
+    held: list[tuple[Change, bool]] = []
+
+    def sink(ns: Namespace, key: Key, change: Change) -> None:
+        held.append((change, store._locks[store._stripe(ns)].locked()))
+
+    budgets = Budgets(total_bytes=60, session_entries=3, session_ttl_seconds=TTL)
+    store = StripedStore(stripes=4, budgets=budgets, timer=clock, sink=sink)
+    for i in range(5):  # 10 bytes each: over the session's entry budget
+        store.cache_file("s0", fw(f"p{i}", b"x" * 8))
+    session_evictions = store.store_stats().evictions
+    for i in range(5):  # over the total budget
+        store.cache_file(f"s{i}", fw("q", b"x" * 8))
+        store.cache_analysis(f"s{i}", "q", "t", b"r" * 7)
+    store.cache_file("s4", fw("q", b"changed"))  # drops the analysis as stale
+    store.invalidate_file("s3", "q")
+    store.clear_session("s2")
+    clock.now = TTL
+    store.expire_idle()
+    assert session_evictions == 2 and store.store_stats().evictions > session_evictions
+    assert {change for change, _ in held} == set(Change)
+    assert [change for change, locked in held if not locked] == []
+
+
 def test_session_budget_is_enforced_before_the_total(make: MakeStore) -> None:
     store = make(total_bytes=35, session_bytes=20)
     store.cache_file("o", fw("x", b"x" * 9))  # the store's LRU entry

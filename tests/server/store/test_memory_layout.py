@@ -85,3 +85,41 @@ def test_metadata_built_on_read_matches_the_write() -> None:
         plain.labels["k"] = "v"  # type: ignore[index]  # the shared empty labels are read-only
     got = store.get_file("s", "b")
     assert got is not None and got.metadata == labelled and got.metadata.mtime_ns == -3
+
+
+def test_namespaces_spread_over_every_stripe() -> None:
+    # Striping only lets calls on different sessions run at once if sessions
+    # really land on different stripes. With 4000 sessions on 64 stripes, a
+    # uniform hash leaves a stripe empty with odds of about 1 in 10**25.
+    store = StripedStore(stripes=64, budgets=NO_LIMITS)
+    for i in range(4000):
+        store.cache_file(f"session-{i}", FileWrite("a", b""))
+    per_stripe = [len(shard.namespaces) for shard in store._shards]
+    assert sum(per_stripe) == 4000
+    assert min(per_stripe) > 0
+    assert max(per_stripe) < 3 * 4000 // 64
+
+
+def test_emptied_analysis_type_sets_are_freed() -> None:
+    # Each path with analyses keeps the set of its types; once its last
+    # analysis goes, by whatever removal, the set must go too, or a session
+    # cycling through paths would keep one per path it ever analysed.
+    store = StripedStore(stripes=1, budgets=NO_LIMITS)
+    store.cache_file("s", FileWrite("keep", b"k"))  # the namespace outlives the rest
+    for i in range(200):
+        for kind in ("t1", "t2"):
+            store.cache_analysis("s", f"p{i}", kind, b"r")
+        match i % 4:
+            case 0:
+                store.invalidate_analysis("s", f"p{i}", "t1")
+                store.invalidate_analysis("s", f"p{i}", "t2")
+            case 1:
+                store.invalidate_analysis("s", f"p{i}", None)
+            case 2:
+                store.invalidate_file("s", f"p{i}")
+            case _:
+                store.cache_file("s", FileWrite(f"p{i}", b"new"))  # drops them as stale
+                store.invalidate_file("s", f"p{i}")
+    state = store._shards[0].namespaces["s"]
+    assert store.stats("s").analyses == 0
+    assert state.analysis_types == {}
