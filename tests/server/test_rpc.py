@@ -1,16 +1,18 @@
 """``contextstore.server.rpc``: one table from domain errors to statuses, for
-unary and server-streaming methods alike."""
+unary and server-streaming methods alike, each status small enough to arrive."""
 
 from __future__ import annotations
 
+import base64
 import inspect
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 import pytest
-from google.rpc import code_pb2, error_details_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from contextstore.server import errors
@@ -36,6 +38,7 @@ def _example(kind: type[ContextStoreError]) -> ContextStoreError:
         "description": "too big",
         "backend": "redis",
         "detail": "timed out",
+        "unlisted": 0,
     }
     if kind.__init__ is Exception.__init__:  # a plain message
         return kind("a message")
@@ -69,6 +72,59 @@ def test_backend_unavailable_is_retryable_and_names_the_backend() -> None:
     status = to_status(errors.BackendUnavailable("redis", "connection refused"))
     assert status.code == code_pb2.UNAVAILABLE
     assert "redis" in status.message and "connection refused" in status.message
+
+
+# -- every status fits the trailers a client accepts --------------------------------
+
+SOFT_TRAILER_LIMIT = 8 * 1024  # grpcio's default; between it and 16 KiB it may refuse
+UNRESERVED = "".join(chr(c) for c in range(0x20, 0x7F) if c != ord("%"))
+
+
+def trailer_bytes(status: status_pb2.Status) -> int:
+    """Size of the trailers carrying ``status``, as HTTP/2 counts them (RFC 7540 6.5.2)."""
+    fields = {
+        "grpc-status": str(status.code),
+        "grpc-message": quote(status.message, safe=UNRESERVED),
+        "grpc-status-details-bin": base64.b64encode(status.SerializeToString()).decode(),
+    }
+    return sum(len(name) + len(value) + 32 for name, value in fields.items())
+
+
+HUGE = "é%\x00" * 100_000  # every character percent-encoded: 1.3 MB as sent
+WORST_CASES: list[ContextStoreError] = [
+    InvalidArgument([FieldViolation(HUGE, HUGE)] * 20),
+    # Plain ASCII costs the most in the detail: one byte sent per byte kept.
+    InvalidArgument([FieldViolation("x" * 200, "y" * 200)] * 100_000),
+    errors.NotFound(HUGE),
+    errors.QuotaExceeded(HUGE, HUGE),
+    errors.BackendUnavailable("redis", HUGE),
+]
+
+
+@pytest.mark.parametrize("error", WORST_CASES, ids=lambda e: type(e).__name__)
+def test_every_status_fits_the_trailer_limit_whatever_it_carries(
+    error: ContextStoreError,
+) -> None:
+    status = to_status(error)
+    # A quarter of the limit to spare, for whatever else a server may add.
+    assert trailer_bytes(status) < SOFT_TRAILER_LIMIT * 3 // 4
+    assert status.message  # bounded, not dropped
+    if isinstance(error, InvalidArgument):
+        bad = error_details_pb2.BadRequest()
+        assert status.details[0].Unpack(bad)
+        assert len(bad.field_violations) == errors.LISTED_VIOLATIONS
+        assert status.message.endswith(f"; and {error.more} more") and error.more >= 10
+
+
+def test_a_short_status_is_untouched() -> None:
+    error = InvalidArgument([FieldViolation("paths[0]", "must not be empty")])
+    status = to_status(error)
+    assert status.message == "paths[0]: must not be empty"
+    bad = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad)
+    assert [(v.field, v.description) for v in bad.field_violations] == [
+        ("paths[0]", "must not be empty")
+    ]
 
 
 # -- a server-streaming method, through a real server ------------------------------

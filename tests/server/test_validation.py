@@ -1,14 +1,16 @@
-"""The single-path fast check agrees with the full ``Checks`` on every input."""
+"""``Checks``: the single-path fast check agrees with the full one on every
+input, and a report stays bounded however many violations a request has."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from contextstore.server.config import MAX_PATH_BYTES, MAX_SESSION_ID_BYTES, ServerConfig
-from contextstore.server.errors import InvalidArgument
+from contextstore.server.errors import LISTED_VIOLATIONS, InvalidArgument
 from contextstore.server.store.base import Namespace
 from contextstore.server.validation import Checks, namespace_and_path
 from contextstore.v1 import context_store_pb2 as pb
@@ -52,3 +54,49 @@ def test_fast_check_matches_checks(session_id: str | None, path: str) -> None:
     if session_id is not None:
         request.session_id = session_id
     assert outcome(lambda: namespace_and_path(request, CONFIG)) == outcome(lambda: full(request))
+
+
+# -- bounded reports -------------------------------------------------------------
+
+
+class Untouchable(list[str]):
+    """A batch that claims a billion items and fails if any is looked at."""
+
+    def __len__(self) -> int:
+        return 10**9
+
+    def __iter__(self) -> Iterator[str]:
+        raise AssertionError("an item of an over-long batch was looked at")
+
+
+def violations_of(
+    check: Callable[[Checks], object], config: ServerConfig = CONFIG
+) -> InvalidArgument:
+    with pytest.raises(InvalidArgument) as info, Checks(config) as checks:
+        check(checks)
+    return info.value
+
+
+def test_a_batch_over_the_item_limit_is_refused_on_its_count_alone() -> None:
+    checks: list[Callable[[Checks], object]] = [
+        lambda c: c.paths(Untouchable()),
+        lambda c: c.file_writes(Untouchable()),  # type: ignore[arg-type]
+    ]
+    for check in checks:
+        error = violations_of(check)
+        assert [v.field for v in error.violations] in (["paths"], ["files"])
+        assert error.more == 0
+
+
+def test_thousands_of_violations_keep_ten_and_count_the_rest() -> None:
+    config = ServerConfig(max_batch_items=20_000)
+    error = violations_of(lambda c: c.paths([""] * 20_000), config)
+    assert [v.field for v in error.violations] == [f"paths[{i}]" for i in range(LISTED_VIOLATIONS)]
+    assert error.more == 20_000 - LISTED_VIOLATIONS
+    uploads = [pb.FileUpload(path="a")] * 3 + [pb.FileUpload(path="")] * 20
+    error = violations_of(lambda c: c.file_writes(uploads), config)
+    assert [(v.field, v.description) for v in error.violations[:2]] == [
+        ("files[1].path", "repeats the path of files[0]"),
+        ("files[2].path", "repeats the path of files[0]"),
+    ]
+    assert error.more == 22 - LISTED_VIOLATIONS

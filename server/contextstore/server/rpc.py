@@ -5,6 +5,11 @@ that goes with it; ``rpc`` wraps a servicer method, unary or server-streaming,
 so an error raised in it (or, for a stream, while it yields) reaches the
 caller through that table, and anything else is reported as INTERNAL with the
 trace in the log, never as UNKNOWN.
+
+Every status is bounded (see ``contextstore.server.errors``): its message to
+``MAX_MESSAGE_BYTES``, its detail to ``LISTED_VIOLATIONS`` entries of at most
+``MAX_FIELD_BYTES`` and ``MAX_DESCRIPTION_BYTES``, so that it fits the
+trailers every client accepts, whatever the caller sent.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from contextstore.server.errors import (
+    MAX_MESSAGE_BYTES,
     BackendUnavailable,
     ContextStoreError,
     InvalidArgument,
     NotFound,
     QuotaExceeded,
+    clip,
 )
 
 log = logging.getLogger("contextstore.server")
@@ -34,12 +41,22 @@ log = logging.getLogger("contextstore.server")
 Method = TypeVar("Method", bound=Callable[..., Any])
 Detail = Callable[[Any], Message | None]
 
+MAX_FIELD_BYTES = 64
+"""Longest field name (or quota subject) in a detail, as ``errors.wire_bytes``."""
+MAX_DESCRIPTION_BYTES = 128
+"""Longest description in a detail. Ten violations at both bounds and the
+longest message come to under 5.5 KiB of trailers: the message, then the
+whole status (message included) base64-encoded in ``grpc-status-details-bin``."""
+
 
 def _bad_request(error: InvalidArgument) -> Message:
     detail: Message = error_details_pb2.BadRequest(
         field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in error.violations
+            error_details_pb2.BadRequest.FieldViolation(
+                field=clip(v.field, MAX_FIELD_BYTES),
+                description=clip(v.description, MAX_DESCRIPTION_BYTES),
+            )
+            for v in error.violations  # at most LISTED_VIOLATIONS: InvalidArgument keeps no more
         ]
     )
     return detail
@@ -47,7 +64,8 @@ def _bad_request(error: InvalidArgument) -> Message:
 
 def _quota_failure(error: QuotaExceeded) -> Message:
     violation = error_details_pb2.QuotaFailure.Violation(
-        subject=error.limit, description=error.description
+        subject=clip(error.limit, MAX_FIELD_BYTES),
+        description=clip(error.description, MAX_DESCRIPTION_BYTES),
     )
     detail: Message = error_details_pb2.QuotaFailure(violations=[violation])
     return detail
@@ -77,7 +95,7 @@ def to_status(error: ContextStoreError) -> status_pb2.Status:
     else:
         raise LookupError(f"no status for {type(error).__name__}; add it to STATUS")
     code, detail_of = row
-    status = status_pb2.Status(code=code, message=str(error))
+    status = status_pb2.Status(code=code, message=clip(str(error), MAX_MESSAGE_BYTES))
     detail = detail_of(error)
     if detail is not None:
         packed = any_pb2.Any()

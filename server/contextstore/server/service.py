@@ -16,7 +16,7 @@ from contextstore.server.config import (
     MAX_SESSION_ID_BYTES,
     ServerConfig,
 )
-from contextstore.server.errors import NotFound, QuotaExceeded
+from contextstore.server.errors import NotFound, QuotaExceeded, quote
 from contextstore.server.rpc import ErrorHook, rpc
 from contextstore.server.store.base import CachedFile, FileMetadata, Removed, Stats, Store
 from contextstore.server.validation import Checks, namespace_and_path
@@ -96,7 +96,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         ns, path = namespace_and_path(request, self._config)
         found = self._store.get_file(ns, path)
         if found is None:
-            raise NotFound(f"no file {request.path!r} in {_where(ns)}")
+            raise NotFound(f"no file {quote(path)} in {_where(ns)}")
         response = pb.GetFileResponse(content=found.content)
         _fill_metadata(response.metadata, found.metadata)
         return response
@@ -106,7 +106,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         ns, path = namespace_and_path(request, self._config)
         meta = self._store.get_metadata(ns, path)
         if meta is None:
-            raise NotFound(f"no file {request.path!r} in {_where(ns)}")
+            raise NotFound(f"no file {quote(path)} in {_where(ns)}")
         response = pb.GetMetadataResponse()
         _fill_metadata(response.metadata, meta)
         return response
@@ -128,7 +128,7 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
             check.analysis(request.path, request.analysis_type)
         found = self._store.get_analysis(ns, request.path, request.analysis_type)
         if found is None:
-            what = f"{request.analysis_type!r} analysis of {request.path!r}"
+            what = f"{quote(request.analysis_type)} analysis of {quote(request.path)}"
             raise NotFound(f"no {what} in {_where(ns)}")
         return pb.GetAnalysisResponse(result=found.result, cached_at=_timestamp(found.cached_at_ns))
 
@@ -258,4 +258,4 @@ def _fill_stats(out: pb.GetStatsResponse | pb.GetStoreStatsResponse, stats: Stat
 
 
 def _where(ns: str | None) -> str:
-    return "the global namespace" if ns is None else f"session {ns!r}"
+    return "the global namespace" if ns is None else f"session {quote(ns)}"

@@ -1,8 +1,11 @@
 """Request validation: every violation of a request, named by its field.
 
-Each check returns the violations it finds, so one reply lists them all;
-``Checks`` raises ``InvalidArgument`` when any is found. Checks run before
-anything is stored, which is what makes batches all-or-nothing.
+Each check returns the violations it finds, so one reply reports them all
+(the first few by name, the rest counted: see ``errors``); ``Checks`` raises
+``InvalidArgument`` when any is found. Checks run before anything is stored,
+which is what makes batches all-or-nothing. A batch over the item limit is
+refused on its count alone: looking at each item of a request that cannot be
+served would cost work in proportion to whatever the caller sent.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from contextstore.server.config import (
     MAX_SESSION_ID_BYTES,
     ServerConfig,
 )
-from contextstore.server.errors import FieldViolation, InvalidArgument
+from contextstore.server.errors import LISTED_VIOLATIONS, FieldViolation, InvalidArgument
 from contextstore.server.store.base import FileWrite, Namespace, utf8_len
 from contextstore.v1 import context_store_pb2 as pb
 
@@ -99,52 +102,58 @@ class Checks:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.found: Violations = []
+        self.found: Violations = []  # the first LISTED_VIOLATIONS found
+        self.unlisted = 0  # how many more: a batch may have thousands
 
     def __enter__(self) -> Checks:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         if kind is None and self.found:
-            raise InvalidArgument(self.found)
+            raise InvalidArgument(self.found, self.unlisted)
+
+    def _add(self, violations: Violations) -> None:
+        room = LISTED_VIOLATIONS - len(self.found)
+        self.found += violations[:room]
+        self.unlisted += max(0, len(violations) - room)
 
     def namespace(self, request: _HasSession) -> Namespace:
         if not request.HasField("session_id"):
             return None
         session_id = request.session_id
-        self.found += check_session_id(session_id)
+        self._add(check_session_id(session_id))
         return session_id or None
 
     def path(self, path: str) -> str:
-        self.found += check_path(path)
+        self._add(check_path(path))
         return path
 
     def analysis(self, path: str, analysis_type: str, result: bytes = b"") -> None:
-        self.found += check_path(path) + check_analysis_type(analysis_type)
-        self.found += self._check_size(result, "result")
+        self._add(check_path(path) + check_analysis_type(analysis_type))
+        self._add(self._check_size(result, "result"))
 
     def paths(self, paths: Sequence[str]) -> list[str]:
-        self.found += self._check_count(len(paths), "paths")
+        if self._over_count(len(paths), "paths"):
+            return []
         for i, path in enumerate(paths):
-            self.found += check_path(path, f"paths[{i}]")
+            self._add(check_path(path, f"paths[{i}]"))
         return list(paths)
 
     def file_write(self, upload: pb.CacheFileRequest) -> FileWrite:
         problems = self._check_upload(upload, "")
-        self.found += problems
+        self._add(problems)
         return _to_write(upload, valid=not problems)
 
     def file_writes(self, uploads: Sequence[pb.FileUpload]) -> list[FileWrite]:
-        self.found += self._check_count(len(uploads), "files")
+        if self._over_count(len(uploads), "files"):
+            return []
         first_index: dict[str, int] = {}
         for i, upload in enumerate(uploads):
             problems = self._check_upload(upload, f"files[{i}].")
-            self.found += problems
             if not problems and upload.path in first_index:
                 where = f"files[{first_index[upload.path]}]"
-                self.found.append(
-                    FieldViolation(f"files[{i}].path", f"repeats the path of {where}")
-                )
+                problems = [FieldViolation(f"files[{i}].path", f"repeats the path of {where}")]
+            self._add(problems)
             first_index.setdefault(upload.path, i)
         return [_to_write(u, valid=not self.found) for u in uploads]
 
@@ -162,11 +171,12 @@ class Checks:
             return [FieldViolation(name, f"is {len(payload)} bytes, more than {limit}")]
         return []
 
-    def _check_count(self, count: int, name: str) -> Violations:
+    def _over_count(self, count: int, name: str) -> bool:
+        """Whether a batch has more items than allowed (and if so, say so)."""
         limit = self.config.max_batch_items
         if count > limit:
-            return [FieldViolation(name, f"has {count} items, more than {limit}")]
-        return []
+            self._add([FieldViolation(name, f"has {count} items, more than {limit}")])
+        return count > limit
 
     def _check_labels(self, labels: Mapping[str, str], name: str) -> Violations:
         c = self.config
