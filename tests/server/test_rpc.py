@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import logging
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
@@ -15,9 +16,14 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from contextstore.client import ContextStoreClient, ServerError
 from contextstore.server import errors
+from contextstore.server.app import Server
+from contextstore.server.config import ServerConfig
 from contextstore.server.errors import ContextStoreError, FieldViolation, InvalidArgument
 from contextstore.server.rpc import STATUS, rpc, to_status
+from contextstore.server.store.base import CachedFile, Namespace
+from contextstore.server.store.memory import StripedStore
 from contextstore.v1 import context_store_pb2 as pb
 
 
@@ -125,6 +131,37 @@ def test_a_short_status_is_untouched() -> None:
     assert [(v.field, v.description) for v in bad.field_violations] == [
         ("paths[0]", "must not be empty")
     ]
+
+
+# -- a bug in a unary method, through the real server ------------------------------
+
+
+class BrokenStore(StripedStore):
+    """A store with a bug: every ``get_file`` raises."""
+
+    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+        raise RuntimeError("a bug of ours: secret detail")
+
+
+def test_a_bug_in_a_unary_method_is_internal_not_unknown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = Server(ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0), BrokenStore())
+    server.start()
+    try:
+        with ContextStoreClient(server.address, timeout=10) as client:
+            with (
+                caplog.at_level(logging.ERROR, "contextstore.server"),
+                pytest.raises(ServerError) as info,
+            ):
+                client.get_file("p")
+            assert info.value.code == grpc.StatusCode.INTERNAL
+            assert "secret detail" not in str(info.value)
+            assert client.cache_file("p", b"x").size == 1  # the server carries on
+    finally:
+        server.stop(grace=0)
+    (record,) = [r for r in caplog.records if "rpc_failed" in r.getMessage()]
+    assert "method=GetFile" in record.getMessage() and record.exc_info is not None
 
 
 # -- a server-streaming method, through a real server ------------------------------

@@ -365,10 +365,13 @@ def test_batch_cache_files_is_all_or_nothing(client: ContextStoreClient) -> None
 
 
 def test_batch_cache_files_rejects_duplicate_paths(client: ContextStoreClient) -> None:
+    # Each repeat names its own index and the first one's, however many repeats.
     uploads = [FileUpload("a", b"1"), FileUpload("b", b"2"), FileUpload("a", b"3")]
+    uploads.append(FileUpload("a", b"4"))
     with pytest.raises(InvalidArgument) as info:
         client.batch_cache_files(uploads)
-    (violation,) = info.value.violations
-    assert violation.subject == "files[2].path"
-    assert "files[0]" in violation.description
+    assert [(v.subject, v.description) for v in info.value.violations] == [
+        ("files[2].path", "repeats the path of files[0]"),
+        ("files[3].path", "repeats the path of files[0]"),
+    ]
     assert client.batch_get_files(["a", "b"]) == [None, None]

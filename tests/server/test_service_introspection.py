@@ -10,10 +10,13 @@ import pytest
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from support import FakeClock
 
 from contextstore.client import ContextStoreClient
 from contextstore.server import __version__
 from contextstore.server.app import Server
+from contextstore.server.config import ServerConfig
+from contextstore.server.store.memory import StripedStore
 
 StartServer = Callable[..., Server]
 
@@ -59,15 +62,34 @@ def test_hits_and_misses_are_counted_per_namespace(client: ContextStoreClient) -
     s.get_analysis("a", "lint")  # hit
     s.get_file("b")  # miss
     s.get_analysis("a", "types")  # miss
-    s.batch_get_files(["a", "b", "c"])  # hit, miss, miss
+    s.batch_get_files(["a", "b", "c", "a"])  # hit, miss, miss, hit: never as many of each
     stats = s.stats()
-    assert (stats.hits, stats.misses) == (4, 4)
+    assert (stats.hits, stats.misses) == (5, 4)
     assert (client.stats().hits, client.stats().misses) == (0, 0)
     whole = client.store_stats()
-    assert (whole.hits, whole.misses) == (4, 4)
+    assert (whole.hits, whole.misses) == (5, 4)
     s.clear_session()  # a cleared namespace starts again from zero
     s.cache_file("a", b"x")
     assert (s.stats().hits, s.stats().misses) == (0, 0)
+
+
+def test_stats_report_expired_sessions() -> None:
+    clock = FakeClock(0.0)
+    config = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, session_ttl_seconds=60.0)
+    server = Server(config, StripedStore(stripes=4, budgets=config.budgets, timer=clock))
+    server.start()
+    try:
+        with ContextStoreClient(server.address, timeout=10) as client:
+            for name in ("idle1", "idle2"):
+                client.session(name).cache_file("a", b"x")
+            client.session("idle1").get_file("a")
+            clock.now = 60.0
+            whole = client.store_stats()
+            assert (whole.expirations, whole.sessions, whole.files) == (2, 0, 0)
+            assert (whole.hits, whole.misses) == (1, 0)
+            assert client.session("idle1").stats() == client.session("never").stats()
+    finally:
+        server.stop(grace=0)
 
 
 # -- server info, health, reflection -------------------------------------------
