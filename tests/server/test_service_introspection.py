@@ -73,6 +73,15 @@ def test_hits_and_misses_are_counted_per_namespace(client: ContextStoreClient) -
     assert (s.stats().hits, s.stats().misses) == (0, 0)
 
 
+def test_an_empty_batch_registers_no_session(client: ContextStoreClient) -> None:
+    # Before: sessions grew by one per empty BatchCacheFiles, nothing stored.
+    for name in ("e1", "e2"):
+        assert client.session(name).batch_cache_files([]) == []
+    assert client.batch_cache_files([]) == []
+    assert client.store_stats().sessions == 0
+    assert client.session("e1").stats().sessions == 0
+
+
 def test_stats_report_expired_sessions() -> None:
     clock = FakeClock(0.0)
     config = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, session_ttl_seconds=60.0)
