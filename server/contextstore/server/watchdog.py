@@ -20,6 +20,10 @@ from collections.abc import Callable
 MAX_TICK_SECONDS = 0.25
 
 
+def _ignore() -> None:
+    pass
+
+
 class Watch:
     """One call waiting for its request; ``arrived()`` ends the watch."""
 
@@ -31,7 +35,11 @@ class Watch:
         self.waiting = True
 
     def arrived(self) -> None:
+        # Drop the call too: the deque keeps entries until the next tick, and
+        # keeping every call alive that long (its context, grpc's call state)
+        # measured 0.79 of an unguarded server's GetFile calls/s; 0.94 without.
         self.waiting = False
+        self.cancel = _ignore
 
 
 class Watchdog:
