@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from support import FakeClock
 
 from contextstore.server.watchdog import Watchdog
@@ -37,3 +40,17 @@ def test_a_call_whose_request_arrived_is_never_cancelled() -> None:
     clock.now = 10.0
     assert dog.cancel_overdue() == 0
     assert cancelled == []
+
+
+def test_a_watch_lets_go_of_its_call_once_the_request_arrived() -> None:
+    class Call:
+        def cancel(self) -> None:
+            raise AssertionError("an arrived call must not be cancelled")
+
+    dog = Watchdog(1.0, timer=FakeClock(0.0))
+    call = Call()
+    alive = weakref.ref(call)
+    dog.watch(call.cancel).arrived()
+    del call
+    gc.collect()
+    assert alive() is None  # the deque, still holding the entry, keeps nothing alive
