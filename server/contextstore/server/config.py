@@ -69,7 +69,9 @@ class ServerConfig:
     )
     backend: str = _opt("storage backend", "memory", choices=sorted(BACKENDS))
     stripes: int = _opt("lock stripes of the memory backend", 64)
-    workers: int = _opt("threads serving RPCs", 16)
+    workers: int = _opt(
+        "handlers running at once (calls still receiving their request wait apart)", 16
+    )
     max_concurrent_rpcs: int = _opt(
         "calls admitted at once, from arrival until the response is sent; "
         "past it RESOURCE_EXHAUSTED",
