@@ -267,3 +267,14 @@ def test_target_flag_beats_environment(server: Server, dead_target: str) -> None
     assert done.returncode == 0, done.stderr
     assert refused.returncode == UNAVAILABLE
     assert b"UNAVAILABLE" in refused.stderr
+
+
+def test_connection_flags_work_before_the_command_too(cli: Cli, dead_target: str) -> None:
+    # Like etcdctl and grpcurl: flags before the command, and after it winning.
+    put = run("--target", cli.address, "--session", "s", "put", "p", stdin=b"x")
+    assert put.returncode == 0, put.stderr
+    meta = run("--target", cli.address, "--json", "--session", "s", "meta", "p")
+    assert json.loads(meta.stdout)["metadata"]["size"] == "1"
+    assert cli.ok("get", "p", "--session", "s") == b"x"
+    overridden = run("--target", dead_target, "info", "--target", cli.address)
+    assert overridden.returncode == 0, overridden.stderr

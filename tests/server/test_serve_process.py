@@ -180,6 +180,8 @@ def test_started_line_names_the_bound_address_and_it_serves() -> None:
     assert started["version"] == info.version
     assert started["max_content_bytes"] == str(16 << 20)
     assert started["max_message_bytes"] == str(17 << 20)
+    assert started["max_inflight_response_bytes"] == str(32 << 20)
+    assert started["receive_timeout_seconds"] == "5"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -84,10 +84,12 @@ def log_started(server: Server) -> None:
     properties = " ".join(f"{k}={_logfmt(v)}" for k, v in sorted(server.store.properties.items()))
     log.info(
         "event=started version=%s listen=%s backend=%s %s workers=%d "
-        "max_concurrent_rpcs=%d max_content_bytes=%d max_message_bytes=%d max_batch_items=%d "
+        "max_concurrent_rpcs=%d max_inflight_response_bytes=%d receive_timeout_seconds=%g "
+        "max_content_bytes=%d max_message_bytes=%d max_batch_items=%d "
         "total_bytes=%d session_bytes=%d session_entries=%d session_ttl_seconds=%g",
         __version__, _logfmt(server.address), server.store.backend, properties, c.workers,
-        c.max_concurrent_rpcs, c.max_content_bytes, c.max_message_bytes, c.max_batch_items,
+        c.max_concurrent_rpcs, c.max_inflight_response_bytes, c.receive_timeout_seconds,
+        c.max_content_bytes, c.max_message_bytes, c.max_batch_items,
         c.total_bytes, c.session_bytes, c.session_entries, c.session_ttl_seconds,
     )  # fmt: skip
 

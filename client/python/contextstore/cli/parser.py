@@ -37,25 +37,39 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the epilog's table as written; wraps the rest."""
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(*, defaults: bool) -> argparse.ArgumentParser:
+    """The connection and output flags, accepted before the command and after it.
+
+    The top-level copy carries the defaults; each command's copy has none
+    (``SUPPRESS``), so a flag given before the command is not reset by the
+    command's parser, and one given after it wins.
+    """
+    target = os.environ.get("CONTEXTSTORE_TARGET", DEFAULT_TARGET)
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("connection and output")
     group.add_argument(
-        "--target", type=inputs.utf8,
-        default=os.environ.get("CONTEXTSTORE_TARGET", DEFAULT_TARGET),
+        "--target", type=inputs.utf8, default=default(target),
         help="server address, host[:port] (port 50051 when absent) or unix:PATH"
-        " [env CONTEXTSTORE_TARGET; default %(default)s]",
+        f" [env CONTEXTSTORE_TARGET; default {target}]",
     )  # fmt: skip
     group.add_argument(
-        "--session", type=inputs.utf8, default=None, help="session id (default: global namespace)"
-    )
-    group.add_argument("--json", action="store_true", help="print protobuf JSON (see below)")
-    group.add_argument(
-        "--timeout", type=inputs.timeout, default=DEFAULT_TIMEOUT, metavar="DURATION",
-        help="deadline of each call: seconds, or 250ms, 30s, 5m (default %(default)gs)",
+        "--session", type=inputs.utf8, default=default(None),
+        help="session id (default: global namespace)",
     )  # fmt: skip
     group.add_argument(
-        "--max-message-bytes", type=inputs.size, default=None, metavar="SIZE",
+        "--json", action="store_true", default=default(False),
+        help="print protobuf JSON (see below)",
+    )  # fmt: skip
+    group.add_argument(
+        "--timeout", type=inputs.timeout, default=default(DEFAULT_TIMEOUT), metavar="DURATION",
+        help=f"deadline of each call: seconds, or 250ms, 30s, 5m (default {DEFAULT_TIMEOUT:g}s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--max-message-bytes", type=inputs.size, default=default(None), metavar="SIZE",
         help="largest gRPC message sent or received, e.g. 64MiB (default: the server's"
         " advertised max_message_bytes, asked before a put or get)",
     )  # fmt: skip
@@ -88,10 +102,10 @@ def _input_flag(parser: argparse.ArgumentParser, complete: Any) -> None:
 
 def build_parser(complete_files: Any = None) -> argparse.ArgumentParser:
     """The parser; ``complete_files`` marks file arguments for shell completion (shtab)."""
-    common = _common()
+    common = _common(defaults=False)
     parser = argparse.ArgumentParser(
         prog="contextstore", description=DESCRIPTION, epilog=exits.epilog(),
-        formatter_class=_Formatter,
+        formatter_class=_Formatter, parents=[_common(defaults=True)],
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
