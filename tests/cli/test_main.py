@@ -175,6 +175,15 @@ def test_timeout_must_be_a_positive_duration(cli: Cli) -> None:
     assert "must be more than 0" in cli.usage_error("info", "--timeout", "0")
     assert "not a duration" in cli.usage_error("info", "--timeout", "soon")
     assert cli.json("info", "--timeout", "30s")["backend"] == "memory"
+    # Past ten years grpc's deadline overflows: the call would fail at once.
+    assert "at most 3650d" in cli.usage_error("info", "--timeout", "200000d")
+
+
+def test_message_limit_past_what_grpc_takes_is_a_usage_error(cli: Cli) -> None:
+    # grpc's channel arguments are C ints: 3 GiB used to end in an OverflowError traceback.
+    err = cli.usage_error("get", "x", "--max-message-bytes", "3GiB")
+    assert "--max-message-bytes" in err
+    assert "Traceback" not in err
 
 
 def test_malformed_mtime_is_a_usage_error(cli: Cli) -> None:

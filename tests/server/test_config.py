@@ -447,3 +447,8 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert exit_info.value.code == 0
     assert capsys.readouterr().out == f"contextstore serve {__version__}\n"
+
+
+def test_a_duration_given_as_an_int_is_bounded_as_a_duration() -> None:
+    with pytest.raises(ValueError, match="at most 3650d"):
+        ServerConfig(grace_seconds=10**15)

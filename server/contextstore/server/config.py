@@ -21,6 +21,8 @@ from contextstore.server.store.base import Budgets
 from contextstore.server.store.registry import BACKENDS
 from contextstore.units import (
     DURATION_HELP,
+    MAX_GRPC_MESSAGE_BYTES,
+    MAX_SECONDS,
     SIZE_HELP,
     GiB,
     KiB,
@@ -42,13 +44,9 @@ ENV_PREFIX = "CONTEXTSTORE_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Upper bounds, each where a larger value would break something rather than be unwise.
-# gRPC's message limits are C ints: a larger one fails inside grpcio.
-MAX_GRPC_MESSAGE_BYTES = (1 << 31) - 1
 MAX_CONTENT_BYTES = MAX_GRPC_MESSAGE_BYTES - MESSAGE_HEADROOM_BYTES
 # GetServerInfo reports every count and size as an int64.
 MAX_INT64 = (1 << 63) - 1
-# Timers and GetServerInfo's Durations overflow past a few centuries; ten years is plenty.
-MAX_SECONDS = 3650 * 86400.0
 # Each stripe is a lock and a shard, each worker a token, allocated at start:
 # a typo of a few zeros would take all memory (--workers 100000000 took
 # 825 MiB and 8 s to start), and no machine runs that many handlers at once.
@@ -140,7 +138,8 @@ def _check(f: dataclasses.Field[Any], value: Any) -> None:
     least = 1 if f.name in _AT_LEAST_ONE else 0
     if value < least:
         raise ValueError(f"{name} must be at least {least}, got {_show(f, value)}")
-    default_most = (MAX_SECONDS, "") if isinstance(value, float) else (MAX_INT64, "")
+    # By the field, not the value: an int given for a duration is still a duration.
+    default_most = (MAX_SECONDS, "") if f.name.endswith("_seconds") else (MAX_INT64, "")
     most, why = _AT_MOST.get(f.name, default_most)
     if value > most:
         because = f" ({why})" if why else ""

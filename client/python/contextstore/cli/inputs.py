@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from contextstore.client import FileUpload
-from contextstore.units import parse_duration, parse_size
+from contextstore.units import (
+    MAX_GRPC_MESSAGE_BYTES,
+    MAX_SECONDS,
+    format_duration,
+    format_size,
+    parse_duration,
+    parse_size,
+)
 
 
 class UsageError(Exception):
@@ -48,15 +55,20 @@ def utf8(text: str) -> str:
 
 def timeout(text: str) -> float:
     seconds = parse_duration(text)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {format_duration(MAX_SECONDS)}, got {text!r}"
+        )
     return seconds
 
 
 def size(text: str) -> int:
     value = parse_size(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    if not 0 < value <= MAX_GRPC_MESSAGE_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {format_size(MAX_GRPC_MESSAGE_BYTES)}"
+            f" (gRPC's largest message), got {text!r}"
+        )
     return value
 
 

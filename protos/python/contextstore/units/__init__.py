@@ -29,6 +29,13 @@ import re
 from decimal import ROUND_HALF_EVEN, Decimal
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+
+# Bounds past which a value breaks something rather than being unwise, shared
+# by the server's settings and the command lines' flags.
+MAX_GRPC_MESSAGE_BYTES = (1 << 31) - 1
+"""gRPC's message-size channel arguments are C ints: a larger one fails inside grpcio."""
+MAX_SECONDS = 3650 * 86400.0
+"""Timers, deadlines and Durations overflow past a few centuries; ten years is plenty."""
 KB, MB, GB = 10**3, 10**6, 10**9
 
 # What --help says: one line each, for the epilog of any parser that reads units.
