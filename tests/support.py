@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeAlias, TypeVar
 
+import pytest
+
+from contextstore.server.app import Server
 from contextstore.server.store.base import CachedFile, Namespace
 from contextstore.server.store.memory import StripedStore
 
@@ -69,3 +74,16 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTSTORE_")}
     env.update(extra)
     return env
+
+
+def on_port_50051(start_server: Callable[..., Server]) -> Server:
+    """A server on port 50051 of a random loopback address (127.0.0.1:50051 may be taken)."""
+    rng = random.Random()
+    for _ in range(20):
+        host = f"127.{rng.randrange(1, 255)}.{rng.randrange(255)}.{rng.randrange(1, 255)}"
+        try:
+            server: Server = start_server(listen=f"{host}:50051")
+        except OSError:  # someone else holds that address's 50051: try another
+            continue
+        return server
+    pytest.fail("no loopback address had port 50051 free")

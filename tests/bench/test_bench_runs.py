@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from bench.runs import run_bench
-from support import BlockingStore, clean_env, console_script
+from support import BlockingStore, clean_env, console_script, on_port_50051
 
 from contextstore.bench.workload import OPS
 from contextstore.client import ContextStoreClient, Unavailable
@@ -66,6 +66,17 @@ def test_every_rpc_from_two_processes_against_a_server(
     assert [w["index"] for w in report["workers"]] == [0, 1]
     assert all(w["calls_per_cpu_second"] > 0 for w in report["workers"])
     assert "get" in done.stdout and "p99.9" in done.stdout  # the table
+
+
+def test_a_target_without_a_port_means_port_50051(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = on_port_50051(start_server)
+    host = server.address.rsplit(":", 1)[0]
+    done = run_bench(tmp_path, "--target", host, "--procs", "1", "--mix", "get=1", *SHORT)
+    assert done.status == 0, done.stderr  # gRPC alone would have gone to port 443
+    with ContextStoreClient(server.address) as client:
+        assert client.store_stats().hits + client.store_stats().misses > 0
 
 
 def test_without_target_it_starts_and_stops_its_own_server(tmp_path: Path) -> None:

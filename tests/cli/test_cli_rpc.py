@@ -2,57 +2,24 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-import pytest
 from cli.cli_support import Cli
+from support import on_port_50051
 
-from contextstore.cli.rpc import with_default_port
-from contextstore.server.app import Server
 from contextstore.units import MiB
 
 RESOURCE_EXHAUSTED = 64 + 8
 
 
-def _on_port_50051(start_server: Any) -> Server:
-    """A server on port 50051 of a random loopback address (127.0.0.1:50051 may be taken)."""
-    rng = random.Random()
-    for _ in range(20):
-        host = f"127.{rng.randrange(1, 255)}.{rng.randrange(255)}.{rng.randrange(1, 255)}"
-        try:
-            server: Server = start_server(listen=f"{host}:50051")
-        except OSError:  # someone else holds that address's 50051: try another
-            continue
-        return server
-    pytest.fail("no loopback address had port 50051 free")
-
-
 def test_a_target_without_a_port_means_port_50051(start_server: Any) -> None:
-    server = _on_port_50051(start_server)
+    server = on_port_50051(start_server)
     host = server.address.rsplit(":", 1)[0]
 
     Cli(host).ok("put", "where", stdin=b"here")
 
     # It reached this server, not some other one on 50051.
     assert Cli(server.address).ok("get", "where") == b"here"
-
-
-@pytest.mark.parametrize(
-    ("target", "meant"),
-    [
-        ("localhost", "localhost:50051"),
-        ("localhost:7", "localhost:7"),
-        ("10.0.0.1", "10.0.0.1:50051"),
-        ("[::1]", "[::1]:50051"),
-        ("[::1]:7", "[::1]:7"),
-        ("::1", "[::1]:50051"),
-        ("unix:/run/contextstore.sock", "unix:/run/contextstore.sock"),
-        ("dns:///cache.internal:7", "dns:///cache.internal:7"),
-    ],
-)
-def test_which_targets_get_the_default_port(target: str, meant: str) -> None:
-    assert with_default_port(target) == meant
 
 
 def test_put_and_get_follow_the_servers_larger_message_limit(start_server: Any) -> None:

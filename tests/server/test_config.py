@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from contextstore.server import __version__
-from contextstore.server.config import MAX_CONTENT_BYTES, MAX_SECONDS, ServerConfig, parse
-from contextstore.units import GiB, KiB, MiB
+from contextstore.server.config import MAX_CONTENT_BYTES, ServerConfig, parse
+from contextstore.units import MAX_SECONDS, GiB, KiB, MiB
 
 FIELDS = {f.name: f for f in dataclasses.fields(ServerConfig)}
 

@@ -45,6 +45,7 @@ from contextstore.bench.schedule import Schedule, parse_schedule
 from contextstore.bench.worker import Phase, WorkerSpec, WorkerStats
 from contextstore.bench.workload import Workload
 from contextstore.client import ContextStoreClient, ServerInfo
+from contextstore.client.targets import with_default_port
 
 __all__ = ["BenchConfig", "BenchReport", "OverLimit", "Progress", "Workload", "run"]
 
@@ -109,7 +110,11 @@ def run(config: BenchConfig, *, on_progress: OnProgress | None = None) -> BenchR
     if on_progress is not None:
         on_progress(Progress("start", 0.0, 0.0, None))
     with ExitStack() as stack:
-        target = config.target or stack.enter_context(local_server(config.server_args)).address
+        target = (
+            with_default_port(config.target)
+            if config.target
+            else stack.enter_context(local_server(config.server_args)).address
+        )
         info = _server_info(target, config.timeout)
         check_limits(config.workload, info.limits, preload=config.preload)
         pool = stack.enter_context(_pool(config, target, info, since, on_progress))

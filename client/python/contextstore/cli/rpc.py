@@ -8,7 +8,6 @@ grpcurl) prints for it, and the full ``google.rpc.Status`` of a failure.
 
 from __future__ import annotations
 
-import ipaddress
 from types import TracebackType
 from typing import Any
 
@@ -18,11 +17,8 @@ from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from contextstore.client import _calls as calls
+from contextstore.client.targets import with_default_port
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
-
-DEFAULT_PORT = 50051
-# Targets with one of these schemes are for gRPC's resolver to read, as given.
-_SCHEMES = ("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")
 
 
 class RpcFailure(Exception):
@@ -58,31 +54,6 @@ def _code(number: int) -> grpc.StatusCode:
         if code.value[0] == number:
             return code
     return grpc.StatusCode.UNKNOWN
-
-
-def with_default_port(target: str) -> str:
-    """``host`` -> ``host:50051``; gRPC alone would take port 443 for a bare host.
-
-    A target with a port, a scheme (``unix:/path``, ``dns:///host:1``) or
-    brackets with a port is left as it is; a bare IPv6 address is bracketed.
-    """
-    if target.startswith(_SCHEMES):
-        return target
-    if target.startswith("["):
-        return target if "]:" in target else f"{target}:{DEFAULT_PORT}"
-    if target.count(":") == 0:
-        return f"{target}:{DEFAULT_PORT}"
-    if target.count(":") > 1 and _is_ipv6(target):
-        return f"[{target}]:{DEFAULT_PORT}"
-    return target
-
-
-def _is_ipv6(text: str) -> bool:
-    try:
-        ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 class Connection:

@@ -26,6 +26,7 @@ from contextstore.client.models import (
     ServerInfo,
     Stats,
 )
+from contextstore.client.targets import DEFAULT_PORT
 from contextstore.v1 import context_store_pb2 as pb
 
 T = TypeVar("T")
@@ -39,7 +40,7 @@ RETRIED_METHODS = tuple(
     for m in _SERVICE.methods
     if m.GetOptions().idempotency_level == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS
 )
-DEFAULT_TARGET = "127.0.0.1:50051"
+DEFAULT_TARGET = f"127.0.0.1:{DEFAULT_PORT}"
 DEFAULT_TIMEOUT = 10.0
 # The server's default limit: 16 MiB of content plus 1 MiB of headroom.
 DEFAULT_MAX_MESSAGE_BYTES = 17 << 20
