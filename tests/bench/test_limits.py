@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from contextstore.bench.limits import OverLimit, check_limits, size_text
+from contextstore.bench.limits import OverLimit, check_limits
 from contextstore.bench.workload import Workload, parse_mix
 from contextstore.client import ContextStoreClient, Limits
 
@@ -67,12 +67,3 @@ def test_a_batch_is_no_larger_than_the_keys(limits: Limits) -> None:
     # Eight keys make batches of eight, whatever --batch-size says: 16 MiB fits.
     check_limits(_workload("batch_cache=1", (2 * MiB, 2 * MiB), batch_size=10, keys=8),
                  limits, preload=True)  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("n", "text"),
-    [(20 * MiB, "20 MiB"), (1025 * 1024, "1025 KiB"), (1 << 30, "1 GiB"), (1000, "1000 B"),
-     (0, "0 B")],
-)  # fmt: skip
-def test_sizes_are_stated_exactly(n: int, text: str) -> None:
-    assert size_text(n) == text

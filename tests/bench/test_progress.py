@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress as RichProgress
 
 from contextstore.bench.progress import PhaseWatch, Progress
-from contextstore.bench.render import LiveProgress, columns
+from contextstore.bench.render import LiveProgress, columns, describe
 from contextstore.bench.runner import BenchConfig, Workload, run
 from contextstore.bench.worker import Phase
 from contextstore.server.app import Server
@@ -97,3 +97,9 @@ def test_each_sweep_step_warms_up_on_its_own_row() -> None:
         ("c=4 (3/3)", True),
     ]  # fmt: skip
     assert (events[0].elapsed, events[-1].elapsed, events[-1].completed) == (0.5, 2.1, 2.0)
+
+
+def test_warm_ups_show_no_rate_a_sweeps_included() -> None:
+    for label in ("start", "warm-up", "c=4 (3/5) warm-up"):
+        assert describe(Progress(label, 0.5, 0.5, 2.0)) == label
+    assert "calls/s" in describe(Progress("measuring", 0.5, 0.5, 2.0))

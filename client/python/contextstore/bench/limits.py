@@ -10,18 +10,11 @@ from __future__ import annotations
 
 from contextstore.bench.workload import PAYLOAD_OPS, Workload
 from contextstore.client import Limits
+from contextstore.units import format_size
 
 
 class OverLimit(ValueError):
     """The workload asks for messages larger than the server takes."""
-
-
-def size_text(n: int) -> str:
-    """``n`` bytes in the largest binary unit that states it exactly: ``20 MiB``, ``1025 KiB``."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale and n % scale == 0:
-            return f"{n // scale} {unit}"
-    return f"{n} B"
 
 
 def check_limits(workload: Workload, limits: Limits, *, preload: bool) -> None:
@@ -38,8 +31,8 @@ def _problems(workload: Workload, limits: Limits, *, preload: bool) -> list[str]
     high = workload.payload_bytes[1]
     if high > limits.max_content_bytes:
         return [
-            f"--payload-bytes of up to {size_text(high)} is more than the server's "
-            f"max_content_bytes ({size_text(limits.max_content_bytes)}): every write of "
+            f"--payload-bytes of up to {format_size(high)} is more than the server's "
+            f"max_content_bytes ({format_size(limits.max_content_bytes)}): every write of "
             "such a payload would be refused; lower --payload-bytes, or start the server "
             "with a larger --max-content-bytes"
         ]
@@ -48,8 +41,8 @@ def _problems(workload: Workload, limits: Limits, *, preload: bool) -> list[str]
     if batched and batch > limits.max_message_bytes:
         return [
             f"{' and '.join(batched)} of --batch-size {workload.batch_size} files of up to "
-            f"{size_text(high)} carry up to {size_text(batch)}, more than the server's "
-            f"max_message_bytes ({size_text(limits.max_message_bytes)}); lower --batch-size "
+            f"{format_size(high)} carry up to {format_size(batch)}, more than the server's "
+            f"max_message_bytes ({format_size(limits.max_message_bytes)}); lower --batch-size "
             "or --payload-bytes"
         ]
     return []

@@ -52,7 +52,8 @@ def describe(update: BenchProgress) -> str:
     if update.unit == "calls":
         of = f"/{update.total:,.0f}" if update.total is not None else ""
         return f"{update.label}  {update.completed:,.0f}{of} calls"
-    if update.calls or update.label not in ("start", "warm-up"):
+    # Start and warm-ups (a sweep's are "c=4 (3/5) warm-up") have no rate to show.
+    if update.calls or not (update.label == "start" or update.label.endswith("warm-up")):
         return f"{update.label}  {update.rate:,.0f} calls/s  {update.failed} errors"
     return update.label
 

@@ -2,7 +2,7 @@
 
 A command returns an ``Outcome``: the response message (what ``--json``
 prints) and the typed value the client library makes of it (what a person
-sees). A single read that misses raises ``Miss``; a batch read reports its
+sees). A single read that misses raises a NOT_FOUND ``RpcFailure``; a batch read reports its
 misses in ``Outcome.missing`` after printing what it found.
 """
 

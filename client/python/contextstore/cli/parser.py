@@ -13,6 +13,7 @@ from typing import Any
 
 from contextstore.cli import commands, exits, inputs
 from contextstore.client import DEFAULT_TARGET, DEFAULT_TIMEOUT
+from contextstore.units import format_duration
 
 DISTRIBUTION = "contextstore-grpc"
 SHELLS = ("bash", "zsh")
@@ -66,7 +67,8 @@ def _common(*, defaults: bool) -> argparse.ArgumentParser:
     )  # fmt: skip
     group.add_argument(
         "--timeout", type=inputs.timeout, default=default(DEFAULT_TIMEOUT), metavar="DURATION",
-        help=f"deadline of each call: seconds, or 250ms, 30s, 5m (default {DEFAULT_TIMEOUT:g}s)",
+        help="deadline of each call: seconds, or 250ms, 30s, 5m"
+        f" (default {format_duration(DEFAULT_TIMEOUT)})",
     )  # fmt: skip
     group.add_argument(
         "--max-message-bytes", type=inputs.size, default=default(None), metavar="SIZE",
