@@ -292,6 +292,8 @@ def test_listen_forms(text: str, expected: str) -> None:
         ("[::1]50051", "not an address"),
         ("dns:///127.0.0.1:50051", "not an address"),
         ("unix:", "no socket path"),
+        ("unix:///", "no socket path"),
+        ("unix:/run/", "no socket path"),
         ("unix-abstract:", "no socket path"),
     ],
 )

@@ -37,7 +37,8 @@ class AddressInUse(OSError):
 def normalize(text: str) -> str:
     """The --listen value as gRPC will get it (HOST gains :50051); ValueError if it is none."""
     if text.startswith(UNIX_ABSTRACT) or text.startswith(UNIX):
-        if text.partition(":")[2] in ("", "//"):
+        path = text.partition(":")[2].removeprefix("//")
+        if not path or path.endswith("/"):  # nothing, or a directory: no socket to make
             raise ValueError(f"no socket path in {text!r} ({EXAMPLES})")
         return text
     host, port = _split(text)
