@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from contextstore.client import FileUpload
 from contextstore.units import (
@@ -25,6 +25,8 @@ from contextstore.units import (
     parse_duration,
     parse_size,
 )
+
+N = TypeVar("N", int, float)
 
 
 class UsageError(Exception):
@@ -54,20 +56,19 @@ def utf8(text: str) -> str:
 
 
 def timeout(text: str) -> float:
-    seconds = parse_duration(text)
-    if not 0 < seconds <= MAX_SECONDS:
-        raise argparse.ArgumentTypeError(
-            f"must be more than 0 and at most {format_duration(MAX_SECONDS)}, got {text!r}"
-        )
-    return seconds
+    return _positive_at_most(parse_duration(text), MAX_SECONDS, text, format_duration(MAX_SECONDS))
 
 
 def size(text: str) -> int:
-    value = parse_size(text)
-    if not 0 < value <= MAX_GRPC_MESSAGE_BYTES:
+    shown_most = f"{format_size(MAX_GRPC_MESSAGE_BYTES)} (gRPC's largest message)"
+    return _positive_at_most(parse_size(text), MAX_GRPC_MESSAGE_BYTES, text, shown_most)
+
+
+def _positive_at_most(value: N, most: N, text: str, shown_most: str) -> N:
+    """``value`` if it is above 0 and at most ``most``; a usage error naming both otherwise."""
+    if not 0 < value <= most:
         raise argparse.ArgumentTypeError(
-            f"must be more than 0 and at most {format_size(MAX_GRPC_MESSAGE_BYTES)}"
-            f" (gRPC's largest message), got {text!r}"
+            f"must be more than 0 and at most {shown_most}, got {text!r}"
         )
     return value
 
