@@ -67,6 +67,18 @@ class ServerConfig:
     )
     backend: str = _opt("storage backend", "memory", choices=sorted(BACKENDS))
     stripes: int = _opt("lock stripes of the memory backend", 64)
+    redis_url: str = _opt(
+        "Redis of the redis backend: redis://[USER:PASSWORD@]HOST:PORT[/DB], rediss:// for TLS; "
+        "a standalone Redis or any node of a Redis Cluster (detected)",
+        "redis://127.0.0.1:6379/0",
+    )
+    redis_key_prefix: str = _opt(
+        "prefix of every key the redis backend writes (deployments sharing one Redis differ)",
+        "cs:",
+    )
+    redis_timeout_seconds: float = _opt(
+        "longest wait for Redis to connect or answer, below clients' call deadlines", 2.0
+    )
     workers: int = _opt(
         "handlers running at once (calls still receiving their request wait apart)", 16
     )
@@ -116,6 +128,7 @@ class ServerConfig:
             raise ValueError(f"{setting_name('listen')}: {error}") from None
         for f in dataclasses.fields(self):
             _check(f, getattr(self, f.name))
+        _check_redis(self)
 
 
 _AT_LEAST_ONE = (
@@ -144,6 +157,22 @@ def _check(f: dataclasses.Field[Any], value: Any) -> None:
     if value > most:
         because = f" ({why})" if why else ""
         raise ValueError(f"{name} must be at most {_show(f, most)}{because}, got {_show(f, value)}")
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _check_redis(config: ServerConfig) -> None:
+    if not config.redis_url.startswith(_REDIS_SCHEMES):
+        raise ValueError(
+            f"{setting_name('redis_url')}: {config.redis_url!r} must start with "
+            + ", ".join(_REDIS_SCHEMES)
+        )
+    # A brace would make Redis read the prefix as a key's hash tag.
+    if "{" in config.redis_key_prefix or "}" in config.redis_key_prefix:
+        raise ValueError(f"{setting_name('redis_key_prefix')}: must not contain {{ or }}")
+    if config.redis_timeout_seconds <= 0:
+        raise ValueError(f"{setting_name('redis_timeout_seconds')} must be more than 0")
 
 
 def _show(f: dataclasses.Field[Any], value: int | float) -> str:

@@ -13,6 +13,8 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from contextstore.server.errors import QuotaExceeded
+
 Namespace = str | None
 """A session id, or ``None`` for the global namespace."""
 
@@ -96,6 +98,17 @@ def file_charge(write: FileWrite) -> int:
 def analysis_charge(path: str, analysis_type: str, result: bytes) -> int:
     """Bytes an analysis counts against budgets: result, path and type."""
     return len(result) + utf8_len(path) + utf8_len(analysis_type)
+
+
+def check_fits(budgets: Budgets, charge: int, entries: int) -> None:
+    """Raise ``QuotaExceeded`` for an item or batch larger than a budget on its own."""
+    for limit, budget, need in (
+        ("total_bytes", budgets.total_bytes, charge),
+        ("session_bytes", budgets.session_bytes, charge),
+        ("session_entries", budgets.session_entries, entries),
+    ):
+        if budget and need > budget:
+            raise QuotaExceeded(limit, f"needs {need}, more than the budget of {budget}")
 
 
 class Store(abc.ABC):

@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from contextstore.server.errors import QuotaExceeded
 from contextstore.server.store.base import (
     Budgets,
     CachedAnalysis,
@@ -49,6 +48,7 @@ from contextstore.server.store.base import (
     Stats,
     Store,
     analysis_charge,
+    check_fits,
     file_charge,
 )
 from contextstore.server.store.shard import Change, ChangeSink, Shard
@@ -104,7 +104,7 @@ class StripedStore(Store):
         return self.batch_cache_files(ns, [write])[0]
 
     def batch_cache_files(self, ns: Namespace, writes: Sequence[FileWrite]) -> list[FileMetadata]:
-        self._check_fits(sum(file_charge(w) for w in writes), len(writes))
+        check_fits(self._budgets, sum(file_charge(w) for w in writes), len(writes))
         digests = [hashlib.sha256(w.content).digest() for w in writes]
         i = self._stripe(ns)
         shard, ticks, versions, wall = (
@@ -149,7 +149,7 @@ class StripedStore(Store):
     def cache_analysis(
         self, ns: Namespace, path: str, analysis_type: str, result: bytes
     ) -> CachedAnalysis:
-        self._check_fits(analysis_charge(path, analysis_type, result), 1)
+        check_fits(self._budgets, analysis_charge(path, analysis_type, result), 1)
         i = self._stripe(ns)
         with self._locks[i]:
             self._enter(ns, i, create=True)
@@ -258,16 +258,6 @@ class StripedStore(Store):
         return self._shards[stripe].drop_namespace(ns, cause)
 
     # -- budgets -------------------------------------------------------------
-
-    def _check_fits(self, charge: int, entries: int) -> None:
-        b = self._budgets
-        for limit, budget, need in (
-            ("total_bytes", b.total_bytes, charge),
-            ("session_bytes", b.session_bytes, charge),
-            ("session_entries", b.session_entries, entries),
-        ):
-            if budget and need > budget:
-                raise QuotaExceeded(limit, f"needs {need}, more than the budget of {budget}")
 
     def _enforce_budgets(self, ns: Namespace, stripe: int) -> None:
         b = self._budgets

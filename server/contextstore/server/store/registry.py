@@ -24,7 +24,22 @@ def _memory(config: ServerConfig) -> Store:
     return StripedStore(stripes=config.stripes, budgets=config.budgets)
 
 
-BACKENDS: Mapping[str, BackendFactory] = {"memory": _memory}
+def _redis(config: ServerConfig) -> Store:
+    from contextstore.server.store.redis import RedisStore, Settings
+    from contextstore.server.store.redis.checks import check_server
+
+    settings = Settings(
+        url=config.redis_url,
+        timeout_seconds=config.redis_timeout_seconds,
+        # One connection per running handler, and one each for health checks and the sweep.
+        connections=config.workers + 2,
+    )
+    store = RedisStore(settings, key_prefix=config.redis_key_prefix, budgets=config.budgets)
+    check_server(store.client, max_content_bytes=config.max_content_bytes)
+    return store
+
+
+BACKENDS: Mapping[str, BackendFactory] = {"memory": _memory, "redis": _redis}
 
 
 def open_store(config: ServerConfig) -> Store:

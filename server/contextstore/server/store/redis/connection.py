@@ -1,0 +1,194 @@
+"""Talking to Redis: one URL, standalone or Cluster, our functions loaded, failures named.
+
+``connect`` opens a client for ``--redis-url`` and finds out by itself
+whether the node belongs to a Redis Cluster (``INFO cluster``). ``Functions``
+calls our function library (``library.lua``) by name, loading it on every
+primary at start and again on a node that reports it missing (a primary that
+restarted empty), and turns every way Redis can fail us into
+``BackendUnavailable``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from importlib import resources
+from typing import Any, TypeVar
+
+import redis
+import redis.exceptions as rx
+from redis.backoff import ExponentialBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+
+from contextstore.server.errors import BackendUnavailable, QuotaExceeded
+
+log = logging.getLogger("contextstore.server")
+
+BACKEND = "redis"
+Client = redis.Redis | RedisCluster
+T = TypeVar("T")
+
+_SOURCE = resources.files(__package__).joinpath("library.lua").read_text(encoding="utf-8")
+# Named after its own code: servers of two versions on one Redis each call theirs.
+LIBRARY = "contextstore_" + hashlib.sha256(_SOURCE.encode()).hexdigest()[:12]
+CODE = _SOURCE.replace("__LIBRARY__", LIBRARY)
+
+# Failures that mean "Redis is not there, or not answering": UNAVAILABLE, and
+# the health service says NOT_SERVING until a check gets through again.
+_UNREACHABLE = (
+    rx.ConnectionError,
+    rx.TimeoutError,
+    rx.ClusterDownError,
+    rx.ClusterError,
+    rx.MasterDownError,
+    rx.BusyLoadingError,
+    rx.TryAgainError,
+    rx.RedisClusterException,
+    rx.SlotNotCoveredError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    url: str
+    timeout_seconds: float
+    connections: int
+
+
+class _Cluster(RedisCluster):
+    """A cluster client that routes FCALL by its first key, as it does EVALSHA.
+
+    redis-py asks the server (COMMAND GETKEYS, a round trip carrying the whole
+    call again) where FCALL's keys are; ours all share one slot by construction.
+    """
+
+    def _determine_slot(self, *args: Any) -> int:
+        if args and args[0] == "FCALL" and int(args[2]) > 0:
+            slot: int = self.keyslot(args[3])  # type: ignore[no-untyped-call]
+            return slot
+        base: Any = super()
+        return int(base._determine_slot(*args))
+
+
+def connect(settings: Settings) -> tuple[Client, bool]:
+    """A client for ``settings.url``, and whether it talks to a Redis Cluster."""
+    # A connection that broke (Redis restarted) is retried once on a fresh one;
+    # more retries would only outlast the caller's deadline.
+    options: dict[str, Any] = {
+        "socket_timeout": settings.timeout_seconds,
+        "socket_connect_timeout": settings.timeout_seconds,
+        "health_check_interval": 0,
+    }
+    probe = redis.Redis.from_url(
+        settings.url, retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1), **options
+    )
+    try:
+        cluster = guard(lambda: probe.info("cluster").get("cluster_enabled") == 1)
+    finally:
+        probe.close()
+    if cluster:
+        client: Client = _Cluster.from_url(
+            settings.url,
+            max_connections=settings.connections,
+            # Topology refreshes after a node failed: a few, then UNAVAILABLE.
+            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 3),
+            **options,
+        )
+    else:
+        pool = redis.BlockingConnectionPool.from_url(
+            settings.url,
+            max_connections=settings.connections,
+            timeout=settings.timeout_seconds,
+            **options,
+        )
+        client = redis.Redis(
+            connection_pool=pool, retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1)
+        )
+    return client, cluster
+
+
+def guard(call: Callable[[], T]) -> T:
+    """Run a Redis call; its failures to reach Redis become ``BackendUnavailable``."""
+    try:
+        return call()
+    except _UNREACHABLE as error:
+        raise BackendUnavailable(BACKEND, _describe(error)) from None
+    except rx.ResponseError as error:
+        if str(error).startswith("OOM"):
+            raise QuotaExceeded(
+                "redis maxmemory",
+                "Redis is full and its maxmemory-policy refuses writes (use allkeys-lru)",
+            ) from None
+        raise
+
+
+def _describe(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+class Functions:
+    """Calls of our library's functions, on a standalone Redis or a Cluster."""
+
+    def __init__(self, client: Client, cluster: bool) -> None:
+        self._client = client
+        self._cluster = cluster
+
+    def load(self) -> None:
+        """Load the library on every primary (a Cluster routes FUNCTION LOAD to all)."""
+        guard(lambda: self._client.function_load(CODE, replace=True))
+
+    def call_many(
+        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]
+    ) -> list[Any]:
+        """``call`` for each of ``calls``, pipelined: one round trip per node, not per call.
+
+        A call the pipeline could not complete (a slot moving during a
+        resharding, a node missing our library) is made again on its own.
+        """
+        groups: dict[Any, list[int]] = {}
+        for i, (keys, _) in enumerate(calls):
+            groups.setdefault(self._node_of(keys[0]), []).append(i)
+        results: list[Any] = [None] * len(calls)
+        for node, indexes in groups.items():
+            pipe: Any = self._node_client(node).pipeline(transaction=False)
+            for i in indexes:
+                keys, args = calls[i]
+                pipe.execute_command("FCALL", f"{LIBRARY}_{name}", len(keys), *keys, *args)
+            answers: list[Any] = guard(partial(pipe.execute, raise_on_error=False))
+            for i, answer in zip(indexes, answers, strict=True):
+                if isinstance(answer, Exception):
+                    keys, args = calls[i]
+                    answer = self.call(name, keys, args)
+                results[i] = answer
+        return results
+
+    def _node_of(self, key: str) -> Any:
+        client: Any = self._client
+        return guard(lambda: client.get_node_from_key(key)) if self._cluster else None
+
+    def _node_client(self, node: Any) -> redis.Redis:
+        if node is None:
+            assert isinstance(self._client, redis.Redis)
+            return self._client
+        assert isinstance(self._client, RedisCluster)
+        connection = self._client.get_redis_connection(node)
+        assert connection is not None
+        return connection
+
+    def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        fcall: Callable[..., Any] = self._client.execute_command
+        command = ("FCALL", f"{LIBRARY}_{name}", len(keys), *keys, *args)
+        try:
+            return guard(lambda: fcall(*command))
+        except rx.ResponseError as error:
+            if "Function not found" not in str(error):
+                raise
+        # A primary that restarted empty, or joined since we started.
+        log.info("event=redis_functions_reloaded library=%s", LIBRARY)
+        self.load()
+        return guard(lambda: fcall(*command))

@@ -1,0 +1,413 @@
+#!lua name=__LIBRARY__
+--[[
+contextstore's Redis functions: every operation on a namespace is one call of
+one of these, so it is atomic towards every other call from every server.
+
+Keys. A namespace lives in one hash slot: its keys share a hash tag {b},
+b being the namespace's bucket (a digest of its name, modulo the bucket
+count), so a bucket's own keys sit in that slot too:
+
+  KEYS[1] D  hash of the namespace: its entries and its counters
+  KEYS[2] R  sorted set: recency of every entry (score: a tick of D)
+  KEYS[3] T  hash of the bucket: store-wide counters (hits, misses,
+             evictions, expirations), the version count, the last cached_at
+  KEYS[4] U  sorted set of the bucket's namespaces by last use (the global
+             namespace at +inf: it never expires)
+
+Fields of D (paths never hold NUL, so the three kinds never meet):
+  path              a file: cached_at(20 digits) version(16 digits) tail, the
+                    tail built by the server: charge(10 digits) sha256(32)
+                    meta length(8 digits) meta content
+  path NUL type     an analysis: cached_at(20) charge(10) source flag(1)
+                    source sha256(32, if flagged) result
+  NUL path          the analysis types of path, as a cmsgpack array
+  NUL NUL letter    counters: f files, a analyses, b bytes, h hits, m misses,
+                    e evictions, k recency tick, u last use
+Members of R are D's entry fields. Times of idleness are the server's clock
+in seconds (ARGV); cached_at values are nanoseconds, kept as 20-digit strings
+because Lua numbers are doubles.
+
+Every namespace function takes ARGV: now, ttl (0: never), id (D's name in
+U), is_session ("1"/"0"), then its own arguments.
+]]
+
+local FILE_HEAD = 36 -- cached_at and version, before the server's tail
+local TAIL_CHARGE = 10
+local SHA = 32
+local META_LEN = 8
+local ANALYSIS_HEAD = 31 -- cached_at, charge, source flag
+
+local function counter(key, name)
+    return tonumber(redis.call('HGET', key, name) or '0')
+end
+
+-- cached_at: now, or a microsecond after the last one if the clock stalled
+-- or stepped back. Both are 20-digit strings, so string order is time order.
+local function later(last, now)
+    if not last then
+        return now
+    end
+    local s, n = tonumber(string.sub(last, 1, 11)), tonumber(string.sub(last, 12)) + 1000
+    if n >= 1000000000 then
+        s, n = s + 1, n - 1000000000
+    end
+    local next_ = string.format('%011d%09d', s, n)
+    if now >= next_ then
+        return now
+    end
+    return next_
+end
+
+local function stamp(T, wall)
+    local at = later(redis.call('HGET', T, 'c'), wall)
+    redis.call('HSET', T, 'c', at)
+    return at
+end
+
+local function file_charge(record)
+    return tonumber(string.sub(record, FILE_HEAD + 1, FILE_HEAD + TAIL_CHARGE))
+end
+
+local function file_sha(record)
+    local at = FILE_HEAD + TAIL_CHARGE
+    return string.sub(record, at + 1, at + SHA)
+end
+
+local function analysis_charge(record)
+    return tonumber(string.sub(record, 21, 30))
+end
+
+local function analysis_source(record)
+    if string.sub(record, 31, 31) == '1' then
+        return string.sub(record, ANALYSIS_HEAD + 1, ANALYSIS_HEAD + SHA)
+    end
+    return false
+end
+
+-- -- namespace lifetime -------------------------------------------------------
+
+-- Drop the namespace whole (clear or expiry): O(its entries), nothing else.
+local function drop(D, R, U, id)
+    local files, analyses = counter(D, '\0\0f'), counter(D, '\0\0a')
+    redis.call('UNLINK', D, R)
+    redis.call('ZREM', U, id)
+    return files, analyses
+end
+
+-- Expire the namespace if it has been idle for ttl; true if it did.
+local function expire_if_idle(D, R, T, U, now, ttl, id, is_session)
+    if is_session ~= '1' or ttl <= 0 then
+        return false
+    end
+    local last = redis.call('HGET', D, '\0\0u')
+    if not last or now - tonumber(last) < ttl then
+        return false
+    end
+    drop(D, R, U, id)
+    redis.call('HINCRBY', T, 'x', 1)
+    return true
+end
+
+-- Every data call starts here: expire if idle, then mark used. Only a call
+-- that stores something creates the namespace. Returns whether it exists.
+local function enter(keys, argv, create)
+    local D, R, T, U = keys[1], keys[2], keys[3], keys[4]
+    local now, ttl, id, is_session = tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4]
+    expire_if_idle(D, R, T, U, now, ttl, id, is_session)
+    local exists = redis.call('EXISTS', D) == 1
+    if not exists and not create then
+        return false
+    end
+    local last = tonumber(redis.call('HGET', D, '\0\0u') or '-inf')
+    if now > last then
+        redis.call('HSET', D, '\0\0u', argv[1])
+        if is_session == '1' then
+            redis.call('ZADD', U, now, id)
+        end
+    end
+    if not exists and is_session ~= '1' then
+        redis.call('ZADD', U, 'inf', id)
+    end
+    return true
+end
+
+-- -- entries ------------------------------------------------------------------
+
+local function touch(D, R, field)
+    redis.call('ZADD', R, redis.call('HINCRBY', D, '\0\0k', 1), field)
+end
+
+local function account(D, kind, charge, sign)
+    redis.call('HINCRBY', D, '\0\0' .. kind, sign)
+    redis.call('HINCRBY', D, '\0\0b', sign * charge)
+end
+
+local function types_of(D, path)
+    local packed = redis.call('HGET', D, '\0' .. path)
+    if not packed then
+        return {}
+    end
+    return cmsgpack.unpack(packed)
+end
+
+local function set_types(D, path, types)
+    if #types == 0 then
+        redis.call('HDEL', D, '\0' .. path)
+    else
+        redis.call('HSET', D, '\0' .. path, cmsgpack.pack(types))
+    end
+end
+
+local function remove_analysis(D, R, path, analysis_type)
+    local field = path .. '\0' .. analysis_type
+    local record = redis.call('HGET', D, field)
+    if not record then
+        return false
+    end
+    redis.call('HDEL', D, field)
+    redis.call('ZREM', R, field)
+    account(D, 'a', analysis_charge(record), -1)
+    return true
+end
+
+local function drop_types(D, path, gone)
+    local kept = {}
+    for _, t in ipairs(types_of(D, path)) do
+        if not gone[t] then
+            kept[#kept + 1] = t
+        end
+    end
+    set_types(D, path, kept)
+end
+
+-- Remove analyses of path: all, or those not recorded against sha.
+local function remove_analyses(D, R, path, keep_sha)
+    local gone, count = {}, 0
+    for _, t in ipairs(types_of(D, path)) do
+        local record = redis.call('HGET', D, path .. '\0' .. t)
+        if not keep_sha or not record or analysis_source(record) ~= keep_sha then
+            if remove_analysis(D, R, path, t) then
+                count = count + 1
+            end
+            gone[t] = true
+        end
+    end
+    drop_types(D, path, gone)
+    return count
+end
+
+local function remove_file(D, R, path)
+    local record = redis.call('HGET', D, path)
+    if not record then
+        return false
+    end
+    redis.call('HDEL', D, path)
+    redis.call('ZREM', R, path)
+    account(D, 'f', file_charge(record), -1)
+    return true
+end
+
+-- Evict least recently used entries while the namespace is over a budget.
+-- An evicted file keeps its analyses: they carry their source digest.
+local function enforce(D, R, T, max_bytes, max_entries)
+    while true do
+        local used = counter(D, '\0\0b')
+        local entries = counter(D, '\0\0f') + counter(D, '\0\0a')
+        local over = (max_bytes > 0 and used > max_bytes) or (max_entries > 0 and entries > max_entries)
+        if not over then
+            return
+        end
+        local oldest = redis.call('ZPOPMIN', R)
+        if #oldest == 0 then
+            return -- nothing left to evict: the accounts say otherwise, trust the entries
+        end
+        local field = oldest[1]
+        local nul = string.find(field, '\0', 1, true)
+        local removed
+        if nul then
+            local path, t = string.sub(field, 1, nul - 1), string.sub(field, nul + 1)
+            removed = remove_analysis(D, R, path, t)
+            if removed then
+                drop_types(D, path, { [t] = true })
+            end
+        else
+            removed = remove_file(D, R, field)
+        end
+        if removed then
+            redis.call('HINCRBY', D, '\0\0e', 1)
+            redis.call('HINCRBY', T, 'e', 1)
+        end
+    end
+end
+
+-- -- the functions ----------------------------------------------------------
+
+-- ARGV after the common four: wall_ns (20 digits), session_bytes,
+-- session_entries, then path, sha256, tail for each file. Returns
+-- cached_at and version of each, in order.
+local function put_files(keys, argv)
+    local n = (#argv - 7) / 3
+    if not enter(keys, argv, n > 0) then
+        return {}
+    end
+    local D, R, T = keys[1], keys[2], keys[3]
+    local out = {}
+    for i = 0, n - 1 do
+        local path, sha, tail = argv[8 + 3 * i], argv[9 + 3 * i], argv[10 + 3 * i]
+        remove_analyses(D, R, path, sha)
+        remove_file(D, R, path)
+        local at = stamp(T, argv[5])
+        local version = redis.call('HINCRBY', T, 'v', 1)
+        redis.call('HSET', D, path, at .. string.format('%016d', version) .. tail)
+        account(D, 'f', tonumber(string.sub(tail, 1, TAIL_CHARGE)), 1)
+        touch(D, R, path)
+        out[#out + 1] = { at, version }
+    end
+    enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
+    return out
+end
+
+-- ARGV after the common four: wall_ns, session_bytes, session_entries, path,
+-- type, result, charge. Returns cached_at.
+local function put_analysis(keys, argv)
+    enter(keys, argv, true)
+    local D, R, T = keys[1], keys[2], keys[3]
+    local path, t, result, charge = argv[8], argv[9], argv[10], argv[11]
+    if not remove_analysis(D, R, path, t) then
+        local types = types_of(D, path)
+        types[#types + 1] = t
+        set_types(D, path, types)
+    end
+    local file = redis.call('HGET', D, path)
+    local source = file and ('1' .. file_sha(file)) or '0'
+    local at = stamp(T, argv[5])
+    local field = path .. '\0' .. t
+    redis.call('HSET', D, field, at .. string.format('%010d', tonumber(charge)) .. source .. result)
+    account(D, 'a', tonumber(charge), 1)
+    touch(D, R, field)
+    enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
+    return at
+end
+
+-- ARGV after the common four: what ("f" file, "m" file metadata, "a"
+-- analysis), then fields. Returns each record (metadata: without content),
+-- or false for a miss; counts hits and misses, refreshes recency.
+local function get(keys, argv)
+    local D, R, T = keys[1], keys[2], keys[3]
+    local exists = enter(keys, argv, false)
+    local what, out, hits, misses = argv[5], {}, 0, 0
+    for i = 6, #argv do
+        local record = exists and redis.call('HGET', D, argv[i])
+        if record then
+            hits = hits + 1
+            touch(D, R, argv[i])
+            if what == 'm' then
+                local at = FILE_HEAD + TAIL_CHARGE + SHA
+                local meta = tonumber(string.sub(record, at + 1, at + META_LEN))
+                record = string.sub(record, 1, at + META_LEN + meta)
+            end
+        else
+            misses = misses + 1
+        end
+        out[#out + 1] = record
+    end
+    if hits > 0 then
+        redis.call('HINCRBY', D, '\0\0h', hits)
+        redis.call('HINCRBY', T, 'h', hits)
+    end
+    if misses > 0 then
+        if exists then
+            redis.call('HINCRBY', D, '\0\0m', misses)
+        end
+        redis.call('HINCRBY', T, 'm', misses)
+    end
+    return out
+end
+
+-- ARGV after the common four: path. Returns {files, analyses} removed.
+local function invalidate_file(keys, argv)
+    if not enter(keys, argv, false) then
+        return { 0, 0 }
+    end
+    local D, R = keys[1], keys[2]
+    local files = remove_file(D, R, argv[5]) and 1 or 0
+    return { files, remove_analyses(D, R, argv[5], false) }
+end
+
+-- ARGV after the common four: path, then the type (none: every type).
+local function invalidate_analysis(keys, argv)
+    if not enter(keys, argv, false) then
+        return 0
+    end
+    local D, R, path = keys[1], keys[2], argv[5]
+    if #argv < 6 then
+        return remove_analyses(D, R, path, false)
+    end
+    if not remove_analysis(D, R, path, argv[6]) then
+        return 0
+    end
+    drop_types(D, path, { [argv[6]] = true })
+    return 1
+end
+
+-- Returns {files, analyses} removed; an idle session is found expired.
+local function clear(keys, argv)
+    local D, R, T, U = keys[1], keys[2], keys[3], keys[4]
+    if expire_if_idle(D, R, T, U, tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4]) then
+        return { 0, 0 }
+    end
+    local files, analyses = drop(D, R, U, argv[3])
+    return { files, analyses }
+end
+
+-- Counters of one namespace: files, analyses, bytes, exists, hits, misses,
+-- evictions. Does not refresh idleness; an idle session is found expired.
+local function stats(keys, argv)
+    local D, R, T, U = keys[1], keys[2], keys[3], keys[4]
+    expire_if_idle(D, R, T, U, tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4])
+    local c = redis.call('HMGET', D, '\0\0f', '\0\0a', '\0\0b', '\0\0h', '\0\0m', '\0\0e')
+    local exists = redis.call('EXISTS', D)
+    return { c[1] or 0, c[2] or 0, c[3] or 0, exists, c[4] or 0, c[5] or 0, c[6] or 0 }
+end
+
+-- The bucket's sweep and sums. KEYS: T, U. ARGV: now, ttl, the key prefix
+-- of the bucket's namespaces (D is prefix .. id, R is D .. "r"). Expires
+-- every idle session of the bucket, then returns files, analyses, bytes,
+-- sessions, hits, misses, evictions, expirations, and how many expired now.
+-- It reads the namespaces' keys by name: they share the bucket's slot.
+local function bucket(keys, argv)
+    local T, U = keys[1], keys[2]
+    local now, ttl, prefix = tonumber(argv[1]), tonumber(argv[2]), argv[3]
+    local expired = 0
+    if ttl > 0 then
+        for _, id in ipairs(redis.call('ZRANGEBYSCORE', U, '-inf', now - ttl)) do
+            local D = prefix .. id
+            if expire_if_idle(D, D .. 'r', T, U, now, ttl, id, '1') then
+                expired = expired + 1
+            elseif redis.call('EXISTS', D) == 0 then
+                redis.call('ZREM', U, id) -- gone under us (Redis evicted it)
+            end
+        end
+    end
+    local files, analyses, bytes, sessions = 0, 0, 0, 0
+    for _, id in ipairs(redis.call('ZRANGE', U, 0, -1)) do
+        local c = redis.call('HMGET', prefix .. id, '\0\0f', '\0\0a', '\0\0b', '\0\0u')
+        if c[4] then
+            files = files + tonumber(c[1] or 0)
+            analyses = analyses + tonumber(c[2] or 0)
+            bytes = bytes + tonumber(c[3] or 0)
+            sessions = sessions + 1
+        end
+    end
+    local t = redis.call('HMGET', T, 'h', 'm', 'e', 'x')
+    return { files, analyses, bytes, sessions, t[1] or 0, t[2] or 0, t[3] or 0, t[4] or 0, expired }
+end
+
+redis.register_function('__LIBRARY___put_files', put_files)
+redis.register_function('__LIBRARY___put_analysis', put_analysis)
+redis.register_function('__LIBRARY___get', get)
+redis.register_function('__LIBRARY___invalidate_file', invalidate_file)
+redis.register_function('__LIBRARY___invalidate_analysis', invalidate_analysis)
+redis.register_function('__LIBRARY___clear', clear)
+redis.register_function('__LIBRARY___stats', stats)
+redis.register_function('__LIBRARY___bucket', bucket)

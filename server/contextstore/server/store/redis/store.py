@@ -1,0 +1,232 @@
+"""The Redis backend: any number of servers share one standalone Redis or Redis Cluster.
+
+Beyond what every backend promises (``Store``), and where it differs:
+
+- **Shared.** Every server on the same Redis and key prefix sees every
+  write acknowledged by any of them at once: each call is one function call
+  (``library.lua``) on the primary holding the namespace, never a replica.
+- **Per-namespace LRU only.** ``session_bytes`` and ``session_entries``
+  evict a namespace's least recently used entries exactly as in memory. The
+  whole store's bound is Redis's own ``maxmemory``: ``total_bytes`` only
+  refuses a single item or batch larger than it. Under ``allkeys-lru`` Redis
+  evicts whole namespaces (a namespace's entries live in one hash), so a
+  reader sees a miss, never half an entry; counters of that namespace go
+  with it, and evictions Redis makes are not counted.
+- **Versions** count file writes per bucket of namespaces (see ``layout``),
+  not store-wide; they still grow on every write of a path. ``cached_at``
+  comes from the writing server's wall clock, made to grow per bucket.
+- **Idle expiry** uses the server's clock (``timer``, wall-clock seconds in
+  production, since servers share the namespaces); a sweep of ours expires
+  sessions (``expire_idle``), and calls find an idle session expired. Redis
+  key expiry is not used, so the expirations counter is exact.
+- **Stats.** Per namespace exact; whole-store figures sum every bucket, on
+  every primary (``BUCKETS`` function calls).
+- **Failure.** An unreachable or timed-out Redis raises
+  ``BackendUnavailable``; a full one that refuses writes, ``QuotaExceeded``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from contextstore.server.store.base import (
+    Budgets,
+    CachedAnalysis,
+    CachedFile,
+    FileMetadata,
+    FileWrite,
+    Namespace,
+    Removed,
+    Stats,
+    Store,
+    analysis_charge,
+    check_fits,
+    file_charge,
+)
+from contextstore.server.store.redis import layout
+from contextstore.server.store.redis.connection import (
+    BACKEND,
+    Client,
+    Functions,
+    Settings,
+    connect,
+    guard,
+)
+
+log = logging.getLogger("contextstore.server")
+
+
+class RedisStore(Store):
+    """A ``Store`` in Redis; see the module docstring for what differs from memory."""
+
+    backend = BACKEND
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        key_prefix: str = "cs:",
+        budgets: Budgets | None = None,
+        timer: Callable[[], float] = time.time,
+        wall_clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._client, self.cluster = connect(settings)
+        self._functions = Functions(self._client, self.cluster)
+        self._functions.load()
+        self._layout = layout.Layout(key_prefix)
+        self._budgets = budgets or Budgets()
+        self._timer = timer
+        self._wall_clock = wall_clock
+        self._ttl = str(self._budgets.session_ttl_seconds).encode()
+        self._session_budgets = (
+            str(self._budgets.session_bytes).encode(),
+            str(self._budgets.session_entries).encode(),
+        )
+
+    @property
+    def client(self) -> Client:
+        """The redis-py client (for checks at start and for tests)."""
+        return self._client
+
+    @property
+    def properties(self) -> Mapping[str, str]:
+        return {
+            "mode": "cluster" if self.cluster else "standalone",
+            "key_prefix": self._layout.prefix,
+            "eviction": "LRU within a namespace; whole store: Redis maxmemory",
+            "consistency": "read-your-writes across servers (primaries only)",
+            "versions": "grow per path; counted per bucket of namespaces, not store-wide",
+            "expirations": "exact (a sweep of ours; no Redis key expiry)",
+        }
+
+    # -- calls -----------------------------------------------------------------
+
+    def _call(self, name: str, ns: Namespace, *args: Any) -> Any:
+        keys = self._layout.namespace(ns)
+        now = repr(self._timer())
+        return self._functions.call(
+            name, keys.keys, (now, self._ttl, keys.id, keys.is_session, *args)
+        )
+
+    # -- files -----------------------------------------------------------------
+
+    def cache_file(self, ns: Namespace, write: FileWrite) -> FileMetadata:
+        return self.batch_cache_files(ns, [write])[0]
+
+    def batch_cache_files(self, ns: Namespace, writes: Sequence[FileWrite]) -> list[FileMetadata]:
+        charges = [file_charge(w) for w in writes]
+        check_fits(self._budgets, sum(charges), len(writes))
+        args: list[Any] = []
+        digests = []
+        for write, charge in zip(writes, charges, strict=True):
+            digest = hashlib.sha256(write.content).digest()
+            digests.append(digest)
+            tail = layout.file_tail(charge, digest, write.mtime_ns, write.labels)
+            args += (write.path, digest, tail + write.content)
+        stamps = self._call(
+            "put_files", ns, layout.cached_at_argument(self._wall_clock()), *self._session_budgets,
+            *args,
+        )  # fmt: skip
+        return [
+            FileMetadata(
+                path=w.path,
+                size=len(w.content),
+                sha256=digest,
+                mtime_ns=w.mtime_ns,
+                cached_at_ns=int(at),
+                labels=w.labels,
+                version=int(version),
+            )
+            for w, digest, (at, version) in zip(writes, digests, stamps, strict=True)
+        ]
+
+    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+        record = self._call("get", ns, b"f", path)[0]
+        return layout.cached_file(path, record) if record is not None else None
+
+    def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
+        record = self._call("get", ns, b"m", path)[0]
+        return layout.file_metadata(path, record) if record is not None else None
+
+    def batch_get_files(self, ns: Namespace, paths: Sequence[str]) -> list[CachedFile | None]:
+        if not paths:
+            self._call("get", ns, b"f")  # still a data call: it keeps the session alive
+            return []
+        found = self._call("get", ns, b"f", *paths)
+        return [
+            layout.cached_file(p, r) if r is not None else None
+            for p, r in zip(paths, found, strict=True)
+        ]
+
+    # -- analyses --------------------------------------------------------------
+
+    def cache_analysis(
+        self, ns: Namespace, path: str, analysis_type: str, result: bytes
+    ) -> CachedAnalysis:
+        charge = analysis_charge(path, analysis_type, result)
+        check_fits(self._budgets, charge, 1)
+        at = self._call(
+            "put_analysis", ns, layout.cached_at_argument(self._wall_clock()),
+            *self._session_budgets, path, analysis_type, result, charge,
+        )  # fmt: skip
+        return CachedAnalysis(result, int(at))
+
+    def get_analysis(self, ns: Namespace, path: str, analysis_type: str) -> CachedAnalysis | None:
+        record = self._call("get", ns, b"a", f"{path}\0{analysis_type}")[0]
+        return layout.cached_analysis(record) if record is not None else None
+
+    # -- removals --------------------------------------------------------------
+
+    def invalidate_file(self, ns: Namespace, path: str) -> Removed:
+        files, analyses = self._call("invalidate_file", ns, path)
+        return Removed(files, analyses)
+
+    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
+        types = () if analysis_type is None else (analysis_type,)
+        count: int = self._call("invalidate_analysis", ns, path, *types)
+        return count
+
+    def clear_session(self, ns: Namespace) -> Removed:
+        files, analyses = self._call("clear", ns)
+        return Removed(files, analyses)
+
+    # -- sessions and stats ----------------------------------------------------
+
+    def stats(self, ns: Namespace) -> Stats:
+        files, analyses, size, exists, hits, misses, evictions = (
+            int(v) for v in self._call("stats", ns)
+        )
+        return Stats(files, analyses, size, exists, hits, misses, evictions)
+
+    def store_stats(self) -> Stats:
+        sums = self._buckets()
+        return Stats(*sums[:8])
+
+    def expire_idle(self) -> int:
+        if self._budgets.session_ttl_seconds <= 0:
+            return 0
+        return self._buckets()[8]
+
+    def _buckets(self) -> list[int]:
+        """Sweep every bucket and sum its figures (``bucket`` in ``library.lua``)."""
+        now = repr(self._timer())
+        calls = [
+            (self._layout.bucket_keys(b), (now, self._ttl, self._layout.bucket_prefix(b)))
+            for b in range(layout.BUCKETS)
+        ]
+        sums = [0] * 9
+        for figures in self._functions.call_many("bucket", calls):
+            sums = [a + int(b) for a, b in zip(sums, figures, strict=True)]
+        return sums
+
+    # -- lifetime --------------------------------------------------------------
+
+    def check(self) -> None:
+        guard(self._client.ping)
+
+    def close(self) -> None:
+        self._client.close()
