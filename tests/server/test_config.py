@@ -43,12 +43,31 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
     "session_ttl_seconds": (("15m", 900.0), ("0", 0.0)),
     "sweep_seconds": (("0.25", 0.25), ("1h", 3600.0)),
     "log_level": (("DEBUG", "DEBUG"), ("warning", "WARNING")),
+    "redis_url": (
+        ("redis://10.0.0.7:6380/2", "redis://10.0.0.7:6380/2"),
+        ("rediss://agent:secret@cache:6379", "rediss://agent:secret@cache:6379"),
+    ),
+    "redis_key_prefix": (("team-a:", "team-a:"), ("", "")),
+    "redis_timeout_seconds": (("250ms", 0.25), ("3", 3.0)),
+    "backend": (("redis", "redis"), ("redis", "redis")),
 }
 
 
 def test_every_field_has_samples() -> None:
-    # "backend" has a single valid value; it is covered by its own tests.
-    assert set(SAMPLES) == set(FIELDS) - {"backend"}
+    assert set(SAMPLES) == set(FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (["--redis-url", "http://cache:6379"], "must start with redis://, rediss://, unix://"),
+        (["--redis-key-prefix", "a{b}:"], "must not contain { or }"),
+        (["--redis-timeout-seconds", "0"], "must be more than 0"),
+    ],
+)
+def test_redis_settings_that_cannot_work_are_refused(setting: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse(setting, {})
 
 
 def test_defaults_without_flags_or_environment() -> None:
@@ -187,23 +206,26 @@ def test_unknown_backend_flag_is_a_usage_error_listing_the_backends(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        parse(["--backend", "redis"], {})
+        parse(["--backend", "disk"], {})
 
     assert exit_info.value.code == 2
-    assert "argument --backend: invalid choice: 'redis' (choose from 'memory')" in (
+    assert "argument --backend: invalid choice: 'disk' (choose from 'memory', 'redis')" in (
         capsys.readouterr().err
     )
 
 
 def test_unknown_backend_in_environment_names_the_variable_and_the_backends() -> None:
-    with pytest.raises(ValueError, match=r"CONTEXTSTORE_BACKEND: 'disk' is not one of memory$"):
+    with pytest.raises(
+        ValueError, match=r"CONTEXTSTORE_BACKEND: 'disk' is not one of memory, redis$"
+    ):
         parse([], {"CONTEXTSTORE_BACKEND": "disk"})
-    with pytest.raises(ValueError, match="'redis' is not one of memory"):
-        ServerConfig(backend="redis")
+    with pytest.raises(ValueError, match="'disk' is not one of memory, redis"):
+        ServerConfig(backend="disk")
 
 
 def test_memory_backend_accepted_from_either_source() -> None:
     assert parse(["--backend", "memory"], {"CONTEXTSTORE_BACKEND": "redis"}).backend == "memory"
+    assert parse([], {"CONTEXTSTORE_BACKEND": "redis"}).backend == "redis"
     assert parse([], {"CONTEXTSTORE_BACKEND": "memory"}).backend == "memory"
 
 
@@ -427,7 +449,8 @@ def test_help_lists_choices_and_states_the_units(capsys: pytest.CaptureFixture[s
     text = " ".join(_help(capsys).split())
 
     assert "--log-level {DEBUG,INFO,WARNING,ERROR,CRITICAL}" in text
-    assert "--backend {memory}" in text
+    assert "--backend {memory,redis}" in text
+    assert "--redis-url URL" in text and "--redis-key-prefix PREFIX" in text
     assert "--max-content-bytes SIZE" in text
     assert "--grace-seconds DURATION" in text
     assert "16K = 16KiB = 16 x 1024 (binary); 16KB = 16 x 1000 (decimal)" in text

@@ -367,7 +367,10 @@ def test_invalid_environment_value_exits_naming_the_variable(variable: str, valu
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"CONTEXTSTORE_BACKEND": "redis"}, "CONTEXTSTORE_BACKEND: 'redis' is not one of memory"),
+        (
+            {"CONTEXTSTORE_BACKEND": "disk"},
+            "CONTEXTSTORE_BACKEND: 'disk' is not one of memory, redis",
+        ),
         ({"CONTEXTSTORE_WORKERS": "-2"}, "CONTEXTSTORE_WORKERS must be at least 1, got -2"),
         ({"CONTEXTSTORE_WORKERS": "0"}, "CONTEXTSTORE_WORKERS must be at least 1, got 0"),
     ],

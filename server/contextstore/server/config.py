@@ -213,6 +213,10 @@ def _metavar(f: dataclasses.Field[Any]) -> str | None:
         return None  # argparse lists them: {DEBUG,INFO,...}
     if f.name == "listen":
         return "ADDRESS"
+    if f.name == "redis_url":
+        return "URL"
+    if f.name == "redis_key_prefix":
+        return "PREFIX"
     if f.name.endswith("_bytes"):
         return "SIZE"
     if f.name.endswith("_seconds"):

@@ -139,7 +139,10 @@ class BackendUnavailable(ContextStoreError):
     backend answers again. ``backend`` names it (``"redis"``).
     """
 
-    def __init__(self, backend: str, detail: str) -> None:
+    def __init__(self, backend: str, detail: str, *, partial: bool = False) -> None:
         self.backend = backend
         self.detail = detail
+        self.partial = partial
+        """Only part of the backend failed (one Redis Cluster primary): the
+        health service keeps to what its own checks find."""
         super().__init__(f"the {backend} backend is unavailable: {detail}")

@@ -47,7 +47,7 @@ class BackendHealth:
 
     def on_error(self, error: ContextStoreError) -> None:
         """Hear of a call's domain error: an unavailable backend is reported at once."""
-        if isinstance(error, BackendUnavailable):
+        if isinstance(error, BackendUnavailable) and not error.partial:
             self._set(False, error)
 
     def check(self) -> bool:

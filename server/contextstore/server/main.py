@@ -15,6 +15,7 @@ from contextstore.server import __version__
 from contextstore.server import config as config_module
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
+from contextstore.server.errors import BackendUnavailable
 from contextstore.server.malloc import return_large_blocks_to_the_os
 from contextstore.server.store.base import Store
 from contextstore.server.wiring import build_server
@@ -39,7 +40,9 @@ def main(argv: Sequence[str]) -> int:
     )
     try:
         return serve(config)
-    except OSError as error:
+    except ValueError as error:  # a setting the backend cannot honour
+        return _fail(str(error), 2)
+    except (OSError, BackendUnavailable) as error:
         return _fail(str(error), 1)
     except KeyboardInterrupt:  # Ctrl-C before the handlers are in place: nothing to drain
         return 130
@@ -101,6 +104,9 @@ def _logfmt(value: str) -> str:
 
 def _sweep(store: Store, every: float, stopping: threading.Event) -> None:
     while not stopping.wait(every):
-        expired = store.expire_idle()
+        try:
+            expired = store.expire_idle()
+        except BackendUnavailable:
+            continue  # the health service reports it; the next sweep tries again
         if expired:
             log.info("event=sessions_expired count=%d", expired)

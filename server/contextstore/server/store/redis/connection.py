@@ -111,12 +111,15 @@ def connect(settings: Settings) -> tuple[Client, bool]:
     return client, cluster
 
 
-def guard(call: Callable[[], T]) -> T:
-    """Run a Redis call; its failures to reach Redis become ``BackendUnavailable``."""
+def guard(call: Callable[[], T], *, partial: bool = False) -> T:
+    """Run a Redis call; its failures to reach Redis become ``BackendUnavailable``.
+
+    ``partial``: the call needed one node of several (a Cluster primary).
+    """
     try:
         return call()
     except _UNREACHABLE as error:
-        raise BackendUnavailable(BACKEND, _describe(error)) from None
+        raise BackendUnavailable(BACKEND, _describe(error), partial=partial) from None
     except rx.ResponseError as error:
         if str(error).startswith("OOM"):
             raise QuotaExceeded(
@@ -184,11 +187,27 @@ class Functions:
         fcall: Callable[..., Any] = self._client.execute_command
         command = ("FCALL", f"{LIBRARY}_{name}", len(keys), *keys, *args)
         try:
-            return guard(lambda: fcall(*command))
+            return guard(lambda: fcall(*command), partial=self._cluster)
         except rx.ResponseError as error:
             if "Function not found" not in str(error):
                 raise
         # A primary that restarted empty, or joined since we started.
         log.info("event=redis_functions_reloaded library=%s", LIBRARY)
         self.load()
-        return guard(lambda: fcall(*command))
+        return guard(lambda: fcall(*command), partial=self._cluster)
+
+    def ping(self) -> None:
+        """Pass if Redis answers: for a Cluster, if any primary does."""
+        if not self._cluster:
+            guard(self._client.ping)
+            return
+        client: Any = self._client
+        nodes: list[Any] = guard(client.get_primaries)
+        failures = []
+        for node in nodes:
+            try:
+                guard(client.get_redis_connection(node).ping)
+                return
+            except BackendUnavailable as error:
+                failures.append(f"{node.name}: {error.detail}")
+        raise BackendUnavailable(BACKEND, "no primary answers (" + "; ".join(failures) + ")")

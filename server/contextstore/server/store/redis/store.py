@@ -54,7 +54,6 @@ from contextstore.server.store.redis.connection import (
     Functions,
     Settings,
     connect,
-    guard,
 )
 
 log = logging.getLogger("contextstore.server")
@@ -226,7 +225,7 @@ class RedisStore(Store):
     # -- lifetime --------------------------------------------------------------
 
     def check(self) -> None:
-        guard(self._client.ping)
+        self._functions.ping()
 
     def close(self) -> None:
         self._client.close()
