@@ -68,12 +68,16 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         "retryableStatusCodes": ["UNAVAILABLE"],
     }
     config = {
+        # Every address the target names gets a connection, and calls take
+        # turns over the ready ones. gRPC's default (pick_first) would send
+        # everything to the first address that answers.
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{"service": SERVICE, "method": m} for m in RETRIED_METHODS],
                 "retryPolicy": retry,
             }
-        ]
+        ],
     }
     return [
         ("grpc.service_config", json.dumps(config)),
