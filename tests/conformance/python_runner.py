@@ -1,8 +1,11 @@
 """The Python conformance runner: each step through ``contextstore.client``.
 
-Usage: python_runner.py --target HOST:PORT --cases PATH (see README.md beside
-it). A thin adapter: it maps each operation name to the typed client's method
-and prints what came back, normalized; ``matching`` judges it.
+Usage: python_runner.py --target TARGET [--target TARGET ...] --cases PATH
+(see README.md beside it). A thin adapter: it maps each operation name to the
+typed client's method and prints what came back, normalized; ``matching``
+judges it. One client per ``--target`` (each value handed to it as is, so
+``--target A,B`` is one client balancing over two servers); step k of a case
+goes to client k mod n, a case's setup to the first.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import argparse
 import base64
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -138,25 +142,31 @@ def run_step(client: ContextStoreClient, step: Args) -> dict[str, Any]:
     return {"result": normalize(result)}
 
 
-def run_case(client: ContextStoreClient, case: Args) -> dict[str, Any]:
+def run_case(clients: Sequence[ContextStoreClient], case: Args) -> dict[str, Any]:
+    """Setup on the first client; step k on client k mod n."""
     for session in case["sessions"]:
         try:
-            client.session(session or None).clear_session()
+            clients[0].session(session or None).clear_session()
         except ContextStoreError as error:
             return {"case": case["name"], "setup_error": f"clear_session({session!r}): {error}"}
-    return {"case": case["name"], "outcomes": [run_step(client, s) for s in case["steps"]]}
+    outcomes = [run_step(clients[k % len(clients)], step) for k, step in enumerate(case["steps"])]
+    return {"case": case["name"], "outcomes": outcomes}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--target", required=True)
+    parser.add_argument("--target", action="append", required=True)
     parser.add_argument("--cases", required=True)
     args = parser.parse_args()
     with open(args.cases, encoding="utf-8") as f:
         cases = json.load(f)["cases"]
-    with ContextStoreClient(args.target, timeout=DEADLINE_SECONDS) as client:
+    with ExitStack() as stack:
+        clients = [
+            stack.enter_context(ContextStoreClient(target, timeout=DEADLINE_SECONDS))
+            for target in args.target
+        ]
         for case in cases:
-            print(json.dumps(run_case(client, case)), flush=True)
+            print(json.dumps(run_case(clients, case)), flush=True)
     return 0
 
 

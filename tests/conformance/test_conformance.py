@@ -3,31 +3,34 @@
 Each language's runner is a real program (see README.md beside this file)
 that calls its typed client and prints what came back; the outcomes are
 judged here, by ``matching``, the same way for all five. The server is
-started here on a free port with the file's ``server`` settings. Runners go
-one after another: cases clear the namespaces they use, so two runners at once
-would clear each other's state.
+started here on a free port with the file's ``server`` settings. The suite
+runs twice per language: against that server, and against it given as two
+``--target``s (two clients taking turns by step); ``harness`` runs them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance.matching import expand, judge
+from conformance.harness import (
+    CASES,
+    LANGUAGES,
+    SUITE,
+    Reports,
+    check_case,
+    check_every_case_once,
+    reports,
+    run_runner,
+    suite_config,
+    write_cases,
+)
 
+from contextstore.client import ContextStoreClient
 from contextstore.server.app import Server
-from contextstore.server.config import ServerConfig
 
-HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
-SUITE = expand(json.loads((HERE / "cases.json").read_text(encoding="utf-8")))
-CASES = {case["name"]: case for case in SUITE["cases"]}
 OPERATIONS = {
     "cache_file", "get_file", "get_metadata", "cache_analysis", "get_analysis", "invalidate_file",
     "invalidate_analysis", "invalidate_analyses", "clear_session", "batch_get_files",
@@ -35,77 +38,25 @@ OPERATIONS = {
 }  # fmt: skip
 WRITES = {"cache_file", "cache_analysis", "batch_cache_files"}
 
-RUNNERS: dict[str, list[str]] = {
-    "python": [sys.executable, str(HERE / "python_runner.py")],
-    **{
-        lang: [str(ROOT / "client" / lang / "run-conformance")]
-        for lang in ("go", "java", "rust", "typescript")
-    },
-}
-RUNNER_TIMEOUT_SECONDS = 300
-
-
-def runner_input() -> dict[str, Any]:
-    """What runners read: the cases without their expectations, generators expanded."""
-    return {
-        "cases": [
-            {
-                "name": case["name"],
-                "sessions": case["sessions"],
-                "steps": [
-                    {key: step[key] for key in ("op", "session", "args") if key in step}
-                    for step in case["steps"]
-                ],
-            }
-            for case in SUITE["cases"]
-        ]
-    }
-
 
 @pytest.fixture(scope="module")
 def target() -> Iterator[str]:
-    config = dataclasses.replace(ServerConfig(listen="127.0.0.1:0"), **SUITE["server"])
-    server = Server(config)
+    server = Server(suite_config())
     server.start()
     yield server.address
     server.stop(grace=0)
 
 
-class Reports:
-    """Each language's runner, run once, when a test first asks for its reports."""
-
-    def __init__(self, target: str, steps_file: Path) -> None:
-        self._target, self._steps_file = target, steps_file
-        self._by_language: dict[str, dict[str, dict[str, Any]]] = {}
-
-    def __getitem__(self, language: str) -> dict[str, dict[str, Any]]:
-        if language not in self._by_language:
-            command = RUNNERS[language]
-            self._by_language[language] = _run(command, self._target, self._steps_file)
-        return self._by_language[language]
-
-
 @pytest.fixture(scope="module")
 def outcomes(target: str, tmp_path_factory: pytest.TempPathFactory) -> Reports:
     """Per language, the runner's report per case (``-k "go]"`` runs only Go's)."""
-    steps_file = tmp_path_factory.mktemp("conformance") / "steps.json"
-    steps_file.write_text(json.dumps(runner_input()), encoding="utf-8")
-    return Reports(target, steps_file)
+    return reports([target], tmp_path_factory.mktemp("conformance"))
 
 
-def _run(command: list[str], target: str, steps_file: Path) -> dict[str, dict[str, Any]]:
-    done = subprocess.run(
-        [*command, "--target", target, "--cases", str(steps_file)],
-        capture_output=True,
-        text=True,
-        timeout=RUNNER_TIMEOUT_SECONDS,
-        cwd=ROOT,
-    )
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    by_case = {line["case"]: line for line in lines}
-    if done.returncode != 0 or not by_case:
-        by_case["<runner>"] = {"error": f"exit {done.returncode}: {done.stderr[-3000:]}"}
-    return by_case
+@pytest.fixture(scope="module")
+def outcomes_two_targets(target: str, tmp_path_factory: pytest.TempPathFactory) -> Reports:
+    """The same, from runners given the one server as two targets: steps alternate clients."""
+    return reports([target, target], tmp_path_factory.mktemp("conformance-two"))
 
 
 def test_cases_are_well_formed() -> None:
@@ -129,20 +80,62 @@ def test_every_operation_is_exercised() -> None:
     assert used == OPERATIONS
 
 
-@pytest.mark.parametrize("language", sorted(RUNNERS))
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_case(outcomes: Reports, language: str, name: str) -> None:
-    report = outcomes[language].get(name)
-    assert report is not None, f"{language} reported nothing: {outcomes[language].get('<runner>')}"
-    assert "setup_error" not in report, f"{language} setup: {report['setup_error']}"
-    steps = CASES[name]["steps"]
-    got = report.get("outcomes", [])
-    assert len(got) == len(steps), f"{language}: {len(got)} outcomes for {len(steps)} steps"
-    for index, (step, outcome) in enumerate(zip(steps, got, strict=True)):
-        problem = judge(step["expect"], outcome)
-        assert problem is None, f"{language}, step {index} ({step['op']}): {problem}"
+    check_case(outcomes[language], language, name)
 
 
-@pytest.mark.parametrize("language", sorted(RUNNERS))
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_runner_reports_every_case_once(outcomes: Reports, language: str) -> None:
-    assert sorted(outcomes[language]) == sorted(CASES), outcomes[language].get("<runner>")
+    check_every_case_once(outcomes[language])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_case_from_two_clients(outcomes_two_targets: Reports, language: str, name: str) -> None:
+    check_case(outcomes_two_targets[language], language, name)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_two_clients_report_every_case_once(outcomes_two_targets: Reports, language: str) -> None:
+    check_every_case_once(outcomes_two_targets[language])
+
+
+# -- the runners' alternation, where it shows: two servers that share nothing ------
+
+ALTERNATION = {
+    "name": "alternation",
+    "sessions": ["s1"],
+    "steps": [
+        {"op": "get_file", "session": "s1", "args": {"path": "on-a"}},  # a: cleared
+        {"op": "get_file", "session": "s1", "args": {"path": "on-b"}},  # b: never cleared
+        {"op": "cache_file", "session": "s1", "args": {"path": "new", "content": "eA=="}},  # a
+        {"op": "get_file", "session": "s1", "args": {"path": "new"}},  # b: not there
+        {"op": "get_file", "session": "s1", "args": {"path": "new"}},  # a: there
+    ],
+}
+# What each step gives when step k goes to server k mod 2 and the setup clear to the first.
+ALTERNATED = ["miss", "result", "result", "miss", "result"]
+
+
+def _kind(outcome: dict[str, Any]) -> str:
+    return next(iter(outcome))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_steps_go_to_the_targets_in_turn_and_setup_to_the_first(
+    start_server: Callable[..., Server], tmp_path: Path, language: str
+) -> None:
+    a, b = start_server(), start_server()
+    for server, path in ((a, "on-a"), (b, "on-b")):
+        with ContextStoreClient(server.address, timeout=10) as client:
+            client.session("s1").cache_file(path, b"before the case")
+
+    by_case = run_runner(
+        language, [a.address, b.address], write_cases(tmp_path / "cases.json", [ALTERNATION])
+    )
+
+    report = by_case.get("alternation")
+    assert report is not None and "outcomes" in report, by_case
+    assert [_kind(outcome) for outcome in report["outcomes"]] == ALTERNATED, report

@@ -69,7 +69,12 @@ def _d(name: str) -> str:
 
 def _load_flags(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--target", metavar="HOST:PORT", help="server to load [default: start a local one]")
+    add(
+        "--target",
+        metavar="TARGET",
+        help="server to load, host[:port]; several, taken in "
+        "turns: IP[:port],IP[:port],... or dns:///NAME:PORT [default: start a local one]",
+    )
     add("--procs", type=int, help="client processes" + _d("procs"))
     add("--connections", type=int, help="gRPC connections in total [default: one per process]")
     add("--concurrency", type=int, help="closed loop: calls in flight in total" + _d("concurrency"))

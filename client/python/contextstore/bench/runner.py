@@ -12,7 +12,9 @@ Closed loop (``concurrency`` calls in flight in total) unless ``rate`` or
 ``schedule`` is set (open loop; see ``contextstore.bench.schedule``). With
 ``sweep``, closed-loop steps at concurrency 1, 2, 4, ... ``concurrency``, each
 for ``duration``, and the knee (``contextstore.bench.report``). Without a
-``target``, a local ``contextstore serve`` is started for the run.
+``target``, a local ``contextstore serve`` is started for the run. A target
+may list several servers (``10.0.0.1,10.0.0.2:7``, as the typed clients take
+it): every channel takes turns over them, and each must take the workload.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from contextstore.bench.schedule import Schedule, parse_schedule
 from contextstore.bench.worker import Phase, WorkerSpec, WorkerStats
 from contextstore.bench.workload import Workload
 from contextstore.client import ContextStoreClient, ServerInfo
-from contextstore.client.targets import with_default_port
+from contextstore.client.targets import channel_target, is_list, with_default_port
 
 __all__ = ["BenchConfig", "BenchReport", "OverLimit", "Progress", "Workload", "run"]
 
@@ -81,6 +83,8 @@ class BenchConfig:
             raise ValueError("give a rate or a schedule, not both")
         if self.sweep and self.open_loop:
             raise ValueError("a sweep is closed loop: drop rate and schedule")
+        if self.target:  # a list gRPC cannot read: said now, before any process starts
+            channel_target(with_default_port(self.target))
         self.parsed_schedule()  # fail now, not in the middle of a run
 
     @property
@@ -115,10 +119,28 @@ def run(config: BenchConfig, *, on_progress: OnProgress | None = None) -> BenchR
             if config.target
             else stack.enter_context(local_server(config.server_args)).address
         )
-        info = _server_info(target, config.timeout)
-        check_limits(config.workload, info.limits, preload=config.preload)
+        info = _checked_server_info(config, target)
         pool = stack.enter_context(_pool(config, target, info, since, on_progress))
         return _measure(config, target, info, pool, on_progress)
+
+
+def _checked_server_info(config: BenchConfig, target: str) -> ServerInfo:
+    """The first server's info, once every server of ``target`` takes the workload.
+
+    Each address of a list is asked on its own: asked through the list, the
+    answer would come from whichever server round_robin picked, and a server
+    with smaller limits would pass or fail the check by chance.
+    """
+    addresses = target.split(",") if is_list(target) else [target]
+    infos = [_server_info(address, config.timeout) for address in addresses]
+    for address, info in zip(addresses, infos, strict=True):
+        try:
+            check_limits(config.workload, info.limits, preload=config.preload)
+        except OverLimit as error:
+            if len(addresses) == 1:
+                raise
+            raise OverLimit(f"{address}: {error}") from None
+    return infos[0]
 
 
 def _server_info(target: str, timeout: float) -> ServerInfo:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import resource
 import sys
 import time
@@ -34,6 +35,8 @@ from contextstore.bench.histo import Recorder
 from contextstore.bench.prepared import Preload, build_plan
 from contextstore.bench.schedule import Schedule, prepend_warmup
 from contextstore.bench.workload import OPS, READS, SERVICE, Workload
+from contextstore.client._calls import BALANCING
+from contextstore.client.targets import channel_target
 
 Stub = Callable[..., Any]  # grpc.aio.UnaryUnaryMultiCallable, bytes in, bytes out
 PRELOAD_PARALLEL = 16  # preload calls in flight per worker
@@ -118,6 +121,8 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         ("grpc.enable_retries", 0),
         # Without a local pool, channels with equal arguments share one TCP connection.
         ("grpc.use_local_subchannel_pool", 1),
+        # A target listing several servers: each channel takes turns over them.
+        ("grpc.service_config", json.dumps(BALANCING)),
     ]
 
 
@@ -166,7 +171,7 @@ class Worker:
     async def _connect(self) -> None:
         options = channel_options(self.spec.max_message_bytes)
         for _ in range(self.spec.connections):
-            channel = grpc.aio.insecure_channel(self.spec.target, options=options)
+            channel = grpc.aio.insecure_channel(channel_target(self.spec.target), options=options)
             self.channels.append(channel)
             self.stubs.append({op: channel.unary_unary(SERVICE + m) for op, m in OPS.items()})
         connect = [channel.channel_ready() for channel in self.channels]

@@ -54,8 +54,9 @@ def _common(*, defaults: bool) -> argparse.ArgumentParser:
     group = common.add_argument_group("connection and output")
     group.add_argument(
         "--target", type=inputs.utf8, default=default(target),
-        help="server address, host[:port] (port 50051 when absent) or unix:PATH"
-        f" [env CONTEXTSTORE_TARGET; default {target}]",
+        help="server address, host[:port] (port 50051 when absent) or unix:PATH; several"
+        " servers to take turns over: IP[:port],IP[:port],... or dns:///NAME:PORT (every"
+        f" address of NAME) [env CONTEXTSTORE_TARGET; default {target}]",
     )  # fmt: skip
     group.add_argument(
         "--session", type=inputs.utf8, default=default(None),

@@ -16,8 +16,9 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
+from contextstore.cli.inputs import UsageError
 from contextstore.client import _calls as calls
-from contextstore.client.targets import with_default_port
+from contextstore.client.targets import channel_target, with_default_port
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 
@@ -59,6 +60,10 @@ def _code(number: int) -> grpc.StatusCode:
 class Connection:
     """One channel to ``target``; ``run`` returns a call's response message.
 
+    ``target`` may list several servers (``10.0.0.1,10.0.0.2:7``, each address
+    with port 50051 when it has none): calls take turns over them, as in the
+    typed clients; a list gRPC cannot read raises ``UsageError``.
+
     The channel's message-size limit is ``max_message_bytes`` when given;
     otherwise, for calls that carry payloads (``sized``), the server's own
     advertised ``max_message_bytes``, asked once with GetServerInfo.
@@ -66,6 +71,10 @@ class Connection:
 
     def __init__(self, target: str, *, timeout: float, max_message_bytes: int | None) -> None:
         self.target = with_default_port(target)
+        try:  # checked now, so a list gRPC cannot read is a usage error, not UNKNOWN later
+            self._uri = channel_target(self.target)
+        except ValueError as error:
+            raise UsageError(f"--target: {error}") from None
         self.timeout = timeout
         self._limit = max_message_bytes
         self._channel: grpc.Channel | None = None
@@ -98,7 +107,7 @@ class Connection:
 
     def _open(self, limit: int | None) -> None:
         options = calls.channel_options(limit or calls.DEFAULT_MAX_MESSAGE_BYTES)
-        self._channel = grpc.insecure_channel(self.target, options)
+        self._channel = grpc.insecure_channel(self._uri, options)
         self._stub = pb_grpc.ContextStoreServiceStub(self._channel)
 
     def _server_limit(self) -> int | None:

@@ -44,6 +44,10 @@ DEFAULT_TARGET = f"127.0.0.1:{DEFAULT_PORT}"
 DEFAULT_TIMEOUT = 10.0
 # The server's default limit: 16 MiB of content plus 1 MiB of headroom.
 DEFAULT_MAX_MESSAGE_BYTES = 17 << 20
+# Every address the target names gets a connection, and calls take turns over
+# the ready ones; gRPC's default (pick_first) would send every call to the
+# first address that answers. Part of every channel's service config.
+BALANCING: dict[str, Any] = {"loadBalancingConfig": [{"round_robin": {}}]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +72,13 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         "retryableStatusCodes": ["UNAVAILABLE"],
     }
     config = {
+        **BALANCING,
         "methodConfig": [
             {
                 "name": [{"service": SERVICE, "method": m} for m in RETRIED_METHODS],
                 "retryPolicy": retry,
             }
-        ]
+        ],
     }
     return [
         ("grpc.service_config", json.dumps(config)),

@@ -21,6 +21,7 @@ from contextstore.client.models import (
     ServerInfo,
     Stats,
 )
+from contextstore.client.targets import channel_target
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
@@ -33,6 +34,12 @@ class ContextStoreClient:
     bound to one session that shares the channel. Every call has a deadline
     (``timeout`` seconds, overridable per call); reads of a missing entry
     return ``None``; failures raise ``contextstore.client.errors`` exceptions.
+
+    ``target`` is one server (``host:port``, ``unix:/path``), several
+    (``10.0.0.1:50051,10.0.0.2:50051``: IP addresses with ports; a host name
+    in a list raises ``ValueError``) or ``dns:///name:port`` for every address
+    of a name. Calls take turns over every server that is up (``round_robin``);
+    see ``contextstore.client.targets``.
     """
 
     def __init__(
@@ -44,10 +51,11 @@ class ContextStoreClient:
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         options = calls.channel_options(max_message_bytes)
+        uri = channel_target(target)
         self._channel = (
-            grpc.secure_channel(target, credentials, options)
+            grpc.secure_channel(uri, credentials, options)
             if credentials is not None
-            else grpc.insecure_channel(target, options)
+            else grpc.insecure_channel(uri, options)
         )
         self._stub = pb_grpc.ContextStoreServiceStub(self._channel)
         self._timeout = timeout
