@@ -19,7 +19,7 @@ import dataclasses
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +112,12 @@ def reports(targets: Sequence[str], directory: Path) -> Reports:
     return Reports(targets, write_cases(directory / "steps.json", SUITE["cases"]))
 
 
-def check_case(by_case: ByCase, language: str, name: str) -> None:
-    """Fail unless the runner's report on case ``name`` meets every expectation."""
+def check_case(by_case: ByCase, language: str, name: str, cases: Mapping[str, Any] = CASES) -> None:
+    """Fail unless the runner's report on case ``name`` meets every expectation in ``cases``."""
     report = by_case.get(name)
     assert report is not None, f"{language} reported nothing: {by_case.get('<runner>')}"
     assert "setup_error" not in report, f"{language} setup: {report['setup_error']}"
-    steps = CASES[name]["steps"]
+    steps = cases[name]["steps"]
     got = report.get("outcomes", [])
     assert len(got) == len(steps), f"{language}: {len(got)} outcomes for {len(steps)} steps"
     for index, (step, outcome) in enumerate(zip(steps, got, strict=True)):
