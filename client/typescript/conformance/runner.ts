@@ -13,6 +13,7 @@
  */
 
 import { readFileSync } from "node:fs";
+import { parseArgs as parseArgv } from "node:util";
 
 import {
   ContextStoreClient,
@@ -275,18 +276,15 @@ interface Arguments {
   cases: string;
 }
 
-function parseArgs(argv: readonly string[]): Arguments {
-  const parsed: Arguments = { targets: [], cases: "" };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    const eq = arg.indexOf("=");
-    const [key, value] = eq >= 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, argv[++i]];
-    if (key === "--target" && value !== undefined) parsed.targets.push(value);
-    else if (key === "--cases" && value !== undefined) parsed.cases = value;
-    else throw new Error(`unexpected argument ${JSON.stringify(arg)}`);
-  }
-  if (parsed.targets.length === 0 || parsed.cases === "") throw new Error("--target and --cases are required");
-  return parsed;
+/** `--target` (repeated) and `--cases`, as `--name value` or `--name=value`. */
+function parseArgs(argv: string[]): Arguments {
+  const { values } = parseArgv({
+    args: argv,
+    options: { target: { type: "string", multiple: true }, cases: { type: "string" } },
+    strict: true,
+  });
+  if (values.target === undefined || values.cases === undefined) throw new Error("--target and --cases are required");
+  return { targets: values.target, cases: values.cases };
 }
 
 /** One client per target; a target the client refuses is a usage error. */
