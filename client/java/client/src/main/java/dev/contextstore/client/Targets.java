@@ -39,6 +39,7 @@ final class Targets {
   static final String LIST_SCHEME = "contextstore-addresses";
 
   private static final Pattern SCHEME = Pattern.compile("^([A-Za-z][A-Za-z0-9+.-]*):");
+  private static final String NOT_AN_ADDRESS = "is not an address (HOST:PORT, [IPV6]:PORT)";
 
   private Targets() {}
 
@@ -78,13 +79,13 @@ final class Targets {
 
   private static InetSocketAddress address(String target, String entry) {
     if (entry.isEmpty()) {
-      throw refused(target, entry, "is not an address (HOST:PORT, [IPV6]:PORT)");
+      throw refused(target, entry, NOT_AN_ADDRESS);
     }
     HostAndPort parsed;
     try {
       parsed = HostAndPort.fromString(entry);
     } catch (IllegalArgumentException bad) { // unbalanced brackets, a port out of range...
-      throw refused(target, entry, "is not an address (HOST:PORT, [IPV6]:PORT): " + bad.getMessage());
+      throw refused(target, entry, NOT_AN_ADDRESS + ": " + bad.getMessage());
     }
     if (!parsed.hasPort()) {
       throw refused(target, entry, "has no port: every address of a list needs one");
