@@ -2,14 +2,18 @@
  * The TypeScript conformance runner: each step of tests/conformance through the
  * typed client (@contextstore/client), never the raw stubs.
  *
- * Usage: node build/conformance/runner.js --target HOST:PORT --cases PATH (see
- * tests/conformance/README.md). A thin adapter: it maps each operation name to
- * the typed client's method and prints what came back, normalized, one JSON
- * line per case; the Python harness (matching.py) judges it. Exits 0 once every
- * case is printed, whatever the outcomes; 2 on a usage error.
+ * Usage: node build/conformance/runner.js --target HOST:PORT [--target ...] --cases PATH
+ * (see tests/conformance/README.md). A thin adapter: it maps each operation name
+ * to the typed client's method and prints what came back, normalized, one JSON
+ * line per case; the Python harness (matching.py) judges it. With several
+ * --target, each is one client (a value such as "A,B" is one client balancing
+ * over both) and step k of a case goes to client k mod n; the setup clears go to
+ * the first. Exits 0 once every case is printed, whatever the outcomes; 2 on a
+ * usage error.
  */
 
 import { readFileSync } from "node:fs";
+import { parseArgs as parseArgv } from "node:util";
 
 import {
   ContextStoreClient,
@@ -249,50 +253,71 @@ async function runStep(client: ContextStoreClient, step: Step): Promise<Json> {
   return result === MISS ? { miss: true } : { result };
 }
 
-async function runCase(client: ContextStoreClient, testCase: Case): Promise<Json> {
+/** The clients of the --target values, in order; there is at least one. */
+type Clients = readonly [ContextStoreClient, ...ContextStoreClient[]];
+
+async function runCase(clients: Clients, testCase: Case): Promise<Json> {
   for (const session of testCase.sessions) {
     try {
-      await client.session(session).clearSession();
+      await clients[0].session(session).clearSession();
     } catch (error) {
       return { case: testCase.name, setup_error: `clearSession(${JSON.stringify(session)}): ${message(error)}` };
     }
   }
   const outcomes: Json[] = [];
-  for (const step of testCase.steps) outcomes.push(await runStep(client, step));
+  for (const [k, step] of testCase.steps.entries()) {
+    outcomes.push(await runStep(clients[k % clients.length] ?? clients[0], step));
+  }
   return { case: testCase.name, outcomes };
 }
 
-function parseArgs(argv: readonly string[]): { target: string; cases: string } {
-  const values: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    const eq = arg.indexOf("=");
-    const [key, value] = eq >= 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, argv[++i]];
-    if ((key !== "--target" && key !== "--cases") || value === undefined) {
-      throw new Error(`unexpected argument ${JSON.stringify(arg)}`);
-    }
-    values[key.slice(2)] = value;
-  }
+interface Arguments {
+  targets: string[];
+  cases: string;
+}
+
+/** `--target` (repeated) and `--cases`, as `--name value` or `--name=value`. */
+function parseArgs(argv: string[]): Arguments {
+  const { values } = parseArgv({
+    args: argv,
+    options: { target: { type: "string", multiple: true }, cases: { type: "string" } },
+    strict: true,
+  });
   if (values.target === undefined || values.cases === undefined) throw new Error("--target and --cases are required");
-  return { target: values.target, cases: values.cases };
+  return { targets: values.target, cases: values.cases };
+}
+
+/** One client per target; a target the client refuses is a usage error. */
+function connect(targets: readonly string[]): Clients {
+  const clients: ContextStoreClient[] = [];
+  try {
+    for (const target of targets) clients.push(new ContextStoreClient(target, { timeoutMs: DEADLINE_MS }));
+  } catch (error) {
+    for (const client of clients) client.close();
+    throw error;
+  }
+  const [first, ...others] = clients;
+  if (first === undefined) throw new Error("no --target");
+  return [first, ...others];
 }
 
 async function main(): Promise<number> {
   let args;
+  let clients;
   try {
     args = parseArgs(process.argv.slice(2));
+    clients = connect(args.targets);
   } catch (error) {
-    process.stderr.write(`${message(error)}\nusage: run-conformance --target HOST:PORT --cases PATH\n`);
+    process.stderr.write(`${message(error)}\nusage: run-conformance --target HOST:PORT [--target ...] --cases PATH\n`);
     return 2;
   }
-  const { cases } = JSON.parse(readFileSync(args.cases, "utf8")) as { cases: Case[] };
-  const client = new ContextStoreClient(args.target, { timeoutMs: DEADLINE_MS });
   try {
+    const { cases } = JSON.parse(readFileSync(args.cases, "utf8")) as { cases: Case[] };
     for (const testCase of cases) {
-      process.stdout.write(`${JSON.stringify(await runCase(client, testCase))}\n`);
+      process.stdout.write(`${JSON.stringify(await runCase(clients, testCase))}\n`);
     }
   } finally {
-    client.close();
+    for (const client of clients) client.close();
   }
   return 0;
 }

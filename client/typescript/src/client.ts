@@ -3,6 +3,7 @@
  *
  * - `new ContextStoreClient(target)` addresses the global namespace;
  *   `client.session(id)` returns a handle bound to one session, sharing the channel.
+ *   `target` may name several servers (target.ts); calls go round-robin over them.
  * - Every call has a deadline: `timeoutMs` of the client (10 s by default),
  *   overridable per call; an `AbortSignal` cancels a call.
  * - A read of one missing entry resolves to `undefined` instead of rejecting.
@@ -19,6 +20,7 @@ import * as pb from "./gen/contextstore/v1/context_store";
 import { DESCRIPTOR_SET_BASE64 } from "./gen/descriptor_set";
 import { Timestamp } from "./gen/google/protobuf/timestamp";
 import { ContextStoreError, Status, toContextStoreError } from "./errors";
+import { channelTarget } from "./target";
 
 export const DEFAULT_TARGET = "127.0.0.1:50051";
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -173,8 +175,10 @@ function cachedFile(content: Buffer, metadata: pb.FileMetadata | undefined): Cac
   return { content, metadata: metadata ?? pb.FileMetadata.create() };
 }
 
+/** Calls spread over every address of the target (round_robin); reads retried on UNAVAILABLE. */
 function serviceConfig(): string {
   return JSON.stringify({
+    loadBalancingConfig: [{ round_robin: {} }],
     methodConfig: [
       {
         name: retriedMethods().map((method) => ({ service: SERVICE_NAME, method })),
@@ -201,7 +205,7 @@ class Transport {
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.stub = new pb.ContextStoreServiceClient(
-      target,
+      channelTarget(target),
       options.credentials ?? grpc.credentials.createInsecure(),
       {
         "grpc.service_config": serviceConfig(),
@@ -403,6 +407,14 @@ export class ContextStoreSession {
  * when done.
  */
 export class ContextStoreClient extends ContextStoreSession {
+  /**
+   * `target` is one server (`"127.0.0.1:50051"`, `"localhost:50051"`), several
+   * (`"127.0.0.1:50051,127.0.0.1:50052"`, `"[::1]:50051,[::1]:50052"`: IP addresses with
+   * their ports, one family), or any URI grpc-js resolves (`"dns:///name:50051"`, whose every
+   * address is used, `"unix:///run/cs.sock"`). Calls are spread over every address
+   * (round_robin). A list naming a host, an address without a port or two families throws a
+   * TypeError: a host name with several addresses is one `dns:///` target.
+   */
   constructor(target: string = DEFAULT_TARGET, options: ClientOptions = {}) {
     super(new Transport(target, options), undefined);
   }

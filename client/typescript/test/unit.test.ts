@@ -174,3 +174,34 @@ test("the channel retries a read on UNAVAILABLE, never a write", async () => {
     fake.stop();
   }
 });
+
+test("a list of addresses spreads the calls over every server (round_robin)", async () => {
+  const answered = [0, 0];
+  const servers = await Promise.all(
+    answered.map((_, i) =>
+      serve({
+        getStats: (_call, callback) => {
+          answered[i] = (answered[i] ?? 0) + 1;
+          callback(null, pb.GetStatsResponse.create());
+        },
+      }),
+    ),
+  );
+  const client = new ContextStoreClient(servers.map((s) => s.target).join(","), { timeoutMs: 5_000 });
+  try {
+    // round_robin picks a server once its connection is up, and the two come up in any order:
+    // call until both have answered (pick_first would send every call to the first).
+    for (let calls = 0; answered.includes(0) && calls < 200; calls++) await client.stats();
+    assert.ok(!answered.includes(0), `every call went to one server: ${answered.join(", ")}`);
+    // Both connected: the calls take turns.
+    const before = [...answered];
+    for (let calls = 0; calls < 10; calls++) await client.stats();
+    assert.deepEqual(
+      answered.map((count, i) => count - (before[i] ?? 0)),
+      [5, 5],
+    );
+  } finally {
+    client.close();
+    for (const server of servers) server.stop();
+  }
+});

@@ -29,7 +29,6 @@ import dev.contextstore.v1.InvalidateAnalysisRequest;
 import dev.contextstore.v1.InvalidateFileRequest;
 import dev.contextstore.v1.InvalidateFileResponse;
 import io.grpc.Channel;
-import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -52,8 +51,9 @@ import java.util.function.Function;
  * to one session that shares the channel. Every call has a deadline ({@link #DEFAULT_TIMEOUT}
  * unless {@link #withTimeout(Duration)} says otherwise); a read of a missing entry returns
  * {@link Optional#empty()}; every other failure throws {@link ContextStoreException}. Reads are
- * retried on UNAVAILABLE through the channel's service config. Close the client (not its
- * handles) to release the channel.
+ * retried on UNAVAILABLE through the channel's service config, which also spreads calls
+ * round_robin over every address of the target (several servers may be listed: {@link
+ * #ContextStoreClient(String)}). Close the client (not its handles) to release the channel.
  */
 public final class ContextStoreClient implements AutoCloseable {
   /** Where {@code contextstore serve} listens by default. */
@@ -87,14 +87,23 @@ public final class ContextStoreClient implements AutoCloseable {
     this.sessionId = sessionId;
   }
 
-  /** Connects to {@code target} (e.g. {@code "127.0.0.1:50051"}) in plaintext. */
+  /**
+   * Connects to {@code target} in plaintext. {@code target} is one server ({@code
+   * "127.0.0.1:50051"}, {@code "localhost:50051"}), several ({@code
+   * "127.0.0.1:50051,127.0.0.1:50052"}, {@code "[::1]:50051,10.0.0.2:50051"}: IP addresses with
+   * their ports), or a URI grpc-java resolves ({@code "dns:///name:50051"}, every address of the
+   * name used). Calls are spread over every address (round_robin).
+   *
+   * @throws IllegalArgumentException for a list naming a host or an address without a port: a
+   *     host name with several addresses is one {@code dns:///} target
+   */
   public ContextStoreClient(String target) {
     this(target, DEFAULT_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES);
   }
 
   /**
-   * Connects to {@code target} in plaintext, with a default deadline and the largest response
-   * accepted.
+   * Connects to {@code target} (the forms of {@link #ContextStoreClient(String)}) in plaintext,
+   * with a default deadline and the largest response accepted.
    */
   public ContextStoreClient(String target, Duration timeout, int maxMessageBytes) {
     this(newChannel(target, maxMessageBytes), timeout);
@@ -111,11 +120,14 @@ public final class ContextStoreClient implements AutoCloseable {
 
   private static ManagedChannel newChannel(String target, int maxMessageBytes) {
     return configure(
-            Grpc.newChannelBuilder(target, InsecureChannelCredentials.create()), maxMessageBytes)
+            Targets.channelBuilder(target, InsecureChannelCredentials.create()), maxMessageBytes)
         .build();
   }
 
-  /** What every channel this client opens has: the response limit and retried reads. */
+  /**
+   * What every channel this client opens has: the response limit, calls spread over every
+   * address and retried reads.
+   */
   static ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> builder, int maxMessageBytes) {
     return builder
         .maxInboundMessageSize(maxMessageBytes)
@@ -135,7 +147,11 @@ public final class ContextStoreClient implements AutoCloseable {
         .toList();
   }
 
-  /** Reads have no side effects, so the channel retries them on UNAVAILABLE. */
+  /**
+   * Calls go round_robin over every address the target resolves to (one HTTP/2 connection would
+   * pin them to one server); reads have no side effects, so the channel retries them on
+   * UNAVAILABLE.
+   */
   static Map<String, Object> serviceConfig() {
     List<Map<String, Object>> names = new ArrayList<>();
     for (String method : RETRIED_METHODS) {
@@ -148,7 +164,9 @@ public final class ContextStoreClient implements AutoCloseable {
             "maxBackoff", "1s",
             "backoffMultiplier", 2.0,
             "retryableStatusCodes", List.of("UNAVAILABLE"));
-    return Map.of("methodConfig", List.of(Map.of("name", names, "retryPolicy", retry)));
+    return Map.of(
+        "loadBalancingConfig", List.of(Map.of("round_robin", Map.of())),
+        "methodConfig", List.of(Map.of("name", names, "retryPolicy", retry)));
   }
 
   /** A handle bound to {@code sessionId} ({@code null} or empty: global), sharing the channel. */

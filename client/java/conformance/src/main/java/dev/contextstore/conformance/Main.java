@@ -37,10 +37,13 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The Java conformance runner: {@code --target HOST:PORT --cases PATH}
+ * The Java conformance runner: {@code --target HOST:PORT [--target ...] --cases PATH}
  * (tests/conformance/README.md). A thin adapter: it maps each operation name to the typed
  * client's method, runs every step and prints what came back, normalized, one JSON line per case.
- * It judges nothing: the harness does. Exits 0 once every case is printed, 2 when it cannot run.
+ * With several {@code --target}, each is one client (a value such as {@code A,B} is one client
+ * balancing over both) and step k of a case goes to client k mod n; the setup clears go to the
+ * first. It judges nothing: the harness does. Exits 0 once every case is printed, 2 when it
+ * cannot run.
  */
 public final class Main {
   private static final Duration DEADLINE = Duration.ofSeconds(10);
@@ -84,29 +87,28 @@ public final class Main {
     OPERATIONS.put(name, operation);
   }
 
+  private static final String USAGE =
+      "usage: run-conformance --target HOST:PORT [--target ...] --cases PATH";
+
   public static void main(String[] args) {
-    String target = null;
+    List<String> targets = new ArrayList<>();
     String cases = null;
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
-      if ((arg.equals("--target") || arg.equals("--cases")) && i + 1 < args.length) {
-        if (arg.equals("--target")) {
-          target = args[++i];
-        } else {
-          cases = args[++i];
-        }
+      if (arg.equals("--target") && i + 1 < args.length) {
+        targets.add(args[++i]);
+      } else if (arg.equals("--cases") && i + 1 < args.length) {
+        cases = args[++i];
       } else if (arg.startsWith("--target=")) {
-        target = arg.substring("--target=".length());
+        targets.add(arg.substring("--target=".length()));
       } else if (arg.startsWith("--cases=")) {
         cases = arg.substring("--cases=".length());
       } else {
-        target = null;
-        break;
+        exit(2, "unexpected argument " + GSON.toJson(arg) + "\n" + USAGE);
       }
     }
-    if (target == null || cases == null) {
-      System.err.println("usage: run-conformance --target HOST:PORT --cases PATH");
-      System.exit(2);
+    if (targets.isEmpty() || cases == null) {
+      exit(2, USAGE);
     }
     JsonArray file;
     try {
@@ -115,29 +117,47 @@ public final class Main {
               .getAsJsonObject()
               .getAsJsonArray("cases");
     } catch (IOException | RuntimeException error) {
-      System.err.println("cannot read " + cases + ": " + error);
-      System.exit(2);
+      exit(2, "cannot read " + cases + ": " + error);
       return;
     }
     PrintStream out =
         new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
-    try (ContextStoreClient client =
-        new ContextStoreClient(target, DEADLINE, ContextStoreClient.DEFAULT_MAX_MESSAGE_BYTES)) {
-      for (JsonElement element : file) {
-        out.println(GSON.toJson(runCase(client, element.getAsJsonObject())));
+    List<ContextStoreClient> clients = new ArrayList<>();
+    try {
+      for (String target : targets) {
+        clients.add(
+            new ContextStoreClient(target, DEADLINE, ContextStoreClient.DEFAULT_MAX_MESSAGE_BYTES));
       }
+    } catch (IllegalArgumentException badTarget) { // a list the client cannot take
+      clients.forEach(ContextStoreClient::close);
+      exit(2, badTarget.getMessage() + "\n" + USAGE);
+    }
+    try {
+      for (JsonElement element : file) {
+        out.println(GSON.toJson(runCase(clients, element.getAsJsonObject())));
+      }
+    } finally {
+      clients.forEach(ContextStoreClient::close);
     }
     out.flush();
     System.exit(0);
   }
 
-  /** Clears every listed session, then runs the steps: one line of the report. */
-  private static JsonObject runCase(ContextStoreClient client, JsonObject testCase) {
+  private static void exit(int status, String message) {
+    System.err.println(message);
+    System.exit(status);
+  }
+
+  /**
+   * Clears every listed session through the first client, then runs step k through client k mod
+   * n: one line of the report.
+   */
+  private static JsonObject runCase(List<ContextStoreClient> clients, JsonObject testCase) {
     JsonObject line = new JsonObject();
     line.addProperty("case", testCase.get("name").getAsString());
     for (JsonElement session : testCase.getAsJsonArray("sessions")) {
       try {
-        client.session(session.getAsString()).clearSession(); // "": the global namespace
+        clients.get(0).session(session.getAsString()).clearSession(); // "": the global namespace
       } catch (ContextStoreException error) {
         line.addProperty(
             "setup_error", "clear_session(" + GSON.toJson(session) + "): " + error.getMessage());
@@ -145,8 +165,9 @@ public final class Main {
       }
     }
     JsonArray outcomes = new JsonArray();
-    for (JsonElement step : testCase.getAsJsonArray("steps")) {
-      outcomes.add(runStep(client, step.getAsJsonObject()));
+    JsonArray steps = testCase.getAsJsonArray("steps");
+    for (int k = 0; k < steps.size(); k++) {
+      outcomes.add(runStep(clients.get(k % clients.size()), steps.get(k).getAsJsonObject()));
     }
     line.add("outcomes", outcomes);
     return line;
