@@ -73,10 +73,13 @@ def test_the_wheel_holds_the_packages_and_the_license_not_the_benchmarks(
     installed: Installed,
 ) -> None:
     names = zipfile.ZipFile(installed.wheel).namelist()
-    assert not [n for n in names if n.startswith("benchmarks/")]
+    assert not [n for n in names if n.startswith(("benchmarks/", "devtools/"))]
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
-    for package in ("client", "v1", "units", "cli", "bench", "server", "server/store"):
+    packages = ("client", "v1", "units", "cli", "bench", "server", "server/store")
+    for package in (*packages, "server/store/redis"):
         assert f"contextstore/{package}/__init__.py" in names
+    # The Redis backend loads its functions from this file, next to its code.
+    assert "contextstore/server/store/redis/library.lua" in names
 
 
 def test_the_client_alone_requires_only_grpc_and_protobuf(installed: Installed) -> None:
