@@ -5,11 +5,12 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::error::Error;
 use crate::pb;
 use crate::pb::context_store_service_client::ContextStoreServiceClient;
+use crate::target;
 
 /// The server's default address.
 pub const DEFAULT_TARGET: &str = "127.0.0.1:50051";
@@ -166,31 +167,33 @@ pub struct Client {
     session: Option<String>,
 }
 
-fn endpoint(target: &str) -> Result<Endpoint, Error> {
-    let uri = if target.contains("://") {
-        target.to_string()
-    } else {
-        format!("http://{target}")
-    };
-    Endpoint::from_shared(uri)
-        .map(|e| e.connect_timeout(DEFAULT_TIMEOUT))
-        .map_err(|e| Error::new(Code::InvalidArgument, format!("bad target {target:?}: {e}")))
-}
-
 impl Client {
-    /// Connects to `target` (`HOST:PORT`, or a `http://` URI), failing with
-    /// `Unavailable` when the server cannot be reached.
+    /// Connects to `target`, failing with `Unavailable` when no server can be
+    /// reached. The target is one of:
+    ///
+    /// - one server: `HOST:PORT`, or a URI (`http://HOST:PORT`); one
+    ///   connection, as before lists existed;
+    /// - a comma-separated list, `"10.0.0.1:50051,10.0.0.2:50051"` (spaces
+    ///   around each ignored, each `HOST:PORT`): one connection per server;
+    /// - `dns:///NAME:PORT`: one connection per address the name has,
+    ///   resolved once, here.
+    ///
+    /// With several servers, calls are spread over them by tonic's balancer
+    /// (power of two choices among the connected servers; tonic has no
+    /// `round_robin`), and `connect` succeeds as soon as one answers. A bad
+    /// target is `InvalidArgument`; a name that does not resolve, `Unavailable`.
     pub async fn connect(target: &str) -> Result<Client, Error> {
-        let channel = endpoint(target)?
-            .connect()
-            .await
-            .map_err(Error::transport)?;
-        Ok(Client::from_channel(channel))
+        let endpoints = target::endpoints(&target::parse(target)?).await?;
+        Ok(Client::from_channel(
+            target::connected_channel(endpoints).await?,
+        ))
     }
 
-    /// Like [`Client::connect`], but connects on the first call.
+    /// Like [`Client::connect`], but connects on the first call (a
+    /// `dns:///` name is still resolved here, with the blocking resolver).
     pub fn connect_lazy(target: &str) -> Result<Client, Error> {
-        Ok(Client::from_channel(endpoint(target)?.connect_lazy()))
+        let endpoints = target::endpoints_now(&target::parse(target)?)?;
+        Ok(Client::from_channel(target::lazy_channel(endpoints)))
     }
 
     /// A client over an existing channel (e.g. one with TLS configured).
