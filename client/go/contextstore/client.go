@@ -80,17 +80,32 @@ func collect(opts []Option) options {
 	return o
 }
 
-// Client talks to one contextstore server. It is safe for concurrent use.
+// Client talks to contextstore: one server, or several sharing one store
+// (see NewClient). It is safe for concurrent use.
 type Client struct {
 	conn    *grpc.ClientConn // nil when the connection belongs to the caller
 	stub    pb.ContextStoreServiceClient
 	timeout time.Duration
 }
 
-// NewClient creates a client for target ("host:port"). It does not connect
-// until the first call. Close it when done.
+// NewClient creates a client for target. It does not connect until the first
+// call. Close it when done. The target is one of:
+//
+//   - one address, "host:port" (a name is resolved by DNS, every address it
+//     has being used);
+//   - a comma-separated list of addresses, "10.0.0.1:50051,10.0.0.2:50051"
+//     (spaces around each are ignored; each needs its port);
+//   - any URI grpc-go resolves, such as "dns:///name:port" for a DNS name
+//     with several addresses (re-resolved when a connection drops).
+//
+// Calls are spread over every address with gRPC's round_robin policy, so
+// several servers sharing one store all serve this client.
 func NewClient(target string, opts ...Option) (*Client, error) {
 	o := collect(opts)
+	target, resolverOptions, err := resolveTarget(target)
+	if err != nil {
+		return nil, err
+	}
 	dial := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(serviceConfig()),
@@ -101,7 +116,8 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 		// The default deadline also covers calls made through Stub().
 		grpc.WithChainUnaryInterceptor(deadlineInterceptor(o.timeout)),
 	}
-	conn, err := grpc.NewClient(target, append(dial, o.dialOptions...)...)
+	dial = append(append(dial, resolverOptions...), o.dialOptions...)
+	conn, err := grpc.NewClient(target, dial...)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +206,10 @@ func deadlineInterceptor(timeout time.Duration) grpc.UnaryClientInterceptor {
 	}
 }
 
+// serviceConfig is the connection's default service config: round_robin, so
+// that a target with several addresses spreads its calls over all of them
+// (gRPC's default, pick_first, would send every call to one server), and the
+// retry policy of the reads.
 func serviceConfig() string {
 	type name struct {
 		Service string `json:"service"`
@@ -200,6 +220,7 @@ func serviceConfig() string {
 		names = append(names, name{string(service.FullName()), m})
 	}
 	config := map[string]any{
+		"loadBalancingConfig": []any{map[string]any{"round_robin": map[string]any{}}},
 		"methodConfig": []any{map[string]any{
 			"name": names,
 			"retryPolicy": map[string]any{

@@ -157,7 +157,8 @@ func (f *fake) GetServerInfo(ctx context.Context, _ *pb.GetServerInfoRequest) (*
 	}, nil
 }
 
-func start(t *testing.T, opts ...contextstore.Option) (*contextstore.Client, *fake) {
+// serve starts a fake server on an in-memory listener.
+func serve(t *testing.T) (*fake, *bufconn.Listener) {
 	t.Helper()
 	listener := bufconn.Listen(1 << 20)
 	server := grpc.NewServer()
@@ -165,6 +166,12 @@ func start(t *testing.T, opts ...contextstore.Option) (*contextstore.Client, *fa
 	pb.RegisterContextStoreServiceServer(server, f)
 	go func() { _ = server.Serve(listener) }()
 	t.Cleanup(server.Stop)
+	return f, listener
+}
+
+func start(t *testing.T, opts ...contextstore.Option) (*contextstore.Client, *fake) {
+	t.Helper()
+	f, listener := serve(t)
 	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 		return listener.DialContext(ctx)
 	})

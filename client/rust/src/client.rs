@@ -5,11 +5,12 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::error::Error;
 use crate::pb;
 use crate::pb::context_store_service_client::ContextStoreServiceClient;
+use crate::target;
 
 /// The server's default address.
 pub const DEFAULT_TARGET: &str = "127.0.0.1:50051";
@@ -51,6 +52,24 @@ const fn is_retried(method: &str) -> bool {
 }
 
 type Stub = ContextStoreServiceClient<Channel>;
+
+/// A failed attempt, and whether the request never left (no connection).
+struct Failure {
+    error: Error,
+    unsent: bool,
+}
+
+/// Whether `status` comes from failing to connect: the request was not sent.
+fn never_sent(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        if cause.is::<tonic::ConnectError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
 
 mod sealed {
     pub trait Sealed {}
@@ -164,33 +183,44 @@ pub struct Client {
     stub: Stub,
     timeout: Duration,
     session: Option<String>,
-}
-
-fn endpoint(target: &str) -> Result<Endpoint, Error> {
-    let uri = if target.contains("://") {
-        target.to_string()
-    } else {
-        format!("http://{target}")
-    };
-    Endpoint::from_shared(uri)
-        .map(|e| e.connect_timeout(DEFAULT_TIMEOUT))
-        .map_err(|e| Error::new(Code::InvalidArgument, format!("bad target {target:?}: {e}")))
+    /// Whether the channel balances over several servers (see [`Client::call`]).
+    balanced: bool,
 }
 
 impl Client {
-    /// Connects to `target` (`HOST:PORT`, or a `http://` URI), failing with
-    /// `Unavailable` when the server cannot be reached.
+    /// Connects to `target`, failing with `Unavailable` when no server can be
+    /// reached. The target is one of:
+    ///
+    /// - one server: `HOST:PORT`, or a URI (`http://HOST:PORT`); one
+    ///   connection, as before lists existed;
+    /// - a comma-separated list, `"10.0.0.1:50051,10.0.0.2:50051"` (spaces
+    ///   around each ignored, each `HOST:PORT`): one connection per server;
+    /// - `dns:///NAME:PORT`: one connection per address the name has,
+    ///   resolved once, here.
+    ///
+    /// With several servers, calls are spread over them by tonic's balancer
+    /// (power of two choices among the connected servers; tonic has no
+    /// `round_robin`), and `connect` succeeds as soon as one answers. A bad
+    /// target is `InvalidArgument`; a name that does not resolve, `Unavailable`.
     pub async fn connect(target: &str) -> Result<Client, Error> {
-        let channel = endpoint(target)?
-            .connect()
-            .await
-            .map_err(Error::transport)?;
-        Ok(Client::from_channel(channel))
+        let endpoints = target::endpoints(&target::parse(target)?).await?;
+        let balanced = endpoints.len() > 1;
+        let channel = target::connected_channel(endpoints).await?;
+        Ok(Client {
+            balanced,
+            ..Client::from_channel(channel)
+        })
     }
 
-    /// Like [`Client::connect`], but connects on the first call.
+    /// Like [`Client::connect`], but connects on the first call (a
+    /// `dns:///` name is still resolved here, with the blocking resolver).
     pub fn connect_lazy(target: &str) -> Result<Client, Error> {
-        Ok(Client::from_channel(endpoint(target)?.connect_lazy()))
+        let endpoints = target::endpoints_now(&target::parse(target)?)?;
+        let balanced = endpoints.len() > 1;
+        Ok(Client {
+            balanced,
+            ..Client::from_channel(target::lazy_channel(endpoints))
+        })
     }
 
     /// A client over an existing channel (e.g. one with TLS configured).
@@ -199,6 +229,7 @@ impl Client {
             stub: Stub::new(channel).max_decoding_message_size(DEFAULT_MAX_MESSAGE_BYTES),
             timeout: DEFAULT_TIMEOUT,
             session: None,
+            balanced: false,
         }
     }
 
@@ -250,33 +281,43 @@ impl Client {
 
     /// Sends `request` as it is (its own `session_id`, not this handle's), with
     /// this client's deadline; reads are retried on `UNAVAILABLE` within it.
+    /// Over several servers, a call that was never sent (the connection to the
+    /// server it was given had failed) goes at once to another, read or write.
     pub async fn call<R: Rpc>(&self, request: R) -> Result<R::Response, Error> {
         let deadline = Instant::now() + self.timeout;
-        if !R::IDEMPOTENT {
-            return self.attempt(request, deadline).await;
+        if !R::IDEMPOTENT && !self.balanced {
+            return self.attempt(request, deadline).await.map_err(|f| f.error);
         }
+        let (mut retries, mut resends) = (ATTEMPTS - 1, ATTEMPTS - 1);
         let mut backoff = INITIAL_BACKOFF;
-        for _ in 1..ATTEMPTS {
+        loop {
             match self.attempt(request.clone(), deadline).await {
-                Err(error) if error.code() == Code::Unavailable => {
-                    if Instant::now() + backoff >= deadline {
-                        return Err(error);
+                // tonic's balancer hands calls to a server whose connection
+                // just failed; no server saw this one, so sending it again is
+                // safe even for a write (gRPC's transparent retry).
+                Err(failure) if failure.unsent && self.balanced && resends > 0 => resends -= 1,
+                Err(failure) if R::IDEMPOTENT && failure.error.code() == Code::Unavailable => {
+                    if retries == 0 || Instant::now() + backoff >= deadline {
+                        return Err(failure.error);
                     }
+                    retries -= 1;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
-                result => return result,
+                result => return result.map_err(|f| f.error),
             }
         }
-        self.attempt(request, deadline).await
     }
 
-    async fn attempt<R: Rpc>(&self, request: R, deadline: Instant) -> Result<R::Response, Error> {
+    async fn attempt<R: Rpc>(&self, request: R, deadline: Instant) -> Result<R::Response, Failure> {
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline.saturating_duration_since(Instant::now()));
         match R::invoke(self.stub.clone(), request).await {
             Ok(response) => Ok(response.into_inner()),
-            Err(status) => Err(Error::from(status)),
+            Err(status) => Err(Failure {
+                unsent: never_sent(&status),
+                error: Error::from(status),
+            }),
         }
     }
 
@@ -516,5 +557,45 @@ mod tests {
             agent.with_timeout(Duration::from_secs(1)).session_id(),
             Some("agent-42")
         );
+    }
+
+    /// A listener, and an address where nothing listens (refused).
+    async fn up_and_down() -> (tokio::net::TcpListener, String, String) {
+        let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+        let up = bind().await.unwrap();
+        let down = bind().await.unwrap().local_addr().unwrap().to_string();
+        let address = up.local_addr().unwrap().to_string();
+        (up, address, down)
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_an_unsent_attempt_a_servers_status_is_not() {
+        let (_up, _, down) = up_and_down().await;
+        let client = Client::connect_lazy(&down).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let failure = client
+            .attempt(pb::GetStatsRequest::default(), deadline)
+            .await
+            .err()
+            .unwrap();
+        assert!(failure.unsent, "{}", failure.error);
+        assert_eq!(failure.error.code(), Code::Unavailable);
+        assert!(!never_sent(&tonic::Status::unavailable("draining")));
+    }
+
+    // A server of the list is down: tonic's balancer still hands it calls,
+    // which fail before being sent; they must go to the server that is up.
+    // (That listener speaks no HTTP/2: a call that reaches it runs out of
+    // time, which is not UNAVAILABLE.)
+    #[tokio::test]
+    async fn over_several_servers_no_write_fails_on_a_dead_connection() {
+        let (_up, up, down) = up_and_down().await;
+        let client = Client::connect_lazy(&format!("{down},{up}"))
+            .unwrap()
+            .with_timeout(Duration::from_millis(100));
+        for _ in 0..20 {
+            let error = client.cache_file("a", b"x".to_vec()).await.unwrap_err();
+            assert_ne!(error.code(), Code::Unavailable, "{error}");
+        }
     }
 }

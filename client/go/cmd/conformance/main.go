@@ -3,7 +3,11 @@
 // typed client (package contextstore) and prints what came back, normalized.
 // It judges nothing; the Python harness does.
 //
-// Usage: conformance --target HOST:PORT --cases PATH
+// Usage: conformance --target TARGET [--target TARGET...] --cases PATH
+//
+// Each TARGET is handed to contextstore.NewClient as it is (so "A,B" is one
+// client balancing over two servers). With several --target, step k of every
+// case goes to client k mod n and the setup clears go to the first.
 //
 // It prints one JSON line per case, in file order, and exits 0 once every case
 // is printed, whatever the outcomes; non-zero only when it could not run.
@@ -16,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/contextstore/contextstore/client/go/contextstore"
@@ -42,21 +47,35 @@ type step struct {
 // outcome is exactly one of result, miss, error or runner_error.
 type outcome map[string]any
 
+// targets is the repeatable --target flag.
+type targets []string
+
+func (t *targets) String() string { return strings.Join(*t, " ") }
+
+func (t *targets) Set(value string) error {
+	if value == "" {
+		return errors.New("empty target")
+	}
+	*t = append(*t, value)
+	return nil
+}
+
 func main() {
-	target := flag.String("target", "", "server address, HOST:PORT")
+	var servers targets
+	flag.Var(&servers, "target", "a target of the typed client (HOST:PORT, a list A,B, dns:///NAME:PORT); repeat it to alternate steps over clients")
 	casesPath := flag.String("cases", "", "path of the cases file the harness wrote")
 	flag.Parse()
-	if *target == "" || *casesPath == "" {
-		fmt.Fprintln(os.Stderr, "usage: conformance --target HOST:PORT --cases PATH")
+	if len(servers) == 0 || *casesPath == "" || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: conformance --target TARGET [--target TARGET...] --cases PATH")
 		os.Exit(2)
 	}
-	if err := run(*target, *casesPath); err != nil {
+	if err := run(servers, *casesPath); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		os.Exit(1)
 	}
 }
 
-func run(target, casesPath string) error {
+func run(servers targets, casesPath string) error {
 	raw, err := os.ReadFile(casesPath)
 	if err != nil {
 		return err
@@ -65,16 +84,20 @@ func run(target, casesPath string) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("%s: %w", casesPath, err)
 	}
-	client, err := contextstore.NewClient(target, contextstore.WithTimeout(deadline))
-	if err != nil {
-		return err
+	clients := make([]*contextstore.Client, 0, len(servers))
+	for _, target := range servers {
+		client, err := contextstore.NewClient(target, contextstore.WithTimeout(deadline))
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		clients = append(clients, client)
 	}
-	defer client.Close()
 
 	out := json.NewEncoder(os.Stdout)
 	out.SetEscapeHTML(false)
 	for _, c := range s.Cases {
-		if err := out.Encode(runCase(client, c)); err != nil {
+		if err := out.Encode(runCase(clients, c)); err != nil {
 			return err
 		}
 	}
@@ -82,11 +105,12 @@ func run(target, casesPath string) error {
 }
 
 // runCase returns the case's line: {"case", "outcomes"}, or {"case",
-// "setup_error"} when clearing a listed session failed.
-func runCase(client *contextstore.Client, c testCase) map[string]any {
+// "setup_error"} when clearing a listed session failed. The first client
+// clears; step k goes to client k mod n.
+func runCase(clients []*contextstore.Client, c testCase) map[string]any {
 	for _, session := range c.Sessions {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
-		_, err := client.Session(session).ClearSession(ctx)
+		_, err := clients[0].Session(session).ClearSession(ctx)
 		cancel()
 		if err != nil {
 			return map[string]any{"case": c.Name, "setup_error": fmt.Sprintf("clear_session(%q): %v", session, err)}
@@ -94,7 +118,7 @@ func runCase(client *contextstore.Client, c testCase) map[string]any {
 	}
 	outcomes := make([]outcome, len(c.Steps))
 	for i, st := range c.Steps {
-		outcomes[i] = runStep(client, st)
+		outcomes[i] = runStep(clients[i%len(clients)], st)
 	}
 	return map[string]any{"case": c.Name, "outcomes": outcomes}
 }

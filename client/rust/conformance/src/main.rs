@@ -3,7 +3,11 @@
 //! back, normalized (tests/conformance/README.md). It judges nothing: the
 //! harness matches the outcomes, the same way for every language.
 //!
-//! Usage: conformance --target HOST:PORT --cases PATH
+//! Usage: conformance --target TARGET [--target TARGET...] --cases PATH
+//!
+//! Each TARGET goes to `Client::connect_lazy` as it is (so `A,B` is one client
+//! balancing over two servers). With several `--target`, step k of every case
+//! goes to client k mod n, and the setup clears go to the first.
 //!
 //! Prints one JSON line per case, in file order, and exits 0 once every case is
 //! printed, whatever the outcomes; 2 when it cannot run (bad arguments, an
@@ -21,11 +25,13 @@ use serde_json::{Map, Value, json};
 /// The deadline of every call.
 const DEADLINE: Duration = Duration::from_secs(10);
 
+const USAGE: &str = "usage: conformance --target TARGET [--target TARGET...] --cases PATH";
+
 fn main() -> ExitCode {
-    let (target, cases_path) = match parse_args(std::env::args().skip(1)) {
+    let (targets, cases_path) = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("conformance: {message}\nusage: conformance --target HOST:PORT --cases PATH");
+            eprintln!("conformance: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -34,7 +40,7 @@ fn main() -> ExitCode {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))?
-            .block_on(run(&target, &cases))
+            .block_on(run(&targets, &cases))
     });
     match done {
         Ok(()) => ExitCode::SUCCESS,
@@ -45,8 +51,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(String, String), String> {
-    let (mut target, mut cases) = (None, None);
+/// `--target` (repeated, in order) and `--cases`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(Vec<String>, String), String> {
+    let (mut targets, mut cases) = (Vec::new(), None);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => {
@@ -54,21 +61,23 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(String, String)
             }
             _ => (arg, None),
         };
-        let slot = match name.as_str() {
-            "--target" => &mut target,
-            "--cases" => &mut cases,
-            _ => return Err(format!("unknown argument {name:?}")),
-        };
+        if name != "--target" && name != "--cases" {
+            return Err(format!("unknown argument {name:?}"));
+        }
         let value = match inline {
             Some(value) => value,
             None => args.next().ok_or(format!("{name} needs a value"))?,
         };
-        *slot = Some(value);
+        if name == "--target" {
+            targets.push(value);
+        } else {
+            cases = Some(value);
+        }
     }
-    Ok((
-        target.ok_or("--target is required")?,
-        cases.ok_or("--cases is required")?,
-    ))
+    if targets.is_empty() {
+        return Err("--target is required".into());
+    }
+    Ok((targets, cases.ok_or("--cases is required")?))
 }
 
 fn load_cases(path: &str) -> Result<Vec<Value>, String> {
@@ -80,14 +89,16 @@ fn load_cases(path: &str) -> Result<Vec<Value>, String> {
     }
 }
 
-async fn run(target: &str, cases: &[Value]) -> Result<(), String> {
+async fn run(targets: &[String], cases: &[Value]) -> Result<(), String> {
     // Lazy: an unreachable server gives each case its setup error, one line each.
-    let client = Client::connect_lazy(target)
-        .map_err(|e| e.to_string())?
-        .with_timeout(DEADLINE);
+    let clients = targets
+        .iter()
+        .map(|t| Client::connect_lazy(t).map(|c| c.with_timeout(DEADLINE)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     let mut stdout = std::io::stdout().lock();
     for case in cases {
-        let line = run_case(&client, case).await;
+        let line = run_case(&clients, case).await;
         writeln!(stdout, "{line}")
             .and_then(|()| stdout.flush())
             .map_err(|e| format!("cannot print: {e}"))?;
@@ -95,18 +106,19 @@ async fn run(target: &str, cases: &[Value]) -> Result<(), String> {
     Ok(())
 }
 
-/// Clears every listed session, then runs every step: the case's line.
-async fn run_case(client: &Client, case: &Value) -> Value {
+/// Clears every listed session through the first client, then runs step k
+/// through client k mod n: the case's line.
+async fn run_case(clients: &[Client], case: &Value) -> Value {
     let name = case.get("name").cloned().unwrap_or(Value::Null);
     for session in list(case, "sessions") {
         let id = session.as_str().unwrap_or_default();
-        if let Err(error) = client.session(id).clear_session().await {
+        if let Err(error) = clients[0].session(id).clear_session().await {
             return json!({"case": name, "setup_error": format!("clear_session({id:?}): {error}")});
         }
     }
     let mut outcomes = Vec::new();
-    for step in list(case, "steps") {
-        outcomes.push(run_step(client, step).await);
+    for (k, step) in list(case, "steps").iter().enumerate() {
+        outcomes.push(run_step(&clients[k % clients.len()], step).await);
     }
     json!({"case": name, "outcomes": outcomes})
 }
@@ -471,9 +483,18 @@ mod tests {
         let args = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
         assert_eq!(
             args(&["--target", "h:1", "--cases=c.json"]).unwrap(),
-            ("h:1".to_string(), "c.json".to_string())
+            (vec!["h:1".to_string()], "c.json".to_string())
+        );
+        // Repeated, in order; a list stays one target (one balancing client).
+        assert_eq!(
+            args(&["--target=h:1,h:2", "--cases", "c", "--target", "h:3"]).unwrap(),
+            (
+                vec!["h:1,h:2".to_string(), "h:3".to_string()],
+                "c".to_string()
+            )
         );
         assert!(args(&["--target", "h:1"]).is_err());
+        assert!(args(&["--cases", "c"]).is_err());
         assert!(args(&["--bogus", "x"]).is_err());
     }
 }
