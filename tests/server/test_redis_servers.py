@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 
 import grpc
 import pytest
-from conftest import StartServer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from contextstore.client import ContextStoreClient
 from contextstore.server.app import Server
 
 _prefixes = itertools.count()
+StartServer = Callable[..., Server]
 
 
 @pytest.fixture(params=["standalone", "cluster"])
