@@ -35,7 +35,11 @@ def _redis(config: ServerConfig) -> Store:
         connections=config.workers + 2,
     )
     store = RedisStore(settings, key_prefix=config.redis_key_prefix, budgets=config.budgets)
-    check_server(store.client, max_content_bytes=config.max_content_bytes)
+    try:
+        check_server(store.client, max_content_bytes=config.max_content_bytes)
+    except BaseException:
+        store.close()
+        raise
     return store
 
 

@@ -75,7 +75,11 @@ class RedisStore(Store):
     ) -> None:
         self._client, self.cluster = connect(settings)
         self._functions = Functions(self._client, self.cluster)
-        self._functions.load()
+        try:
+            self._functions.load()
+        except BaseException:
+            self._client.close()
+            raise
         self._layout = layout.Layout(key_prefix)
         self._budgets = budgets or Budgets()
         self._timer = timer
