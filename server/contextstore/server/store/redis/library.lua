@@ -94,39 +94,55 @@ local function drop(D, R, U, id)
     return files, analyses
 end
 
--- Expire the namespace if it has been idle for ttl; true if it did.
-local function expire_if_idle(D, R, T, U, now, ttl, id, is_session)
-    if is_session ~= '1' or ttl <= 0 then
-        return false
-    end
-    local last = redis.call('HGET', D, '\0\0u')
-    if not last or now - tonumber(last) < ttl then
-        return false
-    end
+local function idle(last, now, ttl, is_session)
+    return is_session == '1' and ttl > 0 and last and now - tonumber(last) >= ttl
+end
+
+local function expire(D, R, T, U, id)
     drop(D, R, U, id)
     redis.call('HINCRBY', T, 'x', 1)
-    return true
+end
+
+-- Expire the namespace if it has been idle for ttl; true if it did.
+local function expire_if_idle(D, R, T, U, now, ttl, id, is_session)
+    if idle(redis.call('HGET', D, '\0\0u'), now, ttl, is_session) then
+        expire(D, R, T, U, id)
+        return true
+    end
+    return false
+end
+
+-- Last use is written when it moved by this much (ttl/1000, at most a second):
+-- under load most calls then write nothing for it, and a session expires at
+-- most that much early.
+local function refresh_after(ttl)
+    if ttl > 0 and ttl < 1000 then
+        return ttl / 1000
+    end
+    return 1
 end
 
 -- Every data call starts here: expire if idle, then mark used. Only a call
 -- that stores something creates the namespace. Returns whether it exists.
+-- The last-use field exists exactly while the namespace does.
 local function enter(keys, argv, create)
     local D, R, T, U = keys[1], keys[2], keys[3], keys[4]
     local now, ttl, id, is_session = tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4]
-    expire_if_idle(D, R, T, U, now, ttl, id, is_session)
-    local exists = redis.call('EXISTS', D) == 1
-    if not exists and not create then
+    local last = redis.call('HGET', D, '\0\0u')
+    if idle(last, now, ttl, is_session) then
+        expire(D, R, T, U, id)
+        last = false
+    end
+    if not last and not create then
         return false
     end
-    local last = tonumber(redis.call('HGET', D, '\0\0u') or '-inf')
-    if now > last then
+    if not last or now - tonumber(last) >= refresh_after(ttl) then
         redis.call('HSET', D, '\0\0u', argv[1])
         if is_session == '1' then
             redis.call('ZADD', U, now, id)
+        elseif not last then
+            redis.call('ZADD', U, 'inf', id)
         end
-    end
-    if not exists and is_session ~= '1' then
-        redis.call('ZADD', U, 'inf', id)
     end
     return true
 end
