@@ -119,6 +119,9 @@ def test_it_serves_says_where_and_a_signal_stops_everything(
     for url in urls:
         with redis.Redis.from_url(url, decode_responses=True) as r:
             assert r.cluster("INFO")["cluster_state"] == "ok"
+            # bounded and evicting, so the servers start without a warning
+            assert r.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
+            assert int(r.config_get("maxmemory")["maxmemory"]) > 0
     assert launcher.logged(r"contextstore server listens on (\S+)") == addresses
     assert len(launcher.pids("contextstore server")) == 2
     for address in addresses:
