@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,6 +83,8 @@ class Launcher:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(WAIT)
+        for workdir in self.logged(r"files in (\S+) \(removed on exit\)"):
+            shutil.rmtree(workdir, ignore_errors=True)  # a SIGKILLed launcher removes nothing
         for stream in (self.proc.stdout, self.proc.stderr):
             assert stream is not None
             stream.close()
