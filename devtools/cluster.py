@@ -29,6 +29,9 @@ from devtools import procs
 from devtools.redis_nodes import ClusterNotReady, RedisCluster, RedisStartError, start_cluster
 
 DEFAULT_LISTEN = ("127.0.0.1:50051", "127.0.0.1:50052")
+# The deployment the README recommends: the whole store bounded by Redis, evicting the least
+# recently used keys when full (the server warns at start about anything else).
+NODE_SETTINGS = {"maxmemory": "256mb", "maxmemory-policy": "allkeys-lru"}
 START_SECONDS = 30.0  # longest a server may take to log event=started
 STOP_SECONDS = 15.0  # a server drains for --grace-seconds (5 s by default) before it exits
 
@@ -128,7 +131,8 @@ def report_cluster(cluster: RedisCluster) -> None:
         ranges.setdefault(port, []).append(f"{first}-{last}")
     for i, node in enumerate(cluster.nodes):
         slots = ",".join(ranges.get(node.port, [])) or "none"
-        say(f"redis node {i} listens on {node.url} (pid {node.pid}, slots {slots})")
+        memory = " ".join(f"{k} {v}" for k, v in NODE_SETTINGS.items())
+        say(f"redis node {i} listens on {node.url} (pid {node.pid}, slots {slots}, {memory})")
 
 
 def hint(command: str, addresses: Sequence[str]) -> str:
@@ -145,7 +149,7 @@ def run(args: argparse.Namespace, wake: threading.Event) -> int:
         if args.workdir is None:
             stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         say(f"files in {workdir}" + ("" if args.workdir else " (removed on exit)"))
-        cluster = stack.enter_context(start_cluster(workdir / "redis"))
+        cluster = stack.enter_context(start_cluster(workdir / "redis", settings=NODE_SETTINGS))
         report_cluster(cluster)
         if wake.is_set():  # Ctrl-C while the cluster started: start no server
             say("stopping")

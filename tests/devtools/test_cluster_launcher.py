@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,6 +83,8 @@ class Launcher:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(WAIT)
+        for workdir in self.logged(r"files in (\S+) \(removed on exit\)"):
+            shutil.rmtree(workdir, ignore_errors=True)  # a SIGKILLed launcher removes nothing
         for stream in (self.proc.stdout, self.proc.stderr):
             assert stream is not None
             stream.close()
@@ -119,6 +122,9 @@ def test_it_serves_says_where_and_a_signal_stops_everything(
     for url in urls:
         with redis.Redis.from_url(url, decode_responses=True) as r:
             assert r.cluster("INFO")["cluster_state"] == "ok"
+            # bounded and evicting, so the servers start without a warning
+            assert r.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
+            assert int(r.config_get("maxmemory")["maxmemory"]) > 0
     assert launcher.logged(r"contextstore server listens on (\S+)") == addresses
     assert len(launcher.pids("contextstore server")) == 2
     for address in addresses:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,7 +19,7 @@ from redis.crc import key_slot
 
 from devtools import resharding
 from devtools.procs import alive
-from devtools.redis_nodes import SLOTS, RedisCluster
+from devtools.redis_nodes import SLOTS, RedisCluster, RedisNode
 
 WAIT = 30.0
 
@@ -71,6 +72,21 @@ def test_keys_written_through_a_cluster_client_are_read_back_from_their_primary(
                     assert r.get(key) == f"value of {key}"
                 else:
                     assert r.cluster("COUNTKEYSINSLOT", slot) == 0
+
+
+def failed_slots(node: RedisNode) -> int:
+    with node.client() as r:
+        return int(r.cluster("INFO")["cluster_slots_fail"])
+
+
+def wait_until(condition: Callable[[], bool]) -> bool:
+    """Whether ``condition`` held before WAIT passed (polled: a cluster's view changes alone)."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 class Writer(threading.Thread):
@@ -175,12 +191,17 @@ def test_a_killed_primary_fails_only_its_slots_until_restarted(
         assert not alive(killed_pid)
         with pytest.raises(redis.ConnectionError):
             c.get(keys[1])
+        # The others notice within a few node timeouts (1 s): its slots are failed for them.
+        assert wait_until(lambda: all(failed_slots(cluster.nodes[i]) for i in (0, 2)))
         for key in (keys[0], keys[2]):
             assert c.get(key) == "before"
             c.set(key, "during")
             assert c.get(key) == "during"
 
         cluster.restart(1)
+        for node in cluster.nodes:  # restart returns once no node counts it failed any more
+            with node.client() as r:
+                assert r.cluster("INFO")["cluster_slots_fail"] == "0"
         assert c.get(keys[1]) is None  # no replica and no appendonly: its data went with it
         c.set(keys[1], "after")
         assert c.get(keys[1]) == "after"
