@@ -18,7 +18,9 @@ Beyond what every backend promises (``Store``), and where it differs:
 - **Idle expiry** uses the server's clock (``timer``, wall-clock seconds in
   production, since servers share the namespaces); a sweep of ours expires
   sessions (``expire_idle``), and calls find an idle session expired. Redis
-  key expiry is not used, so the expirations counter is exact.
+  key expiry is not used, so the expirations counter is exact. Last use is
+  written when it moved by ``ttl / 1000`` (at most a second), so a session
+  may expire that much early.
 - **Stats.** Per namespace exact; whole-store figures sum every bucket, on
   every primary (``BUCKETS`` function calls).
 - **Failure.** An unreachable or timed-out Redis raises
