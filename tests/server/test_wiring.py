@@ -41,7 +41,7 @@ def start() -> Iterator[Callable[..., Server]]:
 
 
 def test_backends_come_from_the_registry() -> None:
-    assert set(BACKENDS) == {"memory"}
+    assert set(BACKENDS) == {"memory", "redis"}
     store = open_store(dataclasses.replace(CONFIG, stripes=3))
     assert (store.backend, store.properties["stripes"]) == ("memory", "3")
 
