@@ -1,9 +1,8 @@
 """``python -m devtools.cluster`` (``make cluster``) as a real process: start, logs, stop.
 
-``contextstore serve --backend redis`` does not exist on this branch yet, so the servers are
-``standin_serve.py``: it checks the Redis URL it is given, then runs the real server on the
-memory backend at the address it is given. Ports are free ones, never 50051: that one may be
-anyone's on a shared machine.
+The servers are the real ``contextstore serve --backend redis``; only the test of a server
+that fails to start uses ``standin_serve.py``, which fails on demand. Ports are free ones, never
+50051: that one may be anyone's on a shared machine.
 """
 
 from __future__ import annotations
@@ -114,7 +113,7 @@ def test_it_serves_says_where_and_a_signal_stops_everything(
 ) -> None:
     addresses = two_free_addresses()
     args = [arg for a in addresses for arg in ("--listen", a)]
-    launcher = launch(launched, *args, "--contextstore", shlex.join(STANDIN))
+    launcher = launch(launched, *args)
     launcher.wait_for("ready")
 
     urls = launcher.logged(r"redis node \d listens on (\S+)")
@@ -127,9 +126,13 @@ def test_it_serves_says_where_and_a_signal_stops_everything(
             assert int(r.config_get("maxmemory")["maxmemory"]) > 0
     assert launcher.logged(r"contextstore server listens on (\S+)") == addresses
     assert len(launcher.pids("contextstore server")) == 2
-    for address in addresses:
-        with ContextStoreClient(address, timeout=10) as client:
-            assert client.server_info().version
+    # One cache: what one server stores, the other reads.
+    with ContextStoreClient(addresses[0], timeout=10) as first:
+        first.session("demo").cache_file("hello.txt", b"hello\n")
+        assert first.server_info().backend_properties["mode"] == "cluster"
+    with ContextStoreClient(addresses[1], timeout=10) as second:
+        got = second.session("demo").get_file("hello.txt")
+        assert got is not None and got.content == b"hello\n"
     hint = next(line for line in launcher.lines if "try:" in line)
     assert f"--target {addresses[0]}" in hint and f"--target {addresses[1]}" in hint
     workdir = Path(launcher.logged(r"files in (\S+)")[0])
