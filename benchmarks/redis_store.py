@@ -22,6 +22,7 @@ from benchmarks.figures import Figure, Measure, Target
 from benchmarks.store import Timer, clear_seconds
 from contextstore.server.store.base import Budgets, FileWrite
 from contextstore.server.store.redis import RedisStore, Settings, layout
+from contextstore.units import format_size
 
 PREFIX = "cs:"
 NO_LIMITS = Budgets(total_bytes=0, session_ttl_seconds=0)
@@ -140,8 +141,8 @@ def clear_cost(
 # -- figure R4: Redis memory per cached file --------------------------------------
 
 
-def _content(i: int) -> bytes:
-    return i.to_bytes(8, "little") * (CONTENT_BYTES // 8)  # distinct, as real files are
+def _content(i: int, size: int) -> bytes:
+    return i.to_bytes(8, "little") * (size // 8)  # distinct, as real files are
 
 
 def _path(i: int) -> str:
@@ -162,13 +163,13 @@ class Growth:
     seconds: float
 
 
-def _ours(files: int, per_session: int) -> Growth:
+def _ours(files: int, per_session: int, size: int) -> Growth:
     with redis_store() as (store, server):
         before = used_memory(server)
         start = time.perf_counter()
         for first in range(0, files, per_session):
             batch = range(first, min(first + per_session, files))
-            writes = [FileWrite(_path(i), _content(i)) for i in batch]
+            writes = [FileWrite(_path(i), _content(i, size)) for i in batch]
             store.batch_cache_files(f"agent-{first // per_session}", writes)
         seconds = time.perf_counter() - start
         if store.store_stats().files != files:
@@ -176,14 +177,14 @@ def _ours(files: int, per_session: int) -> Growth:
         return Growth(used_memory(server) - before, seconds)
 
 
-def _plain(files: int) -> Growth:
+def _plain(files: int, size: int) -> Growth:
     with procs.redis_server() as server:
         before = used_memory(server)
         start = time.perf_counter()
         with _raw(server) as client:
             pipe = client.pipeline(transaction=False)
             for i in range(files):
-                pipe.set(_path(i), _content(i))
+                pipe.set(_path(i), _content(i, size))
                 if len(pipe) >= PIPELINE:
                     pipe.execute()
             pipe.execute()
@@ -192,13 +193,20 @@ def _plain(files: int) -> Growth:
         return Growth(used_memory(server) - before, time.perf_counter() - start)
 
 
-def memory_per_file(*, files: int = 100_000, per_session: int = 1000) -> Figure:
-    """Figure R4: Redis bytes per cached 1 KiB file, our backend ÷ plain ``SET path content``."""
-    ours, plain = _ours(files, per_session), _plain(files)
+def memory_per_file(
+    *, files: int = 100_000, per_session: int = 1000, content_bytes: int = CONTENT_BYTES
+) -> Figure:
+    """Figure R4: Redis bytes per cached 1 KiB file, our backend ÷ plain ``SET path content``.
+
+    ``content_bytes``: another file size, for docs/scaling.md's sums; the
+    suite measures 1 KiB.
+    """
+    ours, plain = _ours(files, per_session, content_bytes), _plain(files, content_bytes)
     ours_each, plain_each = ours.bytes / files, plain.bytes / files
     return Figure(
         key="R4",
-        title="Redis backend: Redis memory per cached 1 KiB file, ours ÷ plain SET keys",
+        title=f"Redis backend: Redis memory per cached {format_size(content_bytes)} file, "
+        "ours ÷ plain SET keys",
         numerator=Measure(
             ours_each,
             "B/file",
@@ -210,8 +218,9 @@ def memory_per_file(*, files: int = 100_000, per_session: int = 1000) -> Figure:
         ),
         target=Target("<=", 1.5),
         notes=(
-            f"distinct 1 KiB contents; each side a fresh redis-server; beyond the content: "
-            f"ours {ours_each - CONTENT_BYTES:,.0f} B, plain {plain_each - CONTENT_BYTES:,.0f} B "
+            f"distinct {format_size(content_bytes)} contents; each side a fresh redis-server; "
+            "beyond the content: "
+            f"ours {ours_each - content_bytes:,.0f} B, plain {plain_each - content_bytes:,.0f} B "
             "a file",
             "ours keeps per file: an 86-byte record head (cached_at, version, charge, sha256, "
             "meta length), the path twice (hash field, recency member) and a recency score",
