@@ -56,6 +56,7 @@ def test_batch_vs_redis_runs_both_sides(batch_rounds: service.Rounds) -> None:
     figure = service.batch_vs_redis(batch_rounds)
     assert_sane(figure, "2")
     assert "redis-benchmark" in figure.denominator.what
+    assert "redis-server CPU time per GET" in figure.notes[0]
 
 
 def test_the_redis_backend_figures_share_the_memory_runs(
