@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -24,7 +24,12 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--report", type=Path, help="write the report (markdown) to this file")
     parser.add_argument("--quick", action="store_true", help="small scale: check, don't measure")
-    parser.add_argument("--only", nargs="+", metavar="KEY", help="run only these figures (1 .. 7)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="KEY",
+        help="run only these figures (1 .. 7, R1 .. R4; 4 runs 4a and 4b)",
+    )
     return parser.parse_args(argv)
 
 
@@ -32,8 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory() as tmp:
-        steps = plan(Plan(quick=args.quick, protoset=procs.protoset(Path(tmp) / "cs.protoset")))
-        figures = _run(steps, args.only, console)
+        protoset = procs.protoset(Path(tmp) / "cs.protoset")
+        chosen = Plan(quick=args.quick, protoset=protoset, only=args.only)
+        figures = _run(chosen, console)
     report.print_table(figures, Console())
     if args.report:
         command = "make bench" if not args.quick else "python -m benchmarks --quick"
@@ -42,14 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(f.met for f in figures) else 1
 
 
-def _run(
-    steps: Sequence[tuple[str, Callable[[list[Figure]], Figure]]],
-    only: Sequence[str] | None,
-    console: Console,
-) -> list[Figure]:
+def _run(chosen: Plan, console: Console) -> list[Figure]:
     figures: list[Figure] = []
-    for key, step in steps:
-        if only and key.rstrip("ab") not in only and key not in only:
+    for key, step in plan(chosen):
+        if not chosen.runs(key):
             continue
         with console.status(f"measuring figure {key}"):
             figures.append(step(figures))

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import operator
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
 
@@ -82,10 +85,21 @@ def alternate(
     rounds: int, first: Callable[[], float], second: Callable[[], float]
 ) -> tuple[float, float]:
     """Medians of ``first`` and ``second``, run in turns whose order flips each round."""
-    a: list[float] = []
-    b: list[float] = []
+    runs = alternate_many(rounds, {"first": first, "second": second})
+    return statistics.median(runs["first"]), statistics.median(runs["second"])
+
+
+def alternate_many(rounds: int, sides: Mapping[str, Callable[[], T]]) -> dict[str, list[T]]:
+    """Every side's results, one a round, the order rotating each round.
+
+    Round ``i`` starts with side ``i mod n``: over ``n`` rounds each side runs
+    once in each place, so drift in the machine's speed falls on all alike
+    (two sides simply flip).
+    """
+    names = list(sides)
+    runs: dict[str, list[T]] = {name: [] for name in names}
     for i in range(rounds):
-        pair = ((first, a), (second, b)) if i % 2 == 0 else ((second, b), (first, a))
-        for measure, into in pair:
-            into.append(measure())
-    return statistics.median(a), statistics.median(b)
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            runs[name].append(sides[name]())
+    return runs

@@ -2,16 +2,20 @@
 
 Each step is a function of the figures measured before it: 4b reuses figure
 1's server rate rather than measuring it again (and measures it itself when
-figure 1 was not run).
+figure 1 was not run). Figures that share a side share its runs: 1 and R1
+one set of GetFile rounds, 2 and R2 one set of BatchGetFiles rounds, measured
+by whichever of the two steps comes first, with the sides the chosen figures
+need.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from benchmarks import agreement, latency, memory, service, store
+from benchmarks import agreement, latency, memory, redis_store, service, store
 from benchmarks.figures import Figure, Measure, Target
 
 Step = Callable[[Sequence[Figure]], Figure]
@@ -21,6 +25,11 @@ Step = Callable[[Sequence[Figure]], Figure]
 class Plan:
     quick: bool
     protoset: Path
+    only: Collection[str] | None = None
+    """Keys to run (``--only``): "4" runs 4a and 4b; None runs every figure."""
+
+    def runs(self, key: str) -> bool:
+        return self.only is None or key in self.only or key.rstrip("ab") in self.only
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +38,12 @@ class Scales:
     latency: latency.LatencyScale
     mixed: store.MixedLoad
     clears: tuple[int, int, int]
-    """Figure 3: the small and large store sizes, and how many clears to time."""
+    """Figures 3 and R3: the small and large store sizes, and how many clears to time."""
     files: int
     floods: tuple[memory.Flood, memory.Flood]
     agreement: agreement.AgreementScale
+    redis_files: int
+    """Figure R4: files cached in Redis on each side."""
 
 
 FULL = Scales(
@@ -43,6 +54,7 @@ FULL = Scales(
     files=1_000_000,
     floods=(memory.Flood(), memory.Flood(payload_bytes=1024, budget_bytes=32 * memory.MiB)),
     agreement=agreement.AgreementScale(),
+    redis_files=100_000,
 )
 QUICK = Scales(
     service=service.ServiceScale(
@@ -54,14 +66,16 @@ QUICK = Scales(
     files=20_000,
     floods=(memory.Flood(payload_bytes=1024, budget_bytes=1 << 20, overwrite=2.0),) * 2,
     agreement=agreement.AgreementScale(rounds=1, seconds=1.0),
+    redis_files=2000,
 )
 
 
 def plan(p: Plan) -> list[tuple[str, Step]]:
     s = QUICK if p.quick else FULL
+    get_file, batch = _shared_rounds(s, p)
     return [
-        ("1", lambda _: service.service_overhead(s.service, protoset=p.protoset)),
-        ("2", lambda _: service.batch_vs_redis(s.service, protoset=p.protoset)),
+        ("1", lambda _: service.service_overhead(s.service, get_file())),
+        ("2", lambda _: service.batch_vs_redis(batch())),
         ("3", lambda _: _clear_cost(s.clears)),
         ("4a", lambda _: store.striping(load=s.mixed, rounds=1 if p.quick else 5)),
         ("4b", lambda done: store_vs_server(done, s, p)),
@@ -69,12 +83,43 @@ def plan(p: Plan) -> list[tuple[str, Step]]:
         ("5b", lambda _: _flood_peak(s.floods, p.protoset)),
         ("6", lambda _: latency.latency_under_load(s.latency)),
         ("7", lambda _: agreement.bench_vs_ghz(s.agreement, protoset=p.protoset)),
+        ("R1", lambda _: service.redis_get_file(s.service, get_file())),
+        ("R2", lambda _: service.redis_batch(batch())),
+        ("R3", lambda _: _redis_clear_cost(s.clears)),
+        ("R4", lambda _: redis_store.memory_per_file(files=s.redis_files)),
     ]
+
+
+def _shared_rounds(
+    s: Scales, p: Plan
+) -> tuple[Callable[[], service.Rounds], Callable[[], service.Rounds]]:
+    """GetFile and BatchGetFiles rounds, each measured once, on first use."""
+    get_file_sides = [service.MEMORY]
+    get_file_sides += [service.NOOP] if p.runs("1") else []
+    get_file_sides += [service.REDIS] if p.runs("R1") else []
+    batch_sides = [service.MEMORY]
+    batch_sides += [service.YARDSTICK] if p.runs("2") else []
+    batch_sides += [service.REDIS] if p.runs("R2") else []
+
+    @cache
+    def get_file() -> service.Rounds:
+        return service.get_file_rounds(s.service, protoset=p.protoset, sides=get_file_sides)
+
+    @cache
+    def batch() -> service.Rounds:
+        return service.batch_rounds(s.service, protoset=p.protoset, sides=batch_sides)
+
+    return get_file, batch
 
 
 def _clear_cost(sizes: tuple[int, int, int]) -> Figure:
     small, large, clears = sizes
     return store.clear_cost(small=small, large=large, clears=clears)
+
+
+def _redis_clear_cost(sizes: tuple[int, int, int]) -> Figure:
+    small, large, clears = sizes
+    return redis_store.clear_cost(small=small, large=large, clears=clears)
 
 
 def _flood_peak(floods: tuple[memory.Flood, memory.Flood], protoset: Path) -> Figure:

@@ -45,6 +45,13 @@ def tool(name: str) -> str:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time process ``pid`` has used so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime: fields 14 and 15 of stat(5), 12 and 13 after "pid (comm)".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def status_field(pid: int, field: str) -> int:
     """A size from /proc/PID/status (VmRSS, VmHWM), in bytes."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -122,9 +129,25 @@ def ghz(
     return GhzResult(report["rps"], report["count"], errors)
 
 
+@dataclass(frozen=True, slots=True)
+class RedisProcess:
+    """A redis-server of ours: where it listens, and its pid (to read its CPU time)."""
+
+    port: int
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
 @contextmanager
-def redis_server() -> Iterator[int]:
-    """A throwaway redis-server on a free port, pinned to the server CPU, no persistence."""
+def redis_server() -> Iterator[RedisProcess]:
+    """A throwaway redis-server on a free port, pinned to the server CPU, no persistence.
+
+    The suite's one way to start Redis: figure 2's yardstick and the Redis
+    backend's figures (R1-R4) all run on it.
+    """
     port = free_port()
     argv = [tool("redis-server"), "--port", str(port), "--save", "", "--appendonly", "no"]
     process = subprocess.Popen(
@@ -138,7 +161,8 @@ def redis_server() -> Iterator[int]:
         else:
             raise RuntimeError(f"redis-server exited with {process.wait()}")
         _drain(process.stdout)
-        yield port
+        # taskset execs redis-server: the pid is Redis's own.
+        yield RedisProcess(port, process.pid)
     finally:
         stop(process)
 

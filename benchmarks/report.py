@@ -80,7 +80,7 @@ def _environment() -> dict[str, str]:
         "Python": platform.python_version(),
         "packages": ", ".join(
             f"{p} {metadata.version(p)}"
-            for p in ("contextstore-grpc", "grpcio", "protobuf", "hdrhistogram")
+            for p in ("contextstore-grpc", "grpcio", "protobuf", "hdrhistogram", "redis", "hiredis")
         ),
         "ghz": _module_version(procs.tool("ghz"), "github.com/bojand/ghz"),
         "redis": (_output([procs.tool("redis-server"), "--version"]).splitlines() or ["?"])[0],

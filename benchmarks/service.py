@@ -1,21 +1,26 @@
-"""Figures measured through the server: 1 (service overhead) and 2 (batch
-throughput against Redis).
+"""Figures measured through the server: 1 (service overhead), 2 (batch
+throughput against Redis), and the Redis backend against the memory one, R1
+(GetFile) and R2 (BatchGetFiles).
 
 Load comes from ghz, a Go load generator cheap enough per call that the
 server, not the client, is what is measured; redis-benchmark plays the same
-part for Redis. Servers are pinned to one CPU and load generators to the other
-(see ``procs``), and the two sides of a ratio alternate round by round, so
-drift in the machine's load falls on both.
+part for Redis. Servers (and the Redis a server stores into) are pinned to
+one CPU and load generators to the other (see ``procs``), and the sides of a
+ratio alternate round by round, so drift in the machine's load falls on all.
+Figures that share a side share its runs: 1 and R1 the memory backend's
+GetFile runs, 2 and R2 its BatchGetFiles runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import statistics
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import noop, procs
-from benchmarks.figures import Figure, Measure, Target, alternate
+from benchmarks.figures import Figure, Measure, Target, alternate_many
 from contextstore.client import ContextStoreClient, FileUpload
 
 SESSION = "bench"
@@ -25,12 +30,17 @@ REDIS_CLIENTS = 32
 
 @dataclass(frozen=True, slots=True)
 class ServiceScale:
-    """How much load each measurement gets; the suite's ``--quick`` shrinks it."""
+    """How much load each measurement gets; the suite's ``--quick`` shrinks it.
+
+    Calls per run: a few seconds of load for each side. The Redis backend's
+    sides (R1, R2) run about half as fast as the memory backend's and share
+    the suite's time budget, so runs are shorter than a single pair's would be.
+    """
 
     rounds: int = 3
-    unary_calls: int = 40_000
-    batch_calls: int = 6_000
-    redis_requests: int = 400_000
+    unary_calls: int = 25_000
+    batch_calls: int = 3_000
+    redis_requests: int = 200_000
     concurrency: int = 16
 
 
@@ -59,15 +69,88 @@ def _ghz(address: str, load: Load, calls: int) -> procs.GhzResult:
     )  # fmt: skip
 
 
-def server_rate(load: Load, *, command: Sequence[str] | None = None) -> float:
-    """Calls/s of ``load`` against a fresh server (``command``: another), after a warm-up."""
-    with procs.contextstore_server(command=command) as server:
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """One closed-loop run: calls/s, and the CPU time each call cost the server and its Redis."""
+
+    per_second: float
+    server_cpu_us: float
+    redis_cpu_us: float = 0.0
+
+
+Rounds = Mapping[str, Sequence[Rate]]
+"""Each side's runs, one a round, from ``alternate_many``."""
+
+MEMORY = "memory"
+NOOP = "no-op"
+REDIS = "redis"
+YARDSTICK = "redis-benchmark"
+
+
+def median(runs: Sequence[Rate], what: Callable[[Rate], float]) -> float:
+    return statistics.median(what(run) for run in runs)
+
+
+def rate(runs: Sequence[Rate]) -> float:
+    return median(runs, lambda run: run.per_second)
+
+
+def server_rate(
+    load: Load,
+    *,
+    flags: Sequence[str] = (),
+    command: Sequence[str] | None = None,
+    redis: procs.RedisProcess | None = None,
+) -> Rate:
+    """``load`` against a fresh server (``command``: another) after a warm-up.
+
+    CPU times are read from /proc around the measured run, for the server and
+    for ``redis``, the Redis it stores into, if any.
+    """
+    with procs.contextstore_server(*flags, command=command) as server:
         _preload(server.address, load.paths)
         _ghz(server.address, load, max(load.calls // 10, load.concurrency))
+        pids = [server.pid] + ([redis.pid] if redis else [])
+        before = [procs.cpu_seconds(pid) for pid in pids]
         result = _ghz(server.address, load, load.calls)
+        used = [procs.cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
     if result.errors:
         raise RuntimeError(f"{load.rpc} load failed: {result.errors}")
-    return result.rps
+    per_call = [1e6 * seconds / result.count for seconds in used]
+    return Rate(result.rps, *per_call)
+
+
+def redis_flags(redis: procs.RedisProcess) -> tuple[str, ...]:
+    """``contextstore serve`` flags storing into ``redis``."""
+    return ("--backend", "redis", "--redis-url", redis.url)
+
+
+@contextmanager
+def _redis_if(wanted: bool) -> Iterator[procs.RedisProcess | None]:
+    """One redis-server for every round of a Redis backend side, if there is one."""
+    if not wanted:
+        yield None
+        return
+    with procs.redis_server() as redis:
+        yield redis
+
+
+def _server_sides(
+    load: Load, redis: procs.RedisProcess | None, sides: Collection[str]
+) -> dict[str, Callable[[], Rate]]:
+    def on_redis() -> Rate:
+        assert redis is not None
+        return server_rate(load, flags=redis_flags(redis), redis=redis)
+
+    every: dict[str, Callable[[], Rate]] = {
+        MEMORY: lambda: server_rate(load),
+        NOOP: lambda: server_rate(load, command=procs.NOOP_SERVER),
+        REDIS: on_redis,
+    }
+    return {name: run for name, run in every.items() if name in sides}
+
+
+# -- GetFile: figures 1 and R1 ---------------------------------------------------
 
 
 def _get_file_load(scale: ServiceScale, protoset: Path) -> Load:
@@ -79,26 +162,32 @@ def _get_file_how(scale: ServiceScale) -> str:
     return f"ghz, {scale.concurrency} calls in flight, 1 KiB file"
 
 
+def get_file_rounds(scale: ServiceScale, *, protoset: Path, sides: Collection[str]) -> Rounds:
+    """GetFile runs of ``sides`` (MEMORY, NOOP, REDIS) in alternating rounds.
+
+    Figures 1 and R1 share the memory backend's runs: one measurement, two ratios.
+    """
+    load = _get_file_load(scale, protoset)
+    with _redis_if(REDIS in sides) as redis:
+        return alternate_many(scale.rounds, _server_sides(load, redis, sides))
+
+
 def get_file_rate(scale: ServiceScale, *, protoset: Path) -> Measure:
     """Our server's unary GetFile calls/s (figure 1's numerator, alone)."""
-    rate = server_rate(_get_file_load(scale, protoset))
-    return Measure(rate, "calls/s", f"our GetFile ({_get_file_how(scale)})")
+    runs = get_file_rounds(scale, protoset=protoset, sides=[MEMORY])[MEMORY]
+    return Measure(rate(runs), "calls/s", f"our GetFile ({_get_file_how(scale)})")
 
 
-def service_overhead(scale: ServiceScale, *, protoset: Path) -> Figure:
+def service_overhead(scale: ServiceScale, rounds: Rounds) -> Figure:
     """Figure 1: unary GetFile calls/s, our servicer ÷ a no-op one, same server settings."""
-    load = _get_file_load(scale, protoset)
-    ours, baseline = alternate(
-        scale.rounds,
-        lambda: server_rate(load),
-        lambda: server_rate(load, command=procs.NOOP_SERVER),
-    )
     how = _get_file_how(scale)
     return Figure(
         key="1",
         title="Service overhead: GetFile calls/s, ours ÷ a no-op servicer",
-        numerator=Measure(ours, "calls/s", f"our GetFile ({how})"),
-        denominator=Measure(baseline, "calls/s", f"no-op GetFile, same server settings ({how})"),
+        numerator=Measure(rate(rounds[MEMORY]), "calls/s", f"our GetFile ({how})"),
+        denominator=Measure(
+            rate(rounds[NOOP]), "calls/s", f"no-op GetFile, same server settings ({how})"
+        ),
         target=Target(">=", 0.90),
         notes=(
             "The no-op answers every call with one prebuilt message; ours checks the request, "
@@ -109,32 +198,113 @@ def service_overhead(scale: ServiceScale, *, protoset: Path) -> Figure:
     )
 
 
-def batch_vs_redis(scale: ServiceScale, *, protoset: Path) -> Figure:
-    """Figure 2: BatchGetFiles files/s (100 files of 1 KiB a call) ÷ redis-benchmark GETs/s."""
+def redis_get_file(scale: ServiceScale, rounds: Rounds) -> Figure:
+    """Figure R1: GetFile calls/s on the Redis backend ÷ on the memory backend."""
+    how = _get_file_how(scale)
+    return Figure(
+        key="R1",
+        title="Redis backend: GetFile calls/s, Redis (standalone) ÷ memory backend",
+        numerator=Measure(
+            rate(rounds[REDIS]), "calls/s", f"GetFile, --backend redis, one server ({how})"
+        ),
+        denominator=Measure(
+            rate(rounds[MEMORY]), "calls/s", f"GetFile, --backend memory: figure 1's runs ({how})"
+        ),
+        target=Target(">=", 0.5),
+        notes=(_placement(), _cpu_note(rounds, "call", 1)),
+    )
+
+
+# -- BatchGetFiles: figures 2 and R2 ---------------------------------------------
+
+
+def _batch_load(scale: ServiceScale, protoset: Path) -> Load:
     paths = [f"src/pkg/module_{i}.py" for i in range(BATCH)]
     request: dict[str, object] = {"session_id": SESSION, "paths": paths}
-    load = Load("BatchGetFiles", request, paths, scale.batch_calls, REDIS_CLIENTS, protoset)
-    files, gets = alternate(scale.rounds, lambda: BATCH * server_rate(load), lambda: _redis(scale))
+    return Load("BatchGetFiles", request, paths, scale.batch_calls, REDIS_CLIENTS, protoset)
+
+
+_BATCH_HOW = f"BatchGetFiles, {BATCH} files of 1 KiB a call, ghz, {REDIS_CLIENTS} calls in flight"
+
+
+def batch_rounds(scale: ServiceScale, *, protoset: Path, sides: Collection[str]) -> Rounds:
+    """BatchGetFiles runs of ``sides`` (MEMORY, REDIS) and redis-benchmark GETs (YARDSTICK).
+
+    Figures 2 and R2 share the memory backend's runs.
+    """
+    load = _batch_load(scale, protoset)
+    with _redis_if(REDIS in sides) as redis:
+        runs = _server_sides(load, redis, sides)
+        if YARDSTICK in sides:
+            runs[YARDSTICK] = lambda: _redis_gets(scale)
+        return alternate_many(scale.rounds, runs)
+
+
+def batch_vs_redis(rounds: Rounds) -> Figure:
+    """Figure 2: BatchGetFiles files/s (100 files of 1 KiB a call) ÷ redis-benchmark GETs/s."""
     return Figure(
         key="2",
         title="Batch throughput: BatchGetFiles files/s ÷ redis-benchmark GET requests/s",
-        numerator=Measure(
-            files,
-            "files/s",
-            f"BatchGetFiles, {BATCH} files of 1 KiB a call, ghz, {REDIS_CLIENTS} calls in flight",
-        ),
+        numerator=Measure(BATCH * rate(rounds[MEMORY]), "files/s", _BATCH_HOW),
         denominator=Measure(
-            gets,
+            rate(rounds[YARDSTICK]),
             "requests/s",
             f"redis-benchmark GET, 1 KiB values, "
             f"{REDIS_CLIENTS} clients, no pipelining, local redis-server",
         ),
         target=Target(">=", 1.0),
+        notes=(
+            "redis-server CPU time per GET (from /proc): "
+            f"{median(rounds[YARDSTICK], lambda run: run.server_cpu_us):,.1f} µs",
+        ),
     )
 
 
-def _redis(scale: ServiceScale) -> float:
-    with procs.redis_server() as port:
-        return procs.redis_benchmark_get(
-            port, value_bytes=1024, clients=REDIS_CLIENTS, requests=scale.redis_requests
+def redis_batch(rounds: Rounds) -> Figure:
+    """Figure R2: BatchGetFiles files/s on the Redis backend ÷ on the memory backend."""
+    return Figure(
+        key="R2",
+        title="Redis backend: BatchGetFiles files/s, Redis (standalone) ÷ memory backend",
+        numerator=Measure(
+            BATCH * rate(rounds[REDIS]), "files/s", f"--backend redis, one server ({_BATCH_HOW})"
+        ),
+        denominator=Measure(
+            BATCH * rate(rounds[MEMORY]), "files/s", "--backend memory: figure 2's runs"
+        ),
+        target=Target(">=", 0.5),
+        notes=(_placement(), _cpu_note(rounds, "call", BATCH)),
+    )
+
+
+def _redis_gets(scale: ServiceScale) -> Rate:
+    """redis-benchmark GETs/s against a fresh redis-server, and Redis's CPU per GET."""
+    with procs.redis_server() as redis:
+        before = procs.cpu_seconds(redis.pid)
+        gets = procs.redis_benchmark_get(
+            redis.port, value_bytes=1024, clients=REDIS_CLIENTS, requests=scale.redis_requests
         )
+        used = procs.cpu_seconds(redis.pid) - before
+    return Rate(gets, 1e6 * used / scale.redis_requests)
+
+
+# -- what R1 and R2 add to their figure ---------------------------------------------
+
+
+def _placement() -> str:
+    return (
+        f"one contextstore server and one redis-server (standalone, no persistence), both "
+        f"pinned to CPU {procs.SERVER_CPU}: the serving side has one CPU on either backend; "
+        f"ghz on CPU {procs.LOAD_CPU}; medians of alternating rounds, a fresh server each run"
+    )
+
+
+def _cpu_note(rounds: Rounds, unit: str, files: int) -> str:
+    """CPU time per call of each process (medians), the cost of a call on each backend."""
+    memory = median(rounds[MEMORY], lambda run: run.server_cpu_us)
+    server = median(rounds[REDIS], lambda run: run.server_cpu_us)
+    redis = median(rounds[REDIS], lambda run: run.redis_cpu_us)
+    each = f" ({files} files)" if files > 1 else ""
+    return (
+        f"CPU time per {unit}{each} (from /proc): memory backend, server {memory:,.0f} µs; "
+        f"Redis backend, server {server:,.0f} µs + redis-server {redis:,.0f} µs"
+    )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks.figures import Figure, Measure, Target, alternate
-from contextstore.server.store.base import Budgets, FileWrite, Namespace
+from contextstore.server.store.base import Budgets, FileWrite, Namespace, Store
 from contextstore.server.store.memory import StripedStore
 
 Timer = Callable[[], float]
@@ -42,12 +42,15 @@ def _filled_store(entries: int, *, filler_sessions: int) -> StripedStore:
     return store
 
 
-def _clear_seconds(store: StripedStore, writes: list[FileWrite], *, timer: Timer) -> float:
+def clear_seconds(store: Store, writes: list[FileWrite], *, timer: Timer) -> float:
     """Time of one ClearSession of a freshly filled session of ``len(writes)`` files."""
     store.batch_cache_files("cleared", writes)
     start = timer()
-    store.clear_session("cleared")
-    return timer() - start
+    removed = store.clear_session("cleared")
+    elapsed = timer() - start
+    if removed.files != len(writes):  # a clear that found nothing measures nothing
+        raise RuntimeError(f"cleared {removed.files} files of {len(writes)}")
+    return elapsed
 
 
 def clear_cost(
@@ -64,7 +67,7 @@ def clear_cost(
     times: list[list[float]] = [[], []]
     for _ in range(clears):  # interleaved, so drift falls on both sizes
         for which, store in enumerate(stores):
-            times[which].append(_clear_seconds(store, writes, timer=timer))
+            times[which].append(clear_seconds(store, writes, timer=timer))
     small_us, large_us = (statistics.median(t) * 1e6 for t in times)
     what = f"median ClearSession of a {session_entries}-entry session, in-process StripedStore"
     return Figure(

@@ -12,19 +12,33 @@ import grpc
 import pytest
 
 from benchmarks import noop, procs, service
-from benchmarks.figures import Figure, alternate
+from benchmarks.figures import Figure, alternate, alternate_many
 from contextstore.bench.localserver import ServerStartError
 from contextstore.client import ContextStoreClient
 from contextstore.server.app import Server
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
-TINY = service.ServiceScale(rounds=1, unary_calls=400, batch_calls=40, redis_requests=2000)
+# Enough calls that the Redis side's CPU time spans several clock ticks (10 ms).
+TINY = service.ServiceScale(rounds=1, unary_calls=2000, batch_calls=200, redis_requests=2000)
 
 
 @pytest.fixture(scope="module")
 def protoset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return procs.protoset(tmp_path_factory.mktemp("protoset") / "cs.protoset")
+
+
+@pytest.fixture(scope="module")
+def get_file_rounds(protoset: Path) -> service.Rounds:
+    return service.get_file_rounds(
+        TINY, protoset=protoset, sides=(service.MEMORY, service.NOOP, service.REDIS)
+    )
+
+
+@pytest.fixture(scope="module")
+def batch_rounds(protoset: Path) -> service.Rounds:
+    sides = (service.MEMORY, service.REDIS, service.YARDSTICK)
+    return service.batch_rounds(TINY, protoset=protoset, sides=sides)
 
 
 def assert_sane(figure: Figure, key: str) -> None:
@@ -34,14 +48,47 @@ def assert_sane(figure: Figure, key: str) -> None:
     assert figure.met == figure.target.met_by(figure.ratio)
 
 
-def test_service_overhead_runs_both_servers(protoset: Path) -> None:
-    assert_sane(service.service_overhead(TINY, protoset=protoset), "1")
+def test_service_overhead_runs_both_servers(get_file_rounds: service.Rounds) -> None:
+    assert_sane(service.service_overhead(TINY, get_file_rounds), "1")
 
 
-def test_batch_vs_redis_runs_both_sides(protoset: Path) -> None:
-    figure = service.batch_vs_redis(TINY, protoset=protoset)
+def test_batch_vs_redis_runs_both_sides(batch_rounds: service.Rounds) -> None:
+    figure = service.batch_vs_redis(batch_rounds)
     assert_sane(figure, "2")
     assert "redis-benchmark" in figure.denominator.what
+    assert "redis-server CPU time per GET" in figure.notes[0]
+
+
+def test_the_redis_backend_figures_share_the_memory_runs(
+    get_file_rounds: service.Rounds, batch_rounds: service.Rounds
+) -> None:
+    r1 = service.redis_get_file(TINY, get_file_rounds)
+    r2 = service.redis_batch(batch_rounds)
+
+    assert_sane(r1, "R1")
+    assert_sane(r2, "R2")
+    assert r1.denominator.value == service.service_overhead(TINY, get_file_rounds).numerator.value
+    assert r2.denominator.value == service.batch_vs_redis(batch_rounds).numerator.value
+    assert "--backend redis" in r1.numerator.what and "--backend redis" in r2.numerator.what
+    assert (r1.target.op, r1.target.bound, r2.target.bound) == (">=", 0.5, 0.5)
+
+
+@pytest.mark.parametrize("rounds_of", ["get_file_rounds", "batch_rounds"])
+def test_each_call_costs_cpu_where_it_runs(rounds_of: str, request: pytest.FixtureRequest) -> None:
+    rounds: service.Rounds = request.getfixturevalue(rounds_of)
+    [memory], [redis] = rounds[service.MEMORY], rounds[service.REDIS]
+
+    # The memory backend's server stores into no Redis; the Redis backend's does.
+    assert memory.server_cpu_us > 0 and memory.redis_cpu_us == 0
+    assert redis.server_cpu_us > 0 and redis.redis_cpu_us > 0
+
+
+def test_the_cpu_note_names_both_processes(get_file_rounds: service.Rounds) -> None:
+    notes = " ".join(service.redis_get_file(TINY, get_file_rounds).notes)
+
+    assert "redis-server" in notes and f"CPU {procs.SERVER_CPU}" in notes
+    redis = get_file_rounds[service.REDIS][0]
+    assert f"redis-server {redis.redis_cpu_us:,.0f} µs" in notes
 
 
 def test_the_no_op_answer_is_the_size_of_ours(client: ContextStoreClient, server: Server) -> None:
@@ -54,6 +101,20 @@ def test_the_no_op_answer_is_the_size_of_ours(client: ContextStoreClient, server
     # Only varint widths of version and timestamp may differ.
     assert abs(ours.ByteSize() - canned.ByteSize()) <= 4
     assert canned.content == ours.content and canned.metadata.path == ours.metadata.path
+
+
+def test_alternate_many_rotates_the_order_each_round() -> None:
+    calls: list[str] = []
+
+    def side(name: str) -> str:
+        calls.append(name)
+        return name + str(len(calls))
+
+    runs = alternate_many(
+        3, {"a": lambda: side("a"), "b": lambda: side("b"), "c": lambda: side("c")}
+    )
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert runs == {"a": ["a1", "a6", "a8"], "b": ["b2", "b4", "b9"], "c": ["c3", "c5", "c7"]}
 
 
 def test_alternate_flips_the_order_each_round() -> None:
