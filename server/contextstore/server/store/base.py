@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from contextstore.server.errors import QuotaExceeded
 
@@ -78,6 +78,46 @@ class Stats:
     misses: int = 0
     evictions: int = 0
     expirations: int = 0
+
+
+# Reads build a FileMetadata and a CachedFile per file. A frozen dataclass's
+# ``__init__`` sets each field through ``object.__setattr__`` by name; calling
+# each slot's own setter, spelled out, builds the same object in about half
+# the time (a loop over the setters would give most of that back).
+_new = object.__new__
+_set_path, _set_size, _set_sha256, _set_mtime, _set_cached_at, _set_labels, _set_version = (
+    getattr(FileMetadata, f.name).__set__ for f in fields(FileMetadata)
+)
+_set_content, _set_metadata = (getattr(CachedFile, f.name).__set__ for f in fields(CachedFile))
+
+
+def new_metadata(
+    path: str,
+    size: int,
+    sha256: bytes,
+    mtime_ns: int | None,
+    cached_at_ns: int,
+    labels: Mapping[str, str],
+    version: int,
+) -> FileMetadata:
+    """``FileMetadata(...)``, built faster: for stores' read paths."""
+    meta = _new(FileMetadata)
+    _set_path(meta, path)
+    _set_size(meta, size)
+    _set_sha256(meta, sha256)
+    _set_mtime(meta, mtime_ns)
+    _set_cached_at(meta, cached_at_ns)
+    _set_labels(meta, labels)
+    _set_version(meta, version)
+    return meta
+
+
+def new_cached_file(content: bytes, metadata: FileMetadata) -> CachedFile:
+    """``CachedFile(content, metadata)``, built faster."""
+    file = _new(CachedFile)
+    _set_content(file, content)
+    _set_metadata(file, metadata)
+    return file
 
 
 def utf8_len(text: str) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
 
@@ -29,6 +28,8 @@ from contextstore.server.store.base import (
     FileMetadata,
     analysis_charge,
     content_charge,
+    new_cached_file,
+    new_metadata,
 )
 
 Key = str | tuple[str, str]
@@ -40,17 +41,6 @@ _FILE = struct.Struct("<q32sqq")  # tick, sha256, cached_at_ns, version
 _META = struct.Struct("<32sqq")  # the same bytes past the tick
 _TICK = struct.Struct("<q")
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
-
-# Reads build a FileMetadata and a CachedFile per call. A frozen dataclass's
-# ``__init__`` sets each field through ``object.__setattr__`` by name; calling
-# each slot's own setter, spelled out, builds the same object in about half
-# the time (a loop over the setters would give most of that back).
-_new = object.__new__
-_set_path, _set_size, _set_sha256, _set_mtime, _set_cached_at, _set_labels, _set_version = (
-    getattr(FileMetadata, f.name).__set__ for f in fields(FileMetadata)
-)
-_set_content, _set_metadata = (getattr(CachedFile, f.name).__set__ for f in fields(CachedFile))
-
 
 # -- files ---------------------------------------------------------------------
 
@@ -86,29 +76,17 @@ def file_labels(record: Record) -> Mapping[str, str]:
 
 
 def file_metadata(path: str, record: Record) -> FileMetadata:
-    """The public metadata of the file record at ``path``: ``FileMetadata(...)``, built faster."""
+    """The public metadata of the file record at ``path``."""
     sha256, cached_at, version = _META.unpack_from(record[1], _TICK.size)
-    meta = _new(FileMetadata)
-    _set_path(meta, path)
-    _set_size(meta, len(record[0]))
-    _set_sha256(meta, sha256)
     if len(record) == 4:
-        _set_mtime(meta, record[2])
-        _set_labels(meta, record[3] or _NO_LABELS)
+        mtime, labels = record[2], record[3] or _NO_LABELS
     else:
-        _set_mtime(meta, None)
-        _set_labels(meta, _NO_LABELS)
-    _set_cached_at(meta, cached_at)
-    _set_version(meta, version)
-    return meta
+        mtime, labels = None, _NO_LABELS
+    return new_metadata(path, len(record[0]), sha256, mtime, cached_at, labels, version)
 
 
 def cached_file(path: str, record: Record) -> CachedFile:
-    """``CachedFile(content, metadata)``, built faster, as ``file_metadata`` is."""
-    file = _new(CachedFile)
-    _set_content(file, record[0])
-    _set_metadata(file, file_metadata(path, record))
-    return file
+    return new_cached_file(record[0], file_metadata(path, record))
 
 
 # -- analyses ------------------------------------------------------------------

@@ -27,6 +27,8 @@ from contextstore.server.store.base import (
     FileMetadata,
     Namespace,
     content_charge,
+    new_cached_file,
+    new_metadata,
 )
 
 BUCKETS = 1024
@@ -35,7 +37,6 @@ _FILE_HEAD = 36  # cached_at (20 digits), version (16 digits)
 _CHARGE = 10
 _SHA = 32
 _META_LEN = 8
-_TAIL_HEAD = _CHARGE + _SHA + _META_LEN
 _ANALYSIS_HEAD = 31  # cached_at (20), charge (10), source flag (1)
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 _BUCKET = struct.Struct(">H")
@@ -117,32 +118,40 @@ def cached_at_argument(wall_ns: int) -> bytes:
     return b"%020d" % max(wall_ns, 0)
 
 
-def file_metadata(path: str, record: bytes) -> FileMetadata:
-    """A file's metadata from its record, with or without its content."""
-    sha_at = _FILE_HEAD + _CHARGE
-    meta_len = int(record[sha_at + _SHA : sha_at + _SHA + _META_LEN])
-    start = _FILE_HEAD + _TAIL_HEAD
+_SHA_AT = _FILE_HEAD + _CHARGE
+_META_AT = _SHA_AT + _SHA
+_CONTENT_AT = _META_AT + _META_LEN
+
+
+def file_metadata(path: str, record: bytes, size: int | None = None) -> FileMetadata:
+    """A file's metadata from its record; ``size`` if known, else from the charge.
+
+    The metadata read (GetMetadata) gets the record without its content.
+    """
+    meta_len = int(record[_META_AT:_CONTENT_AT])
     mtime_ns: int | None = None
     labels = _NO_LABELS
     if meta_len:
-        mtime_ns, given = json.loads(record[start : start + meta_len])
+        mtime_ns, given = json.loads(record[_CONTENT_AT : _CONTENT_AT + meta_len])
         labels = MappingProxyType(given) if given else _NO_LABELS
-    # The charge counts content, path and labels: the size is what is left.
-    charge = int(record[_FILE_HEAD:sha_at])
-    return FileMetadata(
-        path=path,
-        size=charge - content_charge(path, b"", labels),
-        sha256=record[sha_at : sha_at + _SHA],
-        mtime_ns=mtime_ns,
-        cached_at_ns=int(record[:20]),
-        labels=labels,
-        version=int(record[20:_FILE_HEAD]),
+    if size is None:
+        # The charge counts content, path and labels: the size is what is left.
+        size = int(record[_FILE_HEAD:_SHA_AT]) - content_charge(path, b"", labels)
+    return new_metadata(
+        path,
+        size,
+        record[_SHA_AT:_META_AT],
+        mtime_ns,
+        int(record[:20]),
+        labels,
+        int(record[20:_FILE_HEAD]),
     )
 
 
 def cached_file(path: str, record: bytes) -> CachedFile:
-    meta_len = int(record[_FILE_HEAD + _CHARGE + _SHA : _FILE_HEAD + _TAIL_HEAD])
-    return CachedFile(record[_FILE_HEAD + _TAIL_HEAD + meta_len :], file_metadata(path, record))
+    start = _CONTENT_AT + int(record[_META_AT:_CONTENT_AT])
+    content = record[start:]
+    return new_cached_file(content, file_metadata(path, record, len(content)))
 
 
 def cached_analysis(record: bytes) -> CachedAnalysis:

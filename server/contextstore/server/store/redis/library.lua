@@ -28,7 +28,8 @@ in seconds (ARGV); cached_at values are nanoseconds, kept as 20-digit strings
 because Lua numbers are doubles.
 
 Every namespace function takes ARGV: now, ttl (0: never), id (D's name in
-U), is_session ("1"/"0"), then its own arguments.
+U), is_session ("1"/"0"), lru ("1" when a namespace budget is set: only
+then is recency kept, in R), then its own arguments.
 ]]
 
 local FILE_HEAD = 36 -- cached_at and version, before the server's tail
@@ -223,6 +224,15 @@ local function remove_file(D, R, path)
     return true
 end
 
+-- Rank every entry of D missing from R as the oldest.
+local function rank_untracked(D, R)
+    for _, field in ipairs(redis.call('HKEYS', D)) do
+        if string.byte(field, 1) ~= 0 then
+            redis.call('ZADD', R, 'NX', 0, field)
+        end
+    end
+end
+
 -- Evict least recently used entries while the namespace is over a budget.
 -- An evicted file keeps its analyses: they carry their source digest.
 local function enforce(D, R, T, max_bytes, max_entries)
@@ -232,6 +242,11 @@ local function enforce(D, R, T, max_bytes, max_entries)
         local over = (max_bytes > 0 and used > max_bytes) or (max_entries > 0 and entries > max_entries)
         if not over then
             return
+        end
+        if redis.call('ZCARD', R) < entries then
+            -- Entries written while no budget was set have no recency: rank
+            -- them as the oldest (once: then every entry has a rank).
+            rank_untracked(D, R)
         end
         local oldest = redis.call('ZPOPMIN', R)
         if #oldest == 0 then
@@ -258,37 +273,39 @@ end
 
 -- -- the functions ----------------------------------------------------------
 
--- ARGV after the common four: wall_ns (20 digits), session_bytes,
+-- ARGV after the common five: wall_ns (20 digits), session_bytes,
 -- session_entries, then path, sha256, tail for each file. Returns
 -- cached_at and version of each, in order.
 local function put_files(keys, argv)
-    local n = (#argv - 7) / 3
+    local n = (#argv - 8) / 3
     if not enter(keys, argv, n > 0) then
         return {}
     end
     local D, R, T = keys[1], keys[2], keys[3]
     local out = {}
     for i = 0, n - 1 do
-        local path, sha, tail = argv[8 + 3 * i], argv[9 + 3 * i], argv[10 + 3 * i]
+        local path, sha, tail = argv[9 + 3 * i], argv[10 + 3 * i], argv[11 + 3 * i]
         remove_analyses(D, R, path, sha)
         remove_file(D, R, path)
-        local at = stamp(T, argv[5])
+        local at = stamp(T, argv[6])
         local version = redis.call('HINCRBY', T, 'v', 1)
         redis.call('HSET', D, path, at .. string.format('%016d', version) .. tail)
         account(D, 'f', tonumber(string.sub(tail, 1, TAIL_CHARGE)), 1)
-        touch(D, R, path)
+        if argv[5] == '1' then
+            touch(D, R, path)
+        end
         out[#out + 1] = { at, version }
     end
-    enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
+    enforce(D, R, T, tonumber(argv[7]), tonumber(argv[8]))
     return out
 end
 
--- ARGV after the common four: wall_ns, session_bytes, session_entries, path,
+-- ARGV after the common five: wall_ns, session_bytes, session_entries, path,
 -- type, result, charge. Returns cached_at.
 local function put_analysis(keys, argv)
     enter(keys, argv, true)
     local D, R, T = keys[1], keys[2], keys[3]
-    local path, t, result, charge = argv[8], argv[9], argv[10], argv[11]
+    local path, t, result, charge = argv[9], argv[10], argv[11], argv[12]
     if not remove_analysis(D, R, path, t) then
         local types = types_of(D, path)
         types[#types + 1] = t
@@ -296,36 +313,49 @@ local function put_analysis(keys, argv)
     end
     local file = redis.call('HGET', D, path)
     local source = file and ('1' .. file_sha(file)) or '0'
-    local at = stamp(T, argv[5])
+    local at = stamp(T, argv[6])
     local field = path .. '\0' .. t
     redis.call('HSET', D, field, at .. string.format('%010d', tonumber(charge)) .. source .. result)
     account(D, 'a', tonumber(charge), 1)
-    touch(D, R, field)
-    enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
+    if argv[5] == '1' then
+        touch(D, R, field)
+    end
+    enforce(D, R, T, tonumber(argv[7]), tonumber(argv[8]))
     return at
 end
 
--- ARGV after the common four: what ("f" file, "m" file metadata, "a"
+-- ARGV after the common five: what ("f" file, "m" file metadata, "a"
 -- analysis), then fields. Returns each record (metadata: without content),
 -- or false for a miss; counts hits and misses, refreshes recency.
 local function get(keys, argv)
     local D, R, T = keys[1], keys[2], keys[3]
     local exists = enter(keys, argv, false)
-    local what, out, hits, misses = argv[5], {}, 0, 0
-    for i = 6, #argv do
-        local record = exists and redis.call('HGET', D, argv[i])
-        if record then
-            hits = hits + 1
-            touch(D, R, argv[i])
-            if what == 'm' then
-                local at = FILE_HEAD + TAIL_CHARGE + SHA
-                local meta = tonumber(string.sub(record, at + 1, at + META_LEN))
-                record = string.sub(record, 1, at + META_LEN + meta)
+    local what, lru, out, hits = argv[6], argv[5] == '1', {}, 0
+    local first = 7
+    while exists and first <= #argv do
+        local last = math.min(first + 999, #argv) -- unpack's stack is bounded
+        local records = redis.call('HMGET', D, unpack(argv, first, last))
+        for i, record in ipairs(records) do
+            if record then
+                hits = hits + 1
+                if lru then
+                    touch(D, R, argv[first + i - 1])
+                end
+                if what == 'm' then
+                    local at = FILE_HEAD + TAIL_CHARGE + SHA
+                    local meta = tonumber(string.sub(record, at + 1, at + META_LEN))
+                    record = string.sub(record, 1, at + META_LEN + meta)
+                end
             end
-        else
-            misses = misses + 1
+            out[#out + 1] = record
         end
-        out[#out + 1] = record
+        first = last + 1
+    end
+    local misses = #argv - 6 - hits
+    if not exists then
+        for i = 7, #argv do
+            out[#out + 1] = false
+        end
     end
     if hits > 0 then
         redis.call('HINCRBY', D, '\0\0h', hits)
@@ -340,29 +370,29 @@ local function get(keys, argv)
     return out
 end
 
--- ARGV after the common four: path. Returns {files, analyses} removed.
+-- ARGV after the common five: path. Returns {files, analyses} removed.
 local function invalidate_file(keys, argv)
     if not enter(keys, argv, false) then
         return { 0, 0 }
     end
     local D, R = keys[1], keys[2]
-    local files = remove_file(D, R, argv[5]) and 1 or 0
-    return { files, remove_analyses(D, R, argv[5], false) }
+    local files = remove_file(D, R, argv[6]) and 1 or 0
+    return { files, remove_analyses(D, R, argv[6], false) }
 end
 
--- ARGV after the common four: path, then the type (none: every type).
+-- ARGV after the common five: path, then the type (none: every type).
 local function invalidate_analysis(keys, argv)
     if not enter(keys, argv, false) then
         return 0
     end
-    local D, R, path = keys[1], keys[2], argv[5]
-    if #argv < 6 then
+    local D, R, path = keys[1], keys[2], argv[6]
+    if #argv < 7 then
         return remove_analyses(D, R, path, false)
     end
-    if not remove_analysis(D, R, path, argv[6]) then
+    if not remove_analysis(D, R, path, argv[7]) then
         return 0
     end
-    drop_types(D, path, { [argv[6]] = true })
+    drop_types(D, path, { [argv[7]] = true })
     return 1
 end
 

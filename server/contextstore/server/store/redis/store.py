@@ -35,6 +35,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import redis
+
 from contextstore.server.store.base import (
     Budgets,
     CachedAnalysis,
@@ -87,6 +89,9 @@ class RedisStore(Store):
         self._timer = timer
         self._wall_clock = wall_clock
         self._ttl = str(self._budgets.session_ttl_seconds).encode()
+        # Recency is kept only for the namespace budgets' eviction; without one
+        # a read is spared a sorted-set update per entry.
+        self._lru = b"1" if self._budgets.session_bytes or self._budgets.session_entries else b"0"
         self._session_budgets = (
             str(self._budgets.session_bytes).encode(),
             str(self._budgets.session_entries).encode(),
@@ -114,7 +119,7 @@ class RedisStore(Store):
         keys = self._layout.namespace(ns)
         now = repr(self._timer())
         return self._functions.call(
-            name, keys.keys, (now, self._ttl, keys.id, keys.is_session, *args)
+            name, keys.keys, (now, self._ttl, keys.id, keys.is_session, self._lru, *args)
         )
 
     # -- files -----------------------------------------------------------------
@@ -235,3 +240,5 @@ class RedisStore(Store):
 
     def close(self) -> None:
         self._client.close()
+        if isinstance(self._client, redis.Redis):  # a pool it was given: close() leaves it open
+            self._client.connection_pool.disconnect()
