@@ -35,7 +35,7 @@ GHZ_VERSION := v0.120.0
 # and ci: what make test runs) and a conformance runner for tests/conformance.
 LANGS := go java rust typescript
 
-.PHONY: run test lint buf tools clients proto check-proto pytest bench redis clean
+.PHONY: run test lint buf tools clients proto check-proto pytest bench redis cluster clean
 
 $(VENV)/.venv-stamp:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -88,7 +88,7 @@ buf: $(BUF)
 
 lint: buf $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/mypy server client/python protos/python/contextstore/units benchmarks tests
+	$(BIN)/mypy server client/python protos/python/contextstore/units benchmarks tests devtools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -115,6 +115,11 @@ redis:
 	@command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server redis-tools; }
+
+# On one machine, the distributed deployment: a 3-primary Redis Cluster and two servers
+# over it, on 127.0.0.1:50051 and :50052, until Ctrl-C (devtools/cluster.py).
+cluster: $(RUN_STAMP) redis
+	$(BIN)/python -m devtools.cluster
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis protos/node_modules .tools

@@ -11,6 +11,8 @@ from contextstore.client import ContextStoreClient
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 
+pytest_plugins = ["redis_fixtures"]  # real redis-server processes: tests/redis_fixtures.py
+
 # Small enough that limit tests move little data, large enough for real use.
 TEST_CONFIG = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, max_content_bytes=1 << 20)
 
