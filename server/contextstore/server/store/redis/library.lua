@@ -254,13 +254,19 @@ local function put_files(keys, argv)
     local out = {}
     for i = 0, n - 1 do
         local path, sha, tail = argv[8 + 3 * i], argv[9 + 3 * i], argv[10 + 3 * i]
+        -- Recency first and the old record overwritten, never R emptied then
+        -- re-created: in a MIGRATING slot Redis aborts, half done, a call that
+        -- re-creates a key it deleted.
+        touch(D, R, path)
         remove_analyses(D, R, path, sha)
-        remove_file(D, R, path)
+        local old = redis.call('HGET', D, path)
+        if old then
+            account(D, 'f', file_charge(old), -1)
+        end
         local at = stamp(T, argv[5])
         local version = redis.call('HINCRBY', T, 'v', 1)
         redis.call('HSET', D, path, at .. string.format('%016d', version) .. tail)
         account(D, 'f', tonumber(string.sub(tail, 1, TAIL_CHARGE)), 1)
-        touch(D, R, path)
         out[#out + 1] = { at, version }
     end
     enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
@@ -273,7 +279,12 @@ local function put_analysis(keys, argv)
     enter(keys, argv, true)
     local D, R, T = keys[1], keys[2], keys[3]
     local path, t, result, charge = argv[8], argv[9], argv[10], argv[11]
-    if not remove_analysis(D, R, path, t) then
+    local field = path .. '\0' .. t
+    touch(D, R, field) -- first, and the old record overwritten: see put_files
+    local old = redis.call('HGET', D, field)
+    if old then
+        account(D, 'a', analysis_charge(old), -1)
+    else
         local types = types_of(D, path)
         types[#types + 1] = t
         set_types(D, path, types)
@@ -281,10 +292,8 @@ local function put_analysis(keys, argv)
     local file = redis.call('HGET', D, path)
     local source = file and ('1' .. file_sha(file)) or '0'
     local at = stamp(T, argv[5])
-    local field = path .. '\0' .. t
     redis.call('HSET', D, field, at .. string.format('%010d', tonumber(charge)) .. source .. result)
     account(D, 'a', tonumber(charge), 1)
-    touch(D, R, field)
     enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
     return at
 end
