@@ -194,7 +194,10 @@ class Scribe:
         if got is None:
             assert self.failed, f"{self.session}/{path}: a miss, although nothing failed"
         elif self.failed:
-            assert got in self.possible[path], f"{self.session}/{path}: {got!r} never written"
+            assert got in self.possible[path], (
+                f"{self.session}/{path}: {got!r} is neither the last write acknowledged "
+                "nor one that failed since"
+            )
         else:
             assert self.possible[path] == {got}, f"{self.session}/{path}: {got!r} is not the last"
 
