@@ -66,12 +66,15 @@ class _Cluster(RedisCluster):
     call again) where FCALL's keys are; ours all share one slot by construction.
     """
 
-    def _determine_slot(self, *args: Any) -> int:
+    def determine_slot(self, *args: Any) -> int | None:
+        # redis-py's name (no underscore): an override under another name is never called,
+        # and COMMAND GETKEYS then goes to one node, failing every call while it is down.
         if args and args[0] == "FCALL" and int(args[2]) > 0:
             slot: int = self.keyslot(args[3])  # type: ignore[no-untyped-call]
             return slot
         base: Any = super()
-        return int(base._determine_slot(*args))
+        found: int | None = base.determine_slot(*args)
+        return found
 
 
 def connect(settings: Settings) -> tuple[Client, bool]:

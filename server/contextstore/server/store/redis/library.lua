@@ -285,15 +285,21 @@ local function put_files(keys, argv)
     local out = {}
     for i = 0, n - 1 do
         local path, sha, tail = argv[9 + 3 * i], argv[10 + 3 * i], argv[11 + 3 * i]
+        -- Recency first and the old record overwritten, never R emptied then
+        -- re-created: in a MIGRATING slot Redis aborts, half done, a call that
+        -- re-creates a key it deleted.
+        if argv[5] == '1' then
+            touch(D, R, path)
+        end
         remove_analyses(D, R, path, sha)
-        remove_file(D, R, path)
+        local old = redis.call('HGET', D, path)
+        if old then
+            account(D, 'f', file_charge(old), -1)
+        end
         local at = stamp(T, argv[6])
         local version = redis.call('HINCRBY', T, 'v', 1)
         redis.call('HSET', D, path, at .. string.format('%016d', version) .. tail)
         account(D, 'f', tonumber(string.sub(tail, 1, TAIL_CHARGE)), 1)
-        if argv[5] == '1' then
-            touch(D, R, path)
-        end
         out[#out + 1] = { at, version }
     end
     enforce(D, R, T, tonumber(argv[7]), tonumber(argv[8]))
@@ -306,7 +312,14 @@ local function put_analysis(keys, argv)
     enter(keys, argv, true)
     local D, R, T = keys[1], keys[2], keys[3]
     local path, t, result, charge = argv[9], argv[10], argv[11], argv[12]
-    if not remove_analysis(D, R, path, t) then
+    local field = path .. '\0' .. t
+    if argv[5] == '1' then
+        touch(D, R, field) -- first, and the old record overwritten: see put_files
+    end
+    local old = redis.call('HGET', D, field)
+    if old then
+        account(D, 'a', analysis_charge(old), -1)
+    else
         local types = types_of(D, path)
         types[#types + 1] = t
         set_types(D, path, types)
@@ -314,12 +327,8 @@ local function put_analysis(keys, argv)
     local file = redis.call('HGET', D, path)
     local source = file and ('1' .. file_sha(file)) or '0'
     local at = stamp(T, argv[6])
-    local field = path .. '\0' .. t
     redis.call('HSET', D, field, at .. string.format('%010d', tonumber(charge)) .. source .. result)
     account(D, 'a', tonumber(charge), 1)
-    if argv[5] == '1' then
-        touch(D, R, field)
-    end
     enforce(D, R, T, tonumber(argv[7]), tonumber(argv[8]))
     return at
 end
