@@ -12,15 +12,18 @@ primary, agree with what the threads saw.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
-from conftest import StartServer
 from server.redis_load import CALL_SECONDS, HeardErrors, owner, unique_prefix
 from server.session_model import PATHS, TYPES, OwnSession, SharedWriter, label
 from server.store.contract_threads import run_threads
 
 from contextstore.client import ContextStoreClient
+from contextstore.server.app import Server
 from devtools.redis_nodes import RedisCluster
+
+StartServer = Callable[..., Server]
 
 THREADS = 8
 STEPS = 300

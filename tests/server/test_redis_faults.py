@@ -14,11 +14,10 @@ import os
 import random
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import StartServer
 from grpc_health.v1 import health_pb2
 from server.redis_load import (
     CALL_SECONDS,
@@ -39,6 +38,8 @@ from contextstore.server.store.redis import RedisStore
 from contextstore.server.store.redis.layout import Layout
 from devtools import resharding
 from devtools.redis_nodes import RedisCluster, start_standalone
+
+StartServer = Callable[..., Server]
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -108,5 +108,8 @@ def _sweep(store: Store, every: float, stopping: threading.Event) -> None:
             expired = store.expire_idle()
         except BackendUnavailable:
             continue  # the health service reports it; the next sweep tries again
+        except Exception:  # the sweeper must outlive any one failed sweep
+            log.exception("event=sweep_failed")
+            continue
         if expired:
             log.info("event=sessions_expired count=%d", expired)

@@ -52,6 +52,10 @@ _UNREACHABLE = (
 )
 
 
+# What Redis says when a function touches a key of a slot that is moving.
+_SLOT_MOVING = ("non local key in a cluster node", "TRYAGAIN", "cluster is down")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     url: str
@@ -124,6 +128,10 @@ def guard(call: Callable[[], T], *, partial: bool = False) -> T:
     except _UNREACHABLE as error:
         raise BackendUnavailable(BACKEND, _describe(error), partial=partial) from None
     except rx.ResponseError as error:
+        if any(sign in str(error) for sign in _SLOT_MOVING):
+            # A call that met a slot mid-resharding (library.lua avoids it; an
+            # idle session expiring as it is written still can): retryable.
+            raise BackendUnavailable(BACKEND, _describe(error), partial=True) from None
         if str(error).startswith("OOM"):
             raise QuotaExceeded(
                 "redis maxmemory",

@@ -44,7 +44,7 @@ _BUCKET = struct.Struct(">H")
 
 @dataclass(frozen=True, slots=True)
 class NamespaceKeys:
-    """The four keys every namespace function takes, and the namespace's id in its bucket."""
+    """The keys of a namespace and its bucket, and the namespace's id in its bucket."""
 
     data: str
     recency: str
@@ -53,9 +53,11 @@ class NamespaceKeys:
     id: str
     is_session: str  # "1" or "0": Redis arguments are strings
 
-    @property
-    def keys(self) -> tuple[str, str, str, str]:
-        return (self.data, self.recency, self.tally, self.idle)
+    def keys(self, lru: bool) -> tuple[str, ...]:
+        """What a namespace function takes: recency only when it is kept (``library.lua``)."""
+        if lru:
+            return (self.data, self.tally, self.idle, self.recency)
+        return (self.data, self.tally, self.idle)
 
 
 class Layout:

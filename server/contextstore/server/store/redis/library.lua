@@ -8,11 +8,18 @@ b being the namespace's bucket (a digest of its name, modulo the bucket
 count), so a bucket's own keys sit in that slot too:
 
   KEYS[1] D  hash of the namespace: its entries and its counters
-  KEYS[2] R  sorted set: recency of every entry (score: a tick of D)
-  KEYS[3] T  hash of the bucket: store-wide counters (hits, misses,
+  KEYS[2] T  hash of the bucket: store-wide counters (hits, misses,
              evictions, expirations), the version count, the last cached_at
-  KEYS[4] U  sorted set of the bucket's namespaces by last use (the global
-             namespace at +inf: it never expires)
+  KEYS[3] U  sorted set of the bucket's namespaces by last use (the global
+             namespace at +inf: it never expires; a member "" at +inf keeps
+             it from ever emptying)
+  KEYS[4] R  sorted set: recency of every entry (score: a tick of D); given
+             only when a namespace budget is set, the one use of recency
+
+A function never deletes a key and creates it again in one call, and no
+declared key is one that may never exist: while a slot migrates, Redis
+refuses (TRYAGAIN) a call whose declared keys are on both sides, and aborts
+half done a call that re-creates a key it deleted.
 
 Fields of D (paths never hold NUL, so the three kinds never meet):
   path              a file: cached_at(20 digits) version(16 digits) tail, the
@@ -87,10 +94,18 @@ end
 
 -- -- namespace lifetime -------------------------------------------------------
 
+-- D, R (false without a budget), T, U.
+local function namespace_keys(keys)
+    return keys[1], keys[4] or false, keys[2], keys[3]
+end
+
 -- Drop the namespace whole (clear or expiry): O(its entries), nothing else.
 local function drop(D, R, U, id)
     local files, analyses = counter(D, '\0\0f'), counter(D, '\0\0a')
-    redis.call('UNLINK', D, R)
+    redis.call('UNLINK', D)
+    if R then
+        redis.call('UNLINK', R)
+    end
     redis.call('ZREM', U, id)
     return files, analyses
 end
@@ -127,7 +142,7 @@ end
 -- that stores something creates the namespace. Returns whether it exists.
 -- The last-use field exists exactly while the namespace does.
 local function enter(keys, argv, create)
-    local D, R, T, U = keys[1], keys[2], keys[3], keys[4]
+    local D, R, T, U = namespace_keys(keys)
     local now, ttl, id, is_session = tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4]
     local last = redis.call('HGET', D, '\0\0u')
     if idle(last, now, ttl, is_session) then
@@ -144,6 +159,9 @@ local function enter(keys, argv, create)
         elseif not last then
             redis.call('ZADD', U, 'inf', id)
         end
+        if not last then
+            redis.call('ZADD', U, 'NX', 'inf', '')
+        end
     end
     return true
 end
@@ -151,7 +169,9 @@ end
 -- -- entries ------------------------------------------------------------------
 
 local function touch(D, R, field)
-    redis.call('ZADD', R, redis.call('HINCRBY', D, '\0\0k', 1), field)
+    if R then
+        redis.call('ZADD', R, redis.call('HINCRBY', D, '\0\0k', 1), field)
+    end
 end
 
 local function account(D, kind, charge, sign)
@@ -182,7 +202,9 @@ local function remove_analysis(D, R, path, analysis_type)
         return false
     end
     redis.call('HDEL', D, field)
-    redis.call('ZREM', R, field)
+    if R then
+        redis.call('ZREM', R, field)
+    end
     account(D, 'a', analysis_charge(record), -1)
     return true
 end
@@ -219,7 +241,9 @@ local function remove_file(D, R, path)
         return false
     end
     redis.call('HDEL', D, path)
-    redis.call('ZREM', R, path)
+    if R then
+        redis.call('ZREM', R, path)
+    end
     account(D, 'f', file_charge(record), -1)
     return true
 end
@@ -236,7 +260,7 @@ end
 -- Evict least recently used entries while the namespace is over a budget.
 -- An evicted file keeps its analyses: they carry their source digest.
 local function enforce(D, R, T, max_bytes, max_entries)
-    while true do
+    while R do
         local used = counter(D, '\0\0b')
         local entries = counter(D, '\0\0f') + counter(D, '\0\0a')
         local over = (max_bytes > 0 and used > max_bytes) or (max_entries > 0 and entries > max_entries)
@@ -281,7 +305,7 @@ local function put_files(keys, argv)
     if not enter(keys, argv, n > 0) then
         return {}
     end
-    local D, R, T = keys[1], keys[2], keys[3]
+    local D, R, T = namespace_keys(keys)
     local out = {}
     for i = 0, n - 1 do
         local path, sha, tail = argv[9 + 3 * i], argv[10 + 3 * i], argv[11 + 3 * i]
@@ -310,7 +334,7 @@ end
 -- type, result, charge. Returns cached_at.
 local function put_analysis(keys, argv)
     enter(keys, argv, true)
-    local D, R, T = keys[1], keys[2], keys[3]
+    local D, R, T = namespace_keys(keys)
     local path, t, result, charge = argv[9], argv[10], argv[11], argv[12]
     local field = path .. '\0' .. t
     if argv[5] == '1' then
@@ -337,7 +361,7 @@ end
 -- analysis), then fields. Returns each record (metadata: without content),
 -- or false for a miss; counts hits and misses, refreshes recency.
 local function get(keys, argv)
-    local D, R, T = keys[1], keys[2], keys[3]
+    local D, R, T = namespace_keys(keys)
     local exists = enter(keys, argv, false)
     local what, lru, out, hits = argv[6], argv[5] == '1', {}, 0
     local first = 7
@@ -384,7 +408,7 @@ local function invalidate_file(keys, argv)
     if not enter(keys, argv, false) then
         return { 0, 0 }
     end
-    local D, R = keys[1], keys[2]
+    local D, R = namespace_keys(keys)
     local files = remove_file(D, R, argv[6]) and 1 or 0
     return { files, remove_analyses(D, R, argv[6], false) }
 end
@@ -394,7 +418,8 @@ local function invalidate_analysis(keys, argv)
     if not enter(keys, argv, false) then
         return 0
     end
-    local D, R, path = keys[1], keys[2], argv[6]
+    local D, R = namespace_keys(keys)
+    local path = argv[6]
     if #argv < 7 then
         return remove_analyses(D, R, path, false)
     end
@@ -407,7 +432,7 @@ end
 
 -- Returns {files, analyses} removed; an idle session is found expired.
 local function clear(keys, argv)
-    local D, R, T, U = keys[1], keys[2], keys[3], keys[4]
+    local D, R, T, U = namespace_keys(keys)
     if expire_if_idle(D, R, T, U, tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4]) then
         return { 0, 0 }
     end
@@ -418,7 +443,7 @@ end
 -- Counters of one namespace: files, analyses, bytes, exists, hits, misses,
 -- evictions. Does not refresh idleness; an idle session is found expired.
 local function stats(keys, argv)
-    local D, R, T, U = keys[1], keys[2], keys[3], keys[4]
+    local D, R, T, U = namespace_keys(keys)
     expire_if_idle(D, R, T, U, tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4])
     local c = redis.call('HMGET', D, '\0\0f', '\0\0a', '\0\0b', '\0\0h', '\0\0m', '\0\0e')
     local exists = redis.call('EXISTS', D)
@@ -426,18 +451,18 @@ local function stats(keys, argv)
 end
 
 -- The bucket's sweep and sums. KEYS: T, U. ARGV: now, ttl, the key prefix
--- of the bucket's namespaces (D is prefix .. id, R is D .. "r"). Expires
+-- of the bucket's namespaces (D is prefix .. id, R is D .. "r"), lru. Expires
 -- every idle session of the bucket, then returns files, analyses, bytes,
 -- sessions, hits, misses, evictions, expirations, and how many expired now.
 -- It reads the namespaces' keys by name: they share the bucket's slot.
 local function bucket(keys, argv)
     local T, U = keys[1], keys[2]
-    local now, ttl, prefix = tonumber(argv[1]), tonumber(argv[2]), argv[3]
+    local now, ttl, prefix, lru = tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4] == '1'
     local expired = 0
     if ttl > 0 then
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', U, '-inf', now - ttl)) do
             local D = prefix .. id
-            if expire_if_idle(D, D .. 'r', T, U, now, ttl, id, '1') then
+            if expire_if_idle(D, lru and D .. 'r', T, U, now, ttl, id, '1') then
                 expired = expired + 1
             elseif redis.call('EXISTS', D) == 0 then
                 redis.call('ZREM', U, id) -- gone under us (Redis evicted it)
@@ -446,8 +471,8 @@ local function bucket(keys, argv)
     end
     local files, analyses, bytes, sessions = 0, 0, 0, 0
     for _, id in ipairs(redis.call('ZRANGE', U, 0, -1)) do
-        local c = redis.call('HMGET', prefix .. id, '\0\0f', '\0\0a', '\0\0b', '\0\0u')
-        if c[4] then
+        local c = id ~= '' and redis.call('HMGET', prefix .. id, '\0\0f', '\0\0a', '\0\0b', '\0\0u')
+        if c and c[4] then
             files = files + tonumber(c[1] or 0)
             analyses = analyses + tonumber(c[2] or 0)
             bytes = bytes + tonumber(c[3] or 0)

@@ -91,7 +91,8 @@ class RedisStore(Store):
         self._ttl = str(self._budgets.session_ttl_seconds).encode()
         # Recency is kept only for the namespace budgets' eviction; without one
         # a read is spared a sorted-set update per entry.
-        self._lru = b"1" if self._budgets.session_bytes or self._budgets.session_entries else b"0"
+        self._tracked = bool(self._budgets.session_bytes or self._budgets.session_entries)
+        self._lru = b"1" if self._tracked else b"0"
         self._session_budgets = (
             str(self._budgets.session_bytes).encode(),
             str(self._budgets.session_entries).encode(),
@@ -119,7 +120,9 @@ class RedisStore(Store):
         keys = self._layout.namespace(ns)
         now = repr(self._timer())
         return self._functions.call(
-            name, keys.keys, (now, self._ttl, keys.id, keys.is_session, self._lru, *args)
+            name,
+            keys.keys(self._tracked),
+            (now, self._ttl, keys.id, keys.is_session, self._lru, *args),
         )
 
     # -- files -----------------------------------------------------------------
@@ -223,9 +226,9 @@ class RedisStore(Store):
 
     def _buckets(self) -> list[int]:
         """Sweep every bucket and sum its figures (``bucket`` in ``library.lua``)."""
-        now = repr(self._timer())
+        common = (repr(self._timer()), self._ttl)
         calls = [
-            (self._layout.bucket_keys(b), (now, self._ttl, self._layout.bucket_prefix(b)))
+            (self._layout.bucket_keys(b), (*common, self._layout.bucket_prefix(b), self._lru))
             for b in range(layout.BUCKETS)
         ]
         sums = [0] * 9
