@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import redis
 import redis.exceptions as rx
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
@@ -82,17 +82,18 @@ class _Cluster(RedisCluster):
 
 
 def connect(settings: Settings) -> tuple[Client, bool]:
-    """A client for ``settings.url``, and whether it talks to a Redis Cluster."""
-    # A connection that broke (Redis restarted) is retried once on a fresh one;
-    # more retries would only outlast the caller's deadline.
+    """A client for ``settings.url``, and whether it talks to a Redis Cluster.
+
+    A standalone client does not retry: a write resent after a timeout could
+    land after a later acknowledged one. The pool checks a connection before
+    handing it out, so a Redis that restarted while we were idle costs nothing.
+    """
     options: dict[str, Any] = {
         "socket_timeout": settings.timeout_seconds,
         "socket_connect_timeout": settings.timeout_seconds,
         "health_check_interval": 0,
     }
-    probe = redis.Redis.from_url(
-        settings.url, retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1), **options
-    )
+    probe = redis.Redis.from_url(settings.url, retry=Retry(NoBackoff(), 0), **options)
     try:
         cluster = guard(lambda: probe.info("cluster").get("cluster_enabled") == 1)
     finally:
@@ -112,9 +113,7 @@ def connect(settings: Settings) -> tuple[Client, bool]:
             timeout=settings.timeout_seconds,
             **options,
         )
-        client = redis.Redis(
-            connection_pool=pool, retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1)
-        )
+        client = redis.Redis(connection_pool=pool)
     return client, cluster
 
 
