@@ -126,3 +126,17 @@ def test_cluster_mode_is_detected_from_any_node(redis_cluster: object, node: Red
 def test_an_unreachable_redis_is_unavailable_at_once() -> None:
     with pytest.raises(BackendUnavailable, match="redis backend is unavailable"):
         _store(f"redis://127.0.0.1:{free_port()}/0")
+
+
+def test_a_file_of_the_largest_allowed_size_round_trips(node: RedisNode) -> None:
+    store = open_store(
+        ServerConfig(backend="redis", redis_url=node.url, max_content_bytes=16 * 1024 * 1024)
+    )
+    try:
+        content = bytes(range(256)) * (16 * 1024 * 1024 // 256)
+        meta = store.cache_file("s", FileWrite("big.bin", content, {"k": "v"}, mtime_ns=7))
+        got = store.get_file("s", "big.bin")
+        assert got is not None and got.content == content and got.metadata == meta
+        assert store.get_metadata("s", "big.bin") == meta  # read without the content
+    finally:
+        store.close()
