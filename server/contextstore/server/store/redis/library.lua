@@ -35,8 +35,8 @@ in seconds (ARGV); cached_at values are nanoseconds, kept as 20-digit strings
 because Lua numbers are doubles.
 
 Every namespace function takes ARGV: now, ttl (0: never), id (D's name in
-U), is_session ("1"/"0"), lru ("1" when a namespace budget is set: only
-then is recency kept, in R), then its own arguments.
+U), is_session ("1"/"0"), then its own arguments; recency is kept exactly
+when R is among its KEYS.
 ]]
 
 local FILE_HEAD = 36 -- cached_at and version, before the server's tail
@@ -297,49 +297,45 @@ end
 
 -- -- the functions ----------------------------------------------------------
 
--- ARGV after the common five: wall_ns (20 digits), session_bytes,
+-- ARGV after the common four: wall_ns (20 digits), session_bytes,
 -- session_entries, then path, sha256, tail for each file. Returns
 -- cached_at and version of each, in order.
 local function put_files(keys, argv)
-    local n = (#argv - 8) / 3
+    local n = (#argv - 7) / 3
     if not enter(keys, argv, n > 0) then
         return {}
     end
     local D, R, T = namespace_keys(keys)
     local out = {}
     for i = 0, n - 1 do
-        local path, sha, tail = argv[9 + 3 * i], argv[10 + 3 * i], argv[11 + 3 * i]
+        local path, sha, tail = argv[8 + 3 * i], argv[9 + 3 * i], argv[10 + 3 * i]
         -- Recency first and the old record overwritten, never R emptied then
         -- re-created: in a MIGRATING slot Redis aborts, half done, a call that
         -- re-creates a key it deleted.
-        if argv[5] == '1' then
-            touch(D, R, path)
-        end
+        touch(D, R, path)
         remove_analyses(D, R, path, sha)
         local old = redis.call('HGET', D, path)
         if old then
             account(D, 'f', file_charge(old), -1)
         end
-        local at = stamp(T, argv[6])
+        local at = stamp(T, argv[5])
         local version = redis.call('HINCRBY', T, 'v', 1)
         redis.call('HSET', D, path, at .. string.format('%016d', version) .. tail)
         account(D, 'f', tonumber(string.sub(tail, 1, TAIL_CHARGE)), 1)
         out[#out + 1] = { at, version }
     end
-    enforce(D, R, T, tonumber(argv[7]), tonumber(argv[8]))
+    enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
     return out
 end
 
--- ARGV after the common five: wall_ns, session_bytes, session_entries, path,
+-- ARGV after the common four: wall_ns, session_bytes, session_entries, path,
 -- type, result, charge. Returns cached_at.
 local function put_analysis(keys, argv)
     enter(keys, argv, true)
     local D, R, T = namespace_keys(keys)
-    local path, t, result, charge = argv[9], argv[10], argv[11], argv[12]
+    local path, t, result, charge = argv[8], argv[9], argv[10], argv[11]
     local field = path .. '\0' .. t
-    if argv[5] == '1' then
-        touch(D, R, field) -- first, and the old record overwritten: see put_files
-    end
+    touch(D, R, field) -- first, and the old record overwritten: see put_files
     local old = redis.call('HGET', D, field)
     if old then
         account(D, 'a', analysis_charge(old), -1)
@@ -350,30 +346,28 @@ local function put_analysis(keys, argv)
     end
     local file = redis.call('HGET', D, path)
     local source = file and ('1' .. file_sha(file)) or '0'
-    local at = stamp(T, argv[6])
+    local at = stamp(T, argv[5])
     redis.call('HSET', D, field, at .. string.format('%010d', tonumber(charge)) .. source .. result)
     account(D, 'a', tonumber(charge), 1)
-    enforce(D, R, T, tonumber(argv[7]), tonumber(argv[8]))
+    enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
     return at
 end
 
--- ARGV after the common five: what ("f" file, "m" file metadata, "a"
+-- ARGV after the common four: what ("f" file, "m" file metadata, "a"
 -- analysis), then fields. Returns each record (metadata: without content),
 -- or false for a miss; counts hits and misses, refreshes recency.
 local function get(keys, argv)
     local D, R, T = namespace_keys(keys)
     local exists = enter(keys, argv, false)
-    local what, lru, out, hits = argv[6], argv[5] == '1', {}, 0
-    local first = 7
+    local what, out, hits = argv[5], {}, 0
+    local first = 6
     while exists and first <= #argv do
         local last = math.min(first + 999, #argv) -- unpack's stack is bounded
         local records = redis.call('HMGET', D, unpack(argv, first, last))
         for i, record in ipairs(records) do
             if record then
                 hits = hits + 1
-                if lru then
-                    touch(D, R, argv[first + i - 1])
-                end
+                touch(D, R, argv[first + i - 1])
                 if what == 'm' then
                     local at = FILE_HEAD + TAIL_CHARGE + SHA
                     local meta = tonumber(string.sub(record, at + 1, at + META_LEN))
@@ -384,9 +378,9 @@ local function get(keys, argv)
         end
         first = last + 1
     end
-    local misses = #argv - 6 - hits
+    local misses = #argv - 5 - hits
     if not exists then
-        for i = 7, #argv do
+        for i = 6, #argv do
             out[#out + 1] = false
         end
     end
@@ -403,30 +397,30 @@ local function get(keys, argv)
     return out
 end
 
--- ARGV after the common five: path. Returns {files, analyses} removed.
+-- ARGV after the common four: path. Returns {files, analyses} removed.
 local function invalidate_file(keys, argv)
     if not enter(keys, argv, false) then
         return { 0, 0 }
     end
     local D, R = namespace_keys(keys)
-    local files = remove_file(D, R, argv[6]) and 1 or 0
-    return { files, remove_analyses(D, R, argv[6], false) }
+    local files = remove_file(D, R, argv[5]) and 1 or 0
+    return { files, remove_analyses(D, R, argv[5], false) }
 end
 
--- ARGV after the common five: path, then the type (none: every type).
+-- ARGV after the common four: path, then the type (none: every type).
 local function invalidate_analysis(keys, argv)
     if not enter(keys, argv, false) then
         return 0
     end
     local D, R = namespace_keys(keys)
-    local path = argv[6]
-    if #argv < 7 then
+    local path = argv[5]
+    if #argv < 6 then
         return remove_analyses(D, R, path, false)
     end
-    if not remove_analysis(D, R, path, argv[7]) then
+    if not remove_analysis(D, R, path, argv[6]) then
         return 0
     end
-    drop_types(D, path, { [argv[7]] = true })
+    drop_types(D, path, { [argv[6]] = true })
     return 1
 end
 
@@ -451,8 +445,8 @@ local function stats(keys, argv)
 end
 
 -- The bucket's sweep and sums. KEYS: T, U. ARGV: now, ttl, the key prefix
--- of the bucket's namespaces (D is prefix .. id, R is D .. "r"), lru. Expires
--- every idle session of the bucket, then returns files, analyses, bytes,
+-- of the bucket's namespaces (D is prefix .. id, R is D .. "r"), "1" if R
+-- is kept. Expires every idle session of the bucket, then returns files, analyses, bytes,
 -- sessions, hits, misses, evictions, expirations, and how many expired now.
 -- It reads the namespaces' keys by name: they share the bucket's slot.
 local function bucket(keys, argv)

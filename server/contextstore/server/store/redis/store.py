@@ -30,7 +30,6 @@ Beyond what every backend promises (``Store``), and where it differs:
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -59,8 +58,6 @@ from contextstore.server.store.redis.connection import (
     Settings,
     connect,
 )
-
-log = logging.getLogger("contextstore.server")
 
 
 class RedisStore(Store):
@@ -92,7 +89,6 @@ class RedisStore(Store):
         # Recency is kept only for the namespace budgets' eviction; without one
         # a read is spared a sorted-set update per entry.
         self._tracked = bool(self._budgets.session_bytes or self._budgets.session_entries)
-        self._lru = b"1" if self._tracked else b"0"
         self._session_budgets = (
             str(self._budgets.session_bytes).encode(),
             str(self._budgets.session_entries).encode(),
@@ -122,7 +118,7 @@ class RedisStore(Store):
         return self._functions.call(
             name,
             keys.keys(self._tracked),
-            (now, self._ttl, keys.id, keys.is_session, self._lru, *args),
+            (now, self._ttl, keys.id, keys.is_session, *args),
         )
 
     # -- files -----------------------------------------------------------------
@@ -226,9 +222,9 @@ class RedisStore(Store):
 
     def _buckets(self) -> list[int]:
         """Sweep every bucket and sum its figures (``bucket`` in ``library.lua``)."""
-        common = (repr(self._timer()), self._ttl)
+        common, tracked = (repr(self._timer()), self._ttl), b"1" if self._tracked else b"0"
         calls = [
-            (self._layout.bucket_keys(b), (*common, self._layout.bucket_prefix(b), self._lru))
+            (self._layout.bucket_keys(b), (*common, self._layout.bucket_prefix(b), tracked))
             for b in range(layout.BUCKETS)
         ]
         sums = [0] * 9
