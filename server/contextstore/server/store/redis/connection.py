@@ -144,6 +144,10 @@ def _describe(error: Exception) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
+def _fcall(name: str, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, ...]:
+    return ("FCALL", f"{LIBRARY}_{name}", len(keys), *keys, *args)
+
+
 class Functions:
     """Calls of our library's functions, on a standalone Redis or a Cluster."""
 
@@ -171,8 +175,10 @@ class Functions:
             pipe: Any = self._node_client(node).pipeline(transaction=False)
             for i in indexes:
                 keys, args = calls[i]
-                pipe.execute_command("FCALL", f"{LIBRARY}_{name}", len(keys), *keys, *args)
-            answers: list[Any] = guard(partial(pipe.execute, raise_on_error=False))
+                pipe.execute_command(*_fcall(name, keys, args))
+            answers: list[Any] = guard(
+                partial(pipe.execute, raise_on_error=False), partial=self._cluster
+            )
             for i, answer in zip(indexes, answers, strict=True):
                 if isinstance(answer, Exception):
                     keys, args = calls[i]
@@ -195,7 +201,7 @@ class Functions:
 
     def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         fcall: Callable[..., Any] = self._client.execute_command
-        command = ("FCALL", f"{LIBRARY}_{name}", len(keys), *keys, *args)
+        command = _fcall(name, keys, args)
         try:
             return guard(lambda: fcall(*command), partial=self._cluster)
         except rx.ResponseError as error:
