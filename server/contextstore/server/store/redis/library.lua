@@ -195,17 +195,22 @@ local function set_types(D, path, types)
     end
 end
 
+-- Remove an entry whose record was just read: kind 'f' (a file) or 'a'.
+local function forget(D, R, field, kind, charge)
+    redis.call('HDEL', D, field)
+    if R then
+        redis.call('ZREM', R, field)
+    end
+    account(D, kind, charge, -1)
+end
+
 local function remove_analysis(D, R, path, analysis_type)
     local field = path .. '\0' .. analysis_type
     local record = redis.call('HGET', D, field)
     if not record then
         return false
     end
-    redis.call('HDEL', D, field)
-    if R then
-        redis.call('ZREM', R, field)
-    end
-    account(D, 'a', analysis_charge(record), -1)
+    forget(D, R, field, 'a', analysis_charge(record))
     return true
 end
 
@@ -223,9 +228,11 @@ end
 local function remove_analyses(D, R, path, keep_sha)
     local gone, count = {}, 0
     for _, t in ipairs(types_of(D, path)) do
-        local record = redis.call('HGET', D, path .. '\0' .. t)
+        local field = path .. '\0' .. t
+        local record = redis.call('HGET', D, field)
         if not keep_sha or not record or analysis_source(record) ~= keep_sha then
-            if remove_analysis(D, R, path, t) then
+            if record then
+                forget(D, R, field, 'a', analysis_charge(record))
                 count = count + 1
             end
             gone[t] = true
@@ -240,11 +247,7 @@ local function remove_file(D, R, path)
     if not record then
         return false
     end
-    redis.call('HDEL', D, path)
-    if R then
-        redis.call('ZREM', R, path)
-    end
-    account(D, 'f', file_charge(record), -1)
+    forget(D, R, path, 'f', file_charge(record))
     return true
 end
 
