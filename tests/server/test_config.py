@@ -50,11 +50,40 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
     "redis_key_prefix": (("team-a:", "team-a:"), ("", "")),
     "redis_timeout_seconds": (("250ms", 0.25), ("3", 3.0)),
     "backend": (("redis", "redis"), ("redis", "redis")),
+    "log_format": (("json", "json"), ("TEXT", "text")),
+    "access_log": (("on", True), ("1", True)),
+    "tracing": (("yes", True), ("true", True)),
+    "tls_cert": (("server.pem", "server.pem"), ("/etc/cs/cert.pem", "/etc/cs/cert.pem")),
+    "tls_key": (("server-key.pem", "server-key.pem"), ("/etc/cs/key.pem", "/etc/cs/key.pem")),
+    "tls_client_ca": (("ca.pem", "ca.pem"), ("/etc/cs/ca.pem", "/etc/cs/ca.pem")),
+    "auth_tokens": (("tokens.toml", "tokens.toml"), ("/etc/cs/tokens.toml", "/etc/cs/tokens.toml")),
+    "metrics_listen": (("127.0.0.1:9464", "127.0.0.1:9464"), ("0.0.0.0:9000", "0.0.0.0:9000")),
+}
+
+# What a setting cannot be given without (the environment supplies it in the tests below).
+COMPANIONS: dict[str, dict[str, str]] = {
+    "tls_cert": {_env("tls_key"): "k.pem"},
+    "tls_key": {_env("tls_cert"): "c.pem"},
+    "tls_client_ca": {_env("tls_cert"): "c.pem", _env("tls_key"): "k.pem"},
 }
 
 
 def test_every_field_has_samples() -> None:
     assert set(SAMPLES) == set(FIELDS)
+
+
+def test_tls_settings_go_together() -> None:
+    with pytest.raises(ValueError, match="give both"):
+        parse(["--tls-cert", "c.pem"], {})
+    with pytest.raises(ValueError, match="needs TLS"):
+        parse(["--tls-client-ca", "ca.pem"], {})
+
+
+def test_a_switch_alone_turns_on_and_takes_off() -> None:
+    assert parse(["--access-log"], {}).access_log is True
+    assert parse(["--access-log=off"], {"CONTEXTSTORE_ACCESS_LOG": "1"}).access_log is False
+    with pytest.raises(ValueError, match="maybe"):
+        parse([], {"CONTEXTSTORE_TRACING": "maybe"})
 
 
 @pytest.mark.parametrize(
@@ -87,7 +116,7 @@ def test_defaults_without_flags_or_environment() -> None:
 def test_environment_beats_default(name: str) -> None:
     (text, value), _ = SAMPLES[name]
 
-    parsed = parse([], {_env(name): text})
+    parsed = parse([], {**COMPANIONS.get(name, {}), _env(name): text})
 
     assert getattr(parsed, name) == value
     assert getattr(parsed, name) != FIELDS[name].default
@@ -97,14 +126,14 @@ def test_environment_beats_default(name: str) -> None:
 def test_flag_beats_default(name: str) -> None:
     (text, value), _ = SAMPLES[name]
 
-    assert getattr(parse([_flag(name), text], {}), name) == value
+    assert getattr(parse([_flag(name), text], COMPANIONS.get(name, {})), name) == value
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_flag_beats_environment(name: str) -> None:
     (env_text, _), (flag_text, flag_value) = SAMPLES[name]
 
-    parsed = parse([_flag(name), flag_text], {_env(name): env_text})
+    parsed = parse([_flag(name), flag_text], {**COMPANIONS.get(name, {}), _env(name): env_text})
 
     assert getattr(parsed, name) == flag_value
 

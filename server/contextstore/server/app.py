@@ -42,9 +42,15 @@ class Server:
         *,
         servicer: ServicerFactory = ContextStoreServicer,
         interceptors: Sequence[grpc.ServerInterceptor] = (),
+        outer_interceptors: Sequence[grpc.ServerInterceptor] = (),
         credentials: grpc.ServerCredentials | None = None,
     ) -> None:
-        """``servicer`` replaces ours, all else the same (the benchmarks' no-op baseline)."""
+        """``servicer`` replaces ours, all else the same (the benchmarks' no-op baseline).
+
+        ``outer_interceptors`` see every call before the guard admits it (metrics
+        count refused calls too); ``interceptors`` run inside it, on admitted calls
+        whose request has arrived (auth reads the session id there).
+        """
         self.config = config
         self.store = store if store is not None else open_store(config)
         self._servicer = servicer(self.store, config)
@@ -52,9 +58,9 @@ class Server:
         self.backend_health = BackendHealth(self.store, self._health, ("", SERVICE_NAME))
         self._servicer.on_error = self.backend_health.on_error
         self._credentials = credentials
-        # Outermost: admission and flow control see every call first.
+        # Admission and flow control see every call first, after only the observers.
         self.guard = CallGuard(config)
-        self._grpc = self._build([self.guard, *interceptors])
+        self._grpc = self._build([*outer_interceptors, self.guard, *interceptors])
         self.port = 0
 
     def _build(self, interceptors: Sequence[grpc.ServerInterceptor]) -> grpc.Server:

@@ -42,6 +42,9 @@ MESSAGE_HEADROOM_BYTES = 1 * MiB
 
 ENV_PREFIX = "CONTEXTSTORE_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 # Upper bounds, each where a larger value would break something rather than be unwise.
 MAX_CONTENT_BYTES = MAX_GRPC_MESSAGE_BYTES - MESSAGE_HEADROOM_BYTES
@@ -105,6 +108,28 @@ class ServerConfig:
     session_ttl_seconds: float = _opt("idle time before a session expires (0: never)", 3600.0)
     sweep_seconds: float = _opt("how often idle sessions are swept", 30.0)
     log_level: str = _opt("logging level (any case)", "INFO", choices=LOG_LEVELS)
+    log_format: str = _opt("log line format", "text", choices=LOG_FORMATS)
+    access_log: bool = _opt(
+        "log one line per call: method, code, duration, identity, bytes (on at DEBUG too)", False
+    )
+    tls_cert: str = _opt(
+        "PEM certificate chain to serve TLS with (with --tls-key); re-read when it changes", ""
+    )
+    tls_key: str = _opt("PEM private key of --tls-cert; re-read when it changes", "")
+    tls_client_ca: str = _opt(
+        "PEM CA bundle: require client certificates signed by it (mTLS; needs --tls-cert)", ""
+    )
+    auth_tokens: str = _opt(
+        "TOML file of identities (tokens or certificate subjects, roles, scopes); "
+        "every call must then present one; re-read when it changes",
+        "",
+    )
+    metrics_listen: str = _opt(
+        "HOST:PORT to serve Prometheus metrics on, at /metrics (off when empty)", ""
+    )
+    tracing: bool = _opt(
+        "trace calls with OpenTelemetry (the otel extra; exporter set by OTEL_* variables)", False
+    )
 
     @property
     def max_message_bytes(self) -> int:
@@ -129,6 +154,7 @@ class ServerConfig:
         for f in dataclasses.fields(self):
             _check(f, getattr(self, f.name))
         _check_redis(self)
+        _check_tls(self)
 
 
 _AT_LEAST_ONE = (
@@ -175,6 +201,17 @@ def _check_redis(config: ServerConfig) -> None:
         raise ValueError(f"{setting_name('redis_timeout_seconds')} must be more than 0")
 
 
+def _check_tls(config: ServerConfig) -> None:
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ValueError(
+            f"{setting_name('tls_cert')} and {setting_name('tls_key')} go together: give both"
+        )
+    if config.tls_client_ca and not config.tls_cert:
+        raise ValueError(
+            f"{setting_name('tls_client_ca')} needs TLS: give {setting_name('tls_cert')} too"
+        )
+
+
 def _show(f: dataclasses.Field[Any], value: int | float) -> str:
     """A value as the user may write it back: 16 MiB, 1h, 42."""
     if f.name.endswith("_seconds"):
@@ -198,7 +235,17 @@ def _converter(f: dataclasses.Field[Any]) -> Any:
         return _listen
     if f.name == "log_level":
         return str.upper  # choices are upper case; any case is accepted
-    return {"int": int, "float": float, "str": str}[str(f.type)]
+    if f.name == "log_format":
+        return str.lower
+    return {"int": int, "float": float, "str": str, "bool": _boolean}[str(f.type)]
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(_TRUE + _FALSE[:-1])}")
 
 
 def _listen(text: str) -> str:
@@ -217,6 +264,10 @@ def _metavar(f: dataclasses.Field[Any]) -> str | None:
         return "URL"
     if f.name == "redis_key_prefix":
         return "PREFIX"
+    if f.name.startswith(("tls_", "auth_")):
+        return "FILE"
+    if f.name == "metrics_listen":
+        return "HOST:PORT"
     if f.name.endswith("_bytes"):
         return "SIZE"
     if f.name.endswith("_seconds"):
@@ -225,6 +276,10 @@ def _metavar(f: dataclasses.Field[Any]) -> str | None:
 
 
 def _default_text(f: dataclasses.Field[Any]) -> str:
+    if isinstance(f.default, bool):
+        return "off" if not f.default else "on"
+    if f.default == "":
+        return "none"
     if f.default == 0:
         return "0"
     if isinstance(f.default, int | float):
@@ -236,14 +291,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one flag per field; defaults stay unset so the environment can fill them."""
     for f in dataclasses.fields(ServerConfig):
         env = ENV_PREFIX + f.name.upper()
+        # A switch: --access-log alone turns it on; --access-log=off says so explicitly.
+        switch: dict[str, Any] = {"nargs": "?", "const": True} if str(f.type) == "bool" else {}
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
             type=_converter(f),
             choices=f.metadata["choices"] or None,
-            metavar=_metavar(f),
+            metavar=_metavar(f) if not switch else "on|off",
             default=None,
             help=f"{f.metadata['help']} [env {env}; default {_default_text(f)}]",
+            **switch,
         )
 
 

@@ -2,10 +2,11 @@
 
 As bazel-remote's ``main.go`` composes its cache, TLS, auth and metrics, this
 module turns a ``ServerConfig`` into the parts ``Server`` takes: the server
-credentials (transport security) and the interceptors (cross-cutting
-concerns, outermost first); ``Server`` opens the store the backend registry
-names. Each concern is a module of its own that plugs in here; nothing else
-changes when one is added.
+credentials (transport security), the observers outside the guard (metrics,
+access log: they see every call, refused ones too) and the interceptors
+inside it (auth: it needs the request). ``Server`` opens the store the backend
+registry names. Each concern is a module of its own that plugs in here;
+nothing else changes when one is added.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ from contextstore.server.config import ServerConfig
 from contextstore.server.store.base import Store
 
 
+def outer_interceptors(config: ServerConfig) -> list[grpc.ServerInterceptor]:
+    """Observers, outermost first: none yet (metrics and the access log come here)."""
+    return []
+
+
 def interceptors(config: ServerConfig) -> list[grpc.ServerInterceptor]:
-    """Cross-cutting concerns, outermost first: none yet (auth and metrics come here)."""
+    """Concerns inside the guard, outermost first: none yet (auth comes here)."""
     return []
 
 
@@ -29,4 +35,10 @@ def credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
 
 def build_server(config: ServerConfig, *, store: Store | None = None) -> Server:
     """A server with everything ``config`` asks for; ``store`` replaces the configured one."""
-    return Server(config, store, interceptors=interceptors(config), credentials=credentials(config))
+    return Server(
+        config,
+        store,
+        interceptors=interceptors(config),
+        outer_interceptors=outer_interceptors(config),
+        credentials=credentials(config),
+    )
