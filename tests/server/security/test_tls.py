@@ -168,14 +168,17 @@ def test_without_a_client_ca_no_client_certificate_is_asked_for(
 
 
 def test_a_rotated_certificate_is_served_to_new_connections_and_open_ones_stay(
-    start_tls: StartTls, served: Served, pki: Pki, other: Pki
+    start_tls: StartTls, served: Served, pki: Pki, other: Pki, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = start_tls()
     with connect(server, pki.ca_bytes) as before:
         assert outcome(before) == OK
         served.install(other.server)  # signed by another CA: only its clients accept it
-        assert call(server, other.ca_bytes) == OK
-        assert call(server, pki.ca_bytes) == "UNAVAILABLE"
+        with caplog.at_level(logging.INFO, logger="contextstore.server"):
+            assert call(server, other.ca_bytes) == OK
+            assert call(server, pki.ca_bytes) == "UNAVAILABLE"
+        # Read once, on the first handshake after the change, not on every one.
+        assert caplog.text.count("event=tls_reloaded") == 1, caplog.text
         # ``before`` trusts only the first CA: a reconnect would be refused, so
         # its call succeeding shows its connection was kept.
         assert outcome(before) == OK
@@ -189,6 +192,15 @@ def test_a_rotated_client_ca_is_used_for_new_connections(
     shutil.copyfile(other.ca_file, served.client_ca)
     assert call(server, pki.ca_bytes, other.client("agent-7")) == OK
     assert call(server, pki.ca_bytes, pki.client("agent-7")) == "UNAVAILABLE"
+
+
+def test_the_fetcher_rereads_only_when_a_file_changed(served: Served, other: Pki) -> None:
+    files = tls.TlsFiles(str(served.cert), str(served.key))
+    fetch = tls.Reloader(files, files.facts())
+    assert fetch() is None  # unchanged: grpcio keeps what it has
+    served.install(other.server)
+    assert isinstance(fetch(), grpc.ServerCertificateConfiguration)
+    assert fetch() is None  # loaded: not handed over again
 
 
 def _garbage(served: Served, other: Pki) -> None:
@@ -219,6 +231,9 @@ def test_a_broken_file_on_reload_keeps_the_last_good_certificate_and_is_logged_o
         assert call(server, pki.ca_bytes) == OK
     failures = [r.getMessage() for r in caplog.records if "event=tls_reload_failed" in r.message]
     assert len(failures) == 1, failures
+    # Nothing else complained: grpcio logs a traceback when a fetcher raises.
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == failures
     assert "tls_reloaded" not in caplog.text
     # Once the files are whole again, the new pair is served.
     served.install(other.server)
