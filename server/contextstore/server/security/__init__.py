@@ -1,0 +1,1 @@
+"""Transport security, identities and the checks every call passes."""
