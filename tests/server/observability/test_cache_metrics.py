@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 from prometheus_client import CollectorRegistry
-from scrape import Samples, scrape, value
+from server.observability.scrape import Samples, scrape, value
 
 from contextstore.client import ContextStoreClient
 from contextstore.server.app import Server

@@ -13,7 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from scrape import delta, grpc_labels, scrape, value
+from server.observability.scrape import delta, grpc_labels, scrape, value
 from support import BlockingStore
 
 from contextstore.client import ContextStoreClient, InvalidArgument, ResourceExhausted
