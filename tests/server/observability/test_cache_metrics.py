@@ -155,17 +155,18 @@ class NewerStats(Stats):
     stale_analyses_dropped: int = 0
 
 
-def test_stale_analyses_dropped_is_exported_when_the_store_reports_it() -> None:
+@pytest.mark.parametrize("dropped", [7, 0])
+def test_stale_analyses_dropped_is_exported_when_the_store_reports_it(dropped: int) -> None:
     class Reporting(StripedStore):
         def store_stats(self) -> Stats:
-            return NewerStats(files=1, stale_analyses_dropped=7)
+            return NewerStats(files=1, stale_analyses_dropped=dropped)
 
     def collected(store: StripedStore) -> dict[str, float]:
         registry = CollectorRegistry()
         registry.register(StoreCollector(store))
         return {s.name: s.value for f in registry.collect() for s in f.samples}
 
-    assert collected(Reporting())["contextstore_stale_analyses_dropped_total"] == 7
+    assert collected(Reporting())["contextstore_stale_analyses_dropped_total"] == dropped
     assert "contextstore_stale_analyses_dropped_total" not in collected(StripedStore())
 
 
