@@ -76,7 +76,7 @@ def test_the_wheel_holds_the_packages_and_the_license_not_the_benchmarks(
     assert not [n for n in names if n.startswith(("benchmarks/", "devtools/"))]
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     packages = ("client", "v1", "units", "cli", "bench", "server", "server/store")
-    for package in (*packages, "server/store/redis"):
+    for package in (*packages, "server/store/redis", "server/observability"):
         assert f"contextstore/{package}/__init__.py" in names
     # The Redis backend loads its functions from this file, next to its code.
     assert "contextstore/server/store/redis/library.lua" in names
