@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -154,3 +155,16 @@ def test_service_label_is_the_full_service_name(start: Callable[..., Server]) ->
     after = scrape(server)
     assert value(after, "grpc_server_handled_total", **grpc_labels("GetServerInfo"),
                  grpc_code="OK") == 1  # fmt: skip
+
+
+def test_a_taken_metrics_port_is_a_clear_error(start: Callable[..., Server]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = build_server(dataclasses.replace(CONFIG, metrics_listen=f"127.0.0.1:{port}"))
+        try:
+            with pytest.raises(OSError, match=f"could not serve metrics on 127.0.0.1:{port}"):
+                server.start()
+        finally:
+            server.stop(grace=0)
