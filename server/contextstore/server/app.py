@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent import futures
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
@@ -26,6 +27,9 @@ from contextstore.server.store.base import Store
 from contextstore.server.store.registry import open_store
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from contextstore.server.observability.metrics import Metrics
 
 ServicerFactory = Callable[[Store, ServerConfig], ContextStoreServicer]
 
@@ -44,12 +48,14 @@ class Server:
         interceptors: Sequence[grpc.ServerInterceptor] = (),
         outer_interceptors: Sequence[grpc.ServerInterceptor] = (),
         credentials: grpc.ServerCredentials | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``servicer`` replaces ours, all else the same (the benchmarks' no-op baseline).
 
         ``outer_interceptors`` see every call before the guard admits it (metrics
         count refused calls too); ``interceptors`` run inside it, on admitted calls
-        whose request has arrived (auth reads the session id there).
+        whose request has arrived (auth reads the session id there). ``metrics``
+        serves its registry over HTTP from ``start()`` to ``stop()``.
         """
         self.config = config
         self.store = store if store is not None else open_store(config)
@@ -58,6 +64,7 @@ class Server:
         self.backend_health = BackendHealth(self.store, self._health, ("", SERVICE_NAME))
         self._servicer.on_error = self.backend_health.on_error
         self._credentials = credentials
+        self.metrics = metrics
         # Admission and flow control see every call first, after only the observers.
         self.guard = CallGuard(config)
         self._grpc = self._build([*outer_interceptors, self.guard, *interceptors])
@@ -98,6 +105,11 @@ class Server:
         host = listen.rsplit(":", 1)[0]
         return f"{host}:{self.port}"
 
+    @property
+    def metrics_address(self) -> str | None:
+        """HOST:PORT serving /metrics (the bound port once started); None when off."""
+        return None if self.metrics is None else self.metrics.address
+
     def start(self) -> None:
         listen = self.config.listen
         probe(listen)  # a taken address fails here, before grpcio prints its own error line
@@ -110,6 +122,8 @@ class Server:
             raise OSError(f"could not listen on {listen}") from error
         if self.port == 0:
             raise OSError(f"could not listen on {listen}")
+        if self.metrics is not None:
+            self.metrics.start()
         self._grpc.start()
         self.guard.start()
         # Health says SERVING only once the backend has answered.
@@ -121,4 +135,6 @@ class Server:
         self._grpc.stop(self.config.grace_seconds if grace is None else grace).wait()
         self.backend_health.stop()
         self.guard.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.store.close()

@@ -18,6 +18,7 @@ from contextstore.server.config import ServerConfig
 from contextstore.server.errors import BackendUnavailable
 from contextstore.server.malloc import return_large_blocks_to_the_os
 from contextstore.server.security import tls
+from contextstore.server.observability import logs
 from contextstore.server.store.base import Store
 from contextstore.server.wiring import build_server
 
@@ -34,11 +35,7 @@ def main(argv: Sequence[str]) -> int:
         config = config_module.parse(argv, os.environ)
     except ValueError as error:
         return _fail(str(error), 2)
-    logging.basicConfig(
-        level=config.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(config.log_level, config.log_format)
     try:
         return serve(config)
     except ValueError as error:  # a setting the backend cannot honour
@@ -71,6 +68,8 @@ def serve(config: ServerConfig) -> int:
     server.start()
     log_started(server)
     tls.warn_if_plaintext(config, server.address)
+    if server.metrics_address is not None:
+        log.info("event=metrics_started listen=%s path=/metrics", _logfmt(server.metrics_address))
     if config.session_ttl_seconds > 0:
         sweeper = threading.Thread(
             target=_sweep, args=(server.store, config.sweep_seconds or 1.0, stopping), daemon=True

@@ -18,23 +18,49 @@ from contextstore.server.config import ServerConfig
 from contextstore.server.security import tls
 from contextstore.server.security.auth import AuthInterceptor
 from contextstore.server.security.identities import TokenFile
+from contextstore.server.observability import cache_metrics
+from contextstore.server.observability.interceptor import Observer
+from contextstore.server.observability.logs import AccessLog
+from contextstore.server.observability.metrics import Metrics
+from contextstore.server.observability.tracing import tracing_interceptor
 from contextstore.server.store.base import Store
+from contextstore.server.store.registry import open_store
 
 
-def outer_interceptors(config: ServerConfig) -> list[grpc.ServerInterceptor]:
-    """Observers, outermost first: none yet (metrics and the access log come here)."""
-    return []
+def outer_interceptors(
+    config: ServerConfig, metrics: Metrics | None = None
+) -> list[grpc.ServerInterceptor]:
+    """Observers, outermost first: tracing, then metrics and the access log.
+
+    Each is left out when off, so it costs nothing. Tracing is outermost: the
+    instrumentation builds a new handler per call, which the observer would
+    otherwise have to wrap per call too.
+    """
+    observers: list[grpc.ServerInterceptor] = []
+    if config.tracing:
+        observers.append(tracing_interceptor())
+    access = config.access_log or config.log_level == "DEBUG"
+    if metrics is not None or access:
+        observers.append(
+            Observer(metrics.grpc if metrics else None, AccessLog() if access else None)
+        )
+    return observers
 
 
-def interceptors(config: ServerConfig) -> list[grpc.ServerInterceptor]:
+def interceptors(
+    config: ServerConfig, metrics: Metrics | None = None
+) -> list[grpc.ServerInterceptor]:
     """Concerns inside the guard, outermost first: auth, when ``--auth-tokens`` is given.
 
     The tokens file is read here, when the server is built: a bad one stops
     ``serve`` at start (ValueError, exit 2) rather than at the first call.
+    Refusals are counted in ``metrics``, when there are any.
     """
     if not config.auth_tokens:
         return []
-    return [AuthInterceptor(TokenFile(config.auth_tokens))]
+    if metrics is None:
+        return [AuthInterceptor(TokenFile(config.auth_tokens))]
+    return [AuthInterceptor(TokenFile(config.auth_tokens), on_refused=metrics.auth_refused)]
 
 
 def credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
@@ -44,10 +70,15 @@ def credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
 
 def build_server(config: ServerConfig, *, store: Store | None = None) -> Server:
     """A server with everything ``config`` asks for; ``store`` replaces the configured one."""
+    metrics = Metrics(config.metrics_listen) if config.metrics_listen else None
+    store = store if store is not None else open_store(config)
+    if metrics is not None:
+        store = cache_metrics.watch(store, metrics.registry)
     return Server(
         config,
         store,
-        interceptors=interceptors(config),
-        outer_interceptors=outer_interceptors(config),
+        interceptors=interceptors(config, metrics),
+        outer_interceptors=outer_interceptors(config, metrics),
         credentials=credentials(config),
+        metrics=metrics,
     )
