@@ -17,8 +17,8 @@ from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 from contextstore.server.errors import BackendUnavailable
 from contextstore.server.malloc import return_large_blocks_to_the_os
-from contextstore.server.security import tls
 from contextstore.server.observability import logs
+from contextstore.server.security import tls
 from contextstore.server.store.base import Store
 from contextstore.server.wiring import build_server
 

@@ -15,14 +15,14 @@ import grpc
 
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
-from contextstore.server.security import tls
-from contextstore.server.security.auth import AuthInterceptor
-from contextstore.server.security.identities import TokenFile
 from contextstore.server.observability import cache_metrics
 from contextstore.server.observability.interceptor import Observer
 from contextstore.server.observability.logs import AccessLog
 from contextstore.server.observability.metrics import Metrics
 from contextstore.server.observability.tracing import tracing_interceptor
+from contextstore.server.security import tls
+from contextstore.server.security.auth import AuthInterceptor
+from contextstore.server.security.identities import TokenFile
 from contextstore.server.store.base import Store
 from contextstore.server.store.registry import open_store
 
