@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
-from scrape import grpc_labels, scrape, value
+from server.observability.scrape import grpc_labels, scrape, value
 
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
@@ -33,8 +34,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     server.stop(grace=0)
 
 
-def _code(call: grpc.UnaryUnaryMultiCallable, request: object, token: str | None) -> str:
-    metadata = [("authorization", f"Bearer {token}")] if token else []
+def _code(call: Any, request: object, token: str | None) -> str:
+    metadata = (("authorization", f"Bearer {token}"),) if token else ()
     try:
         call(request, metadata=metadata, timeout=10)
     except grpc.RpcError as error:
