@@ -1,0 +1,136 @@
+"""The real ``contextstore`` command over TLS and mTLS with a token, and ``auth hash-token``."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import pytest
+from certs import Pki
+from cli.cli_support import run
+from client.secure_servers import Gate
+from support import clean_env
+
+from contextstore.cli import exits
+from contextstore.server.app import Server
+
+Start = Callable[..., Server]
+WRITER, READER = "writer-token", "reader-token"
+
+
+@pytest.fixture
+def gate() -> Gate:
+    return Gate({WRITER: None, READER: frozenset({"GetFile", "GetServerInfo"})})
+
+
+@pytest.fixture
+def mtls_flags(pki: Pki) -> list[str]:
+    agent = pki.client("agent-7")
+    return [
+        "--tls-ca",
+        str(pki.ca_file),
+        "--tls-cert",
+        str(agent.cert),
+        "--tls-key",
+        str(agent.key),
+    ]
+
+
+def test_put_and_get_over_mtls_with_the_token_from_the_environment(
+    pki: Pki, secure: Start, gate: Gate, mtls_flags: list[str]
+) -> None:
+    server = secure(pki, gate=gate, mtls=True)
+    env = clean_env(CONTEXTSTORE_TOKEN=WRITER)
+    put = run("put", "a.py", "--session", "s", "--target", server.address, *mtls_flags,
+              stdin=b"hello", env=env)  # fmt: skip
+    assert put.returncode == 0, put.stderr.decode()
+    got = run("get", "a.py", "--session", "s", "--target", server.address, *mtls_flags, env=env)
+    assert (got.returncode, got.stdout) == (0, b"hello"), got.stderr.decode()
+    assert gate.bearers() == {f"Bearer {WRITER}"}
+
+
+def test_tls_settings_from_the_environment_and_the_token_from_a_file(
+    pki: Pki, secure: Start, gate: Gate, tmp_path: Path
+) -> None:
+    server = secure(pki, gate=gate, mtls=True)
+    agent = pki.client("agent-7")
+    token_file = tmp_path / "token"
+    token_file.write_text(f"{WRITER}\n", encoding="utf-8")  # the newline an editor leaves
+    env = clean_env(
+        CONTEXTSTORE_TARGET=server.address, CONTEXTSTORE_TLS_CA=str(pki.ca_file),
+        CONTEXTSTORE_TLS_CERT=str(agent.cert), CONTEXTSTORE_TLS_KEY=str(agent.key),
+    )  # fmt: skip
+    done = run("put", "b.py", "--token-file", str(token_file), stdin=b"x", env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    assert gate.bearers() == {f"Bearer {WRITER}"}
+
+
+def test_refusals_are_one_line_with_their_own_exit_status(
+    pki: Pki, secure: Start, gate: Gate
+) -> None:
+    server = secure(pki, gate=gate)
+    flags = ["--target", server.address, "--tls-ca", str(pki.ca_file)]
+    nobody = run("get", "a.py", *flags, env=clean_env())
+    assert nobody.returncode == exits.for_status(grpc.StatusCode.UNAUTHENTICATED) == 80
+    assert nobody.stderr.decode().count("\n") == 1
+    assert re.match(
+        r"contextstore get: UNAUTHENTICATED: .*CONTEXTSTORE_TOKEN", nobody.stderr.decode()
+    )
+    reader = run("put", "a.py", *flags, "--token", READER, stdin=b"x", env=clean_env())
+    assert reader.returncode == exits.for_status(grpc.StatusCode.PERMISSION_DENIED) == 71
+    assert (
+        reader.stderr.decode()
+        == "contextstore put: PERMISSION_DENIED: this token may not call CacheFile\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--tls-ca", "/nonexistent/ca.pem"], "TLS ca file: No such file or directory"),
+        (["--tls-cert", "/x.pem"], "--tls-cert and --tls-key go together"),
+        (["--token", "a", "--token-file", "/x"], "--token or --token-file, not both"),
+        (["--token-file", "/nonexistent/token"], "--token-file: cannot read"),
+        (["--token", "two words"], "token: must be printable ASCII"),
+    ],
+)
+def test_bad_credentials_flags_are_usage_errors(flags: list[str], said: str) -> None:
+    done = run("get", "a.py", "--target", "127.0.0.1:1", *flags, env=clean_env())
+    assert done.returncode == exits.USAGE, done.stderr.decode()
+    assert said in done.stderr.decode() and b"Traceback" not in done.stderr
+
+
+# -- auth hash-token -----------------------------------------------------------------
+
+
+def test_hash_token_prints_the_sha256_of_stdin_without_its_newline() -> None:
+    for stdin in (b"s3cret\n", b"s3cret"):
+        done = run("auth", "hash-token", stdin=stdin, env=clean_env())
+        assert done.returncode == 0, done.stderr.decode()
+        assert done.stdout.decode() == hashlib.sha256(b"s3cret").hexdigest() + "\n"
+    # Only one newline is the terminal's: a token ending in a newline keeps the other.
+    done = run("auth", "hash-token", stdin=b"s3cret\n\n", env=clean_env())
+    assert done.stdout.decode() == hashlib.sha256(b"s3cret\n").hexdigest() + "\n"
+
+
+def test_hash_token_refuses_an_empty_stdin() -> None:
+    done = run("auth", "hash-token", stdin=b"\n", env=clean_env())
+    assert done.returncode == exits.USAGE
+    assert "no token on stdin" in done.stderr.decode()
+
+
+def test_generate_prints_a_new_token_and_its_tokens_file_line() -> None:
+    outputs = [run("auth", "hash-token", "--generate", env=clean_env()) for _ in range(2)]
+    tokens = []
+    for done in outputs:
+        assert done.returncode == 0, done.stderr.decode()
+        match = re.fullmatch(r'token: ([A-Za-z0-9_-]{43})\ntoken_sha256 = "([0-9a-f]{64})"\n',
+                             done.stdout.decode())  # fmt: skip
+        assert match, done.stdout
+        token, digest = match.groups()
+        assert digest == hashlib.sha256(token.encode()).hexdigest()
+        tokens.append(token)
+    assert tokens[0] != tokens[1]
