@@ -16,15 +16,19 @@ import argparse
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import grpc
 from google.rpc import status_pb2
 
-from contextstore.cli import auth, credentials, exits, render
+from contextstore.cli import auth, exits, render
 from contextstore.cli.inputs import UsageError
 from contextstore.cli.parser import build_parser
 from contextstore.cli.rpc import Connection, RpcFailure, not_found
+from contextstore.client import flags
+
+T = TypeVar("T")
 
 
 def _serve(argv: Sequence[str]) -> int:
@@ -91,11 +95,18 @@ def _status(error: RpcFailure | UsageError) -> status_pb2.Status:
     return status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message=str(error))
 
 
+def _checked(read: Callable[[argparse.Namespace], T], args: argparse.Namespace) -> T:
+    try:
+        return read(args)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def _client_command(args: argparse.Namespace) -> int:
     try:
         with Connection(
             args.target, timeout=args.timeout, max_message_bytes=args.max_message_bytes,
-            tls=credentials.tls(args), token=credentials.token(args),
+            tls=_checked(flags.tls, args), token=_checked(flags.token, args),
         ) as conn:  # fmt: skip
             outcome = args.run(conn, args)
     except (RpcFailure, UsageError) as error:

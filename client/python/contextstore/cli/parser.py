@@ -11,8 +11,8 @@ import os
 from importlib import metadata
 from typing import Any
 
-from contextstore.cli import auth, commands, credentials, exits, inputs
-from contextstore.client import DEFAULT_TARGET, DEFAULT_TIMEOUT
+from contextstore.cli import auth, commands, exits, inputs
+from contextstore.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, flags
 from contextstore.units import format_duration
 
 DISTRIBUTION = "contextstore-grpc"
@@ -77,7 +77,7 @@ def _common(*, defaults: bool, complete: Any = None) -> argparse.ArgumentParser:
         help="largest gRPC message sent or received, e.g. 64MiB (default: the server's"
         " advertised max_message_bytes, asked before a put or get)",
     )  # fmt: skip
-    credentials.add_flags(common, default, complete)
+    flags.add_flags(common, default, complete)
     return common
 
 

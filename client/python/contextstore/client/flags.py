@@ -1,23 +1,25 @@
-"""The CLI's TLS and token flags, and what they make: a ``Tls`` and a token for the client.
+"""The TLS and token flags of every command-line tool, and the ``Tls`` and token they make.
 
-Shared by the client commands and ``contextstore bench`` so both read the same
-flags and environment variables the same way. A token on the command line is
-visible to every user of the machine (``ps``), so the help points at
-``CONTEXTSTORE_TOKEN`` and ``--token-file`` first.
+``contextstore`` (client commands), ``contextstore bench`` and the conformance
+runner read the same flags and environment variables the same way; argparse is
+the standard library's, so the client library stays grpcio and protobuf only.
+A token on the command line is visible to every user of the machine (``ps``),
+so the help points at ``CONTEXTSTORE_TOKEN`` and ``--token-file`` first.
+Mistakes are ``ValueError``s naming the flag (each tool reports them as usage
+errors).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from contextstore.cli.inputs import UsageError
-from contextstore.client import TOKEN_ENV, Tls
+from contextstore.client.security import TOKEN_ENV, Tls
 
-ENV = {"tls_ca": "CONTEXTSTORE_TLS_CA", "tls_cert": "CONTEXTSTORE_TLS_CERT",
+ENV: Mapping[str, str] = {"tls_ca": "CONTEXTSTORE_TLS_CA", "tls_cert": "CONTEXTSTORE_TLS_CERT",
        "tls_key": "CONTEXTSTORE_TLS_KEY"}  # fmt: skip
 
 
@@ -60,27 +62,32 @@ def add_flags(
     token_file.complete = complete  # type: ignore[attr-defined]
 
 
+def env_defaults() -> dict[str, Any]:
+    """The file flags' values from the environment, for a parser whose defaults are SUPPRESS."""
+    return {dest: os.environ.get(env) or None for dest, env in ENV.items()}
+
+
 def tls(args: argparse.Namespace) -> Tls | None:
-    """The ``Tls`` the flags ask for; ``None`` for plaintext. ``UsageError`` names the flag."""
+    """The ``Tls`` the flags ask for; ``None`` for plaintext."""
     ca, cert, key = args.tls_ca, args.tls_cert, args.tls_key
     if not (args.tls or ca or cert or key):
         return None
     if bool(cert) != bool(key):
-        raise UsageError("--tls-cert and --tls-key go together (a client certificate and its key)")
+        raise ValueError("--tls-cert and --tls-key go together (a client certificate and its key)")
     return Tls(ca=ca or None, cert=cert or None, key=key or None)
 
 
 def token(args: argparse.Namespace) -> str | None:
     """``--token``, else ``--token-file``'s content, else ``None`` (the client reads the env)."""
     if args.token is not None and args.token_file is not None:
-        raise UsageError("give --token or --token-file, not both")
+        raise ValueError("give --token or --token-file, not both")
     if args.token_file is None:
         return str(args.token) if args.token is not None else None
     try:
         text = Path(args.token_file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"--token-file: cannot read {args.token_file!r}: {error}") from None
+        raise ValueError(f"--token-file: cannot read {args.token_file!r}: {error}") from None
     read = text.removesuffix("\n").removesuffix("\r")
     if not read:
-        raise UsageError(f"--token-file: {args.token_file!r} is empty")
+        raise ValueError(f"--token-file: {args.token_file!r} is empty")
     return read
