@@ -1,13 +1,16 @@
 """Real servers over TLS or mTLS that record and check the bearer token of every call.
 
-The clients' tests need to see what a client sends, so the servers here get a
-test-only ``Gate`` interceptor: it records each call's ``authorization``
+The servers serve TLS as ``contextstore serve --tls-cert --tls-key
+[--tls-client-ca]`` does (``wiring.credentials``). Until the auth interceptor
+is on main, the clients' tests see what a client sends through a
+test-only ``Gate`` interceptor instead: it records each call's ``authorization``
 header and, given a table of tokens, refuses calls the way the real auth
 interceptor does (UNAUTHENTICATED for a missing or unknown token,
 PERMISSION_DENIED for a method the token's holder may not call).
 
     gate = Gate({"w-token": None, "r-token": frozenset({"GetFile"})})
-    server = secure_server(pki, gate=gate, mtls=True)
+    with secure_servers() as start:
+        server = start(pki, gate=gate, mtls=True)
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import grpc
 import pytest
 from certs import Pki
 
+from contextstore.server import wiring
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 
@@ -75,13 +79,12 @@ class Gate(grpc.ServerInterceptor):
         return None
 
 
-def server_credentials(pki: Pki, *, mtls: bool) -> grpc.ServerCredentials:
-    pair = [(pki.server.key_bytes, pki.server.cert_bytes)]
-    if not mtls:
-        return grpc.ssl_server_credentials(pair)
-    return grpc.ssl_server_credentials(
-        pair, root_certificates=pki.ca_bytes, require_client_auth=True
-    )
+def _tls_settings(pki: Pki | None, *, mtls: bool) -> dict[str, str]:
+    if pki is None:
+        return {}
+    client_ca = str(pki.ca_file) if mtls else ""
+    return {"tls_cert": str(pki.server.cert), "tls_key": str(pki.server.key),
+            "tls_client_ca": client_ca}  # fmt: skip
 
 
 @contextmanager
@@ -93,10 +96,11 @@ def secure_servers() -> Iterator[Callable[..., Server]]:
         pki: Pki | None, *, gate: Gate | None = None, mtls: bool = False,
         listen: str = "127.0.0.1:0",
     ) -> Server:  # fmt: skip
+        config = dataclasses.replace(CONFIG, listen=listen, **_tls_settings(pki, mtls=mtls))
         server = Server(
-            dataclasses.replace(CONFIG, listen=listen),
+            config,
             interceptors=[gate] if gate is not None else [],
-            credentials=None if pki is None else server_credentials(pki, mtls=mtls),
+            credentials=wiring.credentials(config),  # the server's own TLS, from its settings
         )
         server.start()
         started.append(server)
