@@ -79,12 +79,13 @@ class Gate(grpc.ServerInterceptor):
         return None
 
 
-def _tls_settings(pki: Pki | None, *, mtls: bool) -> dict[str, str]:
+def _with_tls(config: ServerConfig, pki: Pki | None, *, mtls: bool) -> ServerConfig:
     if pki is None:
-        return {}
+        return config
     client_ca = str(pki.ca_file) if mtls else ""
-    return {"tls_cert": str(pki.server.cert), "tls_key": str(pki.server.key),
-            "tls_client_ca": client_ca}  # fmt: skip
+    return dataclasses.replace(
+        config, tls_cert=str(pki.server.cert), tls_key=str(pki.server.key), tls_client_ca=client_ca
+    )
 
 
 @contextmanager
@@ -96,7 +97,7 @@ def secure_servers() -> Iterator[Callable[..., Server]]:
         pki: Pki | None, *, gate: Gate | None = None, mtls: bool = False,
         listen: str = "127.0.0.1:0",
     ) -> Server:  # fmt: skip
-        config = dataclasses.replace(CONFIG, listen=listen, **_tls_settings(pki, mtls=mtls))
+        config = _with_tls(dataclasses.replace(CONFIG, listen=listen), pki, mtls=mtls)
         server = Server(
             config,
             interceptors=[gate] if gate is not None else [],
