@@ -134,3 +134,13 @@ def test_generate_prints_a_new_token_and_its_tokens_file_line() -> None:
         assert digest == hashlib.sha256(token.encode()).hexdigest()
         tokens.append(token)
     assert tokens[0] != tokens[1]
+
+
+def test_tls_alone_trusts_the_default_roots(pki: Pki, secure: Start) -> None:
+    # gRPC's default roots, pointed at the test CA: --tls must mean TLS without --tls-ca.
+    server = secure(pki)
+    env = clean_env(GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=str(pki.ca_file))
+    plain = run("info", "--json", "--target", server.address, env=env)
+    assert plain.returncode == exits.for_status(grpc.StatusCode.UNAVAILABLE)
+    done = run("info", "--json", "--tls", "--target", server.address, env=env)
+    assert done.returncode == 0, done.stderr.decode()

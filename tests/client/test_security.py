@@ -193,3 +193,10 @@ def test_a_token_grpc_could_not_send_is_refused_without_echoing_it(token: str) -
     with pytest.raises(ValueError, match="printable ASCII") as info:
         ContextStoreClient("127.0.0.1:1", token=token)
     assert token not in str(info.value)
+
+
+def test_a_dns_target_is_checked_against_its_name(pki: Pki, secure: Start) -> None:
+    server = secure(pki)
+    port = server.address.rpartition(":")[2]
+    with ContextStoreClient(f"dns:///localhost:{port}", tls=Tls(ca=pki.ca_file)) as client:
+        assert client.server_info().version
