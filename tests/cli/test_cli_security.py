@@ -144,3 +144,36 @@ def test_tls_alone_trusts_the_default_roots(pki: Pki, secure: Start) -> None:
     assert plain.returncode == exits.for_status(grpc.StatusCode.UNAVAILABLE)
     done = run("info", "--json", "--tls", "--target", server.address, env=env)
     assert done.returncode == 0, done.stderr.decode()
+
+
+def test_the_real_auth_a_hashed_token_a_scope_and_a_certificate_identity(
+    pki: Pki, secure: Start, tmp_path: Path, mtls_flags: list[str]
+) -> None:
+    # The token comes from `auth hash-token --generate`, its line pasted into the tokens file.
+    made = run("auth", "hash-token", "--generate", env=clean_env()).stdout.decode()
+    token, line = made.splitlines()[0].removeprefix("token: "), made.splitlines()[1]
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text(
+        f'[[identity]]\nname = "ci"\nrole = "write"\nscope = ["team-a/"]\n{line}\n'
+        '[[identity]]\nname = "agent"\nrole = "read"\ncert_subject = "agent-7"\n',
+        encoding="utf-8",
+    )
+    server = secure(pki, mtls=True, auth_tokens=tokens)
+    flags = ["--target", server.address, *mtls_flags]
+    with_token = clean_env(CONTEXTSTORE_TOKEN=token)
+
+    put = run("put", "a.py", "--session", "team-a/1", *flags, stdin=b"hi", env=with_token)
+    assert put.returncode == 0, put.stderr.decode()
+    outside = run("put", "a.py", "--session", "team-b/1", *flags, stdin=b"x", env=with_token)
+    assert outside.returncode == exits.for_status(grpc.StatusCode.PERMISSION_DENIED)
+    assert outside.stderr.decode().startswith("contextstore put: PERMISSION_DENIED: ")
+    assert outside.stderr.decode().count("\n") == 1
+    # Without the token, the certificate's subject selects "agent", a reader.
+    got = run("get", "a.py", "--session", "team-a/1", *flags, env=clean_env())
+    assert (got.returncode, got.stdout) == (0, b"hi"), got.stderr.decode()
+    denied = run("put", "b.py", "--session", "team-a/1", *flags, stdin=b"x", env=clean_env())
+    assert denied.returncode == exits.for_status(grpc.StatusCode.PERMISSION_DENIED)
+    wrong = run("get", "a.py", "--session", "team-a/1", *flags, "--token", "guess",
+                env=clean_env())  # fmt: skip
+    assert wrong.returncode == exits.for_status(grpc.StatusCode.UNAUTHENTICATED)
+    assert "CONTEXTSTORE_TOKEN" in wrong.stderr.decode()

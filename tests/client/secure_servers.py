@@ -16,6 +16,8 @@ PERMISSION_DENIED for a method the token's holder may not call).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -79,6 +81,21 @@ class Gate(grpc.ServerInterceptor):
         return None
 
 
+def tokens_file(path: Path, identities: Mapping[str, tuple[str, str, list[str] | None]]) -> Path:
+    """A ``--auth-tokens`` file: ``{name: (token or "cert:SUBJECT", role, scope)}``."""
+    lines = []
+    for name, (secret, role, scope) in identities.items():
+        lines += ["[[identity]]", f'name = "{name}"', f'role = "{role}"']
+        if secret.startswith("cert:"):
+            lines.append(f'cert_subject = "{secret.removeprefix("cert:")}"')
+        else:
+            lines.append(f'token_sha256 = "{hashlib.sha256(secret.encode()).hexdigest()}"')
+        if scope is not None:
+            lines.append(f"scope = {json.dumps(scope)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def _with_tls(config: ServerConfig, pki: Pki | None, *, mtls: bool) -> ServerConfig:
     if pki is None:
         return config
@@ -90,17 +107,23 @@ def _with_tls(config: ServerConfig, pki: Pki | None, *, mtls: bool) -> ServerCon
 
 @contextmanager
 def secure_servers() -> Iterator[Callable[..., Server]]:
-    """``start(pki, gate=, mtls=, listen=)``: TLS servers, all stopped on exit."""
+    """``start(pki, gate=, mtls=, listen=, auth_tokens=)``: TLS servers, stopped on exit.
+
+    ``auth_tokens`` is a tokens file for the server's real auth (``tokens_file``).
+    """
     started: list[Server] = []
 
     def start(
         pki: Pki | None, *, gate: Gate | None = None, mtls: bool = False,
-        listen: str = "127.0.0.1:0",
+        listen: str = "127.0.0.1:0", auth_tokens: Path | None = None,
     ) -> Server:  # fmt: skip
         config = _with_tls(dataclasses.replace(CONFIG, listen=listen), pki, mtls=mtls)
+        if auth_tokens is not None:
+            config = dataclasses.replace(config, auth_tokens=str(auth_tokens))
         server = Server(
             config,
-            interceptors=[gate] if gate is not None else [],
+            # The gate first: it sees what was sent, before the real auth refuses it.
+            interceptors=[*([gate] if gate is not None else []), *wiring.interceptors(config)],
             credentials=wiring.credentials(config),  # the server's own TLS, from its settings
         )
         server.start()

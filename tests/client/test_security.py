@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from certs import Pki
-from client.secure_servers import Gate
+from client.secure_servers import Gate, tokens_file
 
 from contextstore.client import (
     TOKEN_ENV,
@@ -200,3 +200,26 @@ def test_a_dns_target_is_checked_against_its_name(pki: Pki, secure: Start) -> No
     port = server.address.rpartition(":")[2]
     with ContextStoreClient(f"dns:///localhost:{port}", tls=Tls(ca=pki.ca_file)) as client:
         assert client.server_info().version
+
+
+def test_the_servers_own_auth_through_both_clients(pki: Pki, secure: Start, tmp_path: Path) -> None:
+    tokens = tokens_file(tmp_path / "tokens.toml", {
+        "writer": ("w-secret", "write", ["team-a/"]), "reader": ("r-secret", "read", None),
+    })  # fmt: skip
+    server = secure(pki, mtls=True, auth_tokens=tokens)
+    tls = _mtls(pki, "nobody-in-the-file")
+    with ContextStoreClient(server.address, tls=tls, token="w-secret") as writer:
+        writer.session("team-a/1").cache_file("a.py", b"x")
+        with pytest.raises(PermissionDenied, match="writer"):
+            writer.session("team-b/1").cache_file("a.py", b"x")
+
+    async def main() -> None:
+        async with AsyncContextStoreClient(server.address, tls=tls, token="r-secret") as reader:
+            assert await reader.session("team-a/1").get_file("a.py") is not None
+            with pytest.raises(PermissionDenied, match="reader"):
+                await reader.session("team-a/1").cache_file("b.py", b"x")
+        async with AsyncContextStoreClient(server.address, tls=tls, token="") as nobody:
+            with pytest.raises(Unauthenticated):
+                await nobody.session("team-a/1").get_file("a.py")
+
+    asyncio.run(main())
