@@ -111,15 +111,24 @@ def test_hash_token_prints_the_sha256_of_stdin_without_its_newline() -> None:
         done = run("auth", "hash-token", stdin=stdin, env=clean_env())
         assert done.returncode == 0, done.stderr.decode()
         assert done.stdout.decode() == hashlib.sha256(b"s3cret").hexdigest() + "\n"
-    # Only one newline is the terminal's: a token ending in a newline keeps the other.
+    # Only one newline is the terminal's: the token keeps the other, and no client could send
+    # it, so it is refused rather than silently hashed as "s3cret".
     done = run("auth", "hash-token", stdin=b"s3cret\n\n", env=clean_env())
-    assert done.stdout.decode() == hashlib.sha256(b"s3cret\n").hexdigest() + "\n"
+    assert (done.returncode, done.stdout) == (exits.USAGE, b"")
 
 
-def test_hash_token_refuses_an_empty_stdin() -> None:
-    done = run("auth", "hash-token", stdin=b"\n", env=clean_env())
+@pytest.mark.parametrize(
+    ("stdin", "said"),
+    [
+        (b"\n", "no token on stdin"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"two words\n", "printable ASCII without spaces"),  # no client could send it
+    ],
+)
+def test_hash_token_refuses_what_is_no_token(stdin: bytes, said: str) -> None:
+    done = run("auth", "hash-token", stdin=stdin, env=clean_env())
     assert done.returncode == exits.USAGE
-    assert "no token on stdin" in done.stderr.decode()
+    assert said in done.stderr.decode() and b"Traceback" not in done.stderr
 
 
 def test_generate_prints_a_new_token_and_its_tokens_file_line() -> None:

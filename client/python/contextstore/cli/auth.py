@@ -17,6 +17,7 @@ from typing import Any
 from contextstore.cli import exits
 from contextstore.cli.inputs import UsageError
 from contextstore.client import TOKEN_ENV
+from contextstore.client.security import check_token
 
 HELP = "print the token_sha256 of a token read from stdin, or make a new token (--generate)"
 EPILOG = f"""\
@@ -68,5 +69,9 @@ def hash_token(args: argparse.Namespace) -> int:
         raise UsageError("the token on stdin is not UTF-8") from None
     if not token:
         raise UsageError("no token on stdin (or use --generate to make one)")
+    try:  # a token no client could send would be a tokens-file entry nobody can use
+        check_token(token)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     print(token_sha256(token))
     return exits.OK

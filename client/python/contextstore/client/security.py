@@ -95,9 +95,14 @@ def resolve_token(token: str | None) -> str | None:
         token = os.environ.get(TOKEN_ENV, "")
     if not token:
         return None
+    check_token(token)
+    return token
+
+
+def check_token(token: str) -> None:
+    """``ValueError`` unless gRPC can send ``token`` in a header (the message omits it)."""
     if not (token.isascii() and token.isprintable()) or " " in token:
         raise ValueError("token: must be printable ASCII without spaces")
-    return token
 
 
 def _server_name(target: str, tls: Tls) -> list[tuple[str, Any]]:
