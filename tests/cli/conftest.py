@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from cli.cli_support import Cli
+from client.secure_servers import pki, secure
 
 from contextstore.server.app import Server
 
@@ -22,3 +23,6 @@ def dead_target() -> Iterator[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+__all__ = ["pki", "secure"]  # TLS servers and their certificates: client/secure_servers.py

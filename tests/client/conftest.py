@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from client.secure_servers import pki, secure
 from support import BlockingStore
 
 from contextstore.server.app import Server
@@ -58,3 +59,6 @@ def dead_address() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"127.0.0.1:{port}"
+
+
+__all__ = ["pki", "secure"]  # TLS servers and their certificates: client/secure_servers.py

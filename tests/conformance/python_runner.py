@@ -1,11 +1,14 @@
 """The Python conformance runner: each step through ``contextstore.client``.
 
 Usage: python_runner.py --target TARGET [--target TARGET ...] --cases PATH
-(see README.md beside it). A thin adapter: it maps each operation name to the
-typed client's method and prints what came back, normalized; ``matching``
-judges it. One client per ``--target`` (each value handed to it as is, so
-``--target A,B`` is one client balancing over two servers); step k of a case
-goes to client k mod n, a case's setup to the first.
+[--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--token TOKEN]
+[--identity NAME=TOKEN ...] (see README.md beside it). A thin adapter: it maps
+each operation name to the typed client's method and prints what came back,
+normalized; ``matching`` judges it. One client per ``--target`` (each value
+handed to it as is, so ``--target A,B`` is one client balancing over two
+servers); step k of a case goes to target k mod n, a case's setup to the
+first. A step with ``"as": NAME`` runs on a client sending NAME's token (same
+TLS settings, made on first use and kept per target and name).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from contextstore.client import (
     Removed,
     ServerInfo,
     Stats,
+    Tls,
+    flags,
 )
 
 DEADLINE_SECONDS = 10.0
@@ -142,29 +147,82 @@ def run_step(client: ContextStoreClient, step: Args) -> dict[str, Any]:
     return {"result": normalize(result)}
 
 
-def run_case(clients: Sequence[ContextStoreClient], case: Args) -> dict[str, Any]:
-    """Setup on the first client; step k on client k mod n."""
+class Clients:
+    """The default client of each target, and identities' clients, made on first use."""
+
+    def __init__(
+        self, stack: ExitStack, targets: Sequence[str], tls: Tls | None, token: str | None,
+        identities: Mapping[str, str],
+    ) -> None:  # fmt: skip
+        self._stack, self._targets, self._tls = stack, targets, tls
+        self._identities = identities
+        self.default = [self._open(target, token) for target in targets]
+        self._named: dict[tuple[int, str], ContextStoreClient] = {}
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+    def named(self, index: int, name: str) -> ContextStoreClient | None:
+        """Target ``index``'s client sending ``name``'s token; ``None`` for an unknown name."""
+        if name not in self._identities:
+            return None
+        if (index, name) not in self._named:
+            client = self._open(self._targets[index], self._identities[name])
+            self._named[index, name] = client
+        return self._named[index, name]
+
+    def _open(self, target: str, token: str | None) -> ContextStoreClient:
+        client = ContextStoreClient(target, timeout=DEADLINE_SECONDS, tls=self._tls, token=token)
+        return self._stack.enter_context(client)
+
+
+def _step_on(clients: Clients, k: int, step: Args) -> dict[str, Any]:
+    index = k % len(clients)
+    name = step.get("as")
+    if name is None:
+        return run_step(clients.default[index], step)
+    client = clients.named(index, name)
+    if client is None:
+        return {"runner_error": f"unknown identity {name!r} (no --identity {name}=TOKEN)"}
+    return run_step(client, step)
+
+
+def run_case(clients: Clients, case: Args) -> dict[str, Any]:
+    """Setup on the first target's default client; step k on target k mod n."""
     for session in case["sessions"]:
         try:
-            clients[0].session(session or None).clear_session()
+            clients.default[0].session(session or None).clear_session()
         except ContextStoreError as error:
             return {"case": case["name"], "setup_error": f"clear_session({session!r}): {error}"}
-    outcomes = [run_step(clients[k % len(clients)], step) for k, step in enumerate(case["steps"])]
+    outcomes = [_step_on(clients, k, step) for k, step in enumerate(case["steps"])]
     return {"case": case["name"], "outcomes": outcomes}
+
+
+def _identity(text: str) -> tuple[str, str]:
+    name, sep, token = text.partition("=")
+    if not (name and sep and token):
+        raise argparse.ArgumentTypeError(f"expected NAME=TOKEN, got {text.split('=')[0]!r}=...")
+    return name, token
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--target", action="append", required=True)
     parser.add_argument("--cases", required=True)
+    parser.add_argument(
+        "--identity", action="append", type=_identity, default=[], metavar="NAME=TOKEN",
+        help='the token a step with "as": NAME sends (repeatable)',
+    )  # fmt: skip
+    flags.add_flags(parser)
     args = parser.parse_args()
+    try:
+        tls, token = flags.tls(args), flags.token(args)
+    except ValueError as error:
+        parser.error(str(error))
     with open(args.cases, encoding="utf-8") as f:
         cases = json.load(f)["cases"]
     with ExitStack() as stack:
-        clients = [
-            stack.enter_context(ContextStoreClient(target, timeout=DEADLINE_SECONDS))
-            for target in args.target
-        ]
+        clients = Clients(stack, args.target, tls, token, dict(args.identity))
         for case in cases:
             print(json.dumps(run_case(clients, case)), flush=True)
     return 0

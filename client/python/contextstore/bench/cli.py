@@ -20,6 +20,11 @@ is half of each), invalidate, invalidate_analysis, clear, batch_get,
 batch_cache. NOT_FOUND on a read is a miss, not an error; every other non-OK
 status is an error, counted by its code name.
 
+TLS and tokens: --tls-ca/--tls-cert/--tls-key (or --tls) and --token-file or
+--token, read as the client commands read them (env CONTEXTSTORE_TLS_CA,
+CONTEXTSTORE_TLS_CERT, CONTEXTSTORE_TLS_KEY, CONTEXTSTORE_TOKEN); every worker
+process's channels use them. The report says whether a token was sent, never it.
+
 A scenario file (--scenario FILE.toml) holds the same settings as top-level keys
 (``procs = 2``, ``mix = "get=90,cache=10"`` or a [mix] table, ``payload_bytes =
 "1KiB"``, ``preload = false``...); flags given on the command line override it.
@@ -46,7 +51,7 @@ from contextstore.bench.pool import BenchError
 from contextstore.bench.report import BenchReport
 from contextstore.bench.runner import BenchConfig, OverLimit, run
 from contextstore.bench.workload import Workload, check_mix, parse_mix
-from contextstore.client import ContextStoreError
+from contextstore.client import ContextStoreError, flags
 from contextstore.units import parse_duration, parse_size_range
 
 # Settings a scenario file or a flag may give, with their defaults.
@@ -57,10 +62,13 @@ DEFAULTS: Mapping[str, Any] = {
     "distribution": "uniform", "zipf_s": 1.1, "payload_bytes": "1KiB", "batch_size": 10,
     "preload": True, "timeout": 10.0, "seed": 1, "server_arg": [],
     "json": None, "plot": None, "quiet": False, "allow_errors": False,
+    "tls": False, "tls_ca": None, "tls_cert": None, "tls_key": None, "token": None,
+    "token_file": None,
 }  # fmt: skip
 _WORKLOAD = ("sessions", "global_namespace", "keys", "distribution", "zipf_s", "batch_size", "seed")
 _RUN = ("target", "procs", "concurrency", "rate", "schedule", "sweep", "duration", "warmup",
         "interval", "preload", "timeout")  # fmt: skip
+_CREDENTIALS = ("tls", "tls_ca", "tls_cert", "tls_key", "token", "token_file")
 
 
 def _d(name: str) -> str:
@@ -123,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _load_flags(parser)
     _workload_flags(parser)
     _output_flags(parser)
+    flags.add_flags(parser, lambda _: argparse.SUPPRESS)
     return parser
 
 
@@ -142,10 +151,10 @@ def load_scenario(path: str) -> dict[str, Any]:
 
 def settings(argv: Sequence[str]) -> dict[str, Any]:
     """Defaults, then the scenario file, then the flags given."""
-    flags = vars(build_parser().parse_args(argv))
-    scenario = flags.pop("scenario", None)
+    given = vars(build_parser().parse_args(argv))
+    scenario = given.pop("scenario", None)
     from_file = load_scenario(scenario) if scenario else {}
-    return {**DEFAULTS, **from_file, **flags}
+    return {**DEFAULTS, **flags.env_defaults(), **from_file, **given}
 
 
 def _mix(value: Any) -> dict[str, float]:
@@ -169,9 +178,11 @@ def to_config(s: Mapping[str, Any]) -> BenchConfig:
         **{name: s[name] for name in _WORKLOAD},
     )  # fmt: skip
     connections = s["connections"] or s["procs"]
+    credentials = argparse.Namespace(**{name: s[name] for name in _CREDENTIALS})
     return BenchConfig(
         workload=workload, connections=connections,
         server_args=tuple(s["server_arg"] or ()), **{name: s[name] for name in _RUN},
+        tls=flags.tls(credentials), token=flags.token(credentials),
     )  # fmt: skip
 
 

@@ -46,7 +46,8 @@ from contextstore.bench.report import (
 from contextstore.bench.schedule import Schedule, parse_schedule
 from contextstore.bench.worker import Phase, WorkerSpec, WorkerStats
 from contextstore.bench.workload import Workload
-from contextstore.client import ContextStoreClient, ServerInfo
+from contextstore.client import ContextStoreClient, ServerInfo, Tls
+from contextstore.client.security import resolve_token
 from contextstore.client.targets import channel_target, is_list, with_default_port
 
 __all__ = ["BenchConfig", "BenchReport", "OverLimit", "Progress", "Workload", "run"]
@@ -73,6 +74,8 @@ class BenchConfig:
     timeout: float = 10.0
     plan_size: int = 1 << 16
     server_args: tuple[str, ...] = ()
+    tls: Tls | None = None  # every channel's, as the typed clients take it
+    token: str | None = None  # None: $CONTEXTSTORE_TOKEN, read once in this process
 
     def __post_init__(self) -> None:
         if self.procs < 1 or self.concurrency < 1 or self.connections < 1:
@@ -86,6 +89,9 @@ class BenchConfig:
         if self.target:  # a list gRPC cannot read: said now, before any process starts
             channel_target(with_default_port(self.target))
         self.parsed_schedule()  # fail now, not in the middle of a run
+        resolve_token(self.token)  # a token gRPC cannot send, said now
+        if self.tls is not None:  # and a missing or unreadable certificate file
+            self.tls.channel_credentials()
 
     @property
     def open_loop(self) -> bool:
@@ -97,7 +103,20 @@ class BenchConfig:
         return None if self.schedule is None else parse_schedule(self.schedule, self.duration)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """For the report: the token is a secret, so only whether one was sent."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["workload"] = dataclasses.asdict(self.workload)
+        fields["tls"] = None if self.tls is None else _tls_dict(self.tls)
+        fields["token"] = resolve_token(self.token) is not None
+        return fields
+
+
+def _tls_dict(tls: Tls) -> dict[str, Any]:
+    return {
+        name: value if value is None or isinstance(value, str) else str(value)
+        for name in ("ca", "cert", "key", "server_name")
+        for value in [getattr(tls, name)]
+    }
 
 
 def run(config: BenchConfig, *, on_progress: OnProgress | None = None) -> BenchReport:
@@ -111,6 +130,8 @@ def run(config: BenchConfig, *, on_progress: OnProgress | None = None) -> BenchR
     ``ServerStartError`` for a local server.
     """
     since = time.monotonic()
+    # Read once here: workers are handed the value, whatever their environment.
+    config = dataclasses.replace(config, token=resolve_token(config.token) or "")
     if on_progress is not None:
         on_progress(Progress("start", 0.0, 0.0, None))
     with ExitStack() as stack:
@@ -132,7 +153,7 @@ def _checked_server_info(config: BenchConfig, target: str) -> ServerInfo:
     with smaller limits would pass or fail the check by chance.
     """
     addresses = target.split(",") if is_list(target) else [target]
-    infos = [_server_info(address, config.timeout) for address in addresses]
+    infos = [_server_info(address, config) for address in addresses]
     for address, info in zip(addresses, infos, strict=True):
         try:
             check_limits(config.workload, info.limits, preload=config.preload)
@@ -143,8 +164,10 @@ def _checked_server_info(config: BenchConfig, target: str) -> ServerInfo:
     return infos[0]
 
 
-def _server_info(target: str, timeout: float) -> ServerInfo:
-    with ContextStoreClient(target, timeout=timeout) as client:
+def _server_info(target: str, config: BenchConfig) -> ServerInfo:
+    with ContextStoreClient(
+        target, timeout=config.timeout, tls=config.tls, token=config.token
+    ) as client:
         return client.server_info()
 
 
@@ -166,6 +189,8 @@ def _pool(
             timeout=config.timeout,
             max_items=int(info.limits.max_batch_items),
             max_message_bytes=int(info.limits.max_message_bytes),
+            tls=config.tls,
+            token=config.token or "",
         )
         for i in range(procs)
     ]

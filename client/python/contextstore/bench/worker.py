@@ -35,7 +35,9 @@ from contextstore.bench.histo import Recorder
 from contextstore.bench.prepared import Preload, build_plan
 from contextstore.bench.schedule import Schedule, prepend_warmup
 from contextstore.bench.workload import OPS, READS, SERVICE, Workload
+from contextstore.client import security
 from contextstore.client._calls import BALANCING
+from contextstore.client.security import Tls
 from contextstore.client.targets import channel_target
 
 Stub = Callable[..., Any]  # grpc.aio.UnaryUnaryMultiCallable, bytes in, bytes out
@@ -61,6 +63,8 @@ class WorkerSpec:
     timeout: float
     max_items: int
     max_message_bytes: int
+    tls: Tls | None = None
+    token: str = ""  # resolved by the runner: "" sends none
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +174,12 @@ class Worker:
 
     async def _connect(self) -> None:
         options = channel_options(self.spec.max_message_bytes)
+        target = self.spec.target
+        plan = security.plan(
+            target, channel_target(target), options, tls=self.spec.tls, token=self.spec.token
+        )
         for _ in range(self.spec.connections):
-            channel = grpc.aio.insecure_channel(channel_target(self.spec.target), options=options)
+            channel = security.aio_channel(plan)
             self.channels.append(channel)
             self.stubs.append({op: channel.unary_unary(SERVICE + m) for op, m in OPS.items()})
         connect = [channel.channel_ready() for channel in self.channels]

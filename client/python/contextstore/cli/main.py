@@ -16,15 +16,19 @@ import argparse
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import grpc
 from google.rpc import status_pb2
 
-from contextstore.cli import exits, render
+from contextstore.cli import auth, exits, render
 from contextstore.cli.inputs import UsageError
 from contextstore.cli.parser import build_parser
 from contextstore.cli.rpc import Connection, RpcFailure, not_found
+from contextstore.client import flags
+
+T = TypeVar("T")
 
 
 def _serve(argv: Sequence[str]) -> int:
@@ -67,10 +71,21 @@ def _fail(args: argparse.Namespace, error: RpcFailure | UsageError) -> int:
     if args.json:
         render.write_json(render.status_json(_status(error)), sys.stderr)
     else:
-        print(f"contextstore {args.command}: {error}", file=sys.stderr)
+        print(f"contextstore {args.command}: {error}{_hint(error)}", file=sys.stderr)
     if isinstance(error, RpcFailure):
         return exits.for_status(error.code)
     return exits.USAGE
+
+
+# What to try next, after the server's own words, for a failure the caller can fix.
+_HINTS = {
+    grpc.StatusCode.UNAUTHENTICATED: " (send a token: CONTEXTSTORE_TOKEN or --token-file FILE;"
+    " or a client certificate: --tls-cert/--tls-key)",
+}
+
+
+def _hint(error: RpcFailure | UsageError) -> str:
+    return _HINTS.get(error.code, "") if isinstance(error, RpcFailure) else ""
 
 
 def _status(error: RpcFailure | UsageError) -> status_pb2.Status:
@@ -80,11 +95,19 @@ def _status(error: RpcFailure | UsageError) -> status_pb2.Status:
     return status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message=str(error))
 
 
+def _checked(read: Callable[[argparse.Namespace], T], args: argparse.Namespace) -> T:
+    try:
+        return read(args)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def _client_command(args: argparse.Namespace) -> int:
     try:
         with Connection(
-            args.target, timeout=args.timeout, max_message_bytes=args.max_message_bytes
-        ) as conn:
+            args.target, timeout=args.timeout, max_message_bytes=args.max_message_bytes,
+            tls=_checked(flags.tls, args), token=_checked(flags.token, args),
+        ) as conn:  # fmt: skip
             outcome = args.run(conn, args)
     except (RpcFailure, UsageError) as error:
         return _fail(args, error)
@@ -106,6 +129,12 @@ def _run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "completion":
         return _completion(args.shell)
+    if args.command == "auth hash-token":
+        try:
+            return auth.hash_token(args)
+        except UsageError as error:
+            print(f"contextstore {args.command}: {error}", file=sys.stderr)
+            return exits.USAGE
     return _client_command(args)
 
 

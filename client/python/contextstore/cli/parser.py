@@ -11,8 +11,8 @@ import os
 from importlib import metadata
 from typing import Any
 
-from contextstore.cli import commands, exits, inputs
-from contextstore.client import DEFAULT_TARGET, DEFAULT_TIMEOUT
+from contextstore.cli import auth, commands, exits, inputs
+from contextstore.client import DEFAULT_TARGET, DEFAULT_TIMEOUT, flags
 from contextstore.units import format_duration
 
 DISTRIBUTION = "contextstore-grpc"
@@ -24,7 +24,8 @@ A session-scoped cache of file contents and analysis results, over gRPC.
 Client commands print for a person by default (file contents raw) and JSON with
 --json. `serve` runs the server (the [server] extra), `bench` the load
 generator (the [bench] extra), `completion` prints a shell completion script
-(the [cli] extra)."""
+(the [cli] extra), `auth hash-token` the token_sha256 of a token for the
+server's --auth-tokens file."""
 
 
 def version() -> str:
@@ -38,7 +39,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the epilog's table as written; wraps the rest."""
 
 
-def _common(*, defaults: bool) -> argparse.ArgumentParser:
+def _common(*, defaults: bool, complete: Any = None) -> argparse.ArgumentParser:
     """The connection and output flags, accepted before the command and after it.
 
     The top-level copy carries the defaults; each command's copy has none
@@ -76,6 +77,7 @@ def _common(*, defaults: bool) -> argparse.ArgumentParser:
         help="largest gRPC message sent or received, e.g. 64MiB (default: the server's"
         " advertised max_message_bytes, asked before a put or get)",
     )  # fmt: skip
+    flags.add_flags(common, default, complete)
     return common
 
 
@@ -105,10 +107,10 @@ def _input_flag(parser: argparse.ArgumentParser, complete: Any) -> None:
 
 def build_parser(complete_files: Any = None) -> argparse.ArgumentParser:
     """The parser; ``complete_files`` marks file arguments for shell completion (shtab)."""
-    common = _common(defaults=False)
+    common = _common(defaults=False, complete=complete_files)
     parser = argparse.ArgumentParser(
         prog="contextstore", description=DESCRIPTION, epilog=exits.epilog(),
-        formatter_class=_Formatter, parents=[_common(defaults=True)],
+        formatter_class=_Formatter, parents=[_common(defaults=True, complete=complete_files)],
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -134,6 +136,7 @@ def build_parser(complete_files: Any = None) -> argparse.ArgumentParser:
     _add(sub, "stats", commands.stats, "counters of --session (or of the global namespace)", common)
     _add(sub, "store-stats", commands.store_stats, "counters of the whole store", common)
     _add(sub, "info", commands.info, "server version, backend and limits", common)
+    auth.add_parser(sub, _Formatter)
     completion = sub.add_parser(
         "completion", help="print a bash or zsh completion script ([cli] extra)",
         description="Print a shell completion script (needs the [cli] extra).",

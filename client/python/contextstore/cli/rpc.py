@@ -8,6 +8,7 @@ grpcurl) prints for it, and the full ``google.rpc.Status`` of a failure.
 
 from __future__ import annotations
 
+import dataclasses
 from types import TracebackType
 from typing import Any
 
@@ -18,6 +19,8 @@ from grpc_status import rpc_status
 
 from contextstore.cli.inputs import UsageError
 from contextstore.client import _calls as calls
+from contextstore.client import security
+from contextstore.client.security import Tls
 from contextstore.client.targets import channel_target, with_default_port
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
@@ -67,14 +70,23 @@ class Connection:
     The channel's message-size limit is ``max_message_bytes`` when given;
     otherwise, for calls that carry payloads (``sized``), the server's own
     advertised ``max_message_bytes``, asked once with GetServerInfo.
+
+    ``tls`` and ``token`` are the typed clients' (``contextstore.client.security``).
     """
 
-    def __init__(self, target: str, *, timeout: float, max_message_bytes: int | None) -> None:
+    def __init__(
+        self, target: str, *, timeout: float, max_message_bytes: int | None,
+        tls: Tls | None = None, token: str | None = None,
+    ) -> None:  # fmt: skip
         self.target = with_default_port(target)
         try:  # checked now, so a list gRPC cannot read is a usage error, not UNKNOWN later
-            self._uri = channel_target(self.target)
+            uri = channel_target(self.target)
         except ValueError as error:
             raise UsageError(f"--target: {error}") from None
+        try:  # certificate files are read now: a missing one is a usage error
+            self._plan = security.plan(self.target, uri, [], tls=tls, token=token)
+        except (OSError, ValueError) as error:
+            raise UsageError(str(error)) from None
         self.timeout = timeout
         self._limit = max_message_bytes
         self._channel: grpc.Channel | None = None
@@ -107,7 +119,8 @@ class Connection:
 
     def _open(self, limit: int | None) -> None:
         options = calls.channel_options(limit or calls.DEFAULT_MAX_MESSAGE_BYTES)
-        self._channel = grpc.insecure_channel(self._uri, options)
+        plan = dataclasses.replace(self._plan, options=[*self._plan.options, *options])
+        self._channel = security.channel(plan)
         self._stub = pb_grpc.ContextStoreServiceStub(self._channel)
 
     def _server_limit(self) -> int | None:

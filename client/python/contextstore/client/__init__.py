@@ -6,6 +6,11 @@
 ...     session.cache_file("src/app.py", b"print('hi')")
 ...     session.get_file("src/app.py").content
 b"print('hi')"
+
+Over TLS, with a client certificate (mTLS) and a token::
+
+    tls = Tls(ca="ca.pem", cert="agent.pem", key="agent-key.pem")
+    ContextStoreClient("cache.internal:50051", tls=tls, token=os.environ["MY_TOKEN"])
 """
 
 from contextstore.client._calls import DEFAULT_TARGET, DEFAULT_TIMEOUT
@@ -16,8 +21,10 @@ from contextstore.client.errors import (
     DeadlineExceeded,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
     ServerError,
+    Unauthenticated,
     Unavailable,
     Violation,
 )
@@ -31,11 +38,13 @@ from contextstore.client.models import (
     ServerInfo,
     Stats,
 )
+from contextstore.client.security import TOKEN_ENV, Tls
 from contextstore.client.sync import ContextStoreClient
 
 __all__ = [
     "DEFAULT_TARGET",
     "DEFAULT_TIMEOUT",
+    "TOKEN_ENV",
     "AsyncContextStoreClient",
     "CachedAnalysis",
     "CachedFile",
@@ -48,11 +57,14 @@ __all__ = [
     "InvalidArgument",
     "Limits",
     "NotFound",
+    "PermissionDenied",
     "Removed",
     "ResourceExhausted",
     "ServerError",
     "ServerInfo",
     "Stats",
+    "Tls",
+    "Unauthenticated",
     "Unavailable",
     "Violation",
 ]

@@ -7,6 +7,8 @@ ContextStoreError                 any failed call; .code, .message
 ├── Unavailable                   UNAVAILABLE, after the retries the service config allows
 ├── DeadlineExceeded              DEADLINE_EXCEEDED
 ├── Cancelled                     CANCELLED
+├── Unauthenticated               UNAUTHENTICATED: no credentials, or ones no identity matches
+├── PermissionDenied              PERMISSION_DENIED: the identity's role or scope does not allow it
 └── ServerError                   INTERNAL, UNKNOWN and every other code
 """
 
@@ -63,6 +65,14 @@ class Cancelled(ContextStoreError):
     """The call was cancelled."""
 
 
+class Unauthenticated(ContextStoreError):
+    """The server knows no identity by the token or certificate sent (or none was sent)."""
+
+
+class PermissionDenied(ContextStoreError):
+    """The identity is known, but its role or scope does not allow the call."""
+
+
 class ServerError(ContextStoreError):
     """The server failed in a way the caller did not cause."""
 
@@ -74,6 +84,8 @@ _BY_CODE: dict[grpc.StatusCode, type[ContextStoreError]] = {
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     grpc.StatusCode.CANCELLED: Cancelled,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
 }
 
 

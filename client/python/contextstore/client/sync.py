@@ -11,6 +11,7 @@ from typing import TypeVar
 import grpc
 
 from contextstore.client import _calls as calls
+from contextstore.client import security
 from contextstore.client.errors import from_rpc_error
 from contextstore.client.models import (
     CachedAnalysis,
@@ -21,6 +22,7 @@ from contextstore.client.models import (
     ServerInfo,
     Stats,
 )
+from contextstore.client.security import Tls
 from contextstore.client.targets import channel_target
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
@@ -40,6 +42,12 @@ class ContextStoreClient:
     in a list raises ``ValueError``) or ``dns:///name:port`` for every address
     of a name. Calls take turns over every server that is up (``round_robin``);
     see ``contextstore.client.targets``.
+
+    ``tls`` (``Tls(ca=, cert=, key=)``) makes the channel TLS (mTLS with a
+    client certificate); its files are read here, so a missing one raises now.
+    ``token`` goes on every call as ``authorization: Bearer``; ``None`` takes
+    ``$CONTEXTSTORE_TOKEN``, ``""`` sends none. Without ``tls`` the channel is
+    plaintext (a token then travels in clear: loopback only).
     """
 
     def __init__(
@@ -48,15 +56,15 @@ class ContextStoreClient:
         *,
         timeout: float = calls.DEFAULT_TIMEOUT,
         max_message_bytes: int = calls.DEFAULT_MAX_MESSAGE_BYTES,
+        tls: Tls | None = None,
+        token: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         options = calls.channel_options(max_message_bytes)
-        uri = channel_target(target)
-        self._channel = (
-            grpc.secure_channel(uri, credentials, options)
-            if credentials is not None
-            else grpc.insecure_channel(uri, options)
+        plan = security.plan(
+            target, channel_target(target), options, tls=tls, token=token, credentials=credentials
         )
+        self._channel = security.channel(plan)
         self._stub = pb_grpc.ContextStoreServiceStub(self._channel)
         self._timeout = timeout
         self._session: str | None = None
