@@ -84,6 +84,7 @@ def plan(p: Plan) -> list[tuple[str, Step]]:
         ("6", lambda _: latency.latency_under_load(s.latency)),
         ("7", lambda _: agreement.bench_vs_ghz(s.agreement, protoset=p.protoset)),
         ("R1", lambda _: service.redis_get_file(s.service, get_file())),
+        ("S1", lambda _: service.secured_get_file(s.service, get_file())),
         ("R2", lambda _: service.redis_batch(batch())),
         ("R3", lambda _: _redis_clear_cost(s.clears)),
         ("R4", lambda _: redis_store.memory_per_file(files=s.redis_files)),
@@ -97,6 +98,7 @@ def _shared_rounds(
     get_file_sides = [service.MEMORY]
     get_file_sides += [service.NOOP] if p.runs("1") else []
     get_file_sides += [service.REDIS] if p.runs("R1") else []
+    get_file_sides += [service.SECURED] if p.runs("S1") else []
     batch_sides = [service.MEMORY]
     batch_sides += [service.YARDSTICK] if p.runs("2") else []
     batch_sides += [service.REDIS] if p.runs("R2") else []

@@ -109,14 +109,23 @@ def protoset(out: Path) -> Path:
 
 
 def ghz(
-    address: str, rpc: str, data: object, *, protoset_path: Path, concurrency: int, calls: int
+    address: str,
+    rpc: str,
+    data: object,
+    *,
+    protoset_path: Path,
+    concurrency: int,
+    calls: int,
+    tls_flags: Sequence[str] = (),
 ) -> GhzResult:
     """A closed-loop ghz run of ``calls`` calls, pinned to the load CPU.
 
     A count, not a duration: at the end of a timed run ghz cancels the calls
     still in flight and counts them as UNAVAILABLE, which is noise, not news.
+    ``tls_flags`` (certificates, metadata) replace ``--insecure``.
     """
-    argv = [tool("ghz"), "--insecure", "--protoset", str(protoset_path), "-O", "json"]
+    security = list(tls_flags) or ["--insecure"]
+    argv = [tool("ghz"), *security, "--protoset", str(protoset_path), "-O", "json"]
     request = json.dumps(data)
     if "{{" not in request:
         # A fixed request: rendering it as a template per call would cost ghz, not the server.

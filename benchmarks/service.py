@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import noop, procs
+from benchmarks import noop, procs, secure
 from benchmarks.figures import Figure, Measure, Target, alternate_many
 from contextstore.client import ContextStoreClient, FileUpload
 
@@ -56,16 +56,17 @@ class Load:
     protoset: Path
 
 
-def _preload(address: str, paths: list[str]) -> None:
-    with ContextStoreClient(address) as client:
+def _preload(address: str, paths: list[str], secured: secure.Secured | None) -> None:
+    with secured.client(address) if secured else ContextStoreClient(address) as client:
         session = client.session(SESSION)
         session.batch_cache_files([FileUpload(p, noop.CONTENT) for p in paths])
 
 
-def _ghz(address: str, load: Load, calls: int) -> procs.GhzResult:
+def _ghz(address: str, load: Load, calls: int, secured: secure.Secured | None) -> procs.GhzResult:
     return procs.ghz(
         address, load.rpc, load.request,
         protoset_path=load.protoset, concurrency=load.concurrency, calls=calls,
+        tls_flags=secured.ghz_flags() if secured else (),
     )  # fmt: skip
 
 
@@ -84,6 +85,7 @@ Rounds = Mapping[str, Sequence[Rate]]
 MEMORY = "memory"
 NOOP = "no-op"
 REDIS = "redis"
+SECURED = "secured"
 YARDSTICK = "redis-benchmark"
 
 
@@ -101,18 +103,21 @@ def server_rate(
     flags: Sequence[str] = (),
     command: Sequence[str] | None = None,
     redis: procs.RedisProcess | None = None,
+    secured: secure.Secured | None = None,
 ) -> Rate:
     """``load`` against a fresh server (``command``: another) after a warm-up.
 
     CPU times are read from /proc around the measured run, for the server and
-    for ``redis``, the Redis it stores into, if any.
+    for ``redis``, the Redis it stores into, if any. ``secured``: the server
+    serves mTLS with token auth and metrics, and every call presents them.
     """
+    flags = (*flags, *secured.server_flags()) if secured else tuple(flags)
     with procs.contextstore_server(*flags, command=command) as server:
-        _preload(server.address, load.paths)
-        _ghz(server.address, load, max(load.calls // 10, load.concurrency))
+        _preload(server.address, load.paths, secured)
+        _ghz(server.address, load, max(load.calls // 10, load.concurrency), secured)
         pids = [server.pid] + ([redis.pid] if redis else [])
         before = [procs.cpu_seconds(pid) for pid in pids]
-        result = _ghz(server.address, load, load.calls)
+        result = _ghz(server.address, load, load.calls, secured)
         used = [procs.cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
     if result.errors:
         raise RuntimeError(f"{load.rpc} load failed: {result.errors}")
@@ -136,7 +141,10 @@ def _redis_if(wanted: bool) -> Iterator[procs.RedisProcess | None]:
 
 
 def _server_sides(
-    load: Load, redis: procs.RedisProcess | None, sides: Collection[str]
+    load: Load,
+    redis: procs.RedisProcess | None,
+    sides: Collection[str],
+    secured: secure.Secured | None = None,
 ) -> dict[str, Callable[[], Rate]]:
     def on_redis() -> Rate:
         assert redis is not None
@@ -146,6 +154,7 @@ def _server_sides(
         MEMORY: lambda: server_rate(load),
         NOOP: lambda: server_rate(load, command=procs.NOOP_SERVER),
         REDIS: on_redis,
+        SECURED: lambda: server_rate(load, secured=secured),
     }
     return {name: run for name, run in every.items() if name in sides}
 
@@ -168,8 +177,8 @@ def get_file_rounds(scale: ServiceScale, *, protoset: Path, sides: Collection[st
     Figures 1 and R1 share the memory backend's runs: one measurement, two ratios.
     """
     load = _get_file_load(scale, protoset)
-    with _redis_if(REDIS in sides) as redis:
-        return alternate_many(scale.rounds, _server_sides(load, redis, sides))
+    with _redis_if(REDIS in sides) as redis, secure.secured() as secured:
+        return alternate_many(scale.rounds, _server_sides(load, redis, sides, secured))
 
 
 def get_file_rate(scale: ServiceScale, *, protoset: Path) -> Measure:
@@ -212,6 +221,32 @@ def redis_get_file(scale: ServiceScale, rounds: Rounds) -> Figure:
         ),
         target=Target(">=", 0.5),
         notes=(_placement(), _cpu_note(rounds, "call", 1)),
+    )
+
+
+def secured_get_file(scale: ServiceScale, rounds: Rounds) -> Figure:
+    """Figure S1: GetFile calls/s with mTLS, token auth and metrics ÷ plaintext with none."""
+    how = _get_file_how(scale)
+    return Figure(
+        key="S1",
+        title="Security and metrics: GetFile calls/s, mTLS + token + metrics ÷ plaintext, none",
+        numerator=Measure(
+            rate(rounds[SECURED]),
+            "calls/s",
+            f"GetFile over mTLS, a bearer token checked per call, metrics on ({how})",
+        ),
+        denominator=Measure(
+            rate(rounds[MEMORY]), "calls/s", f"GetFile, plaintext, no auth or metrics ({how})"
+        ),
+        target=Target(">=", 0.85),
+        notes=(
+            "the same server build and settings on both sides, each run a fresh server pinned "
+            f"to CPU {procs.SERVER_CPU}, ghz on CPU {procs.LOAD_CPU}; ghz keeps its connections "
+            "for the whole run, so the handshake is paid once per connection",
+            f"CPU time per call (from /proc): plaintext "
+            f"{median(rounds[MEMORY], lambda run: run.server_cpu_us):,.0f} µs, secured "
+            f"{median(rounds[SECURED], lambda run: run.server_cpu_us):,.0f} µs",
+        ),
     )
 
 

@@ -59,7 +59,7 @@ def runner_input(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 "name": case["name"],
                 "sessions": case["sessions"],
                 "steps": [
-                    {key: step[key] for key in ("op", "session", "args") if key in step}
+                    {key: step[key] for key in ("op", "session", "args", "as") if key in step}
                     for step in case["steps"]
                 ],
             }
@@ -74,14 +74,16 @@ def write_cases(path: Path, cases: Sequence[dict[str, Any]]) -> Path:
     return path
 
 
-def run_runner(language: str, targets: Sequence[str], cases_file: Path) -> ByCase:
-    """One runner, ``--target`` once per target; its report per case name.
+def run_runner(
+    language: str, targets: Sequence[str], cases_file: Path, flags: Sequence[str] = ()
+) -> ByCase:
+    """One runner, ``--target`` once per target, and ``flags`` (TLS, tokens); its report per case.
 
     A runner that exits non-zero or prints nothing is reported under ``<runner>``.
     """
-    flags = [arg for target in targets for arg in ("--target", target)]
+    target_flags = [arg for target in targets for arg in ("--target", target)]
     done = subprocess.run(
-        [*RUNNERS[language], *flags, "--cases", str(cases_file)],
+        [*RUNNERS[language], *target_flags, *flags, "--cases", str(cases_file)],
         capture_output=True,
         text=True,
         timeout=RUNNER_TIMEOUT_SECONDS,
@@ -97,19 +99,27 @@ def run_runner(language: str, targets: Sequence[str], cases_file: Path) -> ByCas
 class Reports:
     """Each language's runner, run once, when a test first asks for its reports."""
 
-    def __init__(self, targets: Sequence[str], cases_file: Path) -> None:
-        self._targets, self._cases_file = list(targets), cases_file
+    def __init__(self, targets: Sequence[str], cases_file: Path, flags: Sequence[str] = ()) -> None:
+        self._targets, self._cases_file, self._flags = list(targets), cases_file, list(flags)
         self._by_language: dict[str, ByCase] = {}
 
     def __getitem__(self, language: str) -> ByCase:
         if language not in self._by_language:
-            self._by_language[language] = run_runner(language, self._targets, self._cases_file)
+            self._by_language[language] = run_runner(
+                language, self._targets, self._cases_file, self._flags
+            )
         return self._by_language[language]
 
 
-def reports(targets: Sequence[str], directory: Path) -> Reports:
-    """The whole suite, run by each language's runner against ``targets``, lazily."""
-    return Reports(targets, write_cases(directory / "steps.json", SUITE["cases"]))
+def reports(
+    targets: Sequence[str],
+    directory: Path,
+    *,
+    cases: Sequence[dict[str, Any]] = SUITE["cases"],
+    flags: Sequence[str] = (),
+) -> Reports:
+    """``cases`` (the whole suite), run by each language's runner against ``targets``, lazily."""
+    return Reports(targets, write_cases(directory / "steps.json", cases), flags)
 
 
 def check_case(by_case: ByCase, language: str, name: str, cases: Mapping[str, Any] = CASES) -> None:
@@ -125,5 +135,5 @@ def check_case(by_case: ByCase, language: str, name: str, cases: Mapping[str, An
         assert problem is None, f"{language}, step {index} ({step['op']}): {problem}"
 
 
-def check_every_case_once(by_case: ByCase) -> None:
-    assert sorted(by_case) == sorted(CASES), by_case.get("<runner>")
+def check_every_case_once(by_case: ByCase, cases: Mapping[str, Any] = CASES) -> None:
+    assert sorted(by_case) == sorted(cases), by_case.get("<runner>")
