@@ -15,6 +15,7 @@ import grpc
 
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
+from contextstore.server.security import tls
 from contextstore.server.store.base import Store
 
 
@@ -29,8 +30,8 @@ def interceptors(config: ServerConfig) -> list[grpc.ServerInterceptor]:
 
 
 def credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
-    """Transport security; ``None`` serves plaintext (TLS comes here)."""
-    return None
+    """Transport security: TLS (mTLS with a client CA) re-read on change; ``None`` is plaintext."""
+    return tls.server_credentials(config)
 
 
 def build_server(config: ServerConfig, *, store: Store | None = None) -> Server:
