@@ -2,11 +2,21 @@ package dev.contextstore.client;
 
 import io.grpc.ChannelCredentials;
 import io.grpc.TlsChannelCredentials;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.StringWriter;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.util.io.pem.PemObject;
 
 /**
  * TLS settings of a client: the CA certificates to trust (a PEM bundle file, or the system
@@ -77,13 +87,46 @@ public final class Tls {
       }
     }
     if (cert.isPresent() && key.isPresent()) {
-      try {
-        builder.keyManager(cert.get().toFile(), key.get().toFile());
+      byte[] pkcs8 = pkcs8(key.get());
+      try (InputStream chain = Files.newInputStream(cert.get())) {
+        builder.keyManager(chain, new ByteArrayInputStream(pkcs8));
       } catch (IOException | RuntimeException error) {
-        throw unreadable("client certificate or key", cert.get(), error);
+        throw unreadable("client certificate", cert.get(), error);
       }
     }
     return builder.build();
+  }
+
+  /**
+   * The unencrypted private key of a PEM file as PKCS#8 PEM, the only form grpc-java reads,
+   * whether the file holds PKCS#8 ("BEGIN PRIVATE KEY"), PKCS#1 ("BEGIN RSA PRIVATE KEY") or SEC1
+   * ("BEGIN EC PRIVATE KEY").
+   */
+  private static byte[] pkcs8(Path file) {
+    Object parsed;
+    try (PEMParser parser = new PEMParser(Files.newBufferedReader(file, StandardCharsets.US_ASCII))) {
+      parsed = parser.readObject();
+    } catch (IOException | RuntimeException error) {
+      throw unreadable("key", file, error);
+    }
+    PrivateKeyInfo info;
+    if (parsed instanceof PEMKeyPair pair) {
+      info = pair.getPrivateKeyInfo();
+    } else if (parsed instanceof PrivateKeyInfo plain) {
+      info = plain;
+    } else {
+      throw unreadable(
+          "key",
+          file,
+          new IOException("no unencrypted private key (PKCS#8, PKCS#1 or SEC1 PEM) in it"));
+    }
+    StringWriter pem = new StringWriter();
+    try (JcaPEMWriter writer = new JcaPEMWriter(pem)) {
+      writer.writeObject(new PemObject("PRIVATE KEY", info.getEncoded()));
+    } catch (IOException error) {
+      throw unreadable("key", file, error);
+    }
+    return pem.toString().getBytes(StandardCharsets.US_ASCII);
   }
 
   private static UncheckedIOException unreadable(String what, Path file, Exception error) {

@@ -13,6 +13,8 @@ import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.sec.ECPrivateKey;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.Extension;
@@ -28,6 +30,7 @@ import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.util.io.pem.PemObject;
 
 /**
  * Real certificates for the TLS tests, as PEM files in a test's temporary folder (the shape of
@@ -46,6 +49,7 @@ final class TestPki {
   private final KeyPair caKeys;
   final Path caFile;
   final Pair server;
+  private boolean traditional; // write the next key as SEC1, not PKCS#8
 
   private TestPki(Path directory, String name) throws IOException, GeneralSecurityException {
     this.directory = directory;
@@ -81,6 +85,19 @@ final class TestPki {
     return issue(subject, "client-" + subject, new GeneralName(GeneralName.dNSName, subject));
   }
 
+  /**
+   * {@link #client(String)} with the key in the traditional SEC1 form ("BEGIN EC PRIVATE KEY"),
+   * as trustme and {@code openssl ecparam -genkey} write it, instead of PKCS#8.
+   */
+  Pair clientWithSec1Key(String subject) throws IOException, GeneralSecurityException {
+    traditional = true;
+    try {
+      return issue(subject, "sec1-" + subject, new GeneralName(GeneralName.dNSName, subject));
+    } finally {
+      traditional = false;
+    }
+  }
+
   /** A server certificate naming the IP address {@code ip} only. */
   Pair serverFor(String ip) throws IOException, GeneralSecurityException {
     return issue(ip, "server-" + ip, new GeneralName(GeneralName.iPAddress, ip));
@@ -108,7 +125,17 @@ final class TestPki {
     pem(pair.cert(), cert);
     try (Writer out = Files.newBufferedWriter(pair.key());
         JcaPEMWriter writer = new JcaPEMWriter(out)) {
-      writer.writeObject(new JcaPKCS8Generator(keys.getPrivate(), null)); // PKCS#8, as netty reads
+      if (traditional) {
+        // SEC1 with the curve named inside, as openssl writes it (the JDK's PKCS#8 keeps the
+        // curve in the outer algorithm identifier only).
+        PrivateKeyInfo info = PrivateKeyInfo.getInstance(keys.getPrivate().getEncoded());
+        ECPrivateKey inner = ECPrivateKey.getInstance(info.parsePrivateKey());
+        ECPrivateKey sec1 =
+            new ECPrivateKey(256, inner.getKey(), info.getPrivateKeyAlgorithm().getParameters());
+        writer.writeObject(new PemObject("EC PRIVATE KEY", sec1.getEncoded()));
+      } else {
+        writer.writeObject(new JcaPKCS8Generator(keys.getPrivate(), null)); // PKCS#8
+      }
     }
     return pair;
   }

@@ -21,6 +21,7 @@ import io.grpc.TlsServerCredentials;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
@@ -74,6 +75,19 @@ class TlsTest {
       client.session("s").stats(); // a handle keeps the client's token
     }
     assertEquals(List.of(new Seen(List.of("Bearer t-1"), "CN=agent-7")), seen);
+  }
+
+  @Test
+  void aClientKeyInTheTraditionalSec1FormIsReadToo() throws IOException, GeneralSecurityException {
+    TestPki.Pair sec1 = pki.clientWithSec1Key("agent-8");
+    assertTrue(Files.readString(sec1.key()).startsWith("-----BEGIN EC PRIVATE KEY-----"));
+    List<Seen> seen = new CopyOnWriteArrayList<>();
+    int port = serve(mtlsCredentials(pki.server), seen);
+    Tls tls = Tls.trusting(pki.caFile).withClientCertificate(sec1.cert(), sec1.key());
+    try (ContextStoreClient client = client("127.0.0.1:" + port).tls(tls).build()) {
+      client.stats();
+    }
+    assertEquals(List.of(new Seen(List.of(), "CN=agent-8")), seen);
   }
 
   @Test
