@@ -105,9 +105,9 @@ export interface ClientOptions {
   tls?: TlsOptions;
   /**
    * Sent on every call as `authorization: Bearer <token>`. When absent, the environment variable
-   * `CONTEXTSTORE_TOKEN`; empty: no token.
+   * `CONTEXTSTORE_TOKEN` (so is `undefined`); empty: no token.
    */
-  token?: string;
+  token?: string | undefined;
   /** Ready-made channel credentials, instead of `tls`; plaintext when both are absent. */
   credentials?: grpc.ChannelCredentials;
   /** Extra grpc-js channel options. */

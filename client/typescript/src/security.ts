@@ -87,7 +87,7 @@ export interface ChannelSecurity {
 export function channelSecurity(options: {
   tls?: TlsOptions;
   credentials?: grpc.ChannelCredentials;
-  token?: string;
+  token?: string | undefined;
 }): ChannelSecurity {
   if (options.tls !== undefined && options.credentials !== undefined) {
     throw new TypeError("give tls or credentials, not both");
