@@ -3,13 +3,17 @@
  * typed client (@contextstore/client), never the raw stubs.
  *
  * Usage: node build/conformance/runner.js --target HOST:PORT [--target ...] --cases PATH
+ *   [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--token TOKEN] [--identity NAME=TOKEN ...]
  * (see tests/conformance/README.md). A thin adapter: it maps each operation name
  * to the typed client's method and prints what came back, normalized, one JSON
  * line per case; the Python harness (matching.py) judges it. With several
  * --target, each is one client (a value such as "A,B" is one client balancing
  * over both) and step k of a case goes to client k mod n; the setup clears go to
- * the first. Exits 0 once every case is printed, whatever the outcomes; 2 on a
- * usage error.
+ * the first. The --tls-* files are every client's TLS settings; --token is the
+ * default clients' token (else CONTEXTSTORE_TOKEN). A step with "as": NAME runs on a
+ * client sending NAME's --identity token instead (same TLS, same target choice),
+ * made on first use and kept per (target, NAME). Exits 0 once every case is
+ * printed, whatever the outcomes; 2 on a usage error.
  */
 
 import { readFileSync } from "node:fs";
@@ -19,6 +23,7 @@ import {
   ContextStoreClient,
   ContextStoreError,
   type CachedAnalysis,
+  type ClientOptions,
   type CachedFile,
   type ContextStoreSession,
   type FileInput,
@@ -28,6 +33,7 @@ import {
   type ServerInfo,
   type Stats,
   type Timestamp,
+  type TlsOptions,
 } from "@contextstore/client";
 
 const DEADLINE_MS = 10_000;
@@ -37,6 +43,8 @@ type Args = Readonly<Record<string, unknown>>;
 
 interface Step {
   op: string;
+  /** The --identity whose token this step sends, instead of the default clients'. */
+  as?: string;
   session?: string;
   args?: Args;
 }
@@ -253,52 +261,125 @@ async function runStep(client: ContextStoreClient, step: Step): Promise<Json> {
   return result === MISS ? { miss: true } : { result };
 }
 
-/** The clients of the --target values, in order; there is at least one. */
-type Clients = readonly [ContextStoreClient, ...ContextStoreClient[]];
+/**
+ * The default clients, one per --target value, and the clients of the --identity tokens,
+ * made on first use for the (target, name) a step needs.
+ */
+class Clients {
+  private readonly named = new Map<string, ContextStoreClient>();
+
+  private constructor(
+    private readonly settings: Settings,
+    readonly defaults: readonly [ContextStoreClient, ...ContextStoreClient[]],
+  ) {}
+
+  /** One default client per target; a target or TLS setting the client refuses throws. */
+  static connect(settings: Settings): Clients {
+    const clients: ContextStoreClient[] = [];
+    try {
+      for (const target of settings.targets) clients.push(connectOne(settings, target, settings.token));
+    } catch (error) {
+      for (const client of clients) client.close();
+      throw error;
+    }
+    const [first, ...others] = clients;
+    if (first === undefined) throw new Error("no --target");
+    return new Clients(settings, [first, ...others]);
+  }
+
+  /** The client of step k: target k mod n, with the token of `as` when the step names one. */
+  forStep(k: number, as: string | undefined): ContextStoreClient {
+    const index = k % this.defaults.length;
+    if (as === undefined) return this.defaults[index] ?? this.defaults[0];
+    const token = this.settings.identities.get(as);
+    if (token === undefined) throw new RunnerError(`unknown identity ${JSON.stringify(as)} (no --identity ${as}=TOKEN)`);
+    const key = `${index}\u0000${as}`;
+    let client = this.named.get(key);
+    if (client === undefined) {
+      client = connectOne(this.settings, this.settings.targets[index] ?? "", token);
+      this.named.set(key, client);
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const client of [...this.defaults, ...this.named.values()]) client.close();
+  }
+}
+
+function connectOne(settings: Settings, target: string, token: string | undefined): ContextStoreClient {
+  const options: ClientOptions = { timeoutMs: DEADLINE_MS };
+  if (settings.tls !== undefined) options.tls = settings.tls;
+  if (token !== undefined) options.token = token;
+  return new ContextStoreClient(target, options);
+}
 
 async function runCase(clients: Clients, testCase: Case): Promise<Json> {
   for (const session of testCase.sessions) {
     try {
-      await clients[0].session(session).clearSession();
+      await clients.defaults[0].session(session).clearSession();
     } catch (error) {
       return { case: testCase.name, setup_error: `clearSession(${JSON.stringify(session)}): ${message(error)}` };
     }
   }
   const outcomes: Json[] = [];
   for (const [k, step] of testCase.steps.entries()) {
-    outcomes.push(await runStep(clients[k % clients.length] ?? clients[0], step));
+    let client;
+    try {
+      client = clients.forStep(k, step.as);
+    } catch (error) {
+      outcomes.push({ runner_error: message(error) });
+      continue;
+    }
+    outcomes.push(await runStep(client, step));
   }
   return { case: testCase.name, outcomes };
 }
 
-interface Arguments {
+interface Settings {
   targets: string[];
   cases: string;
+  /** Every client's TLS settings; plaintext when no --tls-* flag is given. */
+  tls?: TlsOptions;
+  /** The default clients' token; when absent, the client reads CONTEXTSTORE_TOKEN. */
+  token?: string;
+  /** --identity NAME=TOKEN: the tokens "as" steps send. */
+  identities: Map<string, string>;
 }
 
-/** `--target` (repeated) and `--cases`, as `--name value` or `--name=value`. */
-function parseArgs(argv: string[]): Arguments {
+const USAGE =
+  "usage: run-conformance --target HOST:PORT [--target ...] --cases PATH [--tls-ca FILE]" +
+  " [--tls-cert FILE --tls-key FILE] [--token TOKEN] [--identity NAME=TOKEN ...]";
+
+/** The flags, as `--name value` or `--name=value`. */
+function parseArgs(argv: string[]): Settings {
   const { values } = parseArgv({
     args: argv,
-    options: { target: { type: "string", multiple: true }, cases: { type: "string" } },
+    options: {
+      target: { type: "string", multiple: true },
+      cases: { type: "string" },
+      "tls-ca": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      token: { type: "string" },
+      identity: { type: "string", multiple: true },
+    },
     strict: true,
   });
   if (values.target === undefined || values.cases === undefined) throw new Error("--target and --cases are required");
-  return { targets: values.target, cases: values.cases };
-}
-
-/** One client per target; a target the client refuses is a usage error. */
-function connect(targets: readonly string[]): Clients {
-  const clients: ContextStoreClient[] = [];
-  try {
-    for (const target of targets) clients.push(new ContextStoreClient(target, { timeoutMs: DEADLINE_MS }));
-  } catch (error) {
-    for (const client of clients) client.close();
-    throw error;
+  const settings: Settings = { targets: values.target, cases: values.cases, identities: new Map() };
+  const tls: TlsOptions = {};
+  if (values["tls-ca"] !== undefined) tls.ca = values["tls-ca"];
+  if (values["tls-cert"] !== undefined) tls.cert = values["tls-cert"];
+  if (values["tls-key"] !== undefined) tls.key = values["tls-key"];
+  if (Object.keys(tls).length > 0) settings.tls = tls;
+  if (values.token !== undefined) settings.token = values.token;
+  for (const identity of values.identity ?? []) {
+    const equals = identity.indexOf("=");
+    if (equals < 1) throw new Error(`--identity ${JSON.stringify(identity)} is not NAME=TOKEN`);
+    settings.identities.set(identity.slice(0, equals), identity.slice(equals + 1));
   }
-  const [first, ...others] = clients;
-  if (first === undefined) throw new Error("no --target");
-  return [first, ...others];
+  return settings;
 }
 
 async function main(): Promise<number> {
@@ -306,9 +387,9 @@ async function main(): Promise<number> {
   let clients;
   try {
     args = parseArgs(process.argv.slice(2));
-    clients = connect(args.targets);
+    clients = Clients.connect(args);
   } catch (error) {
-    process.stderr.write(`${message(error)}\nusage: run-conformance --target HOST:PORT [--target ...] --cases PATH\n`);
+    process.stderr.write(`${message(error)}\n${USAGE}\n`);
     return 2;
   }
   try {
@@ -317,7 +398,7 @@ async function main(): Promise<number> {
       process.stdout.write(`${JSON.stringify(await runCase(clients, testCase))}\n`);
     }
   } finally {
-    for (const client of clients) client.close();
+    clients.close();
   }
   return 0;
 }

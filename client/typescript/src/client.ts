@@ -20,6 +20,7 @@ import * as pb from "./gen/contextstore/v1/context_store";
 import { DESCRIPTOR_SET_BASE64 } from "./gen/descriptor_set";
 import { Timestamp } from "./gen/google/protobuf/timestamp";
 import { ContextStoreError, Status, toContextStoreError } from "./errors";
+import { channelSecurity, type TlsOptions } from "./security";
 import { channelTarget } from "./target";
 
 export const DEFAULT_TARGET = "127.0.0.1:50051";
@@ -97,7 +98,17 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Largest message sent or received (17 MiB, the server's default limit). */
   maxMessageBytes?: number;
-  /** Channel credentials; insecure (plaintext) when absent. */
+  /**
+   * TLS: `ca` (PEM CA bundle file to trust; the system roots when absent), `cert` and `key`
+   * (client certificate and key files, for mTLS: both or neither). Plaintext when absent.
+   */
+  tls?: TlsOptions;
+  /**
+   * Sent on every call as `authorization: Bearer <token>`. When absent, the environment variable
+   * `CONTEXTSTORE_TOKEN` (so is `undefined`); empty: no token.
+   */
+  token?: string | undefined;
+  /** Ready-made channel credentials, instead of `tls`; plaintext when both are absent. */
   credentials?: grpc.ChannelCredentials;
   /** Extra grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions;
@@ -204,17 +215,15 @@ class Transport {
   constructor(target: string, options: ClientOptions) {
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.stub = new pb.ContextStoreServiceClient(
-      channelTarget(target),
-      options.credentials ?? grpc.credentials.createInsecure(),
-      {
-        "grpc.service_config": serviceConfig(),
-        "grpc.enable_retries": 1,
-        "grpc.max_receive_message_length": maxMessageBytes,
-        "grpc.max_send_message_length": maxMessageBytes,
-        ...options.channelOptions,
-      },
-    );
+    const { credentials, interceptors } = channelSecurity(options);
+    this.stub = new pb.ContextStoreServiceClient(channelTarget(target), credentials, {
+      "grpc.service_config": serviceConfig(),
+      "grpc.enable_retries": 1,
+      "grpc.max_receive_message_length": maxMessageBytes,
+      "grpc.max_send_message_length": maxMessageBytes,
+      ...options.channelOptions,
+      ...(interceptors.length > 0 ? { interceptors } : {}), // the token's header on plaintext
+    });
   }
 
   unary<M extends MethodName>(

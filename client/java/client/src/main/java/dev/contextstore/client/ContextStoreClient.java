@@ -28,7 +28,9 @@ import dev.contextstore.v1.GetStoreStatsResponse;
 import dev.contextstore.v1.InvalidateAnalysisRequest;
 import dev.contextstore.v1.InvalidateFileRequest;
 import dev.contextstore.v1.InvalidateFileResponse;
+import io.grpc.CallCredentials;
 import io.grpc.Channel;
+import io.grpc.ChannelCredentials;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -54,6 +56,12 @@ import java.util.function.Function;
  * retried on UNAVAILABLE through the channel's service config, which also spreads calls
  * round_robin over every address of the target (several servers may be listed: {@link
  * #ContextStoreClient(String)}). Close the client (not its handles) to release the channel.
+ *
+ * <p>{@link #builder(String)} adds TLS ({@link Tls}) and a bearer token: {@code
+ * ContextStoreClient.builder(target).tls(Tls.trusting(ca)).token(token).build()}. Every client
+ * this class connects sends a token when it has one, given by {@link Builder#token(String)} or
+ * else read from the environment variable {@code CONTEXTSTORE_TOKEN}, as {@code authorization:
+ * Bearer <token>} on every call.
  */
 public final class ContextStoreClient implements AutoCloseable {
   /** Where {@code contextstore serve} listens by default. */
@@ -77,18 +85,26 @@ public final class ContextStoreClient implements AutoCloseable {
   private final ContextStoreServiceBlockingStub stub;
   private final Duration timeout;
   private final String sessionId; // null: the global namespace
+  private final CallCredentials token; // null: no token
 
   private ContextStoreClient(
-      Channel channel, ManagedChannel owned, Duration timeout, String sessionId) {
+      Channel channel,
+      ManagedChannel owned,
+      Duration timeout,
+      String sessionId,
+      CallCredentials token) {
     this.channel = channel;
     this.owned = owned;
-    this.stub = ContextStoreServiceGrpc.newBlockingStub(channel);
+    ContextStoreServiceBlockingStub plain = ContextStoreServiceGrpc.newBlockingStub(channel);
+    this.stub = token == null ? plain : plain.withCallCredentials(token);
     this.timeout = Objects.requireNonNull(timeout, "timeout");
     this.sessionId = sessionId;
+    this.token = token;
   }
 
   /**
-   * Connects to {@code target} in plaintext. {@code target} is one server ({@code
+   * Connects to {@code target} in plaintext (the token, if any, from {@code CONTEXTSTORE_TOKEN}).
+   * {@code target} is one server ({@code
    * "127.0.0.1:50051"}, {@code "localhost:50051"}), several ({@code
    * "127.0.0.1:50051,127.0.0.1:50052"}, {@code "[::1]:50051,10.0.0.2:50051"}: IP addresses with
    * their ports), or a URI grpc-java resolves ({@code "dns:///name:50051"}, every address of the
@@ -106,22 +122,102 @@ public final class ContextStoreClient implements AutoCloseable {
    * with a default deadline and the largest response accepted.
    */
   public ContextStoreClient(String target, Duration timeout, int maxMessageBytes) {
-    this(newChannel(target, maxMessageBytes), timeout);
+    this(builder(target).timeout(timeout).maxMessageBytes(maxMessageBytes));
   }
 
-  private ContextStoreClient(ManagedChannel channel, Duration timeout) {
-    this(channel, channel, timeout, null);
+  private ContextStoreClient(Builder settings) {
+    this(settings.newChannel(), settings.timeout, settings.callCredentials());
   }
 
-  /** Wraps a channel the caller built (TLS, interceptors...) and keeps owning. */
+  private ContextStoreClient(ManagedChannel channel, Duration timeout, CallCredentials token) {
+    this(channel, channel, timeout, null, token);
+  }
+
+  /**
+   * Wraps a channel the caller built (TLS, interceptors...) and keeps owning; it sends no token
+   * of its own.
+   */
   public static ContextStoreClient of(Channel channel, Duration timeout) {
-    return new ContextStoreClient(channel, null, timeout, null);
+    return new ContextStoreClient(channel, null, timeout, null, null);
   }
 
-  private static ManagedChannel newChannel(String target, int maxMessageBytes) {
-    return configure(
-            Targets.channelBuilder(target, InsecureChannelCredentials.create()), maxMessageBytes)
-        .build();
+  /** A builder of a client of {@code target} (the forms of {@link #ContextStoreClient(String)}). */
+  public static Builder builder(String target) {
+    return new Builder(target);
+  }
+
+  /**
+   * The settings of a client: its deadline, message limit, TLS and token. Plaintext unless
+   * {@link #tls(Tls)} is given; the token is {@link #token(String)}'s, or else {@code
+   * CONTEXTSTORE_TOKEN}'s; an empty one sends nothing.
+   */
+  public static final class Builder {
+    private final String target;
+    private Duration timeout = DEFAULT_TIMEOUT;
+    private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+    private Tls tls; // null: plaintext
+    private String token; // null: the environment's
+    private Function<String, String> environment = System::getenv;
+
+    private Builder(String target) {
+      this.target = Objects.requireNonNull(target, "target");
+    }
+
+    /** The deadline of every call ({@link #DEFAULT_TIMEOUT} unless given). */
+    public Builder timeout(Duration timeout) {
+      this.timeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /** The largest message sent or received ({@link #DEFAULT_MAX_MESSAGE_BYTES} unless given). */
+    public Builder maxMessageBytes(int maxMessageBytes) {
+      this.maxMessageBytes = maxMessageBytes;
+      return this;
+    }
+
+    /** Connects over TLS with these settings instead of plaintext. */
+    public Builder tls(Tls tls) {
+      this.tls = Objects.requireNonNull(tls, "tls");
+      return this;
+    }
+
+    /**
+     * The token sent on every call as {@code authorization: Bearer <token>} (over TLS, or on a
+     * plaintext channel, which only makes sense on loopback); empty: none, whatever the
+     * environment says. Without this call, {@code CONTEXTSTORE_TOKEN} is read.
+     */
+    public Builder token(String token) {
+      this.token = Objects.requireNonNull(token, "token");
+      return this;
+    }
+
+    /** Where {@code CONTEXTSTORE_TOKEN} is read (the process environment): for tests. */
+    Builder environment(Function<String, String> environment) {
+      this.environment = environment;
+      return this;
+    }
+
+    /**
+     * Opens the channel.
+     *
+     * @throws IllegalArgumentException for a target list it cannot take
+     * @throws java.io.UncheckedIOException for a TLS file that cannot be read
+     */
+    public ContextStoreClient build() {
+      return new ContextStoreClient(this);
+    }
+
+    private ManagedChannel newChannel() {
+      ChannelCredentials credentials =
+          tls == null ? InsecureChannelCredentials.create() : tls.credentials();
+      return configure(Targets.channelBuilder(target, credentials), maxMessageBytes).build();
+    }
+
+    /** The token's call credentials, or {@code null} for no token. */
+    private CallCredentials callCredentials() {
+      String chosen = token != null ? token : environment.apply(BearerToken.ENV);
+      return chosen == null || chosen.isEmpty() ? null : new BearerToken(chosen);
+    }
   }
 
   /**
@@ -172,12 +268,12 @@ public final class ContextStoreClient implements AutoCloseable {
   /** A handle bound to {@code sessionId} ({@code null} or empty: global), sharing the channel. */
   public ContextStoreClient session(String sessionId) {
     String bound = sessionId == null || sessionId.isEmpty() ? null : sessionId;
-    return new ContextStoreClient(channel, null, timeout, bound);
+    return new ContextStoreClient(channel, null, timeout, bound, token);
   }
 
   /** A handle with another per-call deadline, sharing the channel and the session. */
   public ContextStoreClient withTimeout(Duration timeout) {
-    return new ContextStoreClient(channel, null, timeout, sessionId);
+    return new ContextStoreClient(channel, null, timeout, sessionId, token);
   }
 
   /** The bound session, or empty for the global namespace. */

@@ -2,6 +2,7 @@ package dev.contextstore.client;
 
 import com.google.common.net.HostAndPort;
 import com.google.common.net.InetAddresses;
+import io.grpc.Attributes;
 import io.grpc.ChannelCredentials;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.Grpc;
@@ -151,7 +152,11 @@ final class Targets {
     }
   }
 
-  /** Gives the channel the list's addresses, each its own group, so round_robin uses them all. */
+  /**
+   * Gives the channel the list's addresses, each its own group, so round_robin uses them all.
+   * Each group's authority is its own address, so that over TLS every server's certificate is
+   * verified against the address dialled, not the list's first.
+   */
   private static final class ListResolver extends NameResolver {
     private final List<InetSocketAddress> addresses;
 
@@ -167,9 +172,17 @@ final class Targets {
     @Override
     public void start(Listener2 listener) {
       List<EquivalentAddressGroup> groups =
-          addresses.stream().map(EquivalentAddressGroup::new).toList();
+          addresses.stream().map(ListResolver::group).toList();
       listener.onResult2(
           ResolutionResult.newBuilder().setAddressesOrError(StatusOr.fromValue(groups)).build());
+    }
+
+    private static EquivalentAddressGroup group(InetSocketAddress address) {
+      Attributes authority =
+          Attributes.newBuilder()
+              .set(EquivalentAddressGroup.ATTR_AUTHORITY_OVERRIDE, hostPort(address))
+              .build();
+      return new EquivalentAddressGroup(address, authority);
     }
 
     @Override

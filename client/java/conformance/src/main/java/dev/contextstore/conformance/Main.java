@@ -18,11 +18,13 @@ import dev.contextstore.client.Limits;
 import dev.contextstore.client.Removed;
 import dev.contextstore.client.ServerInfo;
 import dev.contextstore.client.Stats;
+import dev.contextstore.client.Tls;
 import dev.contextstore.client.Violation;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,6 +33,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +45,11 @@ import java.util.Optional;
  * client's method, runs every step and prints what came back, normalized, one JSON line per case.
  * With several {@code --target}, each is one client (a value such as {@code A,B} is one client
  * balancing over both) and step k of a case goes to client k mod n; the setup clears go to the
- * first. It judges nothing: the harness does. Exits 0 once every case is printed, 2 when it
+ * first. {@code --tls-ca}, {@code --tls-cert} and {@code --tls-key} are every client's TLS
+ * settings; {@code --token} is the default clients' token (else {@code CONTEXTSTORE_TOKEN}); a
+ * step with {@code "as": NAME} runs on a client sending the token of {@code --identity
+ * NAME=TOKEN} instead (same TLS, same target choice), made on first use and kept per (target,
+ * NAME). It judges nothing: the harness does. Exits 0 once every case is printed, 2 when it
  * cannot run.
  */
 public final class Main {
@@ -88,28 +95,141 @@ public final class Main {
   }
 
   private static final String USAGE =
-      "usage: run-conformance --target HOST:PORT [--target ...] --cases PATH";
+      "usage: run-conformance --target HOST:PORT [--target ...] --cases PATH [--tls-ca FILE]"
+          + " [--tls-cert FILE --tls-key FILE] [--token TOKEN] [--identity NAME=TOKEN ...]";
 
-  public static void main(String[] args) {
-    List<String> targets = new ArrayList<>();
-    String cases = null;
-    for (int i = 0; i < args.length; i++) {
-      String arg = args[i];
-      if (arg.equals("--target") && i + 1 < args.length) {
-        targets.add(args[++i]);
-      } else if (arg.equals("--cases") && i + 1 < args.length) {
-        cases = args[++i];
-      } else if (arg.startsWith("--target=")) {
-        targets.add(arg.substring("--target=".length()));
-      } else if (arg.startsWith("--cases=")) {
-        cases = arg.substring("--cases=".length());
-      } else {
-        exit(2, "unexpected argument " + GSON.toJson(arg) + "\n" + USAGE);
+  /** The command line: every flag as {@code --name value} or {@code --name=value}. */
+  private static final class Settings {
+    final List<String> targets = new ArrayList<>();
+    String cases;
+    String tlsCa;
+    String tlsCert;
+    String tlsKey;
+    String token; // null: the client reads CONTEXTSTORE_TOKEN
+    final Map<String, String> identities = new HashMap<>();
+
+    static Settings parse(String[] args) {
+      Settings settings = new Settings();
+      for (int i = 0; i < args.length; i++) {
+        String arg = args[i];
+        int equals = arg.indexOf('=');
+        String name = equals < 0 ? arg : arg.substring(0, equals);
+        String value;
+        if (equals >= 0) {
+          value = arg.substring(equals + 1);
+        } else if (i + 1 < args.length) {
+          value = args[++i];
+        } else {
+          throw new IllegalArgumentException("argument " + GSON.toJson(arg) + " needs a value");
+        }
+        settings.set(name, value);
+      }
+      if (settings.targets.isEmpty() || settings.cases == null) {
+        throw new IllegalArgumentException("--target and --cases are required");
+      }
+      return settings;
+    }
+
+    private void set(String name, String value) {
+      switch (name) {
+        case "--target" -> targets.add(value);
+        case "--cases" -> cases = value;
+        case "--tls-ca" -> tlsCa = value;
+        case "--tls-cert" -> tlsCert = value;
+        case "--tls-key" -> tlsKey = value;
+        case "--token" -> token = value;
+        case "--identity" -> {
+          int equals = value.indexOf('=');
+          if (equals < 1) {
+            throw new IllegalArgumentException(
+                "--identity " + GSON.toJson(value) + " is not NAME=TOKEN");
+          }
+          identities.put(value.substring(0, equals), value.substring(equals + 1));
+        }
+        default -> throw new IllegalArgumentException("unexpected argument " + GSON.toJson(name));
       }
     }
-    if (targets.isEmpty() || cases == null) {
-      exit(2, USAGE);
+
+    /** Every client's TLS settings, or {@code null} for plaintext. */
+    Tls tls() {
+      if ((tlsCert == null) != (tlsKey == null)) {
+        throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+      }
+      if (tlsCa == null && tlsCert == null) {
+        return null;
+      }
+      Tls tls = tlsCa == null ? Tls.systemRoots() : Tls.trusting(Path.of(tlsCa));
+      return tlsCert == null
+          ? tls
+          : tls.withClientCertificate(Path.of(tlsCert), Path.of(tlsKey));
     }
+
+    /** A client of {@code target} sending {@code token} ({@code null}: the environment's). */
+    ContextStoreClient connect(String target, String token) {
+      ContextStoreClient.Builder builder = ContextStoreClient.builder(target).timeout(DEADLINE);
+      Tls tls = tls();
+      if (tls != null) {
+        builder.tls(tls);
+      }
+      if (token != null) {
+        builder.token(token);
+      }
+      return builder.build();
+    }
+  }
+
+  /**
+   * The default clients, one per {@code --target}, and the clients of the {@code --identity}
+   * tokens, made on first use for the (target, name) a step needs.
+   */
+  private static final class Clients implements AutoCloseable {
+    private final Settings settings;
+    final List<ContextStoreClient> defaults = new ArrayList<>();
+    private final Map<String, ContextStoreClient> named = new HashMap<>();
+
+    Clients(Settings settings) {
+      this.settings = settings;
+      try {
+        for (String target : settings.targets) {
+          defaults.add(settings.connect(target, settings.token));
+        }
+      } catch (RuntimeException error) {
+        close();
+        throw error;
+      }
+    }
+
+    /** The client of step k: target k mod n, with the token of {@code as} when given. */
+    ContextStoreClient forStep(int k, String as) {
+      int index = k % defaults.size();
+      if (as == null) {
+        return defaults.get(index);
+      }
+      String token = settings.identities.get(as);
+      if (token == null) {
+        throw new IllegalArgumentException(
+            "unknown identity " + GSON.toJson(as) + " (no --identity " + as + "=TOKEN)");
+      }
+      return named.computeIfAbsent(
+          index + "\u0000" + as, key -> settings.connect(settings.targets.get(index), token));
+    }
+
+    @Override
+    public void close() {
+      defaults.forEach(ContextStoreClient::close);
+      named.values().forEach(ContextStoreClient::close);
+    }
+  }
+
+  public static void main(String[] args) {
+    Settings settings;
+    try {
+      settings = Settings.parse(args);
+    } catch (IllegalArgumentException usage) {
+      exit(2, usage.getMessage() + "\n" + USAGE);
+      return;
+    }
+    String cases = settings.cases;
     JsonArray file;
     try {
       file =
@@ -122,22 +242,17 @@ public final class Main {
     }
     PrintStream out =
         new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
-    List<ContextStoreClient> clients = new ArrayList<>();
+    Clients clients;
     try {
-      for (String target : targets) {
-        clients.add(
-            new ContextStoreClient(target, DEADLINE, ContextStoreClient.DEFAULT_MAX_MESSAGE_BYTES));
-      }
-    } catch (IllegalArgumentException badTarget) { // a list the client cannot take
-      clients.forEach(ContextStoreClient::close);
-      exit(2, badTarget.getMessage() + "\n" + USAGE);
+      clients = new Clients(settings);
+    } catch (IllegalArgumentException | UncheckedIOException refused) { // a list, a TLS file
+      exit(2, refused.getMessage() + "\n" + USAGE);
+      return;
     }
-    try {
+    try (clients) {
       for (JsonElement element : file) {
         out.println(GSON.toJson(runCase(clients, element.getAsJsonObject())));
       }
-    } finally {
-      clients.forEach(ContextStoreClient::close);
     }
     out.flush();
     System.exit(0);
@@ -152,12 +267,12 @@ public final class Main {
    * Clears every listed session through the first client, then runs step k through client k mod
    * n: one line of the report.
    */
-  private static JsonObject runCase(List<ContextStoreClient> clients, JsonObject testCase) {
+  private static JsonObject runCase(Clients clients, JsonObject testCase) {
     JsonObject line = new JsonObject();
     line.addProperty("case", testCase.get("name").getAsString());
     for (JsonElement session : testCase.getAsJsonArray("sessions")) {
       try {
-        clients.get(0).session(session.getAsString()).clearSession(); // "": the global namespace
+        clients.defaults.get(0).session(session.getAsString()).clearSession(); // "": global
       } catch (ContextStoreException error) {
         line.addProperty(
             "setup_error", "clear_session(" + GSON.toJson(session) + "): " + error.getMessage());
@@ -167,7 +282,16 @@ public final class Main {
     JsonArray outcomes = new JsonArray();
     JsonArray steps = testCase.getAsJsonArray("steps");
     for (int k = 0; k < steps.size(); k++) {
-      outcomes.add(runStep(clients.get(k % clients.size()), steps.get(k).getAsJsonObject()));
+      JsonObject step = steps.get(k).getAsJsonObject();
+      JsonElement as = step.get("as");
+      ContextStoreClient client;
+      try {
+        client = clients.forStep(k, as == null || as.isJsonNull() ? null : as.getAsString());
+      } catch (IllegalArgumentException unknown) {
+        outcomes.add(runnerError(unknown.getMessage()));
+        continue;
+      }
+      outcomes.add(runStep(client, step));
     }
     line.add("outcomes", outcomes);
     return line;
