@@ -171,6 +171,7 @@ class StoreContract(SessionContract, ThreadContract):
         for path in "cde":  # the third evicts an analysis
             store.cache_analysis("s", path, "t", b"r")
         assert store.stats("s").evictions == 2
+        assert store.stats("s").stale_analyses_dropped == 0
         assert store.store_stats().stale_analyses_dropped == 0
 
     def test_stale_drops_per_namespace_reset_with_it_and_sum_store_wide(
