@@ -17,6 +17,8 @@ from contextstore.server import __version__
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 from contextstore.server.store.memory import StripedStore
+from contextstore.v1 import context_store_pb2 as pb
+from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 StartServer = Callable[..., Server]
 
@@ -80,6 +82,21 @@ def test_an_empty_batch_registers_no_session(client: ContextStoreClient) -> None
     assert client.batch_cache_files([]) == []
     assert client.store_stats().sessions == 0
     assert client.session("e1").stats().sessions == 0
+
+
+def test_stats_responses_carry_exactly_their_own_fields(channel: grpc.Channel) -> None:
+    # Stats counts stale analyses dropped, for metrics; the responses have no
+    # such field and must stay what they were (before: INTERNAL, as the copy
+    # tried to set it).
+    stub = pb_grpc.ContextStoreServiceStub(channel)
+    stub.CacheFile(pb.CacheFileRequest(session_id="s", path="a", content=b"v1"))
+    stub.CacheAnalysis(pb.CacheAnalysisRequest(session_id="s", path="a", analysis_type="t"))
+    stub.CacheFile(pb.CacheFileRequest(session_id="s", path="a", content=b"v2"))  # drops it
+    stub.BatchGetFiles(pb.BatchGetFilesRequest(session_id="s", paths=["a", "b"]))
+    one = stub.GetStats(pb.GetStatsRequest(session_id="s"))
+    assert one == pb.GetStatsResponse(files=1, bytes=3, sessions=1, hits=1, misses=1)
+    whole = stub.GetStoreStats(pb.GetStoreStatsRequest())
+    assert whole == pb.GetStoreStatsResponse(files=1, bytes=3, sessions=1, hits=1, misses=1)
 
 
 def test_stats_report_expired_sessions() -> None:

@@ -253,8 +253,10 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
 
 
 def _fill_stats(out: pb.GetStatsResponse | pb.GetStoreStatsResponse, stats: Stats) -> None:
-    for name in Stats.__dataclass_fields__:  # the same counters, by the same names
-        setattr(out, name, getattr(stats, name))
+    # The message's counters, by the same names in ``Stats``; ``Stats`` has
+    # more (for metrics) that are not on the wire.
+    for f in out.DESCRIPTOR.fields:
+        setattr(out, f.name, getattr(stats, f.name))
 
 
 def _where(ns: str | None) -> str:

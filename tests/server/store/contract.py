@@ -29,7 +29,7 @@ from server.store.contract_sessions import SessionContract
 from server.store.contract_sessions import fw as fw
 from server.store.contract_threads import ThreadContract
 from server.store.model import check_against_model
-from support import FakeWall
+from support import FakeClock, FakeWall
 
 from contextstore.server.errors import QuotaExceeded
 from contextstore.server.store.base import Budgets, FileWrite, Removed, Stats, Store
@@ -142,6 +142,55 @@ class StoreContract(SessionContract, ThreadContract):
         assert store.get_analysis("s", "a", "t") is not None  # evicting a file keeps analyses
         store.cache_file("s", fw("a", recached))  # no previous file: compare recorded digest
         assert (store.get_analysis("s", "a", "t") is not None) is survives
+        assert store.stats("s").stale_analyses_dropped == (0 if survives else 1)
+
+    # -- stale analyses dropped: counted per namespace and store-wide ------------
+
+    def test_stale_drops_count_each_analysis_a_write_drops(self, store: Store) -> None:
+        store.cache_file("s", fw("a", b"v1"))
+        store.cache_analysis("s", "a", "t1", b"r")
+        store.cache_analysis("s", "a", "t2", b"r")
+        store.cache_analysis("s", "b", "t1", b"r")  # orphan: no file of "b" yet
+        store.cache_file("s", fw("a", b"v1", k="label"))  # same content: nothing is stale
+        assert store.stats("s").stale_analyses_dropped == 0
+        store.cache_file("s", fw("a", b"v2"))  # drops t1 and t2
+        assert store.stats("s").stale_analyses_dropped == 2
+        store.batch_cache_files("s", [fw("b", b"x"), fw("c", b"x")])  # drops the orphan
+        assert store.stats("s").stale_analyses_dropped == 3
+        store.cache_file("s", fw("a", b"v3"))  # none left to drop
+        assert store.stats("s").stale_analyses_dropped == 3
+        assert store.store_stats().stale_analyses_dropped == 3
+
+    def test_only_a_file_write_counts_a_stale_drop(self, make: MakeStore) -> None:
+        store = make(session_entries=2)
+        store.cache_file("s", fw("a", b"x"))
+        store.cache_analysis("s", "a", "t1", b"r")
+        store.cache_analysis("s", "a", "t2", b"r")  # evicts the file, keeps the analyses
+        assert store.invalidate_analysis("s", "a", "t1") == 1
+        assert store.invalidate_file("s", "a") == Removed(0, 1)
+        for path in "cde":  # the third evicts an analysis
+            store.cache_analysis("s", path, "t", b"r")
+        assert store.stats("s").evictions == 2
+        assert store.stats("s").stale_analyses_dropped == 0
+        assert store.store_stats().stale_analyses_dropped == 0
+
+    def test_stale_drops_per_namespace_reset_with_it_and_sum_store_wide(
+        self, store: Store, clock: FakeClock
+    ) -> None:
+        for ns, drops in ((None, 1), ("s", 2), ("o", 3)):
+            store.cache_file(ns, fw("a", b"old"))
+            for i in range(drops):
+                store.cache_analysis(ns, "a", f"t{i}", b"r")
+            store.cache_file(ns, fw("a", b"new"))
+        counted = {ns: store.stats(ns).stale_analyses_dropped for ns in (None, "s", "o", "x")}
+        assert counted == {None: 1, "s": 2, "o": 3, "x": 0}
+        assert store.store_stats().stale_analyses_dropped == 6
+        # A cleared or expired namespace starts from zero; the store keeps count.
+        store.clear_session("s")
+        clock.now += TTL
+        assert store.stats("o").stale_analyses_dropped == 0
+        assert store.stats("s").stale_analyses_dropped == 0
+        assert store.store_stats() == Stats(1, 0, 4, 1, expirations=1, stale_analyses_dropped=6)
 
     def test_invalidate_file_only_in_its_namespace(self, store: Store) -> None:
         for ns in ("s", "o"):
@@ -239,7 +288,7 @@ class StoreContract(SessionContract, ThreadContract):
         store.cache_analysis("s", "dé.py", "typé", b"xyz")
         assert store.stats("s").bytes == 18 + 3 + 6 + 5
         store.cache_file("s", FileWrite("dé.py", b"1", {}))  # replaces, drops analysis
-        assert store.stats("s") == Stats(1, 0, 7, 1)
+        assert store.stats("s") == Stats(1, 0, 7, 1, stale_analyses_dropped=1)
         assert store.store_stats().bytes == 7
 
     @pytest.mark.parametrize("read", ["get_file", "get_metadata", "batch_get", "get_analysis"])

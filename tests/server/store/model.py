@@ -80,6 +80,7 @@ class Counters:
     hits: int = 0
     misses: int = 0
     evictions: int = 0
+    stale_analyses_dropped: int = 0
 
 
 @dataclass
@@ -183,7 +184,9 @@ class Model:
     def put_file(self, ns: Namespace, meta: FileMetadata, content: bytes, charge: int) -> None:
         # Only analyses recorded against this very content survive: not those of
         # other content, nor those cached while no file was there (source None).
-        self.drop_analyses(ns, meta.path, meta.sha256)
+        stale = self.drop_analyses(ns, meta.path, meta.sha256)
+        self.store_wide.stale_analyses_dropped += stale
+        self.per_ns[ns].stale_analyses_dropped += stale
         self.entries[(ns, meta.path, None)] = Entry(CachedFile(content, meta), charge, self.tick())
 
     def read(self, ns: Namespace, key: Key, known: bool) -> CachedFile | CachedAnalysis | None:
@@ -213,6 +216,7 @@ class Model:
             misses=counters.misses,
             evictions=counters.evictions,
             expirations=self.expirations if whole else 0,
+            stale_analyses_dropped=counters.stale_analyses_dropped,
         )
 
     def expire_idle(self) -> int:

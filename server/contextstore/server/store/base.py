@@ -70,6 +70,13 @@ class Removed:
 
 @dataclass(frozen=True, slots=True)
 class Stats:
+    """Counters of a namespace or of the whole store (see ``Store``, "Stats").
+
+    ``stale_analyses_dropped`` counts analyses a file write dropped as stale
+    (``Store``, "Staleness"); it is not on the wire (GetStats responses carry
+    the fields their messages have), only in metrics.
+    """
+
     files: int = 0
     analyses: int = 0
     bytes: int = 0
@@ -78,6 +85,7 @@ class Stats:
     misses: int = 0
     evictions: int = 0
     expirations: int = 0
+    stale_analyses_dropped: int = 0
 
 
 # Reads build a FileMetadata and a CachedFile per file. A frozen dataclass's
@@ -167,7 +175,8 @@ class Store(abc.ABC):
       current when it was stored (none if no file was there). Storing a file
       drops every analysis of that path, in that namespace, not recorded
       against the new content's digest, even if the file had been evicted in
-      between.
+      between. Each analysis dropped so counts once in
+      ``stale_analyses_dropped``, of its namespace and of the store.
     - **Atomicity.** Each call is atomic towards every other call, from any
       thread (and, for a shared backend, from any server): a single-path call,
       a batch (stored entirely or not at all; read as one snapshot) and

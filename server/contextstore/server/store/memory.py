@@ -345,4 +345,5 @@ def _sum_stats(parts: list[Stats], sessions: int) -> Stats:
         misses=sum(p.misses for p in parts),
         evictions=sum(p.evictions for p in parts),
         expirations=sum(p.expirations for p in parts),
+        stale_analyses_dropped=sum(p.stale_analyses_dropped for p in parts),
     )

@@ -72,6 +72,7 @@ class NsState:
     hits: int = 0
     misses: int = 0
     evictions: int = 0
+    stale_analyses_dropped: int = 0
     queued: bool = False  # has an entry in its shard's ``_heads``
     dropped: bool = False
 
@@ -91,6 +92,7 @@ class Shard:
         self.hits = 0
         self.misses = 0
         self.evictions = 0
+        self.stale_analyses_dropped = 0
         # Counted here, under this shard's lock, so that expiries on two
         # stripes at once cannot lose a count.
         self.expirations = 0
@@ -231,15 +233,29 @@ class Shard:
     def stats(self) -> Stats:
         """Counters of the whole shard; ``sessions`` is left to the caller."""
         return Stats(
-            self.files, self.analyses, self.bytes, 0, self.hits, self.misses, self.evictions,
-            self.expirations,
-        )  # fmt: skip
+            files=self.files,
+            analyses=self.analyses,
+            bytes=self.bytes,
+            hits=self.hits,
+            misses=self.misses,
+            evictions=self.evictions,
+            expirations=self.expirations,
+            stale_analyses_dropped=self.stale_analyses_dropped,
+        )
 
     def namespace_stats(self, ns: Namespace) -> Stats:
         s = self.namespaces.get(ns)
         if s is None:
             return Stats()
-        return Stats(s.files, s.analyses, s.bytes, 0, s.hits, s.misses, s.evictions)
+        return Stats(
+            files=s.files,
+            analyses=s.analyses,
+            bytes=s.bytes,
+            hits=s.hits,
+            misses=s.misses,
+            evictions=s.evictions,
+            stale_analyses_dropped=s.stale_analyses_dropped,
+        )
 
     # -- internals -----------------------------------------------------------
 
@@ -347,3 +363,5 @@ class Shard:
             key = (path, analysis_type)
             if records.analysis_source(state.entries[key]) != sha256:
                 self._remove(state, key, Change.STALE)
+                self.stale_analyses_dropped += 1
+                state.stale_analyses_dropped += 1

@@ -8,8 +8,9 @@ b being the namespace's bucket (a digest of its name, modulo the bucket
 count), so a bucket's own keys sit in that slot too:
 
   KEYS[1] D  hash of the namespace: its entries and its counters
-  KEYS[2] T  hash of the bucket: store-wide counters (hits, misses,
-             evictions, expirations), the version count, the last cached_at
+  KEYS[2] T  hash of the bucket: store-wide counters (h hits, m misses,
+             e evictions, x expirations, s stale analyses dropped), v the
+             version count, c the last cached_at
   KEYS[3] U  sorted set of the bucket's namespaces by last use (the global
              namespace at +inf: it never expires; a member "" at +inf keeps
              it from ever emptying)
@@ -29,7 +30,8 @@ Fields of D (paths never hold NUL, so the three kinds never meet):
                     source sha256(32, if flagged) result
   NUL path          the analysis types of path, as a cmsgpack array
   NUL NUL letter    counters: f files, a analyses, b bytes, h hits, m misses,
-                    e evictions, k recency tick, u last use
+                    e evictions, s stale analyses dropped, k recency tick,
+                    u last use
 Members of R are D's entry fields. Times of idleness are the server's clock
 in seconds (ARGV); cached_at values are nanoseconds, kept as 20-digit strings
 because Lua numbers are doubles.
@@ -316,7 +318,11 @@ local function put_files(keys, argv)
         -- re-created: in a MIGRATING slot Redis aborts, half done, a call that
         -- re-creates a key it deleted.
         touch(D, R, path)
-        remove_analyses(D, R, path, sha)
+        local stale = remove_analyses(D, R, path, sha)
+        if stale > 0 then
+            redis.call('HINCRBY', D, '\0\0s', stale)
+            redis.call('HINCRBY', T, 's', stale)
+        end
         local old = redis.call('HGET', D, path)
         if old then
             account(D, 'f', file_charge(old), -1)
@@ -438,19 +444,23 @@ local function clear(keys, argv)
 end
 
 -- Counters of one namespace: files, analyses, bytes, exists, hits, misses,
--- evictions. Does not refresh idleness; an idle session is found expired.
+-- evictions, stale analyses dropped. Does not refresh idleness; an idle
+-- session is found expired.
 local function stats(keys, argv)
     local D, R, T, U = namespace_keys(keys)
     expire_if_idle(D, R, T, U, tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4])
-    local c = redis.call('HMGET', D, '\0\0f', '\0\0a', '\0\0b', '\0\0h', '\0\0m', '\0\0e')
+    local c = redis.call(
+        'HMGET', D, '\0\0f', '\0\0a', '\0\0b', '\0\0h', '\0\0m', '\0\0e', '\0\0s'
+    )
     local exists = redis.call('EXISTS', D)
-    return { c[1] or 0, c[2] or 0, c[3] or 0, exists, c[4] or 0, c[5] or 0, c[6] or 0 }
+    return { c[1] or 0, c[2] or 0, c[3] or 0, exists, c[4] or 0, c[5] or 0, c[6] or 0, c[7] or 0 }
 end
 
 -- The bucket's sweep and sums. KEYS: T, U. ARGV: now, ttl, the key prefix
 -- of the bucket's namespaces (D is prefix .. id, R is D .. "r"), "1" if R
 -- is kept. Expires every idle session of the bucket, then returns files, analyses, bytes,
--- sessions, hits, misses, evictions, expirations, and how many expired now.
+-- sessions, hits, misses, evictions, expirations, stale analyses dropped, and how
+-- many expired now.
 -- It reads the namespaces' keys by name: they share the bucket's slot.
 local function bucket(keys, argv)
     local T, U = keys[1], keys[2]
@@ -476,8 +486,11 @@ local function bucket(keys, argv)
             sessions = sessions + 1
         end
     end
-    local t = redis.call('HMGET', T, 'h', 'm', 'e', 'x')
-    return { files, analyses, bytes, sessions, t[1] or 0, t[2] or 0, t[3] or 0, t[4] or 0, expired }
+    local t = redis.call('HMGET', T, 'h', 'm', 'e', 'x', 's')
+    return {
+        files, analyses, bytes, sessions,
+        t[1] or 0, t[2] or 0, t[3] or 0, t[4] or 0, t[5] or 0, expired,
+    }
 end
 
 redis.register_function('__LIBRARY___put_files', put_files)

@@ -206,19 +206,40 @@ class RedisStore(Store):
     # -- sessions and stats ----------------------------------------------------
 
     def stats(self, ns: Namespace) -> Stats:
-        files, analyses, size, exists, hits, misses, evictions = (
+        files, analyses, size, exists, hits, misses, evictions, stale = (
             int(v) for v in self._call("stats", ns)
         )
-        return Stats(files, analyses, size, exists, hits, misses, evictions)
+        return Stats(
+            files=files,
+            analyses=analyses,
+            bytes=size,
+            sessions=exists,
+            hits=hits,
+            misses=misses,
+            evictions=evictions,
+            stale_analyses_dropped=stale,
+        )
 
     def store_stats(self) -> Stats:
-        sums = self._buckets()
-        return Stats(*sums[:8])
+        files, analyses, size, sessions, hits, misses, evictions, expirations, stale, _ = (
+            self._buckets()
+        )
+        return Stats(
+            files=files,
+            analyses=analyses,
+            bytes=size,
+            sessions=sessions,
+            hits=hits,
+            misses=misses,
+            evictions=evictions,
+            expirations=expirations,
+            stale_analyses_dropped=stale,
+        )
 
     def expire_idle(self) -> int:
         if self._budgets.session_ttl_seconds <= 0:
             return 0
-        return self._buckets()[8]
+        return self._buckets()[-1]
 
     def _buckets(self) -> list[int]:
         """Sweep every bucket and sum its figures (``bucket`` in ``library.lua``)."""
@@ -227,7 +248,7 @@ class RedisStore(Store):
             (self._layout.bucket_keys(b), (*common, self._layout.bucket_prefix(b), tracked))
             for b in range(layout.BUCKETS)
         ]
-        sums = [0] * 9
+        sums = [0] * 10
         for figures in self._functions.call_many("bucket", calls):
             sums = [a + int(b) for a, b in zip(sums, figures, strict=True)]
         return sums
