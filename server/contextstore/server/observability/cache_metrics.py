@@ -196,10 +196,8 @@ class StoreCollector(Collector):
             "contextstore_expirations", "Sessions expired after their idle time.",
             value=stats.expirations,
         )  # fmt: skip
-        dropped = getattr(stats, "stale_analyses_dropped", None)
-        if dropped is not None:
-            yield CounterMetricFamily(
-                "contextstore_stale_analyses_dropped",
-                "Analyses dropped because their file's content changed.",
-                value=dropped,
-            )
+        yield CounterMetricFamily(
+            "contextstore_stale_analyses_dropped",
+            "Analyses dropped because their file's content changed.",
+            value=stats.stale_analyses_dropped,
+        )
