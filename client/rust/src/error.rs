@@ -77,7 +77,7 @@ impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
         // A local failure (e.g. connection refused) keeps its causes in the message.
         let message = with_causes(status.message().to_string(), status.source());
-        let mut error = Error::new(status.code(), message);
+        let mut error = Error::new(code_of(&status), message);
         for detail in status.get_error_details_vec() {
             match detail {
                 ErrorDetail::BadRequest(bad) => {
@@ -101,6 +101,21 @@ impl From<tonic::Status> for Error {
         }
         error
     }
+}
+
+/// The status's code, except that a connection that broke under the call
+/// (an I/O error among its causes, such as the server's TLS alert refusing
+/// our certificate) is `Unavailable`, as gRPC specifies and grpc-go reports;
+/// tonic says `Unknown`. A server's own status has no causes.
+fn code_of(status: &tonic::Status) -> Code {
+    let mut source = status.source();
+    while let Some(cause) = source {
+        if status.code() == Code::Unknown && cause.is::<std::io::Error>() {
+            return Code::Unavailable;
+        }
+        source = cause.source();
+    }
+    status.code()
 }
 
 /// `message: cause: cause...`, skipping causes the text already ends with.
@@ -130,3 +145,24 @@ impl fmt::Display for Error {
 }
 
 impl StdError for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_connection_is_unavailable_a_servers_unknown_stays_unknown() {
+        let broken = tonic::Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "received fatal alert: CertificateRequired",
+        )));
+        assert_eq!(broken.code(), Code::Unknown);
+        let error = Error::from(broken);
+        assert_eq!(error.code(), Code::Unavailable);
+        assert!(error.message().contains("CertificateRequired"), "{error}");
+        assert_eq!(
+            Error::from(tonic::Status::unknown("boom")).code(),
+            Code::Unknown
+        );
+    }
+}
