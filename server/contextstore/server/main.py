@@ -17,6 +17,7 @@ from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 from contextstore.server.errors import BackendUnavailable
 from contextstore.server.malloc import return_large_blocks_to_the_os
+from contextstore.server.security import tls
 from contextstore.server.store.base import Store
 from contextstore.server.wiring import build_server
 
@@ -69,6 +70,7 @@ def serve(config: ServerConfig) -> int:
     signal.signal(signal.SIGINT, on_signal)
     server.start()
     log_started(server)
+    tls.warn_if_plaintext(config, server.address)
     if config.session_ttl_seconds > 0:
         sweeper = threading.Thread(
             target=_sweep, args=(server.store, config.sweep_seconds or 1.0, stopping), daemon=True

@@ -15,6 +15,9 @@ import grpc
 
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
+from contextstore.server.security import tls
+from contextstore.server.security.auth import AuthInterceptor
+from contextstore.server.security.identities import TokenFile
 from contextstore.server.store.base import Store
 
 
@@ -24,13 +27,19 @@ def outer_interceptors(config: ServerConfig) -> list[grpc.ServerInterceptor]:
 
 
 def interceptors(config: ServerConfig) -> list[grpc.ServerInterceptor]:
-    """Concerns inside the guard, outermost first: none yet (auth comes here)."""
-    return []
+    """Concerns inside the guard, outermost first: auth, when ``--auth-tokens`` is given.
+
+    The tokens file is read here, when the server is built: a bad one stops
+    ``serve`` at start (ValueError, exit 2) rather than at the first call.
+    """
+    if not config.auth_tokens:
+        return []
+    return [AuthInterceptor(TokenFile(config.auth_tokens))]
 
 
 def credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
-    """Transport security; ``None`` serves plaintext (TLS comes here)."""
-    return None
+    """Transport security: TLS (mTLS with a client CA) re-read on change; ``None`` is plaintext."""
+    return tls.server_credentials(config)
 
 
 def build_server(config: ServerConfig, *, store: Store | None = None) -> Server:
