@@ -103,17 +103,28 @@ impl From<tonic::Status> for Error {
     }
 }
 
-/// The status's code, except that a connection that broke under the call
-/// (an I/O error among its causes, such as the server's TLS alert refusing
-/// our certificate) is `Unavailable`, as gRPC specifies and grpc-go reports;
-/// tonic says `Unknown`. A server's own status has no causes.
+/// The status's code, except that a connection that failed under the call
+/// is `Unavailable`, as gRPC specifies and grpc-go reports, where tonic says
+/// `Unknown` (a local I/O or HTTP/2 error: the server's TLS alert refusing our
+/// certificate, a connection closed mid-handshake...) or `Cancelled` (hyper's
+/// "canceled: connection closed": the request was never sent). A status the
+/// server sent has no cause and keeps its code.
 fn code_of(status: &tonic::Status) -> Code {
     let mut source = status.source();
-    while let Some(cause) = source {
-        if status.code() == Code::Unknown && cause.is::<std::io::Error>() {
-            return Code::Unavailable;
+    match status.code() {
+        Code::Unknown if source.is_some() => return Code::Unavailable,
+        Code::Cancelled => {
+            while let Some(cause) = source {
+                if cause
+                    .downcast_ref::<hyper::Error>()
+                    .is_some_and(hyper::Error::is_canceled)
+                {
+                    return Code::Unavailable;
+                }
+                source = cause.source();
+            }
         }
-        source = cause.source();
+        _ => {}
     }
     status.code()
 }
@@ -151,7 +162,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_broken_connection_is_unavailable_a_servers_unknown_stays_unknown() {
+    fn a_broken_connection_is_unavailable_a_servers_status_keeps_its_code() {
         let broken = tonic::Status::from_error(Box::new(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "received fatal alert: CertificateRequired",
