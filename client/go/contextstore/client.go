@@ -18,7 +18,6 @@ import (
 
 	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
@@ -58,6 +57,8 @@ type options struct {
 	timeout         time.Duration
 	maxMessageBytes int
 	dialOptions     []grpc.DialOption
+	tls             *TLS
+	token           *string // nil: $CONTEXTSTORE_TOKEN
 }
 
 // WithTimeout sets the deadline of calls whose context has none (default 10 s).
@@ -67,7 +68,7 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 func WithMaxMessageBytes(n int) Option { return func(o *options) { o.maxMessageBytes = n } }
 
 // WithDialOptions adds gRPC dial options, applied after the client's own
-// (e.g. grpc.WithTransportCredentials for TLS; the default is plaintext).
+// (WithTLS and WithToken cover TLS and tokens; the default is plaintext).
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
 }
@@ -100,14 +101,20 @@ type Client struct {
 //
 // Calls are spread over every address with gRPC's round_robin policy, so
 // several servers sharing one store all serve this client.
+//
+// The connection is plaintext unless WithTLS is given; the bearer token
+// (WithToken, else $CONTEXTSTORE_TOKEN) goes on every call either way.
 func NewClient(target string, opts ...Option) (*Client, error) {
 	o := collect(opts)
 	target, resolverOptions, err := resolveTarget(target)
 	if err != nil {
 		return nil, err
 	}
+	security, err := securityDialOptions(o)
+	if err != nil {
+		return nil, err
+	}
 	dial := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(serviceConfig()),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(o.maxMessageBytes),
@@ -116,7 +123,7 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 		// The default deadline also covers calls made through Stub().
 		grpc.WithChainUnaryInterceptor(deadlineInterceptor(o.timeout)),
 	}
-	dial = append(append(dial, resolverOptions...), o.dialOptions...)
+	dial = append(append(append(dial, security...), resolverOptions...), o.dialOptions...)
 	conn, err := grpc.NewClient(target, dial...)
 	if err != nil {
 		return nil, err

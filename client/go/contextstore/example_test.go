@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/contextstore/contextstore/client/go/contextstore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // The README's example (compiled by go vet and go test, not run: it needs a server).
@@ -52,5 +55,26 @@ func Example() {
 	var e *contextstore.Error
 	if _, err := agent.CacheFile(ctx, "", nil); errors.As(err, &e) {
 		fmt.Println(e.Code, e.Fields()) // InvalidArgument [path]
+	}
+}
+
+// The README's TLS example (compiled, not run: it needs a server).
+func ExampleWithTLS() {
+	ctx := context.Background()
+	client, err := contextstore.NewClient("cs.internal:50051",
+		// Trust the server's CA ("" = the system roots) and present a client
+		// certificate (mTLS; Cert and Key both or neither).
+		contextstore.WithTLS(contextstore.TLS{CA: "ca.pem", Cert: "agent-7.pem", Key: "agent-7-key.pem"}),
+		// Sent as "authorization: Bearer <token>" on every call; without this
+		// option, $CONTEXTSTORE_TOKEN (empty: none).
+		contextstore.WithToken(os.Getenv("MY_TOKEN")),
+	)
+	if err != nil {
+		log.Fatal(err) // unreadable files, a cert without its key...
+	}
+	defer client.Close()
+	_, err = client.Session("team-b/x").GetFile(ctx, "a.py")
+	if status.Code(err) == codes.PermissionDenied { // outside the identity's role or scope
+		log.Print(err)
 	}
 }

@@ -53,9 +53,11 @@ func resolveTarget(target string) (string, []grpc.DialOption, error) {
 	r := manual.NewBuilderWithScheme(scheme)
 	state := resolver.State{}
 	for _, address := range addresses {
-		state.Addresses = append(state.Addresses, resolver.Address{Addr: address})
+		// Each address is its own connection's authority, so that TLS
+		// verifies every server against the host dialled, not the first's.
+		state.Addresses = append(state.Addresses, resolver.Address{Addr: address, ServerName: address})
 	}
 	r.InitialState(state)
-	// The first address names the connection (its :authority).
+	// The first address names the channel; each connection has its own.
 	return scheme + ":///" + addresses[0], []grpc.DialOption{grpc.WithResolvers(r)}, nil
 }

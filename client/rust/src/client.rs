@@ -5,11 +5,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tonic::Code;
-use tonic::transport::Channel;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::{Channel, ClientTlsConfig};
 
 use crate::error::Error;
 use crate::pb;
 use crate::pb::context_store_service_client::ContextStoreServiceClient;
+use crate::security::{self, Tls};
 use crate::target;
 
 /// The server's default address.
@@ -185,6 +187,8 @@ pub struct Client {
     session: Option<String>,
     /// Whether the channel balances over several servers (see [`Client::call`]).
     balanced: bool,
+    /// The `authorization` header of every call (sensitive: not in Debug).
+    token: Option<AsciiMetadataValue>,
 }
 
 impl Client {
@@ -202,12 +206,30 @@ impl Client {
     /// (power of two choices among the connected servers; tonic has no
     /// `round_robin`), and `connect` succeeds as soon as one answers. A bad
     /// target is `InvalidArgument`; a name that does not resolve, `Unavailable`.
+    ///
+    /// The connection is plaintext ([`Client::connect_tls`] for TLS). Every
+    /// call carries `authorization: Bearer $CONTEXTSTORE_TOKEN` when that
+    /// variable is set and not empty ([`Client::with_token`] for another).
     pub async fn connect(target: &str) -> Result<Client, Error> {
-        let endpoints = target::endpoints(&target::parse(target)?).await?;
+        Client::connect_over(target, None).await
+    }
+
+    /// Like [`Client::connect`], over TLS: the server's certificate is
+    /// verified against the host dialled (each address of a list; the name of
+    /// a `dns:///` target), and `tls` may present a client certificate (mTLS).
+    /// A URI target must be `https://`. Unreadable files are `InvalidArgument`.
+    pub async fn connect_tls(target: &str, tls: &Tls) -> Result<Client, Error> {
+        Client::connect_over(target, Some(tls.config()?)).await
+    }
+
+    async fn connect_over(target: &str, tls: Option<ClientTlsConfig>) -> Result<Client, Error> {
+        let token = security::bearer_from_env()?;
+        let endpoints = target::endpoints(&target::parse(target)?, tls.as_ref()).await?;
         let balanced = endpoints.len() > 1;
         let channel = target::connected_channel(endpoints).await?;
         Ok(Client {
             balanced,
+            token,
             ..Client::from_channel(channel)
         })
     }
@@ -215,22 +237,46 @@ impl Client {
     /// Like [`Client::connect`], but connects on the first call (a
     /// `dns:///` name is still resolved here, with the blocking resolver).
     pub fn connect_lazy(target: &str) -> Result<Client, Error> {
-        let endpoints = target::endpoints_now(&target::parse(target)?)?;
+        Client::connect_lazy_over(target, None)
+    }
+
+    /// Like [`Client::connect_tls`], but connects on the first call.
+    pub fn connect_lazy_tls(target: &str, tls: &Tls) -> Result<Client, Error> {
+        Client::connect_lazy_over(target, Some(tls.config()?))
+    }
+
+    fn connect_lazy_over(target: &str, tls: Option<ClientTlsConfig>) -> Result<Client, Error> {
+        let token = security::bearer_from_env()?;
+        let endpoints = target::endpoints_now(&target::parse(target)?, tls.as_ref())?;
         let balanced = endpoints.len() > 1;
         Ok(Client {
             balanced,
+            token,
             ..Client::from_channel(target::lazy_channel(endpoints))
         })
     }
 
-    /// A client over an existing channel (e.g. one with TLS configured).
+    /// A client over an existing channel (e.g. one with TLS configured). It
+    /// sends no token unless [`Client::with_token`] gives one.
     pub fn from_channel(channel: Channel) -> Client {
         Client {
             stub: Stub::new(channel).max_decoding_message_size(DEFAULT_MAX_MESSAGE_BYTES),
             timeout: DEFAULT_TIMEOUT,
             session: None,
             balanced: false,
+            token: None,
         }
+    }
+
+    /// A handle like this one whose calls carry `authorization: Bearer
+    /// <token>` instead of the token it had (from `$CONTEXTSTORE_TOKEN`); an
+    /// empty token sends none. A token that is not a valid header value
+    /// (visible ASCII) is `InvalidArgument`.
+    pub fn with_token(&self, token: &str) -> Result<Client, Error> {
+        Ok(Client {
+            token: security::bearer(token)?,
+            ..self.clone()
+        })
     }
 
     /// A handle like this one with another per-call deadline (e.g. for one
@@ -312,6 +358,11 @@ impl Client {
     async fn attempt<R: Rpc>(&self, request: R, deadline: Instant) -> Result<R::Response, Failure> {
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+        if let Some(token) = &self.token {
+            request
+                .metadata_mut()
+                .insert("authorization", token.clone());
+        }
         match R::invoke(self.stub.clone(), request).await {
             Ok(response) => Ok(response.into_inner()),
             Err(status) => Err(Failure {

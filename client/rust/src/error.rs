@@ -77,7 +77,7 @@ impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
         // A local failure (e.g. connection refused) keeps its causes in the message.
         let message = with_causes(status.message().to_string(), status.source());
-        let mut error = Error::new(status.code(), message);
+        let mut error = Error::new(code_of(&status), message);
         for detail in status.get_error_details_vec() {
             match detail {
                 ErrorDetail::BadRequest(bad) => {
@@ -101,6 +101,32 @@ impl From<tonic::Status> for Error {
         }
         error
     }
+}
+
+/// The status's code, except that a connection that failed under the call
+/// is `Unavailable`, as gRPC specifies and grpc-go reports, where tonic says
+/// `Unknown` (a local I/O or HTTP/2 error: the server's TLS alert refusing our
+/// certificate, a connection closed mid-handshake...) or `Cancelled` (hyper's
+/// "canceled: connection closed": the request was never sent). A status the
+/// server sent has no cause and keeps its code.
+fn code_of(status: &tonic::Status) -> Code {
+    let mut source = status.source();
+    match status.code() {
+        Code::Unknown if source.is_some() => return Code::Unavailable,
+        Code::Cancelled => {
+            while let Some(cause) = source {
+                if cause
+                    .downcast_ref::<hyper::Error>()
+                    .is_some_and(hyper::Error::is_canceled)
+                {
+                    return Code::Unavailable;
+                }
+                source = cause.source();
+            }
+        }
+        _ => {}
+    }
+    status.code()
 }
 
 /// `message: cause: cause...`, skipping causes the text already ends with.
@@ -130,3 +156,24 @@ impl fmt::Display for Error {
 }
 
 impl StdError for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_connection_is_unavailable_a_servers_status_keeps_its_code() {
+        let broken = tonic::Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "received fatal alert: CertificateRequired",
+        )));
+        assert_eq!(broken.code(), Code::Unknown);
+        let error = Error::from(broken);
+        assert_eq!(error.code(), Code::Unavailable);
+        assert!(error.message().contains("CertificateRequired"), "{error}");
+        assert_eq!(
+            Error::from(tonic::Status::unknown("boom")).code(),
+            Code::Unknown
+        );
+    }
+}

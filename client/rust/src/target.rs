@@ -9,7 +9,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use tokio::task::JoinSet;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::DEFAULT_TIMEOUT;
 use crate::error::Error;
@@ -71,25 +71,50 @@ fn host_port(address: &str) -> Result<(), String> {
     }
 }
 
-fn endpoint(target: &str) -> Result<Endpoint, Error> {
-    let uri = if target.contains("://") {
-        target.to_string()
-    } else {
-        format!("http://{target}")
+/// The endpoint of one address or URI: `https` with TLS, `http` without (a
+/// URI must say the same). With TLS, the server's certificate is verified
+/// against the URI's host unless `tls` names another (`domain_name`).
+fn endpoint(target: &str, tls: Option<&ClientTlsConfig>) -> Result<Endpoint, Error> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let uri = match target.split_once("://") {
+        None => format!("{scheme}://{target}"),
+        Some((given, _)) if given == scheme => target.to_string(),
+        Some(_) if tls.is_some() => return Err(bad(target, "with TLS, a URI is https://")),
+        Some(_) => return Err(bad(target, "an https:// URI needs TLS settings")),
     };
-    Endpoint::from_shared(uri)
+    let endpoint = Endpoint::from_shared(uri)
         .map(|e| e.connect_timeout(DEFAULT_TIMEOUT))
-        .map_err(|e| bad(target, e))
+        .map_err(|e| bad(target, e))?;
+    match tls {
+        Some(config) => endpoint.tls_config(config.clone()).map_err(|e| {
+            Error::new(
+                Code::InvalidArgument,
+                format!("TLS: {}", Error::transport(e).message()),
+            )
+        }),
+        None => Ok(endpoint),
+    }
 }
 
-fn endpoints_of(addresses: impl IntoIterator<Item = SocketAddr>) -> Result<Vec<Endpoint>, Error> {
+/// The endpoints of a DNS name's addresses. With TLS each is verified
+/// against the name, not the address it resolved to.
+fn endpoints_of(
+    name: &str,
+    addresses: impl IntoIterator<Item = SocketAddr>,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<Vec<Endpoint>, Error> {
     let mut seen = Vec::new();
     for address in addresses {
         if !seen.contains(&address) {
             seen.push(address);
         }
     }
-    seen.iter().map(|a| endpoint(&a.to_string())).collect()
+    let host = name.rsplit_once(':').map_or(name, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let tls = tls.map(|config| config.clone().domain_name(host));
+    seen.iter()
+        .map(|a| endpoint(&a.to_string(), tls.as_ref()))
+        .collect()
 }
 
 fn unresolved(name: &str, why: impl std::fmt::Display) -> Error {
@@ -98,25 +123,37 @@ fn unresolved(name: &str, why: impl std::fmt::Display) -> Error {
 
 /// The endpoints of `target`, resolving a DNS name with the blocking resolver
 /// (for the synchronous [`crate::Client::connect_lazy`]).
-pub(crate) fn endpoints_now(target: &Target) -> Result<Vec<Endpoint>, Error> {
+pub(crate) fn endpoints_now(
+    target: &Target,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<Vec<Endpoint>, Error> {
     match target {
-        Target::One(t) => Ok(vec![endpoint(t)?]),
-        Target::List(addresses) => addresses.iter().map(|a| endpoint(a)).collect(),
-        Target::Dns(name) => endpoints_of(name.to_socket_addrs().map_err(|e| unresolved(name, e))?),
+        Target::One(t) => Ok(vec![endpoint(t, tls)?]),
+        Target::List(addresses) => addresses.iter().map(|a| endpoint(a, tls)).collect(),
+        Target::Dns(name) => endpoints_of(
+            name,
+            name.to_socket_addrs().map_err(|e| unresolved(name, e))?,
+            tls,
+        ),
     }
     .and_then(nonempty)
 }
 
 /// The endpoints of `target`, resolving a DNS name without blocking.
-pub(crate) async fn endpoints(target: &Target) -> Result<Vec<Endpoint>, Error> {
+pub(crate) async fn endpoints(
+    target: &Target,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<Vec<Endpoint>, Error> {
     match target {
         Target::Dns(name) => endpoints_of(
+            name,
             tokio::net::lookup_host(name.as_str())
                 .await
                 .map_err(|e| unresolved(name, e))?,
+            tls,
         )
         .and_then(nonempty),
-        other => endpoints_now(other),
+        other => endpoints_now(other, tls),
     }
 }
 
@@ -241,7 +278,7 @@ mod tests {
 
     #[test]
     fn a_dns_name_gives_one_endpoint_per_address() {
-        let endpoints = endpoints_now(&parse("dns:///localhost:50051").unwrap()).unwrap();
+        let endpoints = endpoints_now(&parse("dns:///localhost:50051").unwrap(), None).unwrap();
         let uris: Vec<String> = endpoints.iter().map(|e| e.uri().to_string()).collect();
         assert!(!uris.is_empty());
         for uri in &uris {
@@ -256,7 +293,7 @@ mod tests {
 
     #[test]
     fn a_name_that_does_not_resolve_is_unavailable() {
-        let error = endpoints_now(&parse("dns:///nowhere.invalid:1").unwrap()).unwrap_err();
+        let error = endpoints_now(&parse("dns:///nowhere.invalid:1").unwrap(), None).unwrap_err();
         assert_eq!(error.code(), Code::Unavailable);
         assert!(
             error.message().contains("nowhere.invalid"),

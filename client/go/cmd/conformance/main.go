@@ -5,9 +5,17 @@
 //
 // Usage: conformance --target TARGET [--target TARGET...] --cases PATH
 //
+//	[--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--token TOKEN]
+//	[--identity NAME=TOKEN...]
+//
 // Each TARGET is handed to contextstore.NewClient as it is (so "A,B" is one
 // client balancing over two servers). With several --target, step k of every
 // case goes to client k mod n and the setup clears go to the first.
+//
+// Any --tls-* flag makes every client TLS. The default clients send --token
+// (without it, $CONTEXTSTORE_TOKEN); a step with "as": "NAME" runs on a client
+// sending NAME's token from --identity instead, made on first use per
+// (target, NAME).
 //
 // It prints one JSON line per case, in file order, and exits 0 once every case
 // is printed, whatever the outcomes; non-zero only when it could not run.
@@ -40,6 +48,7 @@ type testCase struct {
 
 type step struct {
 	Op      string          `json:"op"`
+	As      string          `json:"as"`
 	Session string          `json:"session"`
 	Args    json.RawMessage `json:"args"`
 }
@@ -60,22 +69,43 @@ func (t *targets) Set(value string) error {
 	return nil
 }
 
+const usage = "usage: conformance --target TARGET [--target TARGET...] --cases PATH " +
+	"[--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--token TOKEN] [--identity NAME=TOKEN...]"
+
 func main() {
 	var servers targets
+	var named identities = map[string]string{}
+	var settings contextstore.TLS
 	flag.Var(&servers, "target", "a target of the typed client (HOST:PORT, a list A,B, dns:///NAME:PORT); repeat it to alternate steps over clients")
 	casesPath := flag.String("cases", "", "path of the cases file the harness wrote")
+	flag.StringVar(&settings.CA, "tls-ca", "", "PEM CA bundle to trust (TLS for every client)")
+	flag.StringVar(&settings.Cert, "tls-cert", "", "client certificate, PEM (mTLS; with --tls-key)")
+	flag.StringVar(&settings.Key, "tls-key", "", "client key, PEM (mTLS; with --tls-cert)")
+	token := flag.String("token", "", "the default clients' token (default: $CONTEXTSTORE_TOKEN)")
+	flag.Var(&named, "identity", `NAME=TOKEN: the token of the steps with "as": "NAME" (repeatable)`)
 	flag.Parse()
 	if len(servers) == 0 || *casesPath == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: conformance --target TARGET [--target TARGET...] --cases PATH")
+		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
-	if err := run(servers, *casesPath); err != nil {
+	var common []contextstore.Option
+	if settings != (contextstore.TLS{}) {
+		common = append(common, contextstore.WithTLS(settings))
+	}
+	p := newPool(servers, common, named)
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "token" {
+			p.defaultToken = token
+		}
+	})
+	defer p.close()
+	if err := run(p, *casesPath); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		os.Exit(1)
 	}
 }
 
-func run(servers targets, casesPath string) error {
+func run(p *pool, casesPath string) error {
 	raw, err := os.ReadFile(casesPath)
 	if err != nil {
 		return err
@@ -84,20 +114,17 @@ func run(servers targets, casesPath string) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("%s: %w", casesPath, err)
 	}
-	clients := make([]*contextstore.Client, 0, len(servers))
-	for _, target := range servers {
-		client, err := contextstore.NewClient(target, contextstore.WithTimeout(deadline))
-		if err != nil {
+	// The default clients are made up front: bad TLS settings stop the run.
+	for i := range p.targets {
+		if _, err := p.client(i, ""); err != nil {
 			return err
 		}
-		defer client.Close()
-		clients = append(clients, client)
 	}
 
 	out := json.NewEncoder(os.Stdout)
 	out.SetEscapeHTML(false)
 	for _, c := range s.Cases {
-		if err := out.Encode(runCase(clients, c)); err != nil {
+		if err := out.Encode(runCase(p, c)); err != nil {
 			return err
 		}
 	}
@@ -105,12 +132,15 @@ func run(servers targets, casesPath string) error {
 }
 
 // runCase returns the case's line: {"case", "outcomes"}, or {"case",
-// "setup_error"} when clearing a listed session failed. The first client
-// clears; step k goes to client k mod n.
-func runCase(clients []*contextstore.Client, c testCase) map[string]any {
+// "setup_error"} when clearing a listed session failed. The first default
+// client clears; step k goes to target k mod n, as its "as" identity.
+func runCase(p *pool, c testCase) map[string]any {
 	for _, session := range c.Sessions {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
-		_, err := clients[0].Session(session).ClearSession(ctx)
+		client, err := p.client(0, "")
+		if err == nil {
+			_, err = client.Session(session).ClearSession(ctx)
+		}
 		cancel()
 		if err != nil {
 			return map[string]any{"case": c.Name, "setup_error": fmt.Sprintf("clear_session(%q): %v", session, err)}
@@ -118,7 +148,12 @@ func runCase(clients []*contextstore.Client, c testCase) map[string]any {
 	}
 	outcomes := make([]outcome, len(c.Steps))
 	for i, st := range c.Steps {
-		outcomes[i] = runStep(clients[i%len(clients)], st)
+		client, err := p.client(i%len(p.targets), st.As)
+		if err != nil {
+			outcomes[i] = outcome{"runner_error": err.Error()}
+			continue
+		}
+		outcomes[i] = runStep(client, st)
 	}
 	return map[string]any{"case": c.Name, "outcomes": outcomes}
 }

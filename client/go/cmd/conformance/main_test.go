@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -11,17 +14,28 @@ import (
 	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	grpcmetadata "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 )
 
-// server is a tiny in-memory server: files by path (one namespace is enough)
-// and the number of ClearSession calls it got.
+// server is a tiny in-memory server: files by path (one namespace is enough),
+// the number of ClearSession calls it got and the authorization header of
+// each call ("" when absent).
 type server struct {
 	pb.UnimplementedContextStoreServiceServer
 	mu     sync.Mutex
 	files  map[string][]byte
 	clears int
+	tokens []string
+}
+
+func (s *server) record(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	md, _ := grpcmetadata.FromIncomingContext(ctx)
+	s.mu.Lock()
+	s.tokens = append(s.tokens, strings.Join(md.Get("authorization"), ","))
+	s.mu.Unlock()
+	return handler(ctx, req)
 }
 
 func (s *server) CacheFile(_ context.Context, r *pb.CacheFileRequest) (*pb.CacheFileResponse, error) {
@@ -49,30 +63,39 @@ func (s *server) ClearSession(context.Context, *pb.ClearSessionRequest) (*pb.Cle
 	return &pb.ClearSessionResponse{}, nil
 }
 
-func clientOf(t *testing.T, s *server) *contextstore.Client {
+// poolOf returns a runner pool over in-memory servers, the target
+// "passthrough:///N" being servers[N], as if given by --target.
+func poolOf(t *testing.T, named identities, token *string, servers ...*server) *pool {
 	t.Helper()
-	listener := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
-	pb.RegisterContextStoreServiceServer(g, s)
-	go func() { _ = g.Serve(listener) }()
-	t.Cleanup(g.Stop)
-	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return listener.DialContext(ctx)
-	})
-	client, err := contextstore.NewClient("passthrough:///bufnet", contextstore.WithDialOptions(dialer))
-	if err != nil {
-		t.Fatal(err)
+	listeners := map[string]*bufconn.Listener{}
+	var targets []string
+	for i, s := range servers {
+		listener := bufconn.Listen(1 << 20)
+		g := grpc.NewServer(grpc.UnaryInterceptor(s.record))
+		pb.RegisterContextStoreServiceServer(g, s)
+		go func() { _ = g.Serve(listener) }()
+		t.Cleanup(g.Stop)
+		address := strconv.Itoa(i)
+		listeners[address] = listener
+		targets = append(targets, "passthrough:///"+address)
 	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client
+	dialer := grpc.WithContextDialer(func(ctx context.Context, address string) (net.Conn, error) {
+		return listeners[address].DialContext(ctx)
+	})
+	p := newPool(targets, []contextstore.Option{contextstore.WithDialOptions(dialer)}, named)
+	p.defaultToken = token
+	t.Cleanup(p.close)
+	return p
 }
+
+func newServer() *server { return &server{files: map[string][]byte{}} }
 
 // With two clients (two --target), step k goes to client k mod 2: a file
 // cached through the first is a miss through the second, found again through
 // the first; only the first clears.
 func TestStepsAlternateOverTheClients(t *testing.T) {
-	first, second := &server{files: map[string][]byte{}}, &server{files: map[string][]byte{}}
-	clients := []*contextstore.Client{clientOf(t, first), clientOf(t, second)}
+	first, second := newServer(), newServer()
+	clients := poolOf(t, nil, nil, first, second)
 	c := testCase{Name: "alternate", Sessions: []string{"s", ""}, Steps: []step{
 		{Op: "cache_file", Session: "s", Args: json.RawMessage(`{"path": "a", "content": "aGk="}`)},
 		{Op: "get_file", Session: "s", Args: json.RawMessage(`{"path": "a"}`)},
@@ -85,6 +108,67 @@ func TestStepsAlternateOverTheClients(t *testing.T) {
 	}
 	if first.clears != 2 || second.clears != 0 {
 		t.Fatalf("clears: %d on the first, %d on the second; want 2 and 0", first.clears, second.clears)
+	}
+}
+
+// An "as" step runs on its identity's client (same target choice: k mod n),
+// sending that identity's token; the others, and the setup clears, send
+// --token. An unknown identity is a runner_error. Clients are made once per
+// (target, identity).
+func TestAsStepsSendTheirIdentitysToken(t *testing.T) {
+	t.Setenv(contextstore.TokenEnv, "from-env")
+	first, second := newServer(), newServer()
+	defaultToken := "default-token"
+	p := poolOf(t, identities{"reader": "reader-token"}, &defaultToken, first, second)
+	c := testCase{Name: "as", Sessions: []string{"s"}, Steps: []step{
+		{Op: "cache_file", Session: "s", Args: json.RawMessage(`{"path": "a", "content": "aGk="}`)},
+		{Op: "get_file", Session: "s", As: "reader", Args: json.RawMessage(`{"path": "a"}`)},
+		{Op: "get_file", Session: "s", As: "reader", Args: json.RawMessage(`{"path": "a"}`)},
+		{Op: "get_file", Session: "s", As: "stranger", Args: json.RawMessage(`{"path": "a"}`)},
+	}}
+	for range 2 {
+		line := runCase(p, c)
+		outcomes, _ := line["outcomes"].([]outcome)
+		if len(outcomes) != 4 || outcomes[2]["result"] == nil || outcomes[3]["runner_error"] == nil {
+			t.Fatalf("outcomes = %v, want the third a result and the fourth a runner_error", line)
+		}
+	}
+	d, r := "Bearer default-token", "Bearer reader-token"
+	if want := []string{d, d, r, d, d, r}; !slices.Equal(first.tokens, want) {
+		t.Fatalf("the first server saw %q, want %q", first.tokens, want)
+	}
+	if want := []string{r, r}; !slices.Equal(second.tokens, want) {
+		t.Fatalf("the second server saw %q, want %q", second.tokens, want)
+	}
+	if len(p.clients) != 3 {
+		t.Fatalf("%d clients made, want 3: (first, default), (first, reader), (second, reader)", len(p.clients))
+	}
+}
+
+// Without --token the default clients send $CONTEXTSTORE_TOKEN.
+func TestDefaultTokenIsTheEnvironments(t *testing.T) {
+	t.Setenv(contextstore.TokenEnv, "from-env")
+	s := newServer()
+	runCase(poolOf(t, nil, nil, s), testCase{Name: "env", Sessions: []string{"s"}})
+	if !slices.Equal(s.tokens, []string{"Bearer from-env"}) {
+		t.Fatalf("the server saw %q", s.tokens)
+	}
+}
+
+func TestIdentityFlag(t *testing.T) {
+	named := identities{}
+	for _, v := range []string{"reader=r", "writer=w=x"} {
+		if err := named.Set(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(named) != 2 || named["reader"] != "r" || named["writer"] != "w=x" {
+		t.Fatalf("identities = %v", named)
+	}
+	for _, bad := range []string{"reader=again", "=t", "nameonly", "empty="} {
+		if err := named.Set(bad); err == nil {
+			t.Errorf("--identity %q was accepted", bad)
+		}
 	}
 }
 

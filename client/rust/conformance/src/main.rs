@@ -4,10 +4,17 @@
 //! harness matches the outcomes, the same way for every language.
 //!
 //! Usage: conformance --target TARGET [--target TARGET...] --cases PATH
+//!   [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--token TOKEN]
+//!   [--identity NAME=TOKEN...]
 //!
 //! Each TARGET goes to `Client::connect_lazy` as it is (so `A,B` is one client
 //! balancing over two servers). With several `--target`, step k of every case
 //! goes to client k mod n, and the setup clears go to the first.
+//!
+//! Any `--tls-*` flag makes every client TLS. The default clients send
+//! `--token` (without it, `$CONTEXTSTORE_TOKEN`); a step with `"as": "NAME"`
+//! goes to the same target's client sending NAME's token from `--identity`,
+//! made on first use per (target, NAME); an unknown NAME is a runner error.
 //!
 //! Prints one JSON line per case, in file order, and exits 0 once every case is
 //! printed, whatever the outcomes; 2 when it cannot run (bad arguments, an
@@ -25,22 +32,27 @@ use serde_json::{Map, Value, json};
 /// The deadline of every call.
 const DEADLINE: Duration = Duration::from_secs(10);
 
-const USAGE: &str = "usage: conformance --target TARGET [--target TARGET...] --cases PATH";
+const USAGE: &str = "usage: conformance --target TARGET [--target TARGET...] --cases PATH \
+    [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--token TOKEN] [--identity NAME=TOKEN...]";
+
+mod pool;
+
+use pool::{Pool, parse_args};
 
 fn main() -> ExitCode {
-    let (targets, cases_path) = match parse_args(std::env::args().skip(1)) {
+    let options = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {
             eprintln!("conformance: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let done = load_cases(&cases_path).and_then(|cases| {
+    let done = load_cases(&options.cases).and_then(|cases| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))?
-            .block_on(run(&targets, &cases))
+            .block_on(run(&options, &cases))
     });
     match done {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,35 +61,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// `--target` (repeated, in order) and `--cases`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(Vec<String>, String), String> {
-    let (mut targets, mut cases) = (Vec::new(), None);
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => {
-                (name.to_string(), Some(value.to_string()))
-            }
-            _ => (arg, None),
-        };
-        if name != "--target" && name != "--cases" {
-            return Err(format!("unknown argument {name:?}"));
-        }
-        let value = match inline {
-            Some(value) => value,
-            None => args.next().ok_or(format!("{name} needs a value"))?,
-        };
-        if name == "--target" {
-            targets.push(value);
-        } else {
-            cases = Some(value);
-        }
-    }
-    if targets.is_empty() {
-        return Err("--target is required".into());
-    }
-    Ok((targets, cases.ok_or("--cases is required")?))
 }
 
 fn load_cases(path: &str) -> Result<Vec<Value>, String> {
@@ -89,16 +72,11 @@ fn load_cases(path: &str) -> Result<Vec<Value>, String> {
     }
 }
 
-async fn run(targets: &[String], cases: &[Value]) -> Result<(), String> {
-    // Lazy: an unreachable server gives each case its setup error, one line each.
-    let clients = targets
-        .iter()
-        .map(|t| Client::connect_lazy(t).map(|c| c.with_timeout(DEADLINE)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+async fn run(options: &pool::Options, cases: &[Value]) -> Result<(), String> {
+    let mut clients = Pool::new(options)?;
     let mut stdout = std::io::stdout().lock();
     for case in cases {
-        let line = run_case(&clients, case).await;
+        let line = run_case(&mut clients, case).await;
         writeln!(stdout, "{line}")
             .and_then(|()| stdout.flush())
             .map_err(|e| format!("cannot print: {e}"))?;
@@ -106,19 +84,24 @@ async fn run(targets: &[String], cases: &[Value]) -> Result<(), String> {
     Ok(())
 }
 
-/// Clears every listed session through the first client, then runs step k
-/// through client k mod n: the case's line.
-async fn run_case(clients: &[Client], case: &Value) -> Value {
+/// Clears every listed session through the first default client, then runs
+/// step k through target k mod n's client of the step's `"as"` identity: the
+/// case's line.
+async fn run_case(clients: &mut Pool, case: &Value) -> Value {
     let name = case.get("name").cloned().unwrap_or(Value::Null);
     for session in list(case, "sessions") {
         let id = session.as_str().unwrap_or_default();
-        if let Err(error) = clients[0].session(id).clear_session().await {
+        if let Err(error) = clients.default(0).session(id).clear_session().await {
             return json!({"case": name, "setup_error": format!("clear_session({id:?}): {error}")});
         }
     }
     let mut outcomes = Vec::new();
     for (k, step) in list(case, "steps").iter().enumerate() {
-        outcomes.push(run_step(&clients[k % clients.len()], step).await);
+        let identity = step.get("as").and_then(Value::as_str);
+        outcomes.push(match clients.client(k % clients.targets(), identity) {
+            Ok(client) => run_step(&client, step).await,
+            Err(problem) => json!({"runner_error": problem}),
+        });
     }
     json!({"case": name, "outcomes": outcomes})
 }
@@ -483,16 +466,16 @@ mod tests {
         let args = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
         assert_eq!(
             args(&["--target", "h:1", "--cases=c.json"]).unwrap(),
-            (vec!["h:1".to_string()], "c.json".to_string())
+            pool::Options {
+                targets: vec!["h:1".to_string()],
+                cases: "c.json".to_string(),
+                ..Default::default()
+            }
         );
         // Repeated, in order; a list stays one target (one balancing client).
-        assert_eq!(
-            args(&["--target=h:1,h:2", "--cases", "c", "--target", "h:3"]).unwrap(),
-            (
-                vec!["h:1,h:2".to_string(), "h:3".to_string()],
-                "c".to_string()
-            )
-        );
+        let options = args(&["--target=h:1,h:2", "--cases", "c", "--target", "h:3"]).unwrap();
+        assert_eq!(options.targets, ["h:1,h:2", "h:3"]);
+        assert_eq!(options.cases, "c");
         assert!(args(&["--target", "h:1"]).is_err());
         assert!(args(&["--cases", "c"]).is_err());
         assert!(args(&["--bogus", "x"]).is_err());
