@@ -24,6 +24,7 @@ from support import clean_env, console_script
 from contextstore.server import callinfo
 from contextstore.server.app import SERVICE_NAME, Server
 from contextstore.server.config import ServerConfig
+from contextstore.server.security import identities
 from contextstore.server.security.auth import RULES, AuthInterceptor
 from contextstore.server.security.identities import TokenFile, token_digest
 from contextstore.server.wiring import interceptors
@@ -501,6 +502,13 @@ def _touch(path: Path) -> None:
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
 
+@pytest.fixture
+def recheck_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tokens file looked at on every call, not once a second: no waiting in tests."""
+    monkeypatch.setattr(identities, "RECHECK_SECONDS", 0.0)
+
+
+@pytest.mark.usefixtures("recheck_every_call")
 def test_an_edit_changes_who_may_call_without_a_restart(secured: StartSecured) -> None:
     s = secured(identity("reader", "read"))
     before = s.call("CacheFile", file("s"), "reader")
@@ -512,6 +520,7 @@ def test_an_edit_changes_who_may_call_without_a_restart(secured: StartSecured) -
     assert (before.code, after.code) == (DENIED, grpc.StatusCode.OK)
 
 
+@pytest.mark.usefixtures("recheck_every_call")
 def test_a_broken_edit_keeps_the_old_table_and_logs_why(
     secured: StartSecured, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -158,8 +158,10 @@ class Stat:
 
     def __init__(self) -> None:
         self.mtime_ns = 1
+        self.calls = 0
 
     def __call__(self, path: str) -> os.stat_result:
+        self.calls += 1
         os.stat(path)  # a missing file still fails as it would
         fields = (0o100600, 1, 1, 1, 0, 0, 100, 0, 0, 0)  # mode, ino, dev, ..., size, times
         return os.stat_result(fields, {"st_mtime_ns": self.mtime_ns, "st_ctime_ns": 0})
@@ -173,7 +175,7 @@ def test_an_edit_is_read_when_the_file_changes_and_not_before(tmp_path: Path) ->
     path = tmp_path / "tokens.toml"
     path.write_text(GOOD)
     stat = Stat()
-    tokens = TokenFile(str(path), stat=stat)
+    tokens = TokenFile(str(path), stat=stat, recheck_seconds=0)
     edited = GOOD + "\n" + _identity(**GOOD_FIELDS)
 
     path.write_text(edited)
@@ -184,13 +186,31 @@ def test_an_edit_is_read_when_the_file_changes_and_not_before(tmp_path: Path) ->
     assert _names(tokens.current()) == ["ci-reader", "agent-7", "x"]
 
 
+def test_the_file_is_looked_at_once_per_interval_not_on_every_call(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.toml"
+    path.write_text(GOOD)
+    stat, now = Stat(), [100.0]
+    tokens = TokenFile(str(path), stat=stat, recheck_seconds=1.0, timer=lambda: now[0])
+    looked = stat.calls
+
+    path.write_text(GOOD + "\n" + _identity(**GOOD_FIELDS))
+    stat.mtime_ns += 1
+    within = [_names(tokens.current()) for _ in range(100)]
+    now[0] += 1.0
+    after = _names(tokens.current())
+
+    assert within == [["ci-reader", "agent-7"]] * 100
+    assert stat.calls == looked + 1
+    assert after == ["ci-reader", "agent-7", "x"]
+
+
 def test_a_broken_edit_keeps_the_last_good_table_and_logs_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "tokens.toml"
     path.write_text(GOOD)
     stat = Stat()
-    tokens = TokenFile(str(path), stat=stat)
+    tokens = TokenFile(str(path), stat=stat, recheck_seconds=0)
 
     path.write_text(GOOD.replace('"read"', '"reader"'))
     stat.mtime_ns += 1
@@ -208,7 +228,7 @@ def test_a_removed_file_keeps_the_table_and_a_restored_one_is_read(
 ) -> None:
     path = tmp_path / "tokens.toml"
     path.write_text(GOOD)
-    tokens = TokenFile(str(path))  # the real os.stat: a removal changes it for sure
+    tokens = TokenFile(str(path), recheck_seconds=0)  # the real os.stat: a removal changes it
 
     path.unlink()
     with caplog.at_level(logging.ERROR, logger="contextstore.server"):
