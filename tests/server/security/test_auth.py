@@ -521,6 +521,21 @@ def test_an_edit_changes_who_may_call_without_a_restart(secured: StartSecured) -
 
 
 @pytest.mark.usefixtures("recheck_every_call")
+def test_a_token_removed_from_the_file_is_refused_though_it_was_used_before(
+    secured: StartSecured,
+) -> None:
+    s = secured(identity("reader", "read") + identity("other", "read"))
+    before = [s.call("GetStats", pb.GetStatsRequest(session_id="s"), "reader") for _ in range(3)]
+
+    s.tokens.write_text(identity("other", "read"))
+    _touch(s.tokens)
+    after = s.call("GetStats", pb.GetStatsRequest(session_id="s"), "reader")
+
+    assert [b.code for b in before] == [grpc.StatusCode.OK] * 3
+    assert after.code == UNAUTHENTICATED
+
+
+@pytest.mark.usefixtures("recheck_every_call")
 def test_a_broken_edit_keeps_the_old_table_and_logs_why(
     secured: StartSecured, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from contextstore.server.security import identities
 from contextstore.server.security.identities import (
     Identities,
     Identity,
@@ -246,3 +247,17 @@ def test_a_bad_file_at_start_raises(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match=rf"^{path}, line 8: identity #2: 'agent-7': 'role'"):
         TokenFile(str(path))
+
+
+def test_a_table_remembers_matched_headers_up_to_a_bound() -> None:
+    table = parse(GOOD, "tokens.toml")
+    reader = table.all[0]
+
+    table.remember("Bearer one", reader)
+    remembered = table.remembered("Bearer one")
+    for i in range(identities.MAX_REMEMBERED):
+        table.remember(f"Bearer {i}", reader)
+
+    assert remembered is reader
+    assert table.remembered("Bearer one") is None  # forgotten once the bound was reached
+    assert table.remembered("Bearer nobody") is None

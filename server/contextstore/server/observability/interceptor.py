@@ -117,6 +117,8 @@ class _Call:
 
     def unary(self, inner: Behavior, streaming_requests: bool) -> Behavior:
         """A behaviour returning one response."""
+        if self.access is None and self.metered is not None:
+            return self._metered_unary(inner, self.metered)
 
         def behavior(request: Any, context: grpc.ServicerContext) -> Any:
             info = CallInfo(self.method)
@@ -137,6 +139,31 @@ class _Call:
                 return response
             finally:
                 CURRENT.reset(token)
+
+        return behavior
+
+    def _metered_unary(self, inner: Behavior, metered: Method) -> Behavior:
+        """``unary`` with metrics alone, on every call's path: only what metrics need.
+
+        No ``CallInfo``: its one reader is the access log, which is off.
+        """
+        started, observe, sent = metered.started.inc, metered.seconds.observe, metered.sent.inc
+        handled, clock = metered.handled, self.clock
+
+        def behavior(request: Any, context: grpc.ServicerContext) -> Any:
+            started()
+            start = clock()
+            try:
+                response = inner(request, context)
+            except BaseException:
+                handled(status_code(context, True)).inc()
+                observe(clock() - start)
+                raise
+            handled(status_code(context, False)).inc()
+            observe(clock() - start)
+            if response is not None:
+                sent()
+            return response
 
         return behavior
 

@@ -131,9 +131,14 @@ def authenticate(table: Identities, context: grpc.ServicerContext) -> Identity:
     """The caller's identity, or ``Refused`` with UNAUTHENTICATED."""
     sent = [v for k, v in context.invocation_metadata() or () if k == "authorization"]
     if sent:  # a token, when sent, decides: a certificate beside it does not rescue it
+        header = str(sent[0])
+        identity = table.remembered(header) if len(sent) == 1 else None
+        if identity is not None:
+            return identity
         identity = table.for_token(_bearer([str(v) for v in sent]))
         if identity is None:
             raise Refused(grpc.StatusCode.UNAUTHENTICATED, "the bearer token is not known")
+        table.remember(header, identity)
         return identity
     subjects = _subjects(context)
     if not subjects:

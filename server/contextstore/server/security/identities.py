@@ -35,6 +35,8 @@ from typing import Any, Literal, TypeAlias, cast
 
 log = logging.getLogger("contextstore.server")
 
+MAX_REMEMBERED = 1024
+"""Authorization headers an ``Identities`` table remembers having matched."""
 RECHECK_SECONDS = 1.0
 """How often the tokens file's ``stat`` facts are looked at: a ``stat`` on every
 call cost GetFile about a tenth of its rate (figure S1), and an operator's edit
@@ -82,6 +84,18 @@ class Identities:
         by_subject = {i.cert_subject: i for i in self.all if i.cert_subject}
         self._by_digest: Mapping[bytes, Identity] = MappingProxyType(by_digest)
         self._by_subject: Mapping[str, Identity] = MappingProxyType(by_subject)
+        # Authorization headers already matched: a hit skips parsing and hashing on
+        # every call of a known client. Only matches are kept, at most MAX_REMEMBERED.
+        self._by_header: dict[str, Identity] = {}
+
+    def remembered(self, header: str) -> Identity | None:
+        """The identity a whole authorization header value matched before, if any."""
+        return self._by_header.get(header)
+
+    def remember(self, header: str, identity: Identity) -> None:
+        if len(self._by_header) >= MAX_REMEMBERED:
+            self._by_header.clear()
+        self._by_header[header] = identity
 
     def for_token(self, token: str) -> Identity | None:
         """The identity ``token`` names, or ``None``.
