@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -18,6 +17,7 @@ from contextstore.server.config import ServerConfig
 from contextstore.server.errors import BackendUnavailable
 from contextstore.server.malloc import return_large_blocks_to_the_os
 from contextstore.server.observability import logs
+from contextstore.server.observability.logs import logfmt
 from contextstore.server.security import tls
 from contextstore.server.store.base import Store
 from contextstore.server.wiring import build_server
@@ -69,7 +69,7 @@ def serve(config: ServerConfig) -> int:
     log_started(server)
     tls.warn_if_plaintext(config, server.address)
     if server.metrics_address is not None:
-        log.info("event=metrics_started listen=%s path=/metrics", _logfmt(server.metrics_address))
+        log.info("event=metrics_started listen=%s path=/metrics", logfmt(server.metrics_address))
     if config.session_ttl_seconds > 0:
         sweeper = threading.Thread(
             target=_sweep, args=(server.store, config.sweep_seconds or 1.0, stopping), daemon=True
@@ -85,22 +85,17 @@ def serve(config: ServerConfig) -> int:
 def log_started(server: Server) -> None:
     """The ``event=started`` line: where the server listens and every limit it enforces."""
     c = server.config
-    properties = " ".join(f"{k}={_logfmt(v)}" for k, v in sorted(server.store.properties.items()))
+    properties = " ".join(f"{k}={logfmt(v)}" for k, v in sorted(server.store.properties.items()))
     log.info(
         "event=started version=%s listen=%s backend=%s %s workers=%d "
         "max_concurrent_rpcs=%d max_inflight_response_bytes=%d receive_timeout_seconds=%g "
         "max_content_bytes=%d max_message_bytes=%d max_batch_items=%d "
         "total_bytes=%d session_bytes=%d session_entries=%d session_ttl_seconds=%g",
-        __version__, _logfmt(server.address), server.store.backend, properties, c.workers,
+        __version__, logfmt(server.address), server.store.backend, properties, c.workers,
         c.max_concurrent_rpcs, c.max_inflight_response_bytes, c.receive_timeout_seconds,
         c.max_content_bytes, c.max_message_bytes, c.max_batch_items,
         c.total_bytes, c.session_bytes, c.session_entries, c.session_ttl_seconds,
     )  # fmt: skip
-
-
-def _logfmt(value: str) -> str:
-    """A logfmt value: bare, or quoted when it has spaces or quotes."""
-    return value if value and not any(c in value for c in ' "=') else json.dumps(value)
 
 
 def _sweep(store: Store, every: float, stopping: threading.Event) -> None:
