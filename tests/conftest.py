@@ -10,6 +10,8 @@ import pytest
 from contextstore.client import ContextStoreClient
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
+from contextstore.server.store.base import Store
+from contextstore.server.wiring import build_server
 
 pytest_plugins = ["redis_fixtures"]  # real redis-server processes: tests/redis_fixtures.py
 
@@ -20,19 +22,30 @@ StartServer = Callable[..., Server]
 
 
 @pytest.fixture
-def start_server() -> Iterator[StartServer]:
-    """Start servers with config overrides; all are stopped after the test."""
-    started: list[Server] = []
+def started() -> Iterator[Callable[[Server], Server]]:
+    """Start ready-made servers; all are stopped after the test."""
+    servers: list[Server] = []
 
-    def start(**overrides: object) -> Server:
-        server = Server(dataclasses.replace(TEST_CONFIG, **overrides))  # type: ignore[arg-type]
+    def start(server: Server) -> Server:
         server.start()
-        started.append(server)
+        servers.append(server)
         return server
 
     yield start
-    for server in started:
+    for server in servers:
         server.stop(grace=0)
+
+
+@pytest.fixture
+def start_server(started: Callable[[Server], Server]) -> StartServer:
+    """Start servers as ``serve`` builds them (wiring: TLS, auth, metrics when asked) from
+    ``TEST_CONFIG`` with overrides, over ``store`` if given; all are stopped after the test."""
+
+    def start(store: Store | None = None, **overrides: object) -> Server:
+        config = dataclasses.replace(TEST_CONFIG, **overrides)  # type: ignore[arg-type]
+        return started(build_server(config, store=store))
+
+    return start
 
 
 @pytest.fixture

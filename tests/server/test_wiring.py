@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -27,17 +27,8 @@ CONFIG = ServerConfig(listen="127.0.0.1:0", grace_seconds=0)
 
 
 @pytest.fixture
-def start() -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
-    def run(server: Server) -> Server:
-        server.start()
-        started.append(server)
-        return server
-
-    yield run
-    for server in started:
-        server.stop(grace=0)
+def start(started: Callable[[Server], Server]) -> Callable[[Server], Server]:
+    return started
 
 
 def test_backends_come_from_the_registry() -> None:

@@ -28,20 +28,18 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 
 from contextstore.server.admission import Admission, Call
 from contextstore.server.config import ServerConfig
+from contextstore.server.handlers import Behavior, BuiltHandlers, Handler
 from contextstore.server.ratelog import RateLimitedLog
 from contextstore.server.watchdog import Watchdog
 from contextstore.units import MiB
 
 log = logging.getLogger("contextstore.server")
-
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
-Behavior = Callable[..., Any]
 
 
 class Unparseable:
@@ -53,7 +51,6 @@ class Unparseable:
         self.error = error
 
 
-MAX_BUILT_HANDLERS = 1024
 _NOTHING = object()  # the stream ended before a message
 
 
@@ -94,7 +91,7 @@ class CallGuard(grpc.ServerInterceptor):
         self._tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
         for _ in range(config.workers):
             self._tokens.put(None)
-        self._built: dict[tuple[str, Handler], tuple[Handler, Handler]] = {}
+        self._built = BuiltHandlers(self._handlers)
         self._busy = RateLimitedLog(log, "calls_refused", timer=timer)
         self._unparseable = RateLimitedLog(log, "requests_unparseable", timer=timer)
 
@@ -118,23 +115,17 @@ class CallGuard(grpc.ServerInterceptor):
         if handler is None:  # grpcio answers UNIMPLEMENTED itself
             return None
         method: str = handler_call_details.method
-        guarded, refusal = self._handlers(method, handler)
+        guarded, refusal = self._built.get(method, handler)
         return guarded if self.admission.admit() else refusal
 
     def _handlers(self, method: str, handler: Handler) -> tuple[Handler, Handler]:
-        """The guarded and the refusing form of ``handler``, built once per handler."""
-        key = (method, handler)
-        found = self._built.get(key)
-        if found is None:
-            if len(self._built) >= MAX_BUILT_HANDLERS:  # inner interceptors made new ones
-                self._built.clear()
-            # A unary response is serialized by the guard (to count its bytes).
-            serializer = handler.response_serializer
-            if not (handler.request_streaming or handler.response_streaming):
-                serializer = None
-            guarded = _wrap(handler, self._guarded(handler, method), serializer)
-            found = self._built[key] = (guarded, self._refusal(handler, method))
-        return found
+        """The guarded and the refusing form of ``handler``."""
+        # A unary response is serialized by the guard (to count its bytes).
+        serializer = handler.response_serializer
+        if not (handler.request_streaming or handler.response_streaming):
+            serializer = None
+        guarded = _wrap(handler, self._guarded(handler, method), serializer)
+        return guarded, self._refusal(handler, method)
 
     # -- refusal ---------------------------------------------------------------
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -25,17 +25,8 @@ CACHE_FILE = "/contextstore.v1.ContextStoreService/CacheFile"
 
 
 @pytest.fixture
-def start() -> Iterator[Callable[[Server], Server]]:
-    started: list[Server] = []
-
-    def run(server: Server) -> Server:
-        server.start()
-        started.append(server)
-        return server
-
-    yield run
-    for server in started:
-        server.stop(grace=0)
+def start(started: Callable[[Server], Server]) -> Callable[[Server], Server]:
+    return started
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str]]:

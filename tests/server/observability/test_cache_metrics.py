@@ -3,9 +3,9 @@ calls and errors, auth refusals; and no label ever holds a session id or a path.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -17,7 +17,6 @@ from contextstore.server.config import ServerConfig
 from contextstore.server.errors import BackendUnavailable
 from contextstore.server.store.base import CachedFile, FileMetadata, FileWrite, Namespace, Stats
 from contextstore.server.store.memory import StripedStore
-from contextstore.server.wiring import build_server
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
@@ -25,18 +24,9 @@ CONFIG = ServerConfig(listen="127.0.0.1:0", metrics_listen="127.0.0.1:0", grace_
 
 
 @pytest.fixture
-def start() -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
-    def run(store: StripedStore | None = None, **overrides: object) -> Server:
-        server = build_server(dataclasses.replace(CONFIG, **overrides), store=store)  # type: ignore[arg-type]
-        server.start()
-        started.append(server)
-        return server
-
-    yield run
-    for server in started:
-        server.stop(grace=0)
+def start(start_server: Callable[..., Server]) -> Callable[..., Server]:
+    """Servers with metrics on (on a free port), and ``overrides``."""
+    return functools.partial(start_server, metrics_listen=CONFIG.metrics_listen)
 
 
 def _hits(samples: Samples, method: str) -> tuple[float, float]:

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -20,7 +21,6 @@ from support import BlockingStore
 from contextstore.client import ContextStoreClient, InvalidArgument, ResourceExhausted
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
-from contextstore.server.store.base import Store
 from contextstore.server.store.memory import StripedStore
 from contextstore.server.wiring import build_server, outer_interceptors
 
@@ -28,19 +28,9 @@ CONFIG = ServerConfig(listen="127.0.0.1:0", metrics_listen="127.0.0.1:0", grace_
 
 
 @pytest.fixture
-def start() -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
-    def run(store: Store | None = None, **overrides: object) -> Server:
-        config = dataclasses.replace(CONFIG, **overrides)  # type: ignore[arg-type]
-        server = build_server(config, store=store)
-        server.start()
-        started.append(server)
-        return server
-
-    yield run
-    for server in started:
-        server.stop(grace=0)
+def start(start_server: Callable[..., Server]) -> Callable[..., Server]:
+    """Servers with metrics on (on a free port), and ``overrides``."""
+    return functools.partial(start_server, metrics_listen=CONFIG.metrics_listen)
 
 
 def test_each_call_is_counted_once_with_its_code(start: Callable[..., Server]) -> None:

@@ -13,7 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -24,7 +24,7 @@ from support import clean_env, console_script
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 from contextstore.server.security import tls
-from contextstore.server.wiring import build_server, credentials
+from contextstore.server.wiring import credentials
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
@@ -71,26 +71,18 @@ def served(tmp_path: Path, pki: Pki) -> Served:
 
 
 @pytest.fixture
-def start_tls(served: Served) -> Iterator[StartTls]:
+def start_tls(served: Served, start_server: Callable[..., Server]) -> StartTls:
     """Start servers wired from the config, TLS from ``served``; all stopped after the test."""
-    started: list[Server] = []
 
     def start(*, mtls: bool = False, **overrides: object) -> Server:
-        config = dataclasses.replace(
-            CONFIG,
+        return start_server(
             tls_cert=str(served.cert),
             tls_key=str(served.key),
             tls_client_ca=str(served.client_ca) if mtls else "",
-            **overrides,  # type: ignore[arg-type]
+            **overrides,
         )
-        server = build_server(config)
-        server.start()
-        started.append(server)
-        return server
 
-    yield start
-    for server in started:
-        server.stop(grace=0)
+    return start
 
 
 def connect(server: Server, ca: bytes | None, client: KeyPair | None = None) -> grpc.Channel:

@@ -14,20 +14,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 
 from contextstore.server.callinfo import CURRENT, CallInfo
+from contextstore.server.handlers import Behavior, BuiltHandlers, Handler, same_shape
 from contextstore.server.observability.logs import AccessLog
 from contextstore.server.observability.metrics import GrpcMetrics, Method
-
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-Behavior = Callable[..., Any]
-
-# Handlers are built once per (method, handler); inner interceptors that make a
-# new handler per call would otherwise grow the table without bound.
-MAX_BUILT_HANDLERS = 1024
 
 
 class Observer(grpc.ServerInterceptor):
@@ -43,7 +37,7 @@ class Observer(grpc.ServerInterceptor):
         self._metrics = metrics
         self._access = access
         self._clock = clock
-        self._built: dict[tuple[str, Handler], Handler] = {}
+        self._built = BuiltHandlers(self._wrap)
 
     def intercept_service(
         self,
@@ -53,14 +47,7 @@ class Observer(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None:  # no such method: grpcio answers UNIMPLEMENTED, unlabelled
             return None
-        method: str = handler_call_details.method
-        key = (method, handler)
-        found = self._built.get(key)
-        if found is None:
-            if len(self._built) >= MAX_BUILT_HANDLERS:
-                self._built.clear()
-            found = self._built[key] = self._wrap(method, handler)
-        return found
+        return self._built.get(handler_call_details.method, handler)
 
     def _wrap(self, method: str, handler: Handler) -> Handler:
         metered = None
@@ -72,21 +59,16 @@ class Observer(grpc.ServerInterceptor):
         deserializer = handler.request_deserializer
         if metered is not None:
             deserializer = _counting(deserializer, metered)
-        serializer = handler.response_serializer
         streaming_requests = handler.request_streaming
         if handler.response_streaming:
             inner = handler.stream_stream if streaming_requests else handler.unary_stream
             assert inner is not None
             behavior = call.streaming(inner, streaming_requests)
-            if streaming_requests:
-                return grpc.stream_stream_rpc_method_handler(behavior, deserializer, serializer)
-            return grpc.unary_stream_rpc_method_handler(behavior, deserializer, serializer)
-        inner = handler.stream_unary if streaming_requests else handler.unary_unary
-        assert inner is not None
-        behavior = call.unary(inner, streaming_requests)
-        if streaming_requests:
-            return grpc.stream_unary_rpc_method_handler(behavior, deserializer, serializer)
-        return grpc.unary_unary_rpc_method_handler(behavior, deserializer, serializer)
+        else:
+            inner = handler.stream_unary if streaming_requests else handler.unary_unary
+            assert inner is not None
+            behavior = call.unary(inner, streaming_requests)
+        return same_shape(handler, behavior, deserializer=deserializer)
 
 
 def _counting(deserializer: Callable[[bytes], Any] | None, metered: Method) -> Any:

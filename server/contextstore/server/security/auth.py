@@ -18,17 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeAlias
+from typing import Any, NoReturn
 
 import grpc
 
 from contextstore.server import callinfo
 from contextstore.server.errors import quote
+from contextstore.server.handlers import Behavior, BuiltHandlers, Handler, same_shape
 from contextstore.server.security.identities import Identities, Identity, Role, TokenFile
 from contextstore.v1 import context_store_pb2 as pb
 
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
-Behavior = Callable[..., Any]
 OnRefused = Callable[[grpc.StatusCode], None]
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["ContextStoreService"]
@@ -222,9 +221,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
     ) -> None:
         self._identities = identities.current if isinstance(identities, TokenFile) else identities
         self._on_refused = on_refused
-        self._rules = rules
-        # Built once per (method, handler): the guard caches its wrappers by handler.
-        self._built: dict[tuple[str, Handler], Handler] = {}
+        self._built = BuiltHandlers(
+            lambda method, handler: self._wrap(rule_for(method, rules), handler)
+        )
 
     def intercept_service(
         self,
@@ -234,12 +233,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        method: str = handler_call_details.method
-        key = (method, handler)
-        built = self._built.get(key)
-        if built is None:
-            built = self._built[key] = self._wrap(rule_for(method, self._rules), handler)
-        return built
+        return self._built.get(handler_call_details.method, handler)
 
     # -- per call ------------------------------------------------------------------
 
@@ -271,7 +265,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             behavior = self._unary_stream(rule, handler)
         else:
             behavior = self._unary_unary(rule, handler)
-        return _same_shape(handler, behavior)
+        return same_shape(handler, behavior)
 
     def _unary_unary(self, rule: Rule, handler: Handler) -> Behavior:
         inner = handler.unary_unary
@@ -320,15 +314,3 @@ class AuthInterceptor(grpc.ServerInterceptor):
 def _session(rule: Rule, request: Any) -> str | None:
     """The namespace a request names ("" = global), or None for a method without one."""
     return str(request.session_id) if rule.namespaced else None
-
-
-def _same_shape(handler: Handler, behavior: Behavior) -> Handler:
-    """A handler like ``handler`` (kind, (de)serializers) running ``behavior``."""
-    make = {
-        (False, False): grpc.unary_unary_rpc_method_handler,
-        (False, True): grpc.unary_stream_rpc_method_handler,
-        (True, False): grpc.stream_unary_rpc_method_handler,
-        (True, True): grpc.stream_stream_rpc_method_handler,
-    }[(handler.request_streaming, handler.response_streaming)]
-    made: Handler = make(behavior, handler.request_deserializer, handler.response_serializer)
-    return made
