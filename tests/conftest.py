@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from certs import Pki
 
 from contextstore.client import ContextStoreClient
 from contextstore.server.app import Server
@@ -19,6 +21,12 @@ pytest_plugins = ["redis_fixtures"]  # real redis-server processes: tests/redis_
 TEST_CONFIG = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, max_content_bytes=1 << 20)
 
 StartServer = Callable[..., Server]
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    """A test CA with a server certificate for localhost and 127.0.0.1 (``tests/certs.py``)."""
+    return Pki.make(tmp_path / "pki")
 
 
 @pytest.fixture

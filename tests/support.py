@@ -14,7 +14,8 @@ from typing import Generic, TypeAlias, TypeVar
 import pytest
 
 from contextstore.server.app import Server
-from contextstore.server.store.base import CachedFile, Namespace
+from contextstore.server.errors import BackendUnavailable
+from contextstore.server.store.base import CachedFile, FileMetadata, FileWrite, Namespace, Stats
 from contextstore.server.store.memory import StripedStore
 
 T = TypeVar("T", int, float)
@@ -38,6 +39,36 @@ FakeClock: TypeAlias = Fake[float]
 FakeWall: TypeAlias = Fake[int]
 
 HOLD_SECONDS = 60.0  # a held call gives up after this, so no test can hang on it
+
+
+class FlakyStore(StripedStore):
+    """The memory backend under another name (so metrics time it, as a remote one),
+    behind a switch that makes it unreachable: ``down.set()``."""
+
+    backend = "flaky"
+
+    def __init__(self) -> None:
+        super().__init__(stripes=2)
+        self.down = threading.Event()
+
+    def _reach(self) -> None:
+        if self.down.is_set():
+            raise BackendUnavailable(self.backend, "connection refused")
+
+    def check(self) -> None:
+        self._reach()
+
+    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+        self._reach()
+        return super().get_file(ns, path)
+
+    def cache_file(self, ns: Namespace, write: FileWrite) -> FileMetadata:
+        self._reach()
+        return super().cache_file(ns, write)
+
+    def store_stats(self) -> Stats:
+        self._reach()
+        return super().store_stats()
 
 
 class BlockingStore(StripedStore):

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from client.secure_servers import pki, secure
+from client.secure_servers import secure
 
-__all__ = ["pki", "secure"]  # TLS servers and their certificates: client/secure_servers.py
+__all__ = ["secure"]  # TLS servers: client/secure_servers.py (their certificates: conftest pki)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from cli.cli_support import Cli
-from client.secure_servers import pki, secure
+from client.secure_servers import secure
 
 from contextstore.server.app import Server
 
@@ -25,4 +25,4 @@ def dead_target() -> Iterator[str]:
         yield f"127.0.0.1:{sock.getsockname()[1]}"
 
 
-__all__ = ["pki", "secure"]  # TLS servers and their certificates: client/secure_servers.py
+__all__ = ["secure"]  # TLS servers: client/secure_servers.py (their certificates: conftest pki)

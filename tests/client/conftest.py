@@ -6,7 +6,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from client.secure_servers import pki, secure
+from client.secure_servers import secure
 from support import BlockingStore
 
 from contextstore.server.app import Server
@@ -61,4 +61,4 @@ def dead_address() -> str:
     return f"127.0.0.1:{port}"
 
 
-__all__ = ["pki", "secure"]  # TLS servers and their certificates: client/secure_servers.py
+__all__ = ["secure"]  # TLS servers: client/secure_servers.py (their certificates: conftest pki)

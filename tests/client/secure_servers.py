@@ -138,11 +138,6 @@ def secure_servers() -> Iterator[Callable[..., Server]]:
 
 
 @pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return Pki.make(tmp_path / "pki")
-
-
-@pytest.fixture
 def secure() -> Iterator[Callable[..., Server]]:
     with secure_servers() as start:
         yield start

@@ -32,11 +32,6 @@ CASE = {
 
 
 @pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return Pki.make(tmp_path / "pki")
-
-
-@pytest.fixture
 def secure() -> Iterator[Callable[..., Server]]:
     with secure_servers() as start:
         yield start

@@ -5,7 +5,6 @@ UNAVAILABLE and the health service as NOT_SERVING."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,13 +12,11 @@ import grpc
 import pytest
 import trustme
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from support import FlakyStore
 
 from contextstore.client import ContextStoreClient, Unavailable
 from contextstore.server.app import SERVICE_NAME, Server
 from contextstore.server.config import ServerConfig
-from contextstore.server.errors import BackendUnavailable
-from contextstore.server.store.base import CachedFile, FileMetadata, FileWrite, Namespace
-from contextstore.server.store.memory import StripedStore
 from contextstore.server.store.registry import BACKENDS, open_store
 from contextstore.server.wiring import build_server, credentials, interceptors
 
@@ -92,31 +89,6 @@ def test_server_credentials_serve_tls(start: Callable[..., Server]) -> None:
 
 
 # -- a backend that goes away ------------------------------------------------------
-
-
-class FlakyStore(StripedStore):
-    """The memory backend, behind a switch that makes it unreachable."""
-
-    backend = "flaky"
-
-    def __init__(self) -> None:
-        super().__init__(stripes=2)
-        self.down = threading.Event()
-
-    def _reach(self) -> None:
-        if self.down.is_set():
-            raise BackendUnavailable(self.backend, "connection refused")
-
-    def check(self) -> None:
-        self._reach()
-
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
-        self._reach()
-        return super().get_file(ns, path)
-
-    def cache_file(self, ns: Namespace, write: FileWrite) -> FileMetadata:
-        self._reach()
-        return super().cache_file(ns, write)
 
 
 def _health(address: str, service: str = "") -> Any:

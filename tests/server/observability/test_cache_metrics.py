@@ -4,19 +4,16 @@ calls and errors, auth refusals; and no label ever holds a session id or a path.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 
 import grpc
 import pytest
 from server.observability.scrape import Samples, scrape, value
+from support import FlakyStore
 
 from contextstore.client import ContextStoreClient
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
-from contextstore.server.errors import BackendUnavailable
-from contextstore.server.store.base import CachedFile, FileMetadata, FileWrite, Namespace, Stats
-from contextstore.server.store.memory import StripedStore
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
@@ -77,32 +74,6 @@ def test_live_counts_are_read_at_scrape_time(start: Callable[..., Server]) -> No
         value(after, "contextstore_evictions_total") - value(before, "contextstore_evictions_total")
         == 1
     )
-
-
-class FlakyStore(StripedStore):
-    """The memory backend under another name (so it is timed), behind an off switch."""
-
-    backend = "flaky"
-
-    def __init__(self) -> None:
-        super().__init__(stripes=2)
-        self.down = threading.Event()
-
-    def _reach(self) -> None:
-        if self.down.is_set():
-            raise BackendUnavailable(self.backend, "connection refused")
-
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
-        self._reach()
-        return super().get_file(ns, path)
-
-    def cache_file(self, ns: Namespace, write: FileWrite) -> FileMetadata:
-        self._reach()
-        return super().cache_file(ns, write)
-
-    def store_stats(self) -> Stats:
-        self._reach()
-        return super().store_stats()
 
 
 def test_backend_calls_are_timed_and_their_errors_counted(start: Callable[..., Server]) -> None:

@@ -34,11 +34,6 @@ OK = "OK"
 
 
 @pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return Pki.make(tmp_path / "ca")
-
-
-@pytest.fixture
 def other(tmp_path: Path) -> Pki:
     """An unrelated CA: nothing it signed is trusted by a server or client of ``pki``."""
     return Pki.make(tmp_path / "other", "other")
