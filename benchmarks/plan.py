@@ -84,10 +84,10 @@ def plan(p: Plan) -> list[tuple[str, Step]]:
         ("6", lambda _: latency.latency_under_load(s.latency)),
         ("7", lambda _: agreement.bench_vs_ghz(s.agreement, protoset=p.protoset)),
         ("R1", lambda _: service.redis_get_file(s.service, get_file())),
-        ("S1", lambda _: service.secured_get_file(s.service, get_file())),
         ("R2", lambda _: service.redis_batch(batch())),
         ("R3", lambda _: _redis_clear_cost(s.clears)),
         ("R4", lambda _: redis_store.memory_per_file(files=s.redis_files)),
+        ("S1", lambda _: service.secured_get_file(s.service, get_file())),
     ]
 
 

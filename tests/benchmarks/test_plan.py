@@ -80,3 +80,14 @@ def test_a_redis_figure_alone_measures_only_its_two_sides(
 
     assert figure.key == "R1" and figure.ratio == 1.0
     assert made == [("get_file", frozenset({service.MEMORY, service.REDIS}))]
+
+
+def test_the_secured_figure_shares_figure_1s_getfile_rounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = _recorded(monkeypatch)
+
+    figures = _run(Plan(quick=True, protoset=Path("p"), only=["1", "S1"]))
+
+    assert [f.key for f in figures] == ["1", "S1"]
+    assert made == [("get_file", frozenset({service.MEMORY, service.NOOP, service.SECURED}))]
