@@ -170,9 +170,8 @@ def test_the_bearer_scheme_is_case_insensitive(secured: StartSecured) -> None:
 
 
 def test_a_client_certificate_selects_its_identity_by_cn_or_san(
-    secured: StartSecured, tmp_path: Path
+    secured: StartSecured, pki: Pki
 ) -> None:
-    pki = Pki.make(tmp_path / "pki")
     s = secured(pki=pki)
     san_only = pki.issue("san.example", common_name="someone-else", stem="san")
     san_channel = grpc.secure_channel(
@@ -194,9 +193,8 @@ def test_a_client_certificate_selects_its_identity_by_cn_or_san(
 
 
 def test_an_unknown_token_is_unauthenticated_even_beside_a_valid_certificate(
-    secured: StartSecured, tmp_path: Path
+    secured: StartSecured, pki: Pki
 ) -> None:
-    pki = Pki.make(tmp_path / "pki")
     s = secured(pki=pki)
 
     with mtls(pki, s.server, "agent-7") as agent:
@@ -213,9 +211,8 @@ def test_an_unknown_token_is_unauthenticated_even_beside_a_valid_certificate(
 
 
 def test_a_known_token_beside_a_certificate_selects_the_tokens_identity(
-    secured: StartSecured, tmp_path: Path
+    secured: StartSecured, pki: Pki
 ) -> None:
-    pki = Pki.make(tmp_path / "pki")
     s = secured(pki=pki)
 
     with mtls(pki, s.server, "agent-7") as agent:  # agent-7 may write; reader may not
@@ -228,9 +225,8 @@ def test_a_known_token_beside_a_certificate_selects_the_tokens_identity(
 
 
 def test_a_certificate_no_identity_names_is_unauthenticated(
-    secured: StartSecured, tmp_path: Path
+    secured: StartSecured, pki: Pki
 ) -> None:
-    pki = Pki.make(tmp_path / "pki")
     s = secured(pki=pki)
 
     with mtls(pki, s.server, "agent-8") as stranger, pytest.raises(grpc.RpcError) as raised:
