@@ -15,8 +15,9 @@ import pytest
 
 from contextstore.server.app import Server
 from contextstore.server.errors import BackendUnavailable
-from contextstore.server.store.base import CachedFile, FileMetadata, FileWrite, Namespace, Stats
+from contextstore.server.store.base import FileMetadata, FileWrite, Namespace, Stats
 from contextstore.server.store.memory import StripedStore
+from contextstore.server.wire import WireFile
 
 T = TypeVar("T", int, float)
 
@@ -58,9 +59,9 @@ class FlakyStore(StripedStore):
     def check(self) -> None:
         self._reach()
 
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+    def get_file_wire(self, ns: Namespace, path: str) -> WireFile | None:
         self._reach()
-        return super().get_file(ns, path)
+        return super().get_file_wire(ns, path)
 
     def cache_file(self, ns: Namespace, write: FileWrite) -> FileMetadata:
         self._reach()
@@ -83,11 +84,11 @@ class BlockingStore(StripedStore):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+    def get_file_wire(self, ns: Namespace, path: str) -> WireFile | None:
         if self.only is None or path == self.only:
             self.entered.set()
             assert self.release.wait(HOLD_SECONDS), "never released"
-        return super().get_file(ns, path)
+        return super().get_file_wire(ns, path)
 
 
 def console_script() -> str:

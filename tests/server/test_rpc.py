@@ -22,8 +22,9 @@ from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
 from contextstore.server.errors import ContextStoreError, FieldViolation, InvalidArgument
 from contextstore.server.rpc import STATUS, rpc, to_status
-from contextstore.server.store.base import CachedFile, Namespace
+from contextstore.server.store.base import Namespace
 from contextstore.server.store.memory import StripedStore
+from contextstore.server.wire import WireFile
 from contextstore.v1 import context_store_pb2 as pb
 
 
@@ -140,7 +141,7 @@ def test_a_short_status_is_untouched() -> None:
 class BrokenStore(StripedStore):
     """A store with a bug: every ``get_file`` raises."""
 
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+    def get_file_wire(self, ns: Namespace, path: str) -> WireFile | None:
         raise RuntimeError("a bug of ours: secret detail")
 
 

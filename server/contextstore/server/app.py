@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from contextstore.server import service
 from contextstore.server.config import ServerConfig
 from contextstore.server.guard import CallGuard
 from contextstore.server.health import BackendHealth
@@ -26,7 +27,6 @@ from contextstore.server.service import ContextStoreServicer
 from contextstore.server.store.base import Store
 from contextstore.server.store.registry import open_store
 from contextstore.v1 import context_store_pb2 as pb
-from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
     from contextstore.server.observability.metrics import Metrics
@@ -89,7 +89,7 @@ class Server:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        pb_grpc.add_ContextStoreServiceServicer_to_server(self._servicer, server)
+        service.add_to_server(self._servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server

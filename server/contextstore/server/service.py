@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from contextstore.server import __version__
+from contextstore.server import __version__, wire
 from contextstore.server.config import (
     MAX_ANALYSIS_TYPE_BYTES,
     MAX_PATH_BYTES,
@@ -18,10 +19,10 @@ from contextstore.server.config import (
 )
 from contextstore.server.errors import NotFound, QuotaExceeded, quote
 from contextstore.server.rpc import ErrorHook, rpc
-from contextstore.server.store.base import CachedFile, FileMetadata, Removed, Stats, Store
+from contextstore.server.store.base import FileMetadata, Removed, Stats, Store
 from contextstore.server.validation import Checks, namespace_and_path
+from contextstore.server.wire import WireFile
 from contextstore.v1 import context_store_pb2 as pb
-from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 
 def _timestamp(ns: int) -> timestamp_pb2.Timestamp:
@@ -50,23 +51,12 @@ def _fill_metadata(out: pb.FileMetadata, meta: FileMetadata) -> None:
         out.labels.update(meta.labels)
 
 
-def _file_results(paths: list[str], found: list[CachedFile | None]) -> pb.BatchGetFilesResponse:
-    response = pb.BatchGetFilesResponse()
-    add = response.files.add
-    for path, file in zip(paths, found, strict=True):
-        if file is None:
-            add(path=path, found=False)
-        else:
-            _fill_metadata(add(path=path, found=True, content=file.content).metadata, file.metadata)
-    return response
-
-
-def _lower_bound_size(paths: list[str], found: list[CachedFile | None]) -> int:
+def _lower_bound_size(paths: list[str], found: list[WireFile | None]) -> int:
     """A lower bound of a batch response's encoded size: its payloads and names."""
     size = sum(len(p) for p in paths)
-    for file in found:
+    for path, file in zip(paths, found, strict=True):
         if file is not None:
-            size += len(file.content) + len(file.metadata.path)
+            size += len(file.content) + len(path) + len(file.tail)
     return size
 
 
@@ -74,8 +64,13 @@ def _removed(removed: Removed) -> dict[str, int]:
     return {"files_removed": removed.files, "analyses_removed": removed.analyses}
 
 
-class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
-    """Serves ``contextstore.v1.ContextStoreService`` over a ``Store``."""
+class ContextStoreServicer:
+    """Serves ``contextstore.v1.ContextStoreService`` over a ``Store``.
+
+    Methods return messages, or their encoding as ``bytes`` where a read
+    composes it (``wire``); ``add_to_server`` registers serializers that take
+    either.
+    """
 
     def __init__(self, store: Store, config: ServerConfig) -> None:
         self._store = store
@@ -92,14 +87,13 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         return response
 
     @rpc
-    def GetFile(self, request: pb.GetFileRequest, context: Any) -> pb.GetFileResponse:
+    def GetFile(self, request: pb.GetFileRequest, context: Any) -> bytes:
+        """An encoded ``GetFileResponse``, composed from the entry's encoded parts (``wire``)."""
         ns, path = namespace_and_path(request, self._config)
-        found = self._store.get_file(ns, path)
+        found = self._store.get_file_wire(ns, path)
         if found is None:
             raise NotFound(f"no file {quote(path)} in {_where(ns)}")
-        response = pb.GetFileResponse(content=found.content)
-        _fill_metadata(response.metadata, found.metadata)
-        return response
+        return wire.get_file_response(path, found.content, found.tail)
 
     @rpc
     def GetMetadata(self, request: pb.GetMetadataRequest, context: Any) -> pb.GetMetadataResponse:
@@ -165,17 +159,16 @@ class ContextStoreServicer(pb_grpc.ContextStoreServiceServicer):
         return pb.ClearSessionResponse(**_removed(removed))
 
     @rpc
-    def BatchGetFiles(
-        self, request: pb.BatchGetFilesRequest, context: Any
-    ) -> pb.BatchGetFilesResponse:
+    def BatchGetFiles(self, request: pb.BatchGetFilesRequest, context: Any) -> bytes:
+        """An encoded ``BatchGetFilesResponse``, composed from the entries' encoded parts."""
         with Checks(self._config) as check:
             ns, paths = check.namespace(request), check.paths(request.paths)
-        found = self._store.batch_get_files(ns, paths)
+        found = self._store.batch_get_files_wire(ns, paths)
         # Check before building: copying 1000 large contents into a response
         # only to refuse it would cost the memory the limit exists to save.
         self._check_response_size(_lower_bound_size(paths, found))
-        response = _file_results(paths, found)
-        self._check_response_size(response.ByteSize())
+        response = wire.batch_response(paths, found)
+        self._check_response_size(len(response))
         return response
 
     def _check_response_size(self, size: int) -> None:
@@ -261,3 +254,42 @@ def _fill_stats(out: pb.GetStatsResponse | pb.GetStoreStatsResponse, stats: Stat
 
 def _where(ns: str | None) -> str:
     return "the global namespace" if ns is None else f"session {quote(ns)}"
+
+
+SERVICE = pb.DESCRIPTOR.services_by_name["ContextStoreService"]
+
+
+def _serialize(response: Any) -> bytes:
+    # Reads answer with their response already encoded; everything else with a message.
+    if type(response) is bytes:
+        return response
+    data: bytes = response.SerializeToString()
+    return data
+
+
+def method_handlers(servicer: ContextStoreServicer) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+    """A handler for each RPC of the contract, by name.
+
+    As the generated registration builds them, but with a serializer that
+    passes encoded responses through.
+    """
+    handlers = {}
+    for method in SERVICE.methods:
+        if method.client_streaming or method.server_streaming:
+            raise NotImplementedError(f"{method.name} streams; register it by its shape")
+        request = getattr(pb, method.input_type.name)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=request.FromString,
+            response_serializer=_serialize,
+        )
+    return handlers
+
+
+def add_to_server(servicer: ContextStoreServicer, server: grpc.Server) -> None:
+    """Serve ``servicer`` on ``server``: the generated ``add_..._to_server``, our handlers."""
+    handlers = method_handlers(servicer)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(SERVICE.full_name, handlers)

@@ -19,7 +19,6 @@ from contextstore.server.errors import BackendUnavailable
 from contextstore.server.observability.metrics import LATENCY_BUCKETS
 from contextstore.server.store.base import (
     CachedAnalysis,
-    CachedFile,
     FileMetadata,
     FileWrite,
     Namespace,
@@ -27,6 +26,7 @@ from contextstore.server.store.base import (
     Stats,
     Store,
 )
+from contextstore.server.wire import WireFile
 
 T = TypeVar("T")
 READ_RPCS = ("GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles")
@@ -82,8 +82,8 @@ class MeteredStore(Store):
     def cache_file(self, ns: Namespace, write: FileWrite) -> FileMetadata:
         return self._run("cache_file", self.inner.cache_file, ns, write)
 
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
-        found = self._run("get_file", self.inner.get_file, ns, path)
+    def get_file_wire(self, ns: Namespace, path: str) -> WireFile | None:
+        found = self._run("get_file", self.inner.get_file_wire, ns, path)
         self._found("GetFile", found)
         return found
 
@@ -113,8 +113,8 @@ class MeteredStore(Store):
     def clear_session(self, ns: Namespace) -> Removed:
         return self._run("clear_session", self.inner.clear_session, ns)
 
-    def batch_get_files(self, ns: Namespace, paths: Sequence[str]) -> list[CachedFile | None]:
-        found = self._run("batch_get_files", self.inner.batch_get_files, ns, paths)
+    def batch_get_files_wire(self, ns: Namespace, paths: Sequence[str]) -> list[WireFile | None]:
+        found = self._run("batch_get_files", self.inner.batch_get_files_wire, ns, paths)
         misses = found.count(None)
         if misses:
             self._miss["BatchGetFiles"].inc(misses)

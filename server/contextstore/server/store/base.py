@@ -13,7 +13,9 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
+from contextstore.server import wire
 from contextstore.server.errors import QuotaExceeded
+from contextstore.server.wire import WireFile
 
 Namespace = str | None
 """A session id, or ``None`` for the global namespace."""
@@ -128,6 +130,18 @@ def new_cached_file(content: bytes, metadata: FileMetadata) -> CachedFile:
     return file
 
 
+def decode_metadata(path: str, tail: bytes) -> FileMetadata:
+    """The ``FileMetadata`` a ``wire`` tail encodes, at ``path``."""
+    m = wire.parse_tail(tail)
+    mtime = m.mtime.seconds * 1_000_000_000 + m.mtime.nanos if m.HasField("mtime") else None
+    cached_at = m.cached_at.seconds * 1_000_000_000 + m.cached_at.nanos
+    return FileMetadata(path, m.size, m.sha256, mtime, cached_at, dict(m.labels), m.version)
+
+
+def decode_file(path: str, file: WireFile) -> CachedFile:
+    return CachedFile(file.content, decode_metadata(path, file.tail))
+
+
 def utf8_len(text: str) -> int:
     """Bytes of ``text`` in UTF-8; ASCII, nearly every path and id, needs no encoding."""
     return len(text) if text.isascii() else len(text.encode())
@@ -135,8 +149,12 @@ def utf8_len(text: str) -> int:
 
 def content_charge(path: str, content: bytes, labels: Mapping[str, str]) -> int:
     """Bytes a file counts against budgets: content, path and labels."""
-    label_bytes = sum(utf8_len(k) + utf8_len(v) for k, v in labels.items()) if labels else 0
-    return len(content) + utf8_len(path) + label_bytes
+    return len(content) + utf8_len(path) + label_charge(labels)
+
+
+def label_charge(labels: Mapping[str, str]) -> int:
+    """Bytes a file's labels count against budgets: keys and values."""
+    return sum(utf8_len(k) + utf8_len(v) for k, v in labels.items()) if labels else 0
 
 
 def file_charge(write: FileWrite) -> int:
@@ -223,7 +241,17 @@ class Store(abc.ABC):
     def cache_file(self, ns: Namespace, write: FileWrite) -> FileMetadata: ...
 
     @abc.abstractmethod
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None: ...
+    def get_file_wire(self, ns: Namespace, path: str) -> WireFile | None:
+        """A file as its content and encoded metadata (``wire``): what reads send.
+
+        The read path: a backend keeps each file's metadata encoded from its
+        write, so serving it builds no message.
+        """
+
+    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+        """``get_file_wire``, decoded: for callers that want fields, not bytes."""
+        found = self.get_file_wire(ns, path)
+        return None if found is None else decode_file(path, found)
 
     @abc.abstractmethod
     def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None: ...
@@ -249,7 +277,13 @@ class Store(abc.ABC):
     def clear_session(self, ns: Namespace) -> Removed: ...
 
     @abc.abstractmethod
-    def batch_get_files(self, ns: Namespace, paths: Sequence[str]) -> list[CachedFile | None]: ...
+    def batch_get_files_wire(self, ns: Namespace, paths: Sequence[str]) -> list[WireFile | None]:
+        """The files at ``paths`` (``None`` where missing), as one snapshot, in wire form."""
+
+    def batch_get_files(self, ns: Namespace, paths: Sequence[str]) -> list[CachedFile | None]:
+        """``batch_get_files_wire``, decoded."""
+        found = self.batch_get_files_wire(ns, paths)
+        return [None if f is None else decode_file(p, f) for p, f in zip(paths, found, strict=True)]
 
     @abc.abstractmethod
     def batch_cache_files(

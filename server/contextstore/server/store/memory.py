@@ -37,10 +37,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from contextstore.server import wire
 from contextstore.server.store.base import (
     Budgets,
     CachedAnalysis,
-    CachedFile,
     FileMetadata,
     FileWrite,
     Namespace,
@@ -52,6 +52,7 @@ from contextstore.server.store.base import (
     file_charge,
 )
 from contextstore.server.store.shard import Change, ChangeSink, Shard
+from contextstore.server.wire import WireFile
 
 
 @dataclass(slots=True)
@@ -106,6 +107,11 @@ class StripedStore(Store):
     def batch_cache_files(self, ns: Namespace, writes: Sequence[FileWrite]) -> list[FileMetadata]:
         check_fits(self._budgets, sum(file_charge(w) for w in writes), len(writes))
         digests = [hashlib.sha256(w.content).digest() for w in writes]
+        # Encoded here, unlocked; the shard adds cached_at and version (``wire``).
+        heads = [
+            wire.metadata_head(len(w.content), d, w.mtime_ns, w.labels)
+            for w, d in zip(writes, digests, strict=True)
+        ]
         i = self._stripe(ns)
         shard, ticks, versions, wall = (
             self._shards[i],
@@ -119,13 +125,13 @@ class StripedStore(Store):
             # as use of one that exists.
             self._enter(ns, i, create=bool(writes))
             metas = [
-                shard.put_file(ns, w, d, next(ticks), wall(), version=next(versions))
-                for w, d in zip(writes, digests, strict=True)
+                shard.put_file(ns, w, d, h, next(ticks), wall(), version=next(versions))
+                for w, d, h in zip(writes, digests, heads, strict=True)
             ]
         self._enforce_budgets(ns, i)
         return metas
 
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+    def get_file_wire(self, ns: Namespace, path: str) -> WireFile | None:
         i = self._stripe(ns)
         with self._locks[i]:
             self._enter(ns, i, create=False)
@@ -137,7 +143,7 @@ class StripedStore(Store):
             self._enter(ns, i, create=False)
             return self._shards[i].get_metadata(ns, path, next(self._ticks))
 
-    def batch_get_files(self, ns: Namespace, paths: Sequence[str]) -> list[CachedFile | None]:
+    def batch_get_files_wire(self, ns: Namespace, paths: Sequence[str]) -> list[WireFile | None]:
         i = self._stripe(ns)
         shard, ticks = self._shards[i], self._ticks
         with self._locks[i]:

@@ -7,10 +7,12 @@ with named fields. Their layouts are private to this module; everything else
 goes through the typed accessors below.
 
 - A file, under its ``path``: ``(content, packed)``, or ``(content, packed,
-  mtime_ns, labels)`` when it has either. ``packed`` is ``_FILE`` bytes:
-  recency tick, sha256, cached_at and version. The tick lives there because
-  malloc rounding makes it free; as an int of its own it would cost 32 bytes
-  a file.
+  label_bytes)`` when it has labels. ``packed`` is the recency tick (8 bytes)
+  followed by the file's metadata tail in wire form (``wire``): what a read
+  sends, encoded once at write time, and no larger than the fixed fields it
+  replaced. The tick lives there because malloc rounding makes it free; as an
+  int of its own it would cost 32 bytes a file. ``label_bytes`` is the labels'
+  budget charge, so that accounting never decodes the tail.
 - An analysis, under ``(path, analysis_type)``: ``(result, source_sha256,
   cached_at, tick)``, ``source_sha256`` being ``None`` when no file was there.
 """
@@ -18,47 +20,33 @@ goes through the typed accessors below.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
+from contextstore.server import wire
 from contextstore.server.store.base import (
     CachedAnalysis,
-    CachedFile,
     FileMetadata,
     analysis_charge,
-    content_charge,
-    new_cached_file,
-    new_metadata,
+    decode_metadata,
+    utf8_len,
 )
+from contextstore.server.wire import WireFile
 
 Key = str | tuple[str, str]
 """A file's ``path``, or ``(path, analysis_type)`` for an analysis: a ``str`` key is a file."""
 Record = tuple[Any, ...]
 """A file's or an analysis's record; build and read them only here."""
 
-_FILE = struct.Struct("<q32sqq")  # tick, sha256, cached_at_ns, version
-_META = struct.Struct("<32sqq")  # the same bytes past the tick
 _TICK = struct.Struct("<q")
-_NO_LABELS: Mapping[str, str] = MappingProxyType({})
+_SHA256_AT = _TICK.size + wire.SHA256_OFFSET
 
 # -- files ---------------------------------------------------------------------
 
 
-def new_file(
-    content: bytes,
-    *,
-    tick: int,
-    sha256: bytes,
-    cached_at_ns: int,
-    version: int,
-    mtime_ns: int | None,
-    labels: Mapping[str, str] | None,
-) -> Record:
-    packed = _FILE.pack(tick, sha256, cached_at_ns, version)
-    if mtime_ns is None and not labels:
-        return (content, packed)
-    return (content, packed, mtime_ns, dict(labels) if labels else None)
+def new_file(content: bytes, *, tick: int, tail: bytes, label_bytes: int) -> Record:
+    """A file record; ``tail`` from ``wire`` (digest first), ``label_bytes`` its labels' charge."""
+    packed = _TICK.pack(tick) + tail
+    return (content, packed, label_bytes) if label_bytes else (content, packed)
 
 
 def file_content(record: Record) -> bytes:
@@ -67,26 +55,18 @@ def file_content(record: Record) -> bytes:
 
 
 def file_sha256(record: Record) -> bytes:
-    sha256: bytes = _META.unpack_from(record[1], _TICK.size)[0]
+    sha256: bytes = record[1][_SHA256_AT : _SHA256_AT + 32]
     return sha256
 
 
-def file_labels(record: Record) -> Mapping[str, str]:
-    return (record[3] or _NO_LABELS) if len(record) == 4 else _NO_LABELS
+def wire_file(record: Record) -> WireFile:
+    """The file as reads send it."""
+    return WireFile(record[0], record[1][_TICK.size :])
 
 
 def file_metadata(path: str, record: Record) -> FileMetadata:
-    """The public metadata of the file record at ``path``."""
-    sha256, cached_at, version = _META.unpack_from(record[1], _TICK.size)
-    if len(record) == 4:
-        mtime, labels = record[2], record[3] or _NO_LABELS
-    else:
-        mtime, labels = None, _NO_LABELS
-    return new_metadata(path, len(record[0]), sha256, mtime, cached_at, labels, version)
-
-
-def cached_file(path: str, record: Record) -> CachedFile:
-    return new_cached_file(record[0], file_metadata(path, record))
+    """The public metadata of the file record at ``path`` (decodes the tail: not for hot paths)."""
+    return decode_metadata(path, record[1][_TICK.size :])
 
 
 # -- analyses ------------------------------------------------------------------
@@ -121,12 +101,13 @@ def with_tick(key: Key, record: Record, new_tick: int) -> Record:
     """The same record, used at ``new_tick``."""
     if isinstance(key, str):
         packed = _TICK.pack(new_tick) + record[1][_TICK.size :]
-        return (record[0], packed) if len(record) == 2 else (record[0], packed, *record[2:])
+        return (record[0], packed) if len(record) == 2 else (record[0], packed, record[2])
     return (*record[:3], new_tick)
 
 
 def charge(key: Key, record: Record) -> int:
     """Bytes an entry counts against budgets (see ``base.content_charge``)."""
     if isinstance(key, str):
-        return content_charge(key, record[0], file_labels(record))
+        labels = record[2] if len(record) == 3 else 0
+        return len(record[0]) + utf8_len(key) + labels
     return analysis_charge(key[0], key[1], record[0])

@@ -28,20 +28,26 @@ import enum
 import heapq
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
+from contextstore.server import wire
 from contextstore.server.store import records
 from contextstore.server.store.base import (
     CachedAnalysis,
-    CachedFile,
     FileMetadata,
     FileWrite,
     Namespace,
     Removed,
     Stats,
+    label_charge,
+    new_metadata,
 )
 from contextstore.server.store.records import Key, Record
+from contextstore.server.wire import WireFile
+
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
 class Change(enum.Enum):
@@ -108,25 +114,27 @@ class Shard:
         ns: Namespace,
         write: FileWrite,
         sha256: bytes,
+        head: bytes,
         tick: int,
         wall_ns: int,
         *,
         version: int,
     ) -> FileMetadata:
+        """Store ``write``; ``head`` is its ``wire.metadata_head``, encoded before locking."""
         state = self._state(ns)
         path = write.path
         self._drop_analyses_not_from(state, path, sha256)
+        cached_at = self._cached_at(wall_ns)
         record = records.new_file(
             write.content,
             tick=tick,
-            sha256=sha256,
-            cached_at_ns=self._cached_at(wall_ns),
-            version=version,
-            mtime_ns=write.mtime_ns,
-            labels=write.labels,
+            tail=head + wire.metadata_stamp(cached_at, version),
+            label_bytes=label_charge(write.labels),
         )
         self._insert(state, path, record, tick)
-        return records.file_metadata(path, record)
+        labels = write.labels or _NO_LABELS
+        size = len(write.content)
+        return new_metadata(path, size, sha256, write.mtime_ns, cached_at, labels, version)
 
     def put_analysis(
         self, ns: Namespace, path: str, analysis_type: str, result: bytes, tick: int, wall_ns: int
@@ -144,10 +152,10 @@ class Shard:
 
     # -- reads ---------------------------------------------------------------
 
-    def get_file(self, ns: Namespace, path: str, tick: int) -> CachedFile | None:
+    def get_file(self, ns: Namespace, path: str, tick: int) -> WireFile | None:
         """A file; refreshes its recency and counts a hit or a miss."""
         record = self._read(ns, path, tick)
-        return records.cached_file(path, record) if record is not None else None
+        return records.wire_file(record) if record is not None else None
 
     def get_metadata(self, ns: Namespace, path: str, tick: int) -> FileMetadata | None:
         record = self._read(ns, path, tick)

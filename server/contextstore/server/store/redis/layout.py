@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from contextstore.server import wire
 from contextstore.server.store.base import (
     CachedAnalysis,
     CachedFile,
@@ -30,6 +31,7 @@ from contextstore.server.store.base import (
     new_cached_file,
     new_metadata,
 )
+from contextstore.server.wire import WireFile
 
 BUCKETS = 1024
 
@@ -159,3 +161,11 @@ def cached_file(path: str, record: bytes) -> CachedFile:
 def cached_analysis(record: bytes) -> CachedAnalysis:
     source = _SHA if record[_ANALYSIS_HEAD - 1 : _ANALYSIS_HEAD] == b"1" else 0
     return CachedAnalysis(record[_ANALYSIS_HEAD + source :], int(record[:20]))
+
+
+def wire_file(path: str, record: bytes) -> WireFile:
+    """A file record as reads send it (``wire``)."""
+    file = cached_file(path, record)
+    m = file.metadata
+    tail = wire.metadata_tail(m.size, m.sha256, m.mtime_ns, m.cached_at_ns, m.labels, m.version)
+    return WireFile(file.content, tail)

@@ -39,7 +39,6 @@ import redis
 from contextstore.server.store.base import (
     Budgets,
     CachedAnalysis,
-    CachedFile,
     FileMetadata,
     FileWrite,
     Namespace,
@@ -58,6 +57,7 @@ from contextstore.server.store.redis.connection import (
     Settings,
     connect,
 )
+from contextstore.server.wire import WireFile
 
 
 class RedisStore(Store):
@@ -153,21 +153,21 @@ class RedisStore(Store):
             for w, digest, (at, version) in zip(writes, digests, stamps, strict=True)
         ]
 
-    def get_file(self, ns: Namespace, path: str) -> CachedFile | None:
+    def get_file_wire(self, ns: Namespace, path: str) -> WireFile | None:
         record = self._call("get", ns, b"f", path)[0]
-        return layout.cached_file(path, record) if record is not None else None
+        return layout.wire_file(path, record) if record is not None else None
 
     def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
         record = self._call("get", ns, b"m", path)[0]
         return layout.file_metadata(path, record) if record is not None else None
 
-    def batch_get_files(self, ns: Namespace, paths: Sequence[str]) -> list[CachedFile | None]:
+    def batch_get_files_wire(self, ns: Namespace, paths: Sequence[str]) -> list[WireFile | None]:
         if not paths:
             self._call("get", ns, b"f")  # still a data call: it keeps the session alive
             return []
         found = self._call("get", ns, b"f", *paths)
         return [
-            layout.cached_file(p, r) if r is not None else None
+            layout.wire_file(p, r) if r is not None else None
             for p, r in zip(paths, found, strict=True)
         ]
 

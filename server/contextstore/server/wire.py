@@ -1,0 +1,154 @@
+"""File responses in protobuf wire form, composed from parts encoded once per write.
+
+A read is the hot path: building a ``GetFileResponse`` message, filling its
+metadata and serializing 1 KiB of content again on every call cost more than
+the rest of the call. So a store keeps each file's metadata encoded when it is
+written (a *tail*: every ``FileMetadata`` field but the path), and a read
+composes its response from the content, the path and that tail by
+concatenation: a repeated field is a run of length-delimited records, and a
+message field is a tag, a length and the message's bytes.
+
+Field numbers are the contract's (``contextstore/v1/context_store.proto``);
+``tests/server/test_wire.py`` checks every function here against messages
+built and parsed by protobuf itself. Fields are written in any order the
+parser accepts (the digest first, so a store can read it at a fixed offset),
+and default values are left out as protobuf does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from contextstore.v1 import context_store_pb2 as pb
+
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
+
+# Tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
+_LEN_1, _LEN_2, _LEN_3, _LEN_4 = b"\x0a", b"\x12", b"\x1a", b"\x22"
+_FOUND = b"\x10\x01"  # FileResult.found = true
+_SIZE = b"\x10"  # FileMetadata.size
+_SHA256 = b"\x1a"  # FileMetadata.sha256
+_MTIME, _CACHED_AT, _LABEL = b"\x22", b"\x2a", b"\x32"
+_VERSION = b"\x38"  # FileMetadata.version
+_NANOS = b"\x10"  # Timestamp.nanos (seconds is field 1, a varint: tag 0x08)
+
+SHA256_OFFSET = 2
+"""Where a tail's 32-byte digest starts: it is the first field, after its tag and length."""
+
+
+class WireFile(NamedTuple):
+    """A stored file as a read returns it: its content and its encoded metadata tail."""
+
+    content: bytes
+    tail: bytes
+
+
+def varint(n: int) -> bytes:
+    """``n`` as a base-128 varint; a negative int64 takes ten bytes, as protobuf writes it."""
+    if 0 <= n < 0x80:
+        return _ONE_BYTE[n]
+    if n < 0:
+        n += 1 << 64
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: bytes, data: bytes) -> bytes:
+    return tag + varint(len(data)) + data
+
+
+def _timestamp(ns: int) -> bytes:
+    # divmod floors: the normalized Timestamp (nanos in [0, 1e9)) for times before 1970 too.
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    out = b"\x08" + varint(seconds) if seconds else b""
+    return out + _NANOS + varint(nanos) if nanos else out
+
+
+def metadata_head(
+    size: int, sha256: bytes, mtime_ns: int | None, labels: Mapping[str, str] | None
+) -> bytes:
+    """The tail's part known before a write is ordered: digest, size, mtime, labels.
+
+    The digest comes first, at ``SHA256_OFFSET``, so stores read it without parsing.
+    """
+    out = [_SHA256, varint(len(sha256)), sha256]
+    if size:
+        out += (_SIZE, varint(size))
+    if mtime_ns is not None:  # present even when zero: the epoch is a time
+        out.append(_field(_MTIME, _timestamp(mtime_ns)))
+    for key, value in (labels or {}).items():
+        entry = _field(_LEN_1, key.encode()) + _field(_LEN_2, value.encode())
+        out.append(_field(_LABEL, entry))
+    return b"".join(out)
+
+
+def metadata_stamp(cached_at_ns: int, version: int) -> bytes:
+    """The tail's part a store assigns as it orders the write: cached_at and version.
+
+    Small enough to encode while holding the lock that orders writes.
+    """
+    out = _field(_CACHED_AT, _timestamp(cached_at_ns))
+    return out + _VERSION + varint(version) if version else out
+
+
+def metadata_tail(
+    size: int,
+    sha256: bytes,
+    mtime_ns: int | None,
+    cached_at_ns: int,
+    labels: Mapping[str, str] | None,
+    version: int,
+) -> bytes:
+    """Every ``FileMetadata`` field but ``path``, encoded: ``metadata_head + metadata_stamp``."""
+    return metadata_head(size, sha256, mtime_ns, labels) + metadata_stamp(cached_at_ns, version)
+
+
+def tail_sha256(tail: bytes) -> bytes:
+    """The digest a tail starts with (see ``metadata_head``)."""
+    return tail[SHA256_OFFSET : SHA256_OFFSET + 32]
+
+
+def metadata(path: str, tail: bytes) -> bytes:
+    """An encoded ``FileMetadata``: the path, then the tail."""
+    return _field(_LEN_1, path.encode()) + tail if path else tail
+
+
+def get_file_response(path: str, content: bytes, tail: bytes) -> bytes:
+    """An encoded ``GetFileResponse``: content (1), metadata (2)."""
+    meta = metadata(path, tail)
+    head = _LEN_1 + varint(len(content)) if content else b""
+    return b"".join((head, content, _LEN_2, varint(len(meta)), meta))
+
+
+def metadata_response(path: str, tail: bytes) -> bytes:
+    """An encoded message whose field 1 is the ``FileMetadata`` (``GetMetadataResponse``)."""
+    return _field(_LEN_1, metadata(path, tail))
+
+
+def _file_result(path: str, file: WireFile | None) -> bytes:
+    """An encoded ``FileResult``: path (1), found (2), content (3), metadata (4)."""
+    name = _field(_LEN_1, path.encode()) if path else b""
+    if file is None:
+        return name
+    meta = metadata(path, file.tail)
+    content = _field(_LEN_3, file.content) if file.content else b""
+    return b"".join((name, _FOUND, content, _LEN_4, varint(len(meta)), meta))
+
+
+def batch_response(paths: Sequence[str], found: Sequence[WireFile | None]) -> bytes:
+    """An encoded ``BatchGetFilesResponse``: one ``FileResult`` per path, in order."""
+    parts: list[bytes] = []
+    for path, file in zip(paths, found, strict=True):
+        result = _file_result(path, file)
+        parts += (_LEN_1, varint(len(result)), result)
+    return b"".join(parts)
+
+
+def parse_tail(tail: bytes) -> pb.FileMetadata:
+    """A tail as a message (``path`` empty): for the calls that want fields, not bytes."""
+    return pb.FileMetadata.FromString(tail)
