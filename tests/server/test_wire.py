@@ -24,7 +24,7 @@ from contextstore.v1 import context_store_pb2 as pb
 INT64 = st.integers(-(2**63), 2**63 - 1)
 # Times a Timestamp can hold (years 1 to 9999), in nanoseconds.
 TIMES = st.integers(-62_135_596_800 * 10**9, 253_402_300_799 * 10**9 + 999_999_999)
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 
 metadata = st.builds(
     FileMetadata,
@@ -95,7 +95,7 @@ def test_batch_response_parses_as_the_built_message(
 
 writes = st.builds(
     FileWrite,
-    path=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12),
+    path=st.text(st.characters(exclude_categories=["Cs", "Cc"]), min_size=1, max_size=12),
     content=st.binary(max_size=64),
     labels=st.dictionaries(TEXT, TEXT, max_size=3),
     mtime_ns=st.none() | TIMES,
@@ -116,10 +116,10 @@ def test_the_servicers_reads_send_what_plain_building_would(
         assert meta.sha256 == hashlib.sha256(w.content).digest()
         expected[w.path], contents[w.path] = _built_metadata(meta), w.content
     request: dict[str, Any] = {} if session is None else {"session_id": session}
-    for path, meta in expected.items():
+    for path, built in expected.items():
         sent = servicer.GetFile(pb.GetFileRequest(path=path, **request), None)
         assert pb.GetFileResponse.FromString(sent) == pb.GetFileResponse(
-            content=contents[path], metadata=meta
+            content=contents[path], metadata=built
         )
     paths = [*expected, "missing"]
     sent = servicer.BatchGetFiles(pb.BatchGetFilesRequest(paths=paths, **request), None)
