@@ -35,7 +35,7 @@ GHZ_VERSION := v0.120.0
 # and ci: what make test runs) and a conformance runner for tests/conformance.
 LANGS := go java rust typescript
 
-.PHONY: run test lint buf tools clients proto check-proto pytest bench redis cluster clean
+.PHONY: run test lint buf tools clients proto check-proto pytest bench redis h2load cluster clean
 
 $(VENV)/.venv-stamp:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,7 +70,7 @@ $(TOOLS)/ghz:
 clients:
 	@for lang in $(LANGS); do $(MAKE) -C client/$$lang ci || exit 1; done
 
-pytest: $(STAMP) tools clients redis
+pytest: $(STAMP) tools clients redis h2load
 	$(BIN)/pytest
 
 $(BUF): protos/package.json protos/package-lock.json
@@ -107,7 +107,7 @@ check-proto: $(STAMP)
 # The full benchmark suite (benchmarks/, not packaged): each figure a ratio
 # measured side by side, with its target beside it; writes BENCHMARKS.md.
 # Not part of make test.
-bench: $(STAMP) tools redis
+bench: $(STAMP) tools redis h2load
 	$(BIN)/python -m benchmarks --report BENCHMARKS.md
 
 # redis-server and redis-benchmark, the suite's yardstick, from Debian's packages.
@@ -115,6 +115,12 @@ redis:
 	@command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server redis-tools; }
+
+# h2load, figure F1's second load generator (HTTP/2, unpinned), from Debian's nghttp2-client.
+h2load:
+	@command -v h2load >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nghttp2-client; }
 
 # On one machine, the distributed deployment: a 3-primary Redis Cluster and two servers
 # over it, on 127.0.0.1:50051 and :50052, until Ctrl-C (devtools/cluster.py).

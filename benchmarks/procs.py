@@ -1,25 +1,31 @@
-"""The processes the suite measures and drives: servers, ghz, redis.
+"""The processes the suite measures and drives: servers, ghz, h2load, redis.
 
 Every server runs as its own process, pinned to CPU 0, and every load
 generator to CPU 1 (``taskset``): on a small machine a load generator that
 shares the server's cores measures itself as much as the server. Both sides of
-every ratio run under the same pinning.
+every ratio run under the same pinning. The one exception is h2load, which
+figure F1 runs unpinned with its servers unpinned too: the same ratio must
+hold where the scheduler, not ``taskset``, places the work.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from contextstore.bench.localserver import LocalServer, local_server, stop
 
@@ -37,11 +43,11 @@ def pinned(argv: Sequence[str], cpus: str) -> list[str]:
 
 
 def tool(name: str) -> str:
-    """A tool `make tools` installs, or one on PATH (redis from Debian)."""
+    """A tool `make tools` installs, or one on PATH (redis and h2load from Debian)."""
     path = TOOLS / name
     found = str(path) if path.exists() else shutil.which(name)
     if found is None:
-        raise FileNotFoundError(f"{name} is missing: run `make tools` / `make redis`")
+        raise FileNotFoundError(f"{name} is missing: run `make tools`, `make redis`, `make h2load`")
     return found
 
 
@@ -60,14 +66,22 @@ def status_field(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
-NOOP_SERVER = (sys.executable, str(REPO / "benchmarks" / "noop.py"))
-"""Our server with a no-op GetFile (figure 1's baseline), taking the same flags."""
+FLOOR_SERVER = (sys.executable, str(REPO / "benchmarks" / "floor.py"))
+"""The cheapest GetFile grpcio allows (F1's and F3's baseline), taking our flags."""
+PLAIN_SERVER = (sys.executable, str(REPO / "benchmarks" / "plain.py"))
+"""Our server with today's BatchGetFiles, messages built per call (F2's baseline)."""
 
 
 @contextmanager
-def contextstore_server(*flags: str, command: Sequence[str] | None = None) -> Iterator[LocalServer]:
-    """``contextstore serve`` (or ``command``) on a free port, pinned to the server CPU."""
-    with local_server(flags, wrapper=pinned([], SERVER_CPU), command=command) as server:
+def contextstore_server(
+    *flags: str, command: Sequence[str] | None = None, pin: bool = True
+) -> Iterator[LocalServer]:
+    """``contextstore serve`` (or ``command``) on a free port, pinned to the server CPU.
+
+    ``pin=False``: free to run on any CPU, for measures taken unpinned (h2load).
+    """
+    wrapper = pinned([], SERVER_CPU) if pin else []
+    with local_server(flags, wrapper=wrapper, command=command) as server:
         yield server
 
 
@@ -93,6 +107,8 @@ class GhzResult:
     rps: float
     count: int
     errors: dict[str, int]
+    p50_us: float
+    """The median call's latency, from ghz's ``latencyDistribution``."""
 
 
 def protoset(out: Path) -> Path:
@@ -135,7 +151,62 @@ def ghz(
     done = subprocess.run(pinned(argv, LOAD_CPU), capture_output=True, text=True, check=True)
     report = json.loads(done.stdout)
     errors = {k: v for k, v in (report.get("statusCodeDistribution") or {}).items() if k != "OK"}
-    return GhzResult(report["rps"], report["count"], errors)
+    return GhzResult(report["rps"], report["count"], errors, _p50_us(report))
+
+
+def _p50_us(report: dict[str, Any]) -> float:
+    """ghz's 50th percentile in µs (its JSON gives durations in ns); NaN if it has none."""
+    for row in report.get("latencyDistribution") or ():
+        if row["percentage"] == 50:
+            return float(row["latency"]) / 1000
+    return math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class H2loadResult:
+    """What h2load counted: it sees HTTP/2 responses, not the gRPC statuses in their trailers."""
+
+    rps: float
+    succeeded: int
+    data_bytes: int
+    """DATA frame payload received: every response's gRPC frames, 5 bytes of framing each."""
+
+
+_H2LOAD_RPS = re.compile(r"^finished in .*?, ([\d.]+) req/s", re.M)
+_H2LOAD_SUCCEEDED = re.compile(r"^requests: .*?(\d+) succeeded", re.M)
+_H2LOAD_DATA = re.compile(r"^traffic: .*\((\d+)\) data$", re.M)
+
+
+def grpc_frame(message: bytes) -> bytes:
+    """One length-prefixed gRPC message: flag 0 (uncompressed), 4-byte big-endian length."""
+    return b"\0" + struct.pack(">I", len(message)) + message
+
+
+def h2load(
+    address: str, method: str, request: bytes, *, calls: int, clients: int, streams: int
+) -> H2loadResult:
+    """``calls`` unary gRPC calls as HTTP/2 POSTs from h2load, unpinned.
+
+    ``request`` is the serialized request message, sent framed on ``clients``
+    connections with ``streams`` in flight on each.
+    """
+    with tempfile.NamedTemporaryFile(prefix="h2load-", suffix=".bin") as body:
+        body.write(grpc_frame(request))
+        body.flush()
+        argv = [tool("h2load"), "-c", str(clients), "-m", str(streams), "-n", str(calls)]
+        argv += ["-d", body.name, "-H", "content-type: application/grpc", "-H", "te: trailers"]
+        argv.append(f"http://{address}/{method}")
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return parse_h2load(out)
+
+
+def parse_h2load(out: str) -> H2loadResult:
+    """h2load's summary: req/s, requests that got a whole 2xx response, data bytes."""
+    found = [p.search(out) for p in (_H2LOAD_RPS, _H2LOAD_SUCCEEDED, _H2LOAD_DATA)]
+    if not all(found):
+        raise RuntimeError(f"h2load printed no summary:\n{out}")
+    rps, succeeded, data = (m.group(1) for m in found if m is not None)
+    return H2loadResult(float(rps), int(succeeded), int(data))
 
 
 @dataclass(frozen=True, slots=True)

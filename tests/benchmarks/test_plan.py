@@ -11,15 +11,15 @@ from benchmarks import plan, service
 from benchmarks.figures import Figure
 from benchmarks.plan import Plan
 
-RATE = service.Rate(per_second=100.0, server_cpu_us=10.0, redis_cpu_us=5.0)
+RATE = service.Rate(per_second=100.0, server_cpu_us=10.0, redis_cpu_us=5.0, p50_us=200.0)
 
 
 @pytest.mark.parametrize(
     ("only", "runs"),
     [
-        (None, {"1", "4a", "4b", "R1", "R4"}),
+        (None, {"F1", "F2", "F3", "F4", "4a", "4b", "R4"}),
         (["4"], {"4a", "4b"}),
-        (["R1", "2"], {"R1", "2"}),
+        (["F4", "2"], {"F4", "2"}),
     ],
 )
 def test_only_chooses_figures_and_4_means_both_halves(
@@ -46,8 +46,13 @@ def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[str]
 
         return measure
 
+    def sequential(scale: service.ServiceScale, *, protoset: Path) -> service.Rounds:
+        made.append(("sequential", frozenset({service.MEMORY, service.FLOOR})))
+        return {side: [RATE] for side in (service.MEMORY, service.FLOOR)}
+
     monkeypatch.setattr(service, "get_file_rounds", rounds("get_file"))
     monkeypatch.setattr(service, "batch_rounds", rounds("batch"))
+    monkeypatch.setattr(service, "sequential_rounds", sequential)
     return made
 
 
@@ -59,16 +64,23 @@ def _run(chosen: Plan) -> list[Figure]:
     return figures
 
 
+def test_the_headline_comes_first_then_the_issues_figures_then_the_rest() -> None:
+    keys = [key for key, _ in plan.plan(Plan(quick=True, protoset=Path("p")))]
+
+    assert keys == [
+        "F1", "F2", "F3", "F4", "2", "3", "4a", "4b", "5a", "5b", "6", "7", "R2", "R3", "R4", "S1"
+    ]  # fmt: skip
+
+
 def test_figures_sharing_a_side_share_one_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
     made = _recorded(monkeypatch)
 
-    figures = _run(Plan(quick=True, protoset=Path("p"), only=["1", "2", "R1", "R2"]))
+    figures = _run(Plan(quick=True, protoset=Path("p"), only=["F1", "F2", "F4", "2", "4b", "R2"]))
 
-    assert [f.key for f in figures] == ["1", "2", "R1", "R2"]
-    assert made == [
-        ("get_file", frozenset({service.MEMORY, service.NOOP, service.REDIS})),
-        ("batch", frozenset({service.MEMORY, service.YARDSTICK, service.REDIS})),
-    ]
+    assert [f.key for f in figures] == ["F1", "F2", "F4", "2", "4b", "R2"]
+    get_file = {service.MEMORY, service.FLOOR, service.H2_MEMORY, service.H2_FLOOR, service.REDIS}
+    batch = {service.MEMORY, service.PLAIN, service.YARDSTICK, service.REDIS}
+    assert made == [("get_file", frozenset(get_file)), ("batch", frozenset(batch))]
 
 
 def test_a_redis_figure_alone_measures_only_its_two_sides(
@@ -76,18 +88,40 @@ def test_a_redis_figure_alone_measures_only_its_two_sides(
 ) -> None:
     made = _recorded(monkeypatch)
 
-    [figure] = _run(Plan(quick=True, protoset=Path("p"), only=["R1"]))
+    [figure] = _run(Plan(quick=True, protoset=Path("p"), only=["F4"]))
 
-    assert figure.key == "R1" and figure.ratio == 1.0
+    assert figure.key == "F4" and figure.ratio == 1.0
     assert made == [("get_file", frozenset({service.MEMORY, service.REDIS}))]
 
 
-def test_the_secured_figure_shares_figure_1s_getfile_rounds(
+def test_the_secured_figure_shares_f1s_getfile_rounds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     made = _recorded(monkeypatch)
 
-    figures = _run(Plan(quick=True, protoset=Path("p"), only=["1", "S1"]))
+    figures = _run(Plan(quick=True, protoset=Path("p"), only=["F1", "S1"]))
 
-    assert [f.key for f in figures] == ["1", "S1"]
-    assert made == [("get_file", frozenset({service.MEMORY, service.NOOP, service.SECURED}))]
+    assert [f.key for f in figures] == ["F1", "S1"]
+    sides = {service.MEMORY, service.FLOOR, service.H2_MEMORY, service.H2_FLOOR, service.SECURED}
+    assert made == [("get_file", frozenset(sides))]
+
+
+def test_4b_divides_by_the_floors_ghz_runs_measuring_only_the_floor_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = _recorded(monkeypatch)
+
+    [figure] = _run(Plan(quick=True, protoset=Path("p"), only=["4b"]))
+
+    assert made == [("get_file", frozenset({service.FLOOR}))]
+    assert figure.denominator.value == RATE.per_second
+    assert "floor" in figure.denominator.what
+
+
+def test_f3_measures_its_own_sequential_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _recorded(monkeypatch)
+
+    [figure] = _run(Plan(quick=True, protoset=Path("p"), only=["F3"]))
+
+    assert figure.key == "F3"
+    assert made == [("sequential", frozenset({service.MEMORY, service.FLOOR}))]
