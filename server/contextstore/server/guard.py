@@ -166,12 +166,19 @@ class CallGuard(grpc.ServerInterceptor):
         return request
 
     def _one(self, requests: Iterator[Any], context: grpc.ServicerContext, method: str) -> Any:
-        request = self._first(requests, context)
+        # Every unary call comes here: ``_first`` and ``_check`` spelled out, for their cost.
+        watch = self.watchdog.watch(context.cancel)
+        try:
+            request = next(requests, _NOTHING)
+        finally:
+            watch.arrived()
         if request is _NOTHING:
             context.abort(
                 grpc.StatusCode.UNIMPLEMENTED, f"{method} requires exactly one request message"
             )
-        return self._check(request, context, method)
+        if type(request) is Unparseable:
+            self._check(request, context, method)
+        return request
 
     def _stream(
         self, requests: Iterator[Any], context: grpc.ServicerContext, method: str
@@ -217,7 +224,10 @@ class CallGuard(grpc.ServerInterceptor):
             request = self._one(requests, context, method)
             self._tokens.get()
             try:
-                data: bytes = serialize(inner(request, context))
+                data: bytes = inner(request, context)
+                # Reads answer already encoded (``wire``): no serializer call for them.
+                if type(data) is not bytes:
+                    data = serialize(data)
             finally:
                 self._tokens.put(None)
             self._reserve(call, len(data), context)

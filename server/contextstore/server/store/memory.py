@@ -225,16 +225,20 @@ class StripedStore(Store):
         Call holding its stripe lock. Every call that uses a namespace starts
         here, so expiry and the touch share one lock hold and one clock read.
         Only a call that stores an entry at once (same lock hold) creates: so a
-        session is registered exactly while its shard holds its state.
+        session is registered exactly while its shard holds its state. (Every
+        read comes here: the expiry test is ``_is_idle`` spelled out.)
         """
         now = self._timer()
-        self._expire_locked(ns, stripe, now)
         session = self._sessions.get(ns)
-        if session is None:
-            if create:
-                self._sessions[ns] = _Session(now)
-            return
-        session.last_access = max(session.last_access, now)
+        if session is not None:
+            ttl = self._budgets.session_ttl_seconds
+            if ns is None or ttl <= 0 or now - session.last_access < ttl:
+                if now > session.last_access:
+                    session.last_access = now
+                return
+            self._drop(ns, stripe, Change.EXPIRED)
+        if create:
+            self._sessions[ns] = _Session(now)
 
     def _is_idle(self, ns: Namespace, session: _Session, now: float) -> bool:
         ttl = self._budgets.session_ttl_seconds

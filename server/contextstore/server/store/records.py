@@ -61,7 +61,10 @@ def file_sha256(record: Record) -> bytes:
 
 def wire_file(record: Record) -> WireFile:
     """The file as reads send it."""
-    return WireFile(record[0], record[1][_TICK.size :])
+    return _new_tuple(WireFile, (record[0], record[1][_TICK.size :]))
+
+
+_new_tuple = tuple.__new__  # a NamedTuple built without its Python-level __new__: reads are hot
 
 
 def file_metadata(path: str, record: Record) -> FileMetadata:
@@ -100,9 +103,17 @@ def tick(key: Key, record: Record) -> int:
 def with_tick(key: Key, record: Record, new_tick: int) -> Record:
     """The same record, used at ``new_tick``."""
     if isinstance(key, str):
-        packed = _TICK.pack(new_tick) + record[1][_TICK.size :]
-        return (record[0], packed) if len(record) == 2 else (record[0], packed, record[2])
+        return file_with_tick(record, new_tick)
     return (*record[:3], new_tick)
+
+
+def file_with_tick(record: Record, new_tick: int) -> Record:
+    """The same file record, used at ``new_tick``."""
+    packed = _pack_tick(new_tick) + record[1][_TICK.size :]
+    return (record[0], packed) if len(record) == 2 else (record[0], packed, record[2])
+
+
+_pack_tick = _TICK.pack
 
 
 def charge(key: Key, record: Record) -> int:

@@ -154,7 +154,7 @@ class Shard:
 
     def get_file(self, ns: Namespace, path: str, tick: int) -> WireFile | None:
         """A file; refreshes its recency and counts a hit or a miss."""
-        record = self._read(ns, path, tick)
+        record = self._read(ns, path, tick, records.file_with_tick)
         return records.wire_file(record) if record is not None else None
 
     def get_metadata(self, ns: Namespace, path: str, tick: int) -> FileMetadata | None:
@@ -280,12 +280,19 @@ class Shard:
         self._last_wall_ns = max(wall_ns, self._last_wall_ns + 1000)
         return self._last_wall_ns
 
-    def _read(self, ns: Namespace, key: Key, tick: int) -> Record | None:
+    def _read(
+        self,
+        ns: Namespace,
+        key: Key,
+        tick: int,
+        touch: Callable[[Record, int], Record] | None = None,
+    ) -> Record | None:
         """The record at ``key``, made the most recent at ``tick``; counts a hit or a miss.
 
         A miss in a namespace the shard does not hold counts store-wide only:
         a read never creates a namespace. Every read comes through here; a
-        read changes recency only, so it is not a ``Change``.
+        read changes recency only, so it is not a ``Change``. ``touch``, the
+        key kind's own ``with_tick``, saves the hottest read a type test.
         """
         state = self.namespaces.get(ns)
         if state is None:
@@ -299,7 +306,10 @@ class Shard:
             return None
         self.hits += 1
         state.hits += 1
-        record = entries[key] = records.with_tick(key, record, tick)
+        if touch is None:
+            record = entries[key] = records.with_tick(key, record, tick)
+        else:
+            record = entries[key] = touch(record, tick)
         entries.move_to_end(key)
         return record
 
