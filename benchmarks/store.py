@@ -105,7 +105,7 @@ def _mixed_ops(store: StripedStore, load: MixedLoad, seed: int) -> int:
     for _ in range(load.ops_per_thread):
         ns, path, op = rnd.choice(SESSIONS), f"src/m{rnd.randrange(load.paths)}.py", rnd.random()
         if op < 0.60:
-            store.get_file(ns, path)
+            store.get_file_wire(ns, path)  # what GetFile calls
         elif op < 0.75:
             store.cache_file(ns, FileWrite(path, CONTENT))
         elif op < 0.85:
