@@ -1,0 +1,100 @@
+"""A Redis call at the cost of its round trip: the read path's share of redis-py, cut.
+
+Profiled on a GetFile (``py-spy``, and a loop of ``get_file_wire``), redis-py's
+``execute_command`` costs the server about twice the round trip's own CPU:
+its pool takes a ``Condition`` lock, records metrics and polls the socket on
+every checkout and release (about 10 µs), and the client wraps each call in
+retries, observability and response callbacks (about 30 µs more). Our calls
+need none of that: each is one ``FCALL`` whose reply we read as it comes.
+
+So ``LeanPool`` hands out redis-py's own connections from a ``deque`` (LIFO,
+so an idle server keeps few warm ones) behind a ``SimpleQueue`` of tokens
+that bounds them to ``max_connections``: two C-level operations each way.
+``call`` packs a command with hiredis and sends it on one such connection,
+and reads the reply with redis-py's own parser. Everything else (pipelines,
+``FUNCTION LOAD``, a cluster's redirections) still goes through redis-py as
+usual, on the same pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Sequence
+from queue import Empty, SimpleQueue
+from typing import Any
+
+import hiredis
+import redis
+import redis.exceptions as rx
+from redis.connection import Connection, ConnectionInterface
+
+
+class LeanPool(redis.BlockingConnectionPool):
+    """A ``BlockingConnectionPool`` whose checkout takes no lock and records no metrics.
+
+    The bound and the blocking wait (``timeout``) are the parent's; so are
+    the connections (``make_connection``, kept in ``_connections``, so that
+    ``disconnect`` closes them all). A connection is checked before it is
+    handed out, as the parent does: one that has something to read (Redis
+    closed it, say after a restart) is opened again, so an idle server pays
+    nothing for a Redis that restarted meanwhile.
+    """
+
+    def reset(self) -> None:
+        parent: Any = super()
+        parent.reset()  # redis-py's methods are not all typed: they go through Any
+        self._idle: deque[Any] = deque()
+        self._tokens: SimpleQueue[None] = SimpleQueue()
+        for _ in range(self.max_connections):
+            self._tokens.put(None)
+        self._owner = os.getpid()
+
+    def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Connection:
+        if self._owner != os.getpid():  # forked: the parent's sockets are not ours
+            self.reset()
+        try:
+            self._tokens.get(timeout=self.timeout)
+        except Empty:
+            raise rx.ConnectionError("No connection available.") from None
+        connection: Any
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = self.make_connection()  # type: ignore[no-untyped-call]
+        try:
+            connection.connect()
+            if connection.can_read():
+                connection.disconnect()
+                connection.connect()
+        except BaseException:
+            self.release(connection)
+            raise
+        checked: Connection = connection
+        return checked
+
+    def release(self, connection: ConnectionInterface) -> None:
+        if self._owner != os.getpid():
+            return
+        self._idle.append(connection)
+        self._tokens.put(None)
+
+
+def call(pool: redis.ConnectionPool, command: Sequence[Any]) -> Any:
+    """Send ``command`` on a connection of ``pool`` and return its reply.
+
+    An error reply raises its ``ResponseError`` (the connection stays good);
+    any other failure closes the connection, so the next user opens a fresh
+    one, and raises as redis-py would. No retry: see ``connection.connect``.
+    """
+    connection: Any = pool.get_connection()
+    try:
+        connection.send_packed_command([hiredis.pack_command(tuple(command))], check_health=False)
+        return connection.read_response()
+    except rx.ResponseError:
+        raise
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
