@@ -19,8 +19,9 @@ usual, on the same pool.
 from __future__ import annotations
 
 import os
+import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -48,11 +49,15 @@ class LeanPool(redis.BlockingConnectionPool):
         self._tokens: SimpleQueue[None] = SimpleQueue()
         for _ in range(self.max_connections):
             self._tokens.put(None)
-        self._owner = os.getpid()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        # A forked child starts afresh, as with redis-py's pools (they compare
+        # pids on every call, a system call each time; this costs nothing).
+        reset = weakref.WeakMethod(self.reset)
+        os.register_at_fork(after_in_child=lambda: _call_if_alive(reset))
 
     def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Connection:
-        if self._owner != os.getpid():  # forked: the parent's sockets are not ours
-            self.reset()
         try:
             self._tokens.get(timeout=self.timeout)
         except Empty:
@@ -74,10 +79,14 @@ class LeanPool(redis.BlockingConnectionPool):
         return checked
 
     def release(self, connection: ConnectionInterface) -> None:
-        if self._owner != os.getpid():
-            return
         self._idle.append(connection)
         self._tokens.put(None)
+
+
+def _call_if_alive(method: weakref.WeakMethod[Callable[[], None]]) -> None:
+    bound = method()
+    if bound is not None:
+        bound()
 
 
 def call(pool: redis.ConnectionPool, command: Sequence[Any]) -> Any:
