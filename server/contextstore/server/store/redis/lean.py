@@ -69,7 +69,7 @@ class LeanPool(redis.BlockingConnectionPool):
             connection = self.make_connection()  # type: ignore[no-untyped-call]
         try:
             connection.connect()
-            if connection.can_read():
+            if _stale(connection):
                 connection.disconnect()
                 connection.connect()
         except BaseException:
@@ -81,6 +81,17 @@ class LeanPool(redis.BlockingConnectionPool):
     def release(self, connection: ConnectionInterface) -> None:
         self._idle.append(connection)
         self._tokens.put(None)
+
+
+def _stale(connection: Any) -> bool:
+    """Whether a connection has something to read before we asked: then it is no good.
+
+    Redis closed it (a restart, a ``CLIENT KILL``, a timeout) if reading raises.
+    """
+    try:
+        return bool(connection.can_read())
+    except (rx.ConnectionError, rx.TimeoutError, OSError):
+        return True
 
 
 def _call_if_alive(method: weakref.WeakMethod[Callable[[], None]]) -> None:
