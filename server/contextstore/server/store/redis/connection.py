@@ -5,7 +5,8 @@ whether the node belongs to a Redis Cluster (``INFO cluster``). ``Functions``
 calls our function library (``library.lua``) by name, loading it on every
 primary at start and again on a node that reports it missing (a primary that
 restarted empty), and turns every way Redis can fail us into
-``BackendUnavailable``.
+``BackendUnavailable``. Each call goes the lean way (``lean``): a pool
+without per-call locks and one packed ``FCALL`` on its connection.
 """
 
 from __future__ import annotations
