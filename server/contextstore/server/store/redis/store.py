@@ -25,6 +25,10 @@ Beyond what every backend promises (``Store``), and where it differs:
   every primary (``BUCKETS`` function calls).
 - **Failure.** An unreachable or timed-out Redis raises
   ``BackendUnavailable``; a full one that refuses writes, ``QuotaExceeded``.
+- **Records in wire form.** A file's metadata is kept encoded as reads send
+  it (``wire``), so a read splits a record and decodes nothing. Namespaces of
+  the previous layout (0.2) are misses, and a bucket sweep deletes them
+  (``library.lua``, "Namespace ids").
 """
 
 from __future__ import annotations
