@@ -30,7 +30,7 @@ def test_the_pool_hands_out_at_most_max_connections_and_reuses_the_last_returned
         pool.get_connection()
     pool.release(first)
     again = pool.get_connection()
-    assert again is first
+    assert again is first  # last in, first out: few connections stay warm
     pool.release(again)
     pool.release(second)
 
@@ -51,6 +51,8 @@ def test_a_connection_redis_closed_while_idle_is_opened_again_before_use(
     redis_standalone: Any,
 ) -> None:
     store = _store(redis_standalone.url, f"lean{time.monotonic_ns()}:")
+    client: Any = store.client
+    client.connection_pool.recheck_after = 0.0  # idle long enough: checked at once
     try:
         store.cache_file("s", FileWrite("a.py", b"before"))
         with redis_standalone.client() as admin:  # as a Redis restart or a timeout would
