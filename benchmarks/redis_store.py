@@ -222,8 +222,9 @@ def memory_per_file(
             "beyond the content: "
             f"ours {ours_each - content_bytes:,.0f} B, plain {plain_each - content_bytes:,.0f} B "
             "a file",
-            "ours keeps per file: an 86-byte record head (cached_at, version, charge, sha256, "
-            "meta length), the path twice (hash field, recency member) and a recency score",
+            "ours keeps per file: an 18-byte record head (charge, tail length), the metadata "
+            "in wire form as reads send it (digest, size, cached_at, version: about 55 bytes), "
+            "and the path as the hash field (twice, with a recency score, under a session budget)",
             f"written in {ours.seconds:.1f} s (ours, one call of {per_session:,} files a session) "
             f"and {plain.seconds:.1f} s (plain, pipelined)",
         ),

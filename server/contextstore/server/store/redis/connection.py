@@ -5,7 +5,8 @@ whether the node belongs to a Redis Cluster (``INFO cluster``). ``Functions``
 calls our function library (``library.lua``) by name, loading it on every
 primary at start and again on a node that reports it missing (a primary that
 restarted empty), and turns every way Redis can fail us into
-``BackendUnavailable``.
+``BackendUnavailable``. Each call goes the lean way (``lean``): a pool
+without per-call locks and one packed ``FCALL`` on its connection.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from contextstore.server.errors import BackendUnavailable, QuotaExceeded
+from contextstore.server.store.redis import lean
 
 log = logging.getLogger("contextstore.server")
 
@@ -51,6 +53,9 @@ _UNREACHABLE = (
     rx.SlotNotCoveredError,
 )
 
+
+# A node we could not reach, or that did not answer in time.
+_LOST = (rx.ConnectionError, rx.TimeoutError, rx.SlotNotCoveredError)
 
 # What Redis says when a function touches a key of a slot that is moving.
 _SLOT_MOVING = ("non local key in a cluster node", "TRYAGAIN", "cluster is down")
@@ -102,12 +107,13 @@ def connect(settings: Settings) -> tuple[Client, bool]:
         client: Client = _Cluster.from_url(
             settings.url,
             max_connections=settings.connections,
+            connection_pool_class=partial(lean.LeanPool, timeout=settings.timeout_seconds),
             # Topology refreshes after a node failed: a few, then UNAVAILABLE.
             retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 3),
             **options,
         )
     else:
-        pool = redis.BlockingConnectionPool.from_url(
+        pool = lean.LeanPool.from_url(
             settings.url,
             max_connections=settings.connections,
             timeout=settings.timeout_seconds,
@@ -200,17 +206,38 @@ class Functions:
         return connection
 
     def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        fcall: Callable[..., Any] = self._client.execute_command
         command = _fcall(name, keys, args)
+        send = partial(self._send, keys[0], command)
         try:
-            return guard(lambda: fcall(*command), partial=self._cluster)
+            return guard(send, partial=self._cluster)
         except rx.ResponseError as error:
             if "Function not found" not in str(error):
                 raise
         # A primary that restarted empty, or joined since we started.
         log.info("event=redis_functions_reloaded library=%s", LIBRARY)
         self.load()
-        return guard(lambda: fcall(*command), partial=self._cluster)
+        return guard(send, partial=self._cluster)
+
+    def _send(self, key: str, command: tuple[Any, ...]) -> Any:
+        """``command`` on the primary of ``key``, the lean way (``lean``).
+
+        On a Cluster, a reply that the slot moved or is moving, or a node we
+        could not reach, sends it again through redis-py's cluster client,
+        which follows redirections and refreshes its map of the cluster (and
+        retries a few times, as it always did). Redis ran none of these
+        commands, but for a connection lost after sending: the cluster client
+        retried those before too.
+        """
+        if not self._cluster:
+            assert isinstance(self._client, redis.Redis)
+            return lean.call(self._client.connection_pool, command)
+        client: Any = self._client
+        try:
+            node = client.nodes_manager.get_node_from_slot(client.keyslot(key))
+            return lean.call(client.get_redis_connection(node).connection_pool, command)
+        except (rx.AskError, rx.TryAgainError, rx.ClusterDownError, *_LOST):
+            pass
+        return client.execute_command(*command)
 
     def ping(self) -> None:
         """Pass if Redis answers: for a Cluster, if any primary does."""

@@ -15,32 +15,23 @@ slots, so over that many primaries at most.
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from contextstore.server import wire
-from contextstore.server.store.base import (
-    CachedAnalysis,
-    CachedFile,
-    FileMetadata,
-    Namespace,
-    content_charge,
-    new_cached_file,
-    new_metadata,
-)
+from contextstore.server.store.base import CachedAnalysis, FileMetadata, Namespace, decode_metadata
 from contextstore.server.wire import WireFile
 
 BUCKETS = 1024
+LAYOUT = "w"
+"""What this layout's namespace ids start with (``library.lua``, "Namespace ids")."""
 
-_FILE_HEAD = 36  # cached_at (20 digits), version (16 digits)
+# A file record: charge (10 digits), tail length (8 digits), tail, content.
 _CHARGE = 10
+_FILE_HEAD = _CHARGE + 8
 _SHA = 32
-_META_LEN = 8
 _ANALYSIS_HEAD = 31  # cached_at (20), charge (10), source flag (1)
-_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 _BUCKET = struct.Struct(">H")
 
 
@@ -83,7 +74,7 @@ class Layout:
         name = b"g" if ns is None else b"s" + ns.encode()
         digest = hashlib.sha256(name).digest()
         bucket = _BUCKET.unpack_from(digest)[0] % BUCKETS
-        ns_id = digest[2:14].hex()
+        ns_id = LAYOUT + digest[2:14].hex()
         base = self.bucket_prefix(bucket)
         return NamespaceKeys(
             data=base + ns_id,
@@ -106,15 +97,16 @@ class Layout:
 # -- records -------------------------------------------------------------------
 
 
-def file_tail(charge: int, sha256: bytes, mtime_ns: int | None, labels: Mapping[str, str]) -> bytes:
-    """The part of a file record the server builds; the function prepends the rest.
+def file_head(
+    charge: int, size: int, sha256: bytes, mtime_ns: int | None, labels: Mapping[str, str]
+) -> bytes:
+    """What ``put_files`` takes of a file beside its content: its charge and tail's head.
 
-    The content goes separately, so it is not copied here.
+    The function appends cached_at and version to the head in wire form as
+    it assigns them (``wire.metadata_stamp``), so a read returns a tail that
+    was encoded once, at write time.
     """
-    meta = b""
-    if mtime_ns is not None or labels:
-        meta = json.dumps([mtime_ns, dict(labels)], ensure_ascii=False).encode()
-    return b"%010d%s%08d%s" % (charge, sha256, len(meta), meta)
+    return b"%010d" % charge + wire.metadata_head(size, sha256, mtime_ns, labels)
 
 
 def cached_at_argument(wall_ns: int) -> bytes:
@@ -122,50 +114,18 @@ def cached_at_argument(wall_ns: int) -> bytes:
     return b"%020d" % max(wall_ns, 0)
 
 
-_SHA_AT = _FILE_HEAD + _CHARGE
-_META_AT = _SHA_AT + _SHA
-_CONTENT_AT = _META_AT + _META_LEN
+def wire_file(record: bytes) -> WireFile:
+    """A file record as reads send it: split, never decoded."""
+    end = _FILE_HEAD + int(record[_CHARGE:_FILE_HEAD])
+    return WireFile(record[end:], record[_FILE_HEAD:end])
 
 
-def file_metadata(path: str, record: bytes, size: int | None = None) -> FileMetadata:
-    """A file's metadata from its record; ``size`` if known, else from the charge.
-
-    The metadata read (GetMetadata) gets the record without its content.
-    """
-    meta_len = int(record[_META_AT:_CONTENT_AT])
-    mtime_ns: int | None = None
-    labels = _NO_LABELS
-    if meta_len:
-        mtime_ns, given = json.loads(record[_CONTENT_AT : _CONTENT_AT + meta_len])
-        labels = MappingProxyType(given) if given else _NO_LABELS
-    if size is None:
-        # The charge counts content, path and labels: the size is what is left.
-        size = int(record[_FILE_HEAD:_SHA_AT]) - content_charge(path, b"", labels)
-    return new_metadata(
-        path,
-        size,
-        record[_SHA_AT:_META_AT],
-        mtime_ns,
-        int(record[:20]),
-        labels,
-        int(record[20:_FILE_HEAD]),
-    )
-
-
-def cached_file(path: str, record: bytes) -> CachedFile:
-    start = _CONTENT_AT + int(record[_META_AT:_CONTENT_AT])
-    content = record[start:]
-    return new_cached_file(content, file_metadata(path, record, len(content)))
+def file_metadata(path: str, record: bytes) -> FileMetadata:
+    """A file's metadata from its record, content or not (GetMetadata gets it without)."""
+    end = _FILE_HEAD + int(record[_CHARGE:_FILE_HEAD])
+    return decode_metadata(path, record[_FILE_HEAD:end])
 
 
 def cached_analysis(record: bytes) -> CachedAnalysis:
     source = _SHA if record[_ANALYSIS_HEAD - 1 : _ANALYSIS_HEAD] == b"1" else 0
     return CachedAnalysis(record[_ANALYSIS_HEAD + source :], int(record[:20]))
-
-
-def wire_file(path: str, record: bytes) -> WireFile:
-    """A file record as reads send it (``wire``)."""
-    file = cached_file(path, record)
-    m = file.metadata
-    tail = wire.metadata_tail(m.size, m.sha256, m.mtime_ns, m.cached_at_ns, m.labels, m.version)
-    return WireFile(file.content, tail)

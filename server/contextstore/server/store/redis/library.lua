@@ -23,9 +23,12 @@ refuses (TRYAGAIN) a call whose declared keys are on both sides, and aborts
 half done a call that re-creates a key it deleted.
 
 Fields of D (paths never hold NUL, so the three kinds never meet):
-  path              a file: cached_at(20 digits) version(16 digits) tail, the
-                    tail built by the server: charge(10 digits) sha256(32)
-                    meta length(8 digits) meta content
+  path              a file: charge(10 digits) tail length(8 digits) tail
+                    content. The tail is its FileMetadata but the path in
+                    protobuf wire form (the server's wire.py), as reads send
+                    it: the server encodes its head (digest first, so at a
+                    fixed offset; size, mtime, labels), put_files appends
+                    cached_at and version as it assigns them (stamp_wire)
   path NUL type     an analysis: cached_at(20) charge(10) source flag(1)
                     source sha256(32, if flagged) result
   NUL path          the analysis types of path, as a cmsgpack array
@@ -36,16 +39,23 @@ Members of R are D's entry fields. Times of idleness are the server's clock
 in seconds (ARGV); cached_at values are nanoseconds, kept as 20-digit strings
 because Lua numbers are doubles.
 
+Namespace ids (U's members, D's name after the bucket prefix) start with
+"w": those of layout 1 (the record above without a wire tail, before
+release 0.3) are plain hex. This library never reads a layout-1 namespace:
+its records are misses, and the bucket sweep deletes it (see bucket).
+
 Every namespace function takes ARGV: now, ttl (0: never), id (D's name in
 U), is_session ("1"/"0"), then its own arguments; recency is kept exactly
 when R is among its KEYS.
 ]]
 
-local FILE_HEAD = 36 -- cached_at and version, before the server's tail
-local TAIL_CHARGE = 10
+local CHARGE = 10
+local TAIL_LEN = 8
+local FILE_HEAD = CHARGE + TAIL_LEN -- before the tail
+local SHA_AT = FILE_HEAD + 2 -- the tail's digest, after its tag and length
 local SHA = 32
-local META_LEN = 8
 local ANALYSIS_HEAD = 31 -- cached_at, charge, source flag
+local LAYOUT = 'w' -- what this layout's namespace ids start with
 
 local function counter(key, name)
     return tonumber(redis.call('HGET', key, name) or '0')
@@ -75,12 +85,41 @@ local function stamp(T, wall)
 end
 
 local function file_charge(record)
-    return tonumber(string.sub(record, FILE_HEAD + 1, FILE_HEAD + TAIL_CHARGE))
+    return tonumber(string.sub(record, 1, CHARGE))
 end
 
 local function file_sha(record)
-    local at = FILE_HEAD + TAIL_CHARGE
-    return string.sub(record, at + 1, at + SHA)
+    return string.sub(record, SHA_AT + 1, SHA_AT + SHA)
+end
+
+-- n (a whole number below 2^53: Lua numbers are doubles) as a protobuf varint.
+local function varint(n)
+    local out = {}
+    while n >= 128 do
+        out[#out + 1] = string.char(n % 128 + 128)
+        n = math.floor(n / 128)
+    end
+    out[#out + 1] = string.char(n)
+    return table.concat(out)
+end
+
+-- FileMetadata's cached_at (field 5, a Timestamp) and version (field 7) in
+-- wire form, as wire.metadata_stamp writes them: defaults left out. at is
+-- 20 digits of nanoseconds: seconds and nanos each fit a double exactly.
+local function stamp_wire(at, version)
+    local seconds, nanos = tonumber(string.sub(at, 1, 11)), tonumber(string.sub(at, 12))
+    local ts = ''
+    if seconds > 0 then
+        ts = '\8' .. varint(seconds)
+    end
+    if nanos > 0 then
+        ts = ts .. '\16' .. varint(nanos)
+    end
+    local out = '\42' .. varint(#ts) .. ts
+    if version > 0 then
+        out = out .. '\56' .. varint(version)
+    end
+    return out
 end
 
 local function analysis_charge(record)
@@ -303,17 +342,19 @@ end
 -- -- the functions ----------------------------------------------------------
 
 -- ARGV after the common four: wall_ns (20 digits), session_bytes,
--- session_entries, then path, sha256, tail for each file. Returns
--- cached_at and version of each, in order.
+-- session_entries, then for each file path, sha256, charge (10 digits) and
+-- the tail's head (wire.metadata_head), content. Returns cached_at and
+-- version of each, in order.
 local function put_files(keys, argv)
-    local n = (#argv - 7) / 3
+    local n = (#argv - 7) / 4
     if not enter(keys, argv, n > 0) then
         return {}
     end
     local D, R, T = namespace_keys(keys)
     local out = {}
     for i = 0, n - 1 do
-        local path, sha, tail = argv[8 + 3 * i], argv[9 + 3 * i], argv[10 + 3 * i]
+        local at_ = 8 + 4 * i
+        local path, sha, head, content = argv[at_], argv[at_ + 1], argv[at_ + 2], argv[at_ + 3]
         -- Recency first and the old record overwritten, never R emptied then
         -- re-created: in a MIGRATING slot Redis aborts, half done, a call that
         -- re-creates a key it deleted.
@@ -329,8 +370,11 @@ local function put_files(keys, argv)
         end
         local at = stamp(T, argv[5])
         local version = redis.call('HINCRBY', T, 'v', 1)
-        redis.call('HSET', D, path, at .. string.format('%016d', version) .. tail)
-        account(D, 'f', tonumber(string.sub(tail, 1, TAIL_CHARGE)), 1)
+        -- head: the charge, then the tail's head (see FILE_HEAD)
+        local tail = string.sub(head, CHARGE + 1) .. stamp_wire(at, version)
+        local charge = string.sub(head, 1, CHARGE)
+        redis.call('HSET', D, path, charge .. string.format('%08d', #tail) .. tail .. content)
+        account(D, 'f', tonumber(charge), 1)
         out[#out + 1] = { at, version }
     end
     enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
@@ -378,9 +422,8 @@ local function get(keys, argv)
                 hits = hits + 1
                 touch(D, R, argv[first + i - 1])
                 if what == 'm' then
-                    local at = FILE_HEAD + TAIL_CHARGE + SHA
-                    local meta = tonumber(string.sub(record, at + 1, at + META_LEN))
-                    record = string.sub(record, 1, at + META_LEN + meta)
+                    local tail = tonumber(string.sub(record, CHARGE + 1, FILE_HEAD))
+                    record = string.sub(record, 1, FILE_HEAD + tail)
                 end
             end
             out[#out + 1] = record
@@ -458,13 +501,20 @@ end
 
 -- The bucket's sweep and sums. KEYS: T, U. ARGV: now, ttl, the key prefix
 -- of the bucket's namespaces (D is prefix .. id, R is D .. "r"), "1" if R
--- is kept. Expires every idle session of the bucket, then returns files, analyses, bytes,
+-- is kept. Deletes layout-1 namespaces, expires every idle session of the bucket, then returns files, analyses, bytes,
 -- sessions, hits, misses, evictions, expirations, stale analyses dropped, and how
 -- many expired now.
 -- It reads the namespaces' keys by name: they share the bucket's slot.
 local function bucket(keys, argv)
     local T, U = keys[1], keys[2]
     local now, ttl, prefix, lru = tonumber(argv[1]), tonumber(argv[2]), argv[3], argv[4] == '1'
+    -- Namespaces of layout 1 (see the header): deleted, neither read nor counted.
+    for _, id in ipairs(redis.call('ZRANGE', U, 0, -1)) do
+        if id ~= '' and string.sub(id, 1, 1) ~= LAYOUT then
+            redis.call('UNLINK', prefix .. id, prefix .. id .. 'r')
+            redis.call('ZREM', U, id)
+        end
+    end
     local expired = 0
     if ttl > 0 then
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', U, '-inf', now - ttl)) do

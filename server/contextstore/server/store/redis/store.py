@@ -25,6 +25,10 @@ Beyond what every backend promises (``Store``), and where it differs:
   every primary (``BUCKETS`` function calls).
 - **Failure.** An unreachable or timed-out Redis raises
   ``BackendUnavailable``; a full one that refuses writes, ``QuotaExceeded``.
+- **Records in wire form.** A file's metadata is kept encoded as reads send
+  it (``wire``), so a read splits a record and decodes nothing. Namespaces of
+  the previous layout (0.2) are misses, and a bucket sweep deletes them
+  (``library.lua``, "Namespace ids").
 """
 
 from __future__ import annotations
@@ -134,8 +138,10 @@ class RedisStore(Store):
         for write, charge in zip(writes, charges, strict=True):
             digest = hashlib.sha256(write.content).digest()
             digests.append(digest)
-            tail = layout.file_tail(charge, digest, write.mtime_ns, write.labels)
-            args += (write.path, digest, tail + write.content)
+            head = layout.file_head(
+                charge, len(write.content), digest, write.mtime_ns, write.labels
+            )
+            args += (write.path, digest, head, write.content)
         stamps = self._call(
             "put_files", ns, layout.cached_at_argument(self._wall_clock()), *self._session_budgets,
             *args,
@@ -155,7 +161,7 @@ class RedisStore(Store):
 
     def get_file_wire(self, ns: Namespace, path: str) -> WireFile | None:
         record = self._call("get", ns, b"f", path)[0]
-        return layout.wire_file(path, record) if record is not None else None
+        return layout.wire_file(record) if record is not None else None
 
     def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
         record = self._call("get", ns, b"m", path)[0]
@@ -166,10 +172,7 @@ class RedisStore(Store):
             self._call("get", ns, b"f")  # still a data call: it keeps the session alive
             return []
         found = self._call("get", ns, b"f", *paths)
-        return [
-            layout.wire_file(p, r) if r is not None else None
-            for p, r in zip(paths, found, strict=True)
-        ]
+        return [layout.wire_file(r) if r is not None else None for r in found]
 
     # -- analyses --------------------------------------------------------------
 
