@@ -21,12 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import latency, procs
+from benchmarks import latency, openloop, procs
 from benchmarks.figures import Figure, Measure, Target, alternate
-from contextstore.bench.workload import key_path, session_name
-from contextstore.client import ContextStoreClient, FileUpload
 
-CONTENT = b"x" * 1024
 TOLERANCE = 0.10
 
 
@@ -35,16 +32,6 @@ class AgreementScale:
     rounds: int = 5
     seconds: float = 3.0
     concurrency: int = 32  # enough to keep a one-CPU server busy with either tool
-
-
-def _preload(address: str, data: Path) -> None:
-    """Cache the keys bench reads (``latency.KEYS`` of session 0); list them for ghz."""
-    session = session_name(0)
-    paths = [key_path(k) for k in range(latency.KEYS)]
-    with ContextStoreClient(address, timeout=10) as client:
-        client.session(session).batch_cache_files([FileUpload(p, CONTENT) for p in paths])
-    # An array: ghz sends its messages round robin, one per call, as bench cycles its keys.
-    data.write_text(json.dumps([{"session_id": session, "path": p} for p in paths]))
 
 
 def ghz_rate(address: str, scale: AgreementScale, *, protoset: Path, data: Path) -> float:
@@ -89,7 +76,7 @@ def bench_vs_ghz(scale: AgreementScale, *, protoset: Path) -> Figure:
     """Figure 7: bench's GetFile calls/s ÷ ghz's, same server, same load."""
     with procs.contextstore_server() as server, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "requests.json"
-        _preload(server.address, data)
+        openloop.preload(server.address, data)
         bench, ghz = alternate(
             scale.rounds,
             lambda: bench_rate(server.address, scale),
