@@ -43,9 +43,9 @@ HEADROOM = 1.5
 METHOD = "contextstore.v1.ContextStoreService.GetFile"
 
 
-def preload(address: str, data: Path) -> None:
-    """Cache ``KEYS`` 1 KiB files in session 0 (bench's keys); list them for ghz in ``data``."""
-    session = session_name(0)
+def preload(address: str, data: Path, *, session_index: int = 0) -> None:
+    """Cache ``KEYS`` 1 KiB files in a session (0 holds bench's keys); list them for ghz."""
+    session = session_name(session_index)
     paths = [key_path(k) for k in range(KEYS)]
     with ContextStoreClient(address, timeout=10) as client:
         client.session(session).batch_cache_files([FileUpload(p, CONTENT) for p in paths])
@@ -126,7 +126,7 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def _ns(timestamp: str) -> int:
+def timestamp_ns(timestamp: str) -> int:
     """Nanoseconds since the epoch of ghz's RFC 3339 timestamps (up to 9 fraction digits)."""
     whole, _, rest = timestamp.rstrip("Z").partition(".")
     fraction = rest[:9].ljust(9, "0") if rest else "0"
@@ -145,7 +145,8 @@ def from_details(
     ``first + i / rate``; calls intended before ``warmup`` seconds are not measured.
     """
     calls = sorted(
-        (_ns(d["timestamp"]) - int(d["latency"]), int(d["latency"]), d["status"]) for d in details
+        (timestamp_ns(d["timestamp"]) - int(d["latency"]), int(d["latency"]), d["status"])
+        for d in details
     )
     if not calls:
         raise RuntimeError("ghz reported no calls")

@@ -7,25 +7,16 @@ the data the suite reads; nothing is timed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from ghz_details import START_NS, ghz_detail
 
 from benchmarks import latency, openloop, report
 from benchmarks.openloop import OpenLoop, Sends
 
 RATE = 1000.0
 SECONDS = 2.0
-START_NS = 1_764_000_000_123_456_789
-
-
-def ghz_detail(sent_ns: int, latency_ns: int, status: str = "OK") -> dict[str, Any]:
-    """One entry of ghz's ``details``: stamped with the call's end, as ghz does."""
-    end = sent_ns + latency_ns
-    whole = datetime.fromtimestamp(end // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return {"timestamp": f"{whole}.{end % 1_000_000_000:09d}Z", "latency": latency_ns,
-            "error": "", "status": status}  # fmt: skip
 
 
 def on_schedule(calls: int, *, latency_ns: int = 500_000) -> list[dict[str, Any]]:
