@@ -188,6 +188,8 @@ def ghz_open_loop(
     workers: int = 32,
 ) -> OpenLoop:  # fmt: skip
     """ghz sending GetFile at ``rate`` calls/s without waiting for answers, on one connection."""
+    if rate < 1:  # ghz reads --rps 0 as "no limit": that is a closed loop, not this
+        raise ValueError(f"an open loop needs a rate of at least 1 call/s, got {rate:g}")
     calls = max(1, round(rate * (warmup + seconds)))
     argv = [
         # No templates in the data: rendering them per call would cost ghz, not the server.

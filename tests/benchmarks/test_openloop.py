@@ -7,6 +7,7 @@ the data the suite reads; nothing is timed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,3 +127,10 @@ def test_a_figure_whose_generator_fell_behind_is_missed_with_its_reason() -> Non
     text = report.markdown([figure], command="test")
     assert "| 2 | `<= 5` | **missed** (invalid) |" in text
     assert f"- **6.** Invalid: {figure.invalid}." in text
+
+
+def test_a_rate_under_one_call_per_second_is_refused_not_sent_unlimited(tmp_path: Path) -> None:
+    # ghz reads --rps 0 as no limit: a closed loop measured as if it were open.
+    with pytest.raises(ValueError, match="at least 1 call/s"):
+        openloop.ghz_open_loop("127.0.0.1:1", rate=0.4, seconds=1.0, warmup=0.0,
+                               protoset=tmp_path / "p", data=tmp_path / "d")  # fmt: skip
