@@ -104,8 +104,8 @@ def test_a_figure_whose_generator_kept_its_schedule_is_judged_on_its_ratio(
     p99: float, met: bool
 ) -> None:
     figure = latency.figure(
-        4000.0, light=[run_of(1000.0, 3000.0, sends())], heavy=[run_of(900.0, p99, sends())],
-        scale=SCALE,
+        latency.Maxima(4000.0, 4100.0), light=[run_of(1000.0, 3000.0, sends())],
+        heavy=[run_of(900.0, p99, sends())], scale=SCALE,
     )  # fmt: skip
 
     assert figure.invalid is None
@@ -116,8 +116,8 @@ def test_a_figure_whose_generator_kept_its_schedule_is_judged_on_its_ratio(
 def test_a_figure_whose_generator_fell_behind_is_missed_with_its_reason() -> None:
     late = sends(on_time=1500)
     figure = latency.figure(
-        4000.0, light=[run_of(1000.0, 3000.0, sends())], heavy=[run_of(900.0, 2000.0, late)],
-        scale=SCALE,
+        latency.Maxima(4000.0, 4100.0), light=[run_of(1000.0, 3000.0, sends())],
+        heavy=[run_of(900.0, 2000.0, late)], scale=SCALE,
     )  # fmt: skip
 
     assert figure.target.met_by(figure.ratio)  # the ratio alone would pass ...
@@ -134,3 +134,17 @@ def test_a_rate_under_one_call_per_second_is_refused_not_sent_unlimited(tmp_path
     with pytest.raises(ValueError, match="at least 1 call/s"):
         openloop.ghz_open_loop("127.0.0.1:1", rate=0.4, seconds=1.0, warmup=0.0,
                                protoset=tmp_path / "p", data=tmp_path / "d")  # fmt: skip
+
+
+def test_a_figure_whose_maximum_moved_under_it_is_missed_with_its_reason() -> None:
+    # Measured at 2,000 calls/s, then 4,000: the "70%" runs were at 35% of the real maximum.
+    figure = latency.figure(
+        latency.Maxima(2000.0, 4000.0), light=[run_of(1000.0, 3000.0, sends())],
+        heavy=[run_of(900.0, 2000.0, sends())], scale=SCALE,
+    )  # fmt: skip
+
+    assert figure.target.met_by(figure.ratio) and not figure.met
+    assert figure.invalid == (
+        "the maximum rate moved from 2,000 to 4,000 calls/s over the run (more than ±15%): "
+        "the load was not 70% of it"
+    )
