@@ -63,7 +63,12 @@ class Measure:
 
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """One numbered figure: ``numerator / denominator`` against ``target``."""
+    """One numbered figure: ``numerator / denominator`` against ``target``.
+
+    ``invalid`` says why the measurement cannot be trusted (e.g. a load
+    generator that fell behind its schedule): such a figure is missed whatever
+    its ratio, and the report gives the reason.
+    """
 
     key: str
     title: str
@@ -71,6 +76,7 @@ class Figure:
     denominator: Measure
     target: Target
     notes: tuple[str, ...] = field(default=())
+    invalid: str | None = None
 
     @property
     def ratio(self) -> float:
@@ -78,7 +84,7 @@ class Figure:
 
     @property
     def met(self) -> bool:
-        return self.target.met_by(self.ratio)
+        return self.invalid is None and self.target.met_by(self.ratio)
 
 
 def alternate(

@@ -34,6 +34,7 @@ def table(figures: Sequence[Figure]) -> Table:
     for f in figures:
         sides = f"[bold]{f.title}[/]\n{_side(f.numerator)}\n÷ {_side(f.denominator)}"
         verdict = "[green]met[/]" if f.met else "[red]MISSED[/]"
+        verdict += "" if f.invalid is None else "\n[red](invalid)[/]"
         out.add_row(f.key, sides, f"{f.ratio:.3g}", str(f.target), verdict)
     return out
 
@@ -51,12 +52,17 @@ def markdown(figures: Sequence[Figure], *, command: str) -> str:
     lines += ["| # | figure | numerator | denominator | ratio | target | |", "|---" * 7 + "|"]
     for f in figures:
         cells = [f.key, f.title, _side(f.numerator), _side(f.denominator)]
-        cells += [f"{f.ratio:.3g}", f"`{f.target}`", "met" if f.met else "**missed**"]
+        verdict = "met" if f.met else "**missed**" if f.invalid is None else "**missed** (invalid)"
+        cells += [f"{f.ratio:.3g}", f"`{f.target}`", verdict]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    notes = [(f.key, n) for f in figures for n in f.notes]
+    notes = [(f.key, n) for f in figures for n in _notes(f)]
     if notes:
         lines += ["", "## Notes", ""] + [f"- **{key}.** {note}" for key, note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _notes(f: Figure) -> tuple[str, ...]:
+    return f.notes if f.invalid is None else (f"Invalid: {f.invalid}.", *f.notes)
 
 
 def _preamble(command: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ def test_every_rpc_from_two_processes_against_a_server(
     start_server: StartServer, tmp_path: Path
 ) -> None:
     server = start_server()
+    before_ns = time.time_ns()
 
     done = run_bench(
         tmp_path, "--target", server.address, "--procs", "2", "--connections", "3",
@@ -66,6 +68,10 @@ def test_every_rpc_from_two_processes_against_a_server(
     assert [w["index"] for w in report["workers"]] == [0, 1]
     assert all(w["calls_per_cpu_second"] > 0 for w in report["workers"])
     assert "get" in done.stdout and "p99.9" in done.stdout  # the table
+    # When measuring began, on the wall clock (figure 7 lines ghz's records up with it):
+    # after the workers' start (SHORT's warm-up), a run's measured seconds before now.
+    began_ns = report["extra"]["measured_from_unix_ns"]
+    assert before_ns < began_ns <= time.time_ns() - int(report["seconds"] * 1e9)
 
 
 def test_a_target_without_a_port_means_port_50051(

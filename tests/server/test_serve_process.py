@@ -184,6 +184,14 @@ def test_started_line_names_the_bound_address_and_it_serves() -> None:
     assert started["receive_timeout_seconds"] == "5"
 
 
+def test_startup_objects_are_left_out_of_later_garbage_collections() -> None:
+    # Frozen before the started line: full collections under load only walk new objects.
+    with serving("--listen", "127.0.0.1:0") as (process, _):
+        frozen = fields_of(next(line for line in process.lines if "event=heap_frozen" in line))
+
+    assert int(frozen["objects"]) > 10_000
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_stops_cleanly_with_exit_0(signum: signal.Signals) -> None:
     with serving("--listen", "127.0.0.1:0", "--grace-seconds", "3") as (process, address):

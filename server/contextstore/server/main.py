@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -66,6 +67,7 @@ def serve(config: ServerConfig) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server.start()
+    _freeze_startup_heap()
     log_started(server)
     tls.warn_if_plaintext(config, server.address)
     if server.metrics_address is not None:
@@ -80,6 +82,15 @@ def serve(config: ServerConfig) -> int:
     server.stop()
     log.info("event=stopped")
     return 0
+
+
+def _freeze_startup_heap() -> None:
+    """Leave the objects of startup (modules, grpc, protobuf: ~35k) out of every later
+    collection. A full collection walked them all, holding the GIL while calls queued:
+    28 ms median, 120 ms worst on a busy 2-CPU machine, 0.4 ms once frozen; at 70% of
+    the maximum rate a pause takes ~10x its length to drain, in figure 6's p99."""
+    gc.freeze()
+    log.info("event=heap_frozen objects=%d", gc.get_freeze_count())
 
 
 def log_started(server: Server) -> None:
