@@ -67,7 +67,7 @@ def serve(config: ServerConfig) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server.start()
-    _freeze_startup_heap()
+    _tune_collector()
     log_started(server)
     tls.warn_if_plaintext(config, server.address)
     if server.metrics_address is not None:
@@ -84,13 +84,31 @@ def serve(config: ServerConfig) -> int:
     return 0
 
 
-def _freeze_startup_heap() -> None:
-    """Leave the objects of startup (modules, grpc, protobuf: ~35k) out of every later
+YOUNG_COLLECTION_THRESHOLD = 100_000
+"""Allocations between young collections (Python's default: 700)."""
+
+
+def _tune_collector() -> None:
+    """Make garbage collection cheap for a server that allocates on every call.
+
+    Leave the objects of startup (modules, grpc, protobuf: ~35k) out of every later
     collection. A full collection walked them all, holding the GIL while calls queued:
     28 ms median, 120 ms worst on a busy 2-CPU machine, 0.4 ms once frozen; at 70% of
-    the maximum rate a pause takes ~10x its length to drain, in figure 6's p99."""
+    the maximum rate a pause takes ~10x its length to drain, in figure 6's p99.
+
+    And collect the young generation every ``YOUNG_COLLECTION_THRESHOLD`` allocations
+    rather than every 700: a call allocates dozens of container objects (grpc's call
+    state, ours), so the default ran a collection every few calls; measured side by
+    side, GetFile used about 10 µs less CPU per call (~6%) with this threshold. The
+    objects it lets accumulate are short-lived: at most that many, a few MiB.
+    """
     gc.freeze()
-    log.info("event=heap_frozen objects=%d", gc.get_freeze_count())
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD)
+    log.info(
+        "event=heap_frozen objects=%d young_threshold=%d",
+        gc.get_freeze_count(),
+        gc.get_threshold()[0],
+    )
 
 
 def log_started(server: Server) -> None:
