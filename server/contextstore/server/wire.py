@@ -126,10 +126,13 @@ def get_file_response(path: str, content: bytes, tail: bytes) -> bytes:
     The hottest function of the server, so ``metadata`` is spelled out inline.
     """
     name = path.encode()
-    meta = b"".join((_LEN_1, varint(len(name)), name, tail)) if name else tail
+    n = len(name)  # one-byte lengths looked up, not computed: nearly every path and metadata
+    meta = b"".join((_LEN_1, _ONE_BYTE[n] if n < 0x80 else varint(n), name, tail)) if n else tail
+    m = len(meta)
+    meta_head = _LEN_2 + (_ONE_BYTE[m] if m < 0x80 else varint(m))
     if not content:
-        return _LEN_2 + varint(len(meta)) + meta
-    return b"".join((_LEN_1, varint(len(content)), content, _LEN_2, varint(len(meta)), meta))
+        return meta_head + meta
+    return b"".join((_LEN_1, varint(len(content)), content, meta_head, meta))
 
 
 def metadata_response(path: str, tail: bytes) -> bytes:
