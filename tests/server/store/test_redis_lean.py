@@ -63,6 +63,26 @@ def test_a_connection_redis_closed_while_idle_is_opened_again_before_use(
         store.close()
 
 
+def test_a_connection_redis_closed_just_after_its_last_use_is_retried_once(
+    redis_standalone: Any,
+) -> None:
+    # Too recent for the idle check (as in figure R4, whose memory reading kills every
+    # other client): the call finds the connection closed and makes it again, once.
+    store = _store(redis_standalone.url, f"lean{time.monotonic_ns()}:")
+    client: Any = store.client
+    client.connection_pool.recheck_after = 3600.0
+    try:
+        store.cache_file("s", FileWrite("a.py", b"before"))
+        with redis_standalone.client() as admin:
+            assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+        store.cache_file("s", FileWrite("a.py", b"after"))
+        found = store.get_file("s", "a.py")
+        assert found is not None and found.content == b"after"
+        assert found.metadata.version == 2  # written once, not twice
+    finally:
+        store.close()
+
+
 def test_a_cluster_call_sent_to_the_wrong_node_follows_the_redirection(
     redis_cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -110,13 +110,28 @@ def _call_if_alive(method: weakref.WeakMethod[Callable[[], None]]) -> None:
 def call(pool: redis.ConnectionPool, command: Sequence[Any]) -> Any:
     """Send ``command`` on a connection of ``pool`` and return its reply.
 
-    An error reply raises its ``ResponseError`` (the connection stays good);
-    any other failure closes the connection, so the next user opens a fresh
-    one, and raises as redis-py would. No retry: see ``connection.connect``.
+    An error reply raises its ``ResponseError`` (the connection stays good).
+    A connection Redis had closed (a restart, a ``CLIENT KILL``, its idle
+    timeout) fails on first use, however recently it was checked: the call is
+    then made once more on that connection opened afresh, as redis-py's own
+    client retries a connection error. Any other failure, or a second one,
+    closes the connection, so the next user opens a fresh one, and raises as
+    redis-py would; a timeout is never retried (Redis may still be working).
     """
+    packed = [hiredis.pack_command(tuple(command))]
+    try:
+        return _send(pool, packed)
+    except rx.TimeoutError:
+        raise
+    except rx.ConnectionError:
+        # Released last, the closed connection is the one handed out next (LIFO).
+        return _send(pool, packed)
+
+
+def _send(pool: redis.ConnectionPool, packed: list[bytes]) -> Any:
     connection: Any = pool.get_connection()
     try:
-        connection.send_packed_command([hiredis.pack_command(tuple(command))], check_health=False)
+        connection.send_packed_command(packed, check_health=False)
         return connection.read_response()
     except rx.ResponseError:
         raise
