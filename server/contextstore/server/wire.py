@@ -115,11 +115,6 @@ def tail_sha256(tail: bytes) -> bytes:
     return tail[SHA256_OFFSET : SHA256_OFFSET + 32]
 
 
-def metadata(path: str, tail: bytes) -> bytes:
-    """An encoded ``FileMetadata``: the path, then the tail."""
-    return _field(_LEN_1, path.encode()) + tail if path else tail
-
-
 def get_file_response(path: str, content: bytes, tail: bytes) -> bytes:
     """An encoded ``GetFileResponse``: content (1), metadata (2).
 
@@ -135,27 +130,30 @@ def get_file_response(path: str, content: bytes, tail: bytes) -> bytes:
     return b"".join((_LEN_1, varint(len(content)), content, meta_head, meta))
 
 
-def metadata_response(path: str, tail: bytes) -> bytes:
-    """An encoded message whose field 1 is the ``FileMetadata`` (``GetMetadataResponse``)."""
-    return _field(_LEN_1, metadata(path, tail))
-
-
-def _file_result(path: str, file: WireFile | None) -> bytes:
-    """An encoded ``FileResult``: path (1), found (2), content (3), metadata (4)."""
-    name = _field(_LEN_1, path.encode()) if path else b""
-    if file is None:
-        return name
-    meta = metadata(path, file.tail)
-    content = _field(_LEN_3, file.content) if file.content else b""
-    return b"".join((name, _FOUND, content, _LEN_4, varint(len(meta)), meta))
-
-
 def batch_response(paths: Sequence[str], found: Sequence[WireFile | None]) -> bytes:
-    """An encoded ``BatchGetFilesResponse``: one ``FileResult`` per path, in order."""
-    parts: list[bytes] = []
+    """An encoded ``BatchGetFilesResponse``: one ``FileResult`` per path, in order.
+
+    Each ``FileResult``: path (1), found (2), content (3), metadata (4), the
+    metadata being the path again and the tail. One loop, lengths under 128
+    looked up: a batch of 100 files is 100 turns of it, not 600 calls.
+    """
+    one, parts = _ONE_BYTE, list[bytes]()
     for path, file in zip(paths, found, strict=True):
-        result = _file_result(path, file)
-        parts += (_LEN_1, varint(len(result)), result)
+        name = path.encode()
+        n = len(name)
+        field = b"".join((_LEN_1, one[n] if n < 0x80 else varint(n), name)) if n else b""
+        if file is None:
+            result = field
+        else:
+            content, meta = file.content, field + file.tail
+            m, c = len(meta), len(content)
+            result = b"".join((
+                field, _FOUND,
+                (_LEN_3 + (one[c] if c < 0x80 else varint(c))) if c else b"", content,
+                _LEN_4, one[m] if m < 0x80 else varint(m), meta,
+            ))  # fmt: skip
+        r = len(result)
+        parts += (_LEN_1, one[r] if r < 0x80 else varint(r), result)
     return b"".join(parts)
 
 
