@@ -7,16 +7,20 @@ from datetime import UTC, datetime
 
 import grpc
 import pytest
-from conftest import TEST_CONFIG, StartServer
 
 from benchmarks import plain, procs
 from contextstore.client import ContextStoreClient, FileUpload
 from contextstore.server.app import Server
+from contextstore.server.config import ServerConfig
 from contextstore.server.store.memory import StripedStore
 from contextstore.v1 import context_store_pb2 as pb
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 PATHS = ["a.py", "missing.py", "b/c.py", "a.py"]
+# As the suite's own servers (tests/conftest.py), which ``start_server`` makes ours from;
+# not imported: ``conftest`` resolves to another folder's when the whole suite runs.
+TEST_CONFIG = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, max_content_bytes=1 << 20)
+StartServer = Callable[..., Server]
 
 
 def _batch(address: str, paths: list[str]) -> pb.BatchGetFilesResponse:
