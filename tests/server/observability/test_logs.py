@@ -104,6 +104,8 @@ def test_serve_writes_json_lines() -> None:
     reader = threading.Thread(target=read)
     reader.start()
     try:
+        # Every line is JSON; the collector's tuning comes first (main._tune_collector).
+        frozen = json.loads(lines.get(timeout=WAIT))
         started = json.loads(lines.get(timeout=WAIT))
         metrics = json.loads(lines.get(timeout=WAIT))
         process.send_signal(signal.SIGTERM)
@@ -114,6 +116,7 @@ def test_serve_writes_json_lines() -> None:
             process.wait(WAIT)
         reader.join(WAIT)
         stderr.close()
+    assert frozen["event"] == "heap_frozen"
     assert started["event"] == "started" and started["listen"].startswith("127.0.0.1:")
     _aware(started["time"])
     assert metrics["event"] == "metrics_started" and not metrics["listen"].endswith(":0")
