@@ -90,7 +90,7 @@ class Stats:
     stale_analyses_dropped: int = 0
 
 
-# Reads build a FileMetadata and a CachedFile per file. A frozen dataclass's
+# Writes build a FileMetadata per file. A frozen dataclass's
 # ``__init__`` sets each field through ``object.__setattr__`` by name; calling
 # each slot's own setter, spelled out, builds the same object in about half
 # the time (a loop over the setters would give most of that back).
@@ -98,7 +98,6 @@ _new = object.__new__
 _set_path, _set_size, _set_sha256, _set_mtime, _set_cached_at, _set_labels, _set_version = (
     getattr(FileMetadata, f.name).__set__ for f in fields(FileMetadata)
 )
-_set_content, _set_metadata = (getattr(CachedFile, f.name).__set__ for f in fields(CachedFile))
 
 
 def new_metadata(
@@ -120,14 +119,6 @@ def new_metadata(
     _set_labels(meta, labels)
     _set_version(meta, version)
     return meta
-
-
-def new_cached_file(content: bytes, metadata: FileMetadata) -> CachedFile:
-    """``CachedFile(content, metadata)``, built faster."""
-    file = _new(CachedFile)
-    _set_content(file, content)
-    _set_metadata(file, metadata)
-    return file
 
 
 def decode_metadata(path: str, tail: bytes) -> FileMetadata:

@@ -49,11 +49,6 @@ def new_file(content: bytes, *, tick: int, tail: bytes, label_bytes: int) -> Rec
     return (content, packed, label_bytes) if label_bytes else (content, packed)
 
 
-def file_content(record: Record) -> bytes:
-    content: bytes = record[0]
-    return content
-
-
 def file_sha256(record: Record) -> bytes:
     sha256: bytes = record[1][_SHA256_AT : _SHA256_AT + 32]
     return sha256
