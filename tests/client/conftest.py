@@ -11,14 +11,14 @@ from support import BlockingStore
 
 from contextstore.server.app import Server
 from contextstore.server.config import ServerConfig
-from contextstore.server.store.base import FileMetadata, Namespace
+from contextstore.server.store.base import Namespace
 from contextstore.server.store.memory import StripedStore
 
 
 class FailingStore(StripedStore):
-    """A store with a bug: ``get_metadata`` always raises."""
+    """A store with a bug: ``get_metadata_wire`` always raises."""
 
-    def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
+    def get_metadata_wire(self, ns: Namespace, path: str) -> bytes | None:
         raise RuntimeError("store bug")
 
 

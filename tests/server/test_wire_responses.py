@@ -68,6 +68,15 @@ def test_get_file_response_parses_as_the_built_message(m: FileMetadata, content:
 
 
 @given(metadata)
+def test_get_metadata_response_parses_as_the_built_message(m: FileMetadata) -> None:
+    built = pb.GetMetadataResponse()
+    _fill_metadata(built.metadata, m)
+    sent = pb.GetMetadataResponse.FromString(wire.get_metadata_response(m.path, _tail(m)))
+    assert sent == built
+    assert sent.metadata.HasField("mtime") == (m.mtime_ns is not None)
+
+
+@given(metadata)
 def test_a_tail_decodes_to_its_metadata(m: FileMetadata) -> None:
     tail = _tail(m)
     assert decode_metadata(m.path, tail) == m
@@ -107,7 +116,7 @@ writes = st.builds(
 def test_the_servicers_reads_send_what_plain_building_would(
     batch: list[FileWrite], session: str | None
 ) -> None:
-    """Through a real store: GetFile and BatchGetFiles against messages built from each write."""
+    """Through a real store: every read against messages built from each write."""
     store = StripedStore(stripes=2)
     servicer = ContextStoreServicer(store, ServerConfig())
     expected: dict[str, pb.FileMetadata] = {}
@@ -122,6 +131,8 @@ def test_the_servicers_reads_send_what_plain_building_would(
         assert pb.GetFileResponse.FromString(sent) == pb.GetFileResponse(
             content=contents[path], metadata=built
         )
+        sent = servicer.GetMetadata(pb.GetMetadataRequest(path=path, **request), None)
+        assert pb.GetMetadataResponse.FromString(sent) == pb.GetMetadataResponse(metadata=built)
     paths = [*expected, "missing"]
     sent = servicer.BatchGetFiles(pb.BatchGetFilesRequest(paths=paths, **request), None)
     assert pb.BatchGetFilesResponse.FromString(sent) == pb.BatchGetFilesResponse(

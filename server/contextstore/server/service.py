@@ -96,14 +96,13 @@ class ContextStoreServicer:
         return wire.get_file_response(path, found.content, found.tail)
 
     @rpc
-    def GetMetadata(self, request: pb.GetMetadataRequest, context: Any) -> pb.GetMetadataResponse:
+    def GetMetadata(self, request: pb.GetMetadataRequest, context: Any) -> bytes:
+        """An encoded ``GetMetadataResponse``: the path and the entry's encoded tail (``wire``)."""
         ns, path = namespace_and_path(request, self._config)
-        meta = self._store.get_metadata(ns, path)
-        if meta is None:
+        tail = self._store.get_metadata_wire(ns, path)
+        if tail is None:
             raise NotFound(f"no file {quote(path)} in {_where(ns)}")
-        response = pb.GetMetadataResponse()
-        _fill_metadata(response.metadata, meta)
-        return response
+        return wire.get_metadata_response(path, tail)
 
     @rpc
     def CacheAnalysis(

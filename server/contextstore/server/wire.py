@@ -130,6 +130,13 @@ def get_file_response(path: str, content: bytes, tail: bytes) -> bytes:
     return b"".join((_LEN_1, varint(len(content)), content, meta_head, meta))
 
 
+def get_metadata_response(path: str, tail: bytes) -> bytes:
+    """An encoded ``GetMetadataResponse``: metadata (1), the path and the tail."""
+    name = path.encode()
+    meta = _field(_LEN_1, name) + tail if name else tail
+    return _field(_LEN_1, meta)
+
+
 def batch_response(paths: Sequence[str], found: Sequence[WireFile | None]) -> bytes:
     """An encoded ``BatchGetFilesResponse``: one ``FileResult`` per path, in order.
 

@@ -87,8 +87,8 @@ class MeteredStore(Store):
         self._found("GetFile", found)
         return found
 
-    def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
-        found = self._run("get_metadata", self.inner.get_metadata, ns, path)
+    def get_metadata_wire(self, ns: Namespace, path: str) -> bytes | None:
+        found = self._run("get_metadata", self.inner.get_metadata_wire, ns, path)
         self._found("GetMetadata", found)
         return found
 

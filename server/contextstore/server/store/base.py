@@ -245,7 +245,13 @@ class Store(abc.ABC):
         return None if found is None else decode_file(path, found)
 
     @abc.abstractmethod
-    def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None: ...
+    def get_metadata_wire(self, ns: Namespace, path: str) -> bytes | None:
+        """A file's metadata as its encoded tail (``wire``), without its content."""
+
+    def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
+        """``get_metadata_wire``, decoded."""
+        tail = self.get_metadata_wire(ns, path)
+        return None if tail is None else decode_metadata(path, tail)
 
     @abc.abstractmethod
     def cache_analysis(

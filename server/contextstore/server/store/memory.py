@@ -137,11 +137,11 @@ class StripedStore(Store):
             self._enter(ns, i, create=False)
             return self._shards[i].get_file(ns, path, next(self._ticks))
 
-    def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
+    def get_metadata_wire(self, ns: Namespace, path: str) -> bytes | None:
         i = self._stripe(ns)
         with self._locks[i]:
             self._enter(ns, i, create=False)
-            return self._shards[i].get_metadata(ns, path, next(self._ticks))
+            return self._shards[i].get_metadata_tail(ns, path, next(self._ticks))
 
     def batch_get_files_wire(self, ns: Namespace, paths: Sequence[str]) -> list[WireFile | None]:
         i = self._stripe(ns)

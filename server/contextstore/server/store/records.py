@@ -25,9 +25,7 @@ from typing import Any
 from contextstore.server import wire
 from contextstore.server.store.base import (
     CachedAnalysis,
-    FileMetadata,
     analysis_charge,
-    decode_metadata,
     utf8_len,
 )
 from contextstore.server.wire import WireFile
@@ -62,9 +60,10 @@ def wire_file(record: Record) -> WireFile:
 _new_tuple = tuple.__new__  # a NamedTuple built without its Python-level __new__: reads are hot
 
 
-def file_metadata(path: str, record: Record) -> FileMetadata:
-    """The public metadata of the file record at ``path`` (decodes the tail: not for hot paths)."""
-    return decode_metadata(path, record[1][_TICK.size :])
+def file_tail(record: Record) -> bytes:
+    """The file's metadata as reads send it (``wire``)."""
+    tail: bytes = record[1][_TICK.size :]
+    return tail
 
 
 # -- analyses ------------------------------------------------------------------

@@ -7,7 +7,7 @@ one shard, in O(its own entries) at most, whatever the rest of the store holds.
 Memory is the design's driver, so one namespace keeps one ordered mapping, in
 least-recently-used-first order, of compact records (``records``: their
 layouts and the only code that reads them). Sizes and charges are derived, not
-stored, and the public ``FileMetadata``/``CachedFile`` are built on read.
+stored; a file's metadata is kept encoded as reads send it (``wire``).
 
 Every change to a namespace's entries goes through ``_insert`` or ``_remove``
 (clears and expiry too, entry by entry), which report it, with its cause, to
@@ -157,9 +157,9 @@ class Shard:
         record = self._read(ns, path, tick, records.file_with_tick)
         return records.wire_file(record) if record is not None else None
 
-    def get_metadata(self, ns: Namespace, path: str, tick: int) -> FileMetadata | None:
+    def get_metadata_tail(self, ns: Namespace, path: str, tick: int) -> bytes | None:
         record = self._read(ns, path, tick)
-        return records.file_metadata(path, record) if record is not None else None
+        return records.file_tail(record) if record is not None else None
 
     def get_analysis(
         self, ns: Namespace, path: str, analysis_type: str, tick: int

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contextstore.server import wire
-from contextstore.server.store.base import CachedAnalysis, FileMetadata, Namespace, decode_metadata
+from contextstore.server.store.base import CachedAnalysis, Namespace
 from contextstore.server.wire import WireFile
 
 BUCKETS = 1024
@@ -120,10 +120,9 @@ def wire_file(record: bytes) -> WireFile:
     return WireFile(record[end:], record[_FILE_HEAD:end])
 
 
-def file_metadata(path: str, record: bytes) -> FileMetadata:
-    """A file's metadata from its record, content or not (GetMetadata gets it without)."""
-    end = _FILE_HEAD + int(record[_CHARGE:_FILE_HEAD])
-    return decode_metadata(path, record[_FILE_HEAD:end])
+def file_tail(record: bytes) -> bytes:
+    """A file's encoded metadata from its record, content or not (GetMetadata gets it without)."""
+    return record[_FILE_HEAD : _FILE_HEAD + int(record[_CHARGE:_FILE_HEAD])]
 
 
 def cached_analysis(record: bytes) -> CachedAnalysis:

@@ -163,9 +163,9 @@ class RedisStore(Store):
         record = self._call("get", ns, b"f", path)[0]
         return layout.wire_file(record) if record is not None else None
 
-    def get_metadata(self, ns: Namespace, path: str) -> FileMetadata | None:
+    def get_metadata_wire(self, ns: Namespace, path: str) -> bytes | None:
         record = self._call("get", ns, b"m", path)[0]
-        return layout.file_metadata(path, record) if record is not None else None
+        return layout.file_tail(record) if record is not None else None
 
     def batch_get_files_wire(self, ns: Namespace, paths: Sequence[str]) -> list[WireFile | None]:
         if not paths:
