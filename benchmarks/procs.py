@@ -183,9 +183,16 @@ def grpc_frame(message: bytes) -> bytes:
 
 
 def h2load(
-    address: str, method: str, request: bytes, *, calls: int, clients: int, streams: int
+    address: str,
+    method: str,
+    request: bytes,
+    *,
+    calls: int,
+    clients: int,
+    streams: int,
+    cpu: str | None = None,
 ) -> H2loadResult:
-    """``calls`` unary gRPC calls as HTTP/2 POSTs from h2load, unpinned.
+    """``calls`` unary gRPC calls as HTTP/2 POSTs from h2load, pinned to ``cpu`` if given.
 
     ``request`` is the serialized request message, sent framed on ``clients``
     connections with ``streams`` in flight on each.
@@ -196,6 +203,8 @@ def h2load(
         argv = [tool("h2load"), "-c", str(clients), "-m", str(streams), "-n", str(calls)]
         argv += ["-d", body.name, "-H", "content-type: application/grpc", "-H", "te: trailers"]
         argv.append(f"http://{address}/{method}")
+        if cpu is not None:
+            argv = pinned(argv, cpu)
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return parse_h2load(out)
 

@@ -5,7 +5,10 @@ against Redis), R2 (the Redis backend's BatchGetFiles) and S1 (security).
 
 Load comes from ghz, a Go load generator cheap enough per call that the
 server, not the client, is what is measured; redis-benchmark plays the same
-part for Redis, and h2load gives F1 a second, unpinned measure. Servers (and
+part for Redis, and h2load gives F1 a second, unpinned measure. Batches come
+from h2load: ghz decodes every 100 KiB answer, and on a slower CPU that made
+ghz, not the server, the bottleneck (ghz at 97-99% of its CPU, the server at
+68-78%); h2load only counts the bytes (under 10% of its CPU). Servers (and
 the Redis a server stores into) are pinned to one CPU and load generators to
 the other (see ``procs``), and the sides of a ratio alternate round by round,
 so drift in the machine's load falls on all. Figures that share a side share
@@ -15,11 +18,14 @@ BatchGetFiles runs.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from google.protobuf import json_format
 
 from benchmarks import floor, procs, secure
 from benchmarks.figures import Figure, Measure, Target, alternate_many
@@ -57,7 +63,11 @@ class ServiceScale:
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """One closed-loop ghz load: an RPC, its request, and the files it reads."""
+    """One closed-loop load: an RPC, its request, and the files it reads.
+
+    From ghz, or (``h2load``) from h2load with ``concurrency`` streams on one
+    connection, as ghz would send them, pinned alike.
+    """
 
     rpc: str
     request: dict[str, object]
@@ -65,6 +75,7 @@ class Load:
     calls: int
     concurrency: int
     protoset: Path
+    h2load: bool = False
 
 
 def _preload(address: str, paths: list[str], secured: secure.Secured | None) -> None:
@@ -133,15 +144,36 @@ def server_rate(
     with procs.contextstore_server(*flags, command=command) as server:
         if preload:
             _preload(server.address, load.paths, secured)
-        _ghz(server.address, load, max(load.calls // 10, load.concurrency), secured)
+        send = _pinned_h2load if load.h2load else _ghz
+        send(server.address, load, max(load.calls // 10, load.concurrency), secured)
         pids = [server.pid] + ([redis.pid] if redis else [])
         before = [procs.cpu_seconds(pid) for pid in pids]
-        result = _ghz(server.address, load, load.calls, secured)
+        result = send(server.address, load, load.calls, secured)
         used = [procs.cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
     if result.errors:
         raise RuntimeError(f"{load.rpc} load failed: {result.errors}")
     server_us, *redis_us = (1e6 * seconds / result.count for seconds in used)
     return Rate(result.rps, server_us, sum(redis_us), result.p50_us)
+
+
+def _pinned_h2load(
+    address: str, load: Load, calls: int, secured: secure.Secured | None
+) -> procs.GhzResult:
+    """``load`` from h2load on the load CPU, every call proven served by the hit counter.
+
+    h2load cannot read gRPC statuses; each call of a load reads ``load.paths``,
+    all preloaded, so the session's hits must grow by exactly that many a call.
+    """
+    assert secured is None, "h2load sends no client certificate or token"
+    request = json_format.ParseDict(load.request, getattr(pb, f"{load.rpc}Request")())
+    before = _hits(address)
+    result = procs.h2load(
+        address, f"contextstore.v1.ContextStoreService/{load.rpc}", request.SerializeToString(),
+        calls=calls, clients=1, streams=load.concurrency, cpu=procs.LOAD_CPU,
+    )  # fmt: skip
+    served = (_hits(address) - before) // len(load.paths)
+    errors = {} if result.succeeded == served == calls else {"unserved": calls - served}
+    return procs.GhzResult(result.rps, calls, errors, math.nan)
 
 
 def h2load_rate(calls: int, *, ours: bool) -> Rate:
@@ -310,10 +342,15 @@ def secured_get_file(scale: ServiceScale, rounds: Rounds) -> Figure:
 def _batch_load(scale: ServiceScale, protoset: Path) -> Load:
     paths = [f"src/pkg/module_{i}.py" for i in range(BATCH)]
     request: dict[str, object] = {"session_id": SESSION, "paths": paths}
-    return Load("BatchGetFiles", request, paths, scale.batch_calls, REDIS_CLIENTS, protoset)
+    return Load(
+        "BatchGetFiles", request, paths, scale.batch_calls, REDIS_CLIENTS, protoset, h2load=True
+    )
 
 
-BATCH_HOW = f"BatchGetFiles, {BATCH} files of 1 KiB a call, ghz, {REDIS_CLIENTS} calls in flight"
+BATCH_HOW = (
+    f"BatchGetFiles, {BATCH} files of 1 KiB a call, h2load, {REDIS_CLIENTS} calls in flight "
+    "on 1 connection"
+)
 
 
 def batch_rounds(scale: ServiceScale, *, protoset: Path, sides: Collection[str]) -> Rounds:
@@ -383,7 +420,8 @@ def _placement() -> str:
     return (
         f"one contextstore server and one redis-server (standalone, no persistence), both "
         f"pinned to CPU {procs.SERVER_CPU}: the serving side has one CPU on either backend; "
-        f"ghz on CPU {procs.LOAD_CPU}; medians of alternating rounds, a fresh server each run"
+        f"the load generator on CPU {procs.LOAD_CPU}; medians of alternating rounds, a fresh "
+        "server each run"
     )
 
 

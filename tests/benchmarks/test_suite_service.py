@@ -6,6 +6,7 @@ assertion on a shared machine would test the machine.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,22 @@ def test_a_server_that_never_starts_is_reported() -> None:
         procs.contextstore_server("--workers", "0"),
     ):
         pass
+
+
+def test_batches_come_from_h2load_pinned_to_the_load_cpu(protoset: Path) -> None:
+    # ghz decoding 100 KiB answers was the bottleneck on a slower CPU, not the server.
+    load = service._batch_load(TINY, protoset)
+    assert load.h2load and load.concurrency == service.REDIS_CLIENTS
+    assert "h2load" in service.BATCH_HOW
+
+
+def test_a_batch_that_reads_nothing_counts_as_unserved(
+    protoset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing preloaded: every path misses, HTTP 200 all the same; the hit counter tells.
+    monkeypatch.setattr(service, "_preload", lambda *args: None)
+    load = service._batch_load(TINY, protoset)
+
+    failed = re.escape("BatchGetFiles load failed: {'unserved': 200}")
+    with pytest.raises(RuntimeError, match=failed):
+        service.server_rate(load)
