@@ -42,6 +42,20 @@ def pinned(argv: Sequence[str], cpus: str) -> list[str]:
     return ["taskset", "-c", cpus, *argv]
 
 
+@contextmanager
+def on_cpu(cpu: str) -> Iterator[None]:
+    """Run this thread, and the threads it starts, on ``cpu`` (as ``pinned`` does a process)."""
+    if (os.cpu_count() or 1) < 2:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {int(cpu)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def tool(name: str) -> str:
     """A tool `make tools` installs, or one on PATH (redis and h2load from Debian)."""
     path = TOOLS / name

@@ -5,10 +5,13 @@ The targets are the full suite's business; these only check the machinery.
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from benchmarks import memory, procs, store
 from benchmarks.figures import Figure
+from contextstore.server.store.memory import StripedStore
 
 QUICK = store.MixedLoad(paths=20, ops_per_thread=300)
 
@@ -30,6 +33,24 @@ def test_striping() -> None:
 def test_store_rate() -> None:
     measure = store.store_rate(load=QUICK, rounds=1)
     assert measure.value > 0 and measure.unit == "ops/s"
+
+
+def test_the_store_side_runs_where_the_floor_runs_and_the_process_goes_back() -> None:
+    before = os.sched_getaffinity(0)
+    seen: list[set[int]] = []
+    with procs.on_cpu(procs.SERVER_CPU):
+        worker = threading.Thread(target=lambda: seen.append(os.sched_getaffinity(0)))
+        worker.start()
+        worker.join()
+        assert os.sched_getaffinity(0) == {int(procs.SERVER_CPU)}
+    assert seen == [{int(procs.SERVER_CPU)}]  # threads it starts inherit the CPU
+    assert os.sched_getaffinity(0) == before
+
+
+def test_the_workload_is_drawn_before_the_clock_starts() -> None:
+    ops = store._plan_ops(QUICK, seed=1)
+    assert ops == store._plan_ops(QUICK, seed=1) and len(ops) == QUICK.ops_per_thread
+    assert store._mixed_ops(StripedStore(stripes=2), ops) == QUICK.ops_per_thread
 
 
 def test_entry_overhead() -> None:
