@@ -56,16 +56,9 @@ def serve(config: ServerConfig) -> int:
     """Serve until SIGTERM or SIGINT, then drain and return the exit status 0."""
     return_large_blocks_to_the_os()
     server = build_server(config)
-    # Handlers go in before the started line: a supervisor may signal as soon as it sees it.
+    # In before the started line: a supervisor may signal as soon as it sees it.
+    signals = StopSignals()
     stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("event=stopping signal=%s grace_seconds=%g", signal.Signals(signum).name,
-                 config.grace_seconds)  # fmt: skip
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     server.start()
     _tune_collector()
     log_started(server)
@@ -77,11 +70,53 @@ def serve(config: ServerConfig) -> int:
             target=_sweep, args=(server.store, config.sweep_seconds or 1.0, stopping), daemon=True
         )
         sweeper.start()
-    while not stopping.wait(3600):
-        pass
+    signum = signals.wait()
+    log.info("event=stopping signal=%s grace_seconds=%g", signum.name, config.grace_seconds)
+    stopping.set()
     server.stop()
+    signals.close()
     log.info("event=stopped")
     return 0
+
+
+class StopSignals:
+    """SIGTERM and SIGINT, delivered through a pipe rather than run in a handler.
+
+    The handler that set a ``threading.Event`` could deadlock: Python runs it in
+    the main thread, between two bytecodes, and if that thread was inside the
+    Event's own ``wait`` holding its lock, ``set`` waited for that lock forever
+    (a server that never exited after SIGTERM). Here the interpreter writes each
+    signal's number to a pipe from C (``signal.set_wakeup_fd``), the Python
+    handler does nothing, and ``wait`` reads the pipe: no lock, and a signal
+    that comes before ``wait`` is not lost.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)  # set_wakeup_fd requires it
+        self._previous = signal.set_wakeup_fd(self._write)
+        self._handlers = {signum: signal.signal(signum, _only_wake) for signum in self.SIGNALS}
+
+    def wait(self) -> signal.Signals:
+        """Block until SIGTERM or SIGINT arrives; which one."""
+        while True:
+            for number in os.read(self._read, 16):
+                if number in self.SIGNALS:
+                    return signal.Signals(number)
+
+    def close(self) -> None:
+        """Put back the handlers and the wakeup fd there were before."""
+        for signum, handler in self._handlers.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(self._previous)
+        os.close(self._read)
+        os.close(self._write)
+
+
+def _only_wake(signum: int, frame: FrameType | None) -> None:
+    """Keep a signal from its default action; ``StopSignals`` hears of it by its pipe."""
 
 
 YOUNG_COLLECTION_THRESHOLD = 100_000
