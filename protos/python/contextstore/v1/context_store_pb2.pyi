@@ -132,8 +132,14 @@ class FileUpload(_message.Message):
     CONTENT_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
     MTIME_FIELD_NUMBER: _builtins.int
+    IF_VERSION_FIELD_NUMBER: _builtins.int
+    IF_SHA256_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     content: _builtins.bytes
+    if_version: _builtins.int
+    """Store only if the file there has this version (0: only if none is)."""
+    if_sha256: _builtins.bytes
+    """Store only if the file there has this content digest (32 bytes)."""
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -145,12 +151,21 @@ class FileUpload(_message.Message):
         content: _builtins.bytes = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         mtime: _timestamp_pb2.Timestamp | None = ...,
+        if_version: _builtins.int | None = ...,
+        if_sha256: _builtins.bytes | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["mtime", b"mtime"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256", "_if_version", b"_if_version", "if_sha256", b"if_sha256", "if_version", b"if_version", "mtime", b"mtime"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "labels", b"labels", "mtime", b"mtime", "path", b"path"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256", "_if_version", b"_if_version", "content", b"content", "if_sha256", b"if_sha256", "if_version", b"if_version", "labels", b"labels", "mtime", b"mtime", "path", b"path"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__if_sha256: _TypeAlias = _typing.Literal["if_sha256"]  # noqa: Y015
+    _WhichOneofArgType__if_sha256: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256"]  # noqa: Y015
+    _WhichOneofReturnType__if_version: _TypeAlias = _typing.Literal["if_version"]  # noqa: Y015
+    _WhichOneofArgType__if_version: _TypeAlias = _typing.Literal["_if_version", b"_if_version"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_sha256) -> _WhichOneofReturnType__if_sha256 | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_version) -> _WhichOneofReturnType__if_version | None: ...
 
 Global___FileUpload: _TypeAlias = FileUpload  # noqa: Y015
 
@@ -185,9 +200,15 @@ class CacheFileRequest(_message.Message):
     CONTENT_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
     MTIME_FIELD_NUMBER: _builtins.int
+    IF_VERSION_FIELD_NUMBER: _builtins.int
+    IF_SHA256_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     path: _builtins.str
     content: _builtins.bytes
+    if_version: _builtins.int
+    """Store only if the file there has this version (0: only if none is)."""
+    if_sha256: _builtins.bytes
+    """Store only if the file there has this content digest (32 bytes)."""
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -200,13 +221,24 @@ class CacheFileRequest(_message.Message):
         content: _builtins.bytes = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         mtime: _timestamp_pb2.Timestamp | None = ...,
+        if_version: _builtins.int | None = ...,
+        if_sha256: _builtins.bytes | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "mtime", b"mtime", "session_id", b"session_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256", "_if_version", b"_if_version", "_session_id", b"_session_id", "if_sha256", b"if_sha256", "if_version", b"if_version", "mtime", b"mtime", "session_id", b"session_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "content", b"content", "labels", b"labels", "mtime", b"mtime", "path", b"path", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256", "_if_version", b"_if_version", "_session_id", b"_session_id", "content", b"content", "if_sha256", b"if_sha256", "if_version", b"if_version", "labels", b"labels", "mtime", b"mtime", "path", b"path", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__if_sha256: _TypeAlias = _typing.Literal["if_sha256"]  # noqa: Y015
+    _WhichOneofArgType__if_sha256: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256"]  # noqa: Y015
+    _WhichOneofReturnType__if_version: _TypeAlias = _typing.Literal["if_version"]  # noqa: Y015
+    _WhichOneofArgType__if_version: _TypeAlias = _typing.Literal["_if_version", b"_if_version"]  # noqa: Y015
     _WhichOneofReturnType__session_id: _TypeAlias = _typing.Literal["session_id"]  # noqa: Y015
     _WhichOneofArgType__session_id: _TypeAlias = _typing.Literal["_session_id", b"_session_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_sha256) -> _WhichOneofReturnType__if_sha256 | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_version) -> _WhichOneofReturnType__if_version | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__session_id) -> _WhichOneofReturnType__session_id | None: ...
 
 Global___CacheFileRequest: _TypeAlias = CacheFileRequest  # noqa: Y015
@@ -241,20 +273,31 @@ class GetFileRequest(_message.Message):
 
     SESSION_ID_FIELD_NUMBER: _builtins.int
     PATH_FIELD_NUMBER: _builtins.int
+    KNOWN_SHA256_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     path: _builtins.str
+    known_sha256: _builtins.bytes
+    """The digest of the content the caller holds (32 bytes): when it is still
+    current, the response carries unchanged = true and no content.
+    """
     def __init__(
         self,
         *,
         session_id: _builtins.str | None = ...,
         path: _builtins.str = ...,
+        known_sha256: _builtins.bytes | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "session_id", b"session_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_known_sha256", b"_known_sha256", "_session_id", b"_session_id", "known_sha256", b"known_sha256", "session_id", b"session_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "path", b"path", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_known_sha256", b"_known_sha256", "_session_id", b"_session_id", "known_sha256", b"known_sha256", "path", b"path", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__known_sha256: _TypeAlias = _typing.Literal["known_sha256"]  # noqa: Y015
+    _WhichOneofArgType__known_sha256: _TypeAlias = _typing.Literal["_known_sha256", b"_known_sha256"]  # noqa: Y015
     _WhichOneofReturnType__session_id: _TypeAlias = _typing.Literal["session_id"]  # noqa: Y015
     _WhichOneofArgType__session_id: _TypeAlias = _typing.Literal["_session_id", b"_session_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__known_sha256) -> _WhichOneofReturnType__known_sha256 | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__session_id) -> _WhichOneofReturnType__session_id | None: ...
 
 Global___GetFileRequest: _TypeAlias = GetFileRequest  # noqa: Y015
@@ -267,7 +310,11 @@ class GetFileResponse(_message.Message):
 
     CONTENT_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
     content: _builtins.bytes
+    """Empty when unchanged."""
+    unchanged: _builtins.bool
+    """The content is the one known_sha256 named, so it was not sent."""
     @_builtins.property
     def metadata(self) -> Global___FileMetadata: ...
     def __init__(
@@ -275,10 +322,11 @@ class GetFileResponse(_message.Message):
         *,
         content: _builtins.bytes = ...,
         metadata: Global___FileMetadata | None = ...,
+        unchanged: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "metadata", b"metadata", "unchanged", b"unchanged"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -342,10 +390,16 @@ class CacheAnalysisRequest(_message.Message):
     PATH_FIELD_NUMBER: _builtins.int
     ANALYSIS_TYPE_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
+    IF_VERSION_FIELD_NUMBER: _builtins.int
+    IF_SHA256_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     path: _builtins.str
     analysis_type: _builtins.str
     result: _builtins.bytes
+    if_version: _builtins.int
+    """Store only if the file at path has this version (0: only if none is)."""
+    if_sha256: _builtins.bytes
+    """Store only if the file at path has this content digest (32 bytes)."""
     def __init__(
         self,
         *,
@@ -353,13 +407,24 @@ class CacheAnalysisRequest(_message.Message):
         path: _builtins.str = ...,
         analysis_type: _builtins.str = ...,
         result: _builtins.bytes = ...,
+        if_version: _builtins.int | None = ...,
+        if_sha256: _builtins.bytes | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "session_id", b"session_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256", "_if_version", b"_if_version", "_session_id", b"_session_id", "if_sha256", b"if_sha256", "if_version", b"if_version", "session_id", b"session_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "analysis_type", b"analysis_type", "path", b"path", "result", b"result", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256", "_if_version", b"_if_version", "_session_id", b"_session_id", "analysis_type", b"analysis_type", "if_sha256", b"if_sha256", "if_version", b"if_version", "path", b"path", "result", b"result", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__if_sha256: _TypeAlias = _typing.Literal["if_sha256"]  # noqa: Y015
+    _WhichOneofArgType__if_sha256: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256"]  # noqa: Y015
+    _WhichOneofReturnType__if_version: _TypeAlias = _typing.Literal["if_version"]  # noqa: Y015
+    _WhichOneofArgType__if_version: _TypeAlias = _typing.Literal["_if_version", b"_if_version"]  # noqa: Y015
     _WhichOneofReturnType__session_id: _TypeAlias = _typing.Literal["session_id"]  # noqa: Y015
     _WhichOneofArgType__session_id: _TypeAlias = _typing.Literal["_session_id", b"_session_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_sha256) -> _WhichOneofReturnType__if_sha256 | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_version) -> _WhichOneofReturnType__if_version | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__session_id) -> _WhichOneofReturnType__session_id | None: ...
 
 Global___CacheAnalysisRequest: _TypeAlias = CacheAnalysisRequest  # noqa: Y015
@@ -448,20 +513,37 @@ class InvalidateFileRequest(_message.Message):
 
     SESSION_ID_FIELD_NUMBER: _builtins.int
     PATH_FIELD_NUMBER: _builtins.int
+    IF_VERSION_FIELD_NUMBER: _builtins.int
+    IF_SHA256_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     path: _builtins.str
+    if_version: _builtins.int
+    """Remove only if the file there has this version (0: only if none is)."""
+    if_sha256: _builtins.bytes
+    """Remove only if the file there has this content digest (32 bytes)."""
     def __init__(
         self,
         *,
         session_id: _builtins.str | None = ...,
         path: _builtins.str = ...,
+        if_version: _builtins.int | None = ...,
+        if_sha256: _builtins.bytes | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "session_id", b"session_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256", "_if_version", b"_if_version", "_session_id", b"_session_id", "if_sha256", b"if_sha256", "if_version", b"if_version", "session_id", b"session_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "path", b"path", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256", "_if_version", b"_if_version", "_session_id", b"_session_id", "if_sha256", b"if_sha256", "if_version", b"if_version", "path", b"path", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__if_sha256: _TypeAlias = _typing.Literal["if_sha256"]  # noqa: Y015
+    _WhichOneofArgType__if_sha256: _TypeAlias = _typing.Literal["_if_sha256", b"_if_sha256"]  # noqa: Y015
+    _WhichOneofReturnType__if_version: _TypeAlias = _typing.Literal["if_version"]  # noqa: Y015
+    _WhichOneofArgType__if_version: _TypeAlias = _typing.Literal["_if_version", b"_if_version"]  # noqa: Y015
     _WhichOneofReturnType__session_id: _TypeAlias = _typing.Literal["session_id"]  # noqa: Y015
     _WhichOneofArgType__session_id: _TypeAlias = _typing.Literal["_session_id", b"_session_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_sha256) -> _WhichOneofReturnType__if_sha256 | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_version) -> _WhichOneofReturnType__if_version | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__session_id) -> _WhichOneofReturnType__session_id | None: ...
 
 Global___InvalidateFileRequest: _TypeAlias = InvalidateFileRequest  # noqa: Y015
@@ -599,20 +681,48 @@ class BatchGetFilesRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class KnownSha256Entry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bytes
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bytes = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     SESSION_ID_FIELD_NUMBER: _builtins.int
     PATHS_FIELD_NUMBER: _builtins.int
+    KNOWN_SHA256_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     @_builtins.property
     def paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def known_sha256(self) -> _containers.ScalarMap[_builtins.str, _builtins.bytes]:
+        """By path, the digest of the content the caller holds (32 bytes each):
+        where it is still current, that path's result is unchanged, no content.
+        """
+
     def __init__(
         self,
         *,
         session_id: _builtins.str | None = ...,
         paths: _abc.Iterable[_builtins.str] | None = ...,
+        known_sha256: _abc.Mapping[_builtins.str, _builtins.bytes] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "session_id", b"session_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "paths", b"paths", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "known_sha256", b"known_sha256", "paths", b"paths", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__session_id: _TypeAlias = _typing.Literal["session_id"]  # noqa: Y015
     _WhichOneofArgType__session_id: _TypeAlias = _typing.Literal["_session_id", b"_session_id"]  # noqa: Y015
@@ -630,9 +740,13 @@ class FileResult(_message.Message):
     FOUND_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     found: _builtins.bool
     content: _builtins.bytes
+    """Empty when unchanged."""
+    unchanged: _builtins.bool
+    """Found, and its content is the one known_sha256 named, so it was not sent."""
     @_builtins.property
     def metadata(self) -> Global___FileMetadata: ...
     def __init__(
@@ -642,10 +756,11 @@ class FileResult(_message.Message):
         found: _builtins.bool = ...,
         content: _builtins.bytes = ...,
         metadata: Global___FileMetadata | None = ...,
+        unchanged: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "found", b"found", "metadata", b"metadata", "path", b"path"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "found", b"found", "metadata", b"metadata", "path", b"path", "unchanged", b"unchanged"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

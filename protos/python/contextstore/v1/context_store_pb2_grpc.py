@@ -28,6 +28,16 @@ if _version_not_supported:
 class ContextStoreServiceStub:
     """ContextStoreService caches file contents and analyses per session.
 
+    Precondition failures. Writes that take if_version and if_sha256 (each
+    optional; both given, both must hold) are compare-and-set: if_version is
+    the version the file there must have now, 0 meaning no file may be there;
+    if_sha256 the digest its content must have. When one does not hold, the
+    call changes nothing and fails with ABORTED carrying a google.rpc.ErrorInfo
+    with reason PRECONDITION_FAILED, domain contextstore.dev and metadata
+    path, current_version (decimal; "0" when no file is there) and
+    current_sha256 (lowercase hex; "" when no file is there). Re-read, then
+    retry or give up: a retry of the same call fails the same way.
+
     Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
     refresh recency and count hits and misses), so clients may retry them on
     UNAVAILABLE. Writes are not retried. Any call may also fail with
@@ -111,6 +121,16 @@ class ContextStoreServiceStub:
 class ContextStoreServiceServicer:
     """ContextStoreService caches file contents and analyses per session.
 
+    Precondition failures. Writes that take if_version and if_sha256 (each
+    optional; both given, both must hold) are compare-and-set: if_version is
+    the version the file there must have now, 0 meaning no file may be there;
+    if_sha256 the digest its content must have. When one does not hold, the
+    call changes nothing and fails with ABORTED carrying a google.rpc.ErrorInfo
+    with reason PRECONDITION_FAILED, domain contextstore.dev and metadata
+    path, current_version (decimal; "0" when no file is there) and
+    current_sha256 (lowercase hex; "" when no file is there). Re-read, then
+    retry or give up: a retry of the same call fails the same way.
+
     Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
     refresh recency and count hits and misses), so clients may retry them on
     UNAVAILABLE. Writes are not retried. Any call may also fail with
@@ -121,16 +141,21 @@ class ContextStoreServiceServicer:
     def CacheFile(self, request, context):
         """CacheFile stores or replaces a file. Every analysis of that path in that
         namespace not recorded against this content's digest is dropped: those of
-        changed content, and those cached while no file was there.
-        Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
-        RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
+        changed content, and those cached while no file was there. With
+        if_version or if_sha256 it is a compare-and-set: it stores only if the
+        file there now matches, checked and written atomically.
+        Errors: INVALID_ARGUMENT (path, session_id, content size, labels,
+        if_sha256), RESOURCE_EXHAUSTED (the file alone exceeds a byte budget),
+        ABORTED (a precondition failed: see Precondition failures, below).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetFile(self, request, context):
-        """GetFile returns a file's content and metadata.
+        """GetFile returns a file's content and metadata. With known_sha256 equal
+        to the current content's digest, it returns the metadata and
+        unchanged = true, without the content.
         Errors: NOT_FOUND (no such file in that namespace), INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -148,8 +173,11 @@ class ContextStoreServiceServicer:
     def CacheAnalysis(self, request, context):
         """CacheAnalysis stores an analysis result, with or without a cached file.
         It records the digest of the file content current at that moment, if any.
-        Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size),
-        RESOURCE_EXHAUSTED (the result alone exceeds a byte budget).
+        if_version and if_sha256 test that file, atomically with the write: an
+        analysis is stored only against the content it was computed from.
+        Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size,
+        if_sha256), RESOURCE_EXHAUSTED (the result alone exceeds a byte budget),
+        ABORTED (a precondition failed).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -165,8 +193,9 @@ class ContextStoreServiceServicer:
 
     def InvalidateFile(self, request, context):
         """InvalidateFile removes a path's content, metadata and every analysis, in
-        that namespace only. OK with zero counts when nothing was there.
-        Errors: INVALID_ARGUMENT.
+        that namespace only. OK with zero counts when nothing was there. With
+        if_version or if_sha256 it removes only the file it names.
+        Errors: INVALID_ARGUMENT, ABORTED (a precondition failed).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -193,6 +222,8 @@ class ContextStoreServiceServicer:
     def BatchGetFiles(self, request, context):
         """BatchGetFiles reads many files of one namespace as one consistent
         snapshot: one result per path, in request order; a miss is found=false.
+        A path whose known_sha256 is its current digest comes back with its
+        metadata and unchanged = true, without its content.
         Errors: INVALID_ARGUMENT (a path, or more paths than max_batch_items),
         RESOURCE_EXHAUSTED (the response would exceed max_message_bytes).
         """
@@ -202,9 +233,11 @@ class ContextStoreServiceServicer:
 
     def BatchCacheFiles(self, request, context):
         """BatchCacheFiles stores many files of one namespace atomically. Every item
-        is validated before any is stored.
+        is validated, and every item's precondition checked, before any is
+        stored: one failed precondition stores nothing.
         Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
-        RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
+        RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
+        precondition failed; the ErrorInfo names the item's path).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -315,6 +348,16 @@ def add_ContextStoreServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ContextStoreService:
     """ContextStoreService caches file contents and analyses per session.
+
+    Precondition failures. Writes that take if_version and if_sha256 (each
+    optional; both given, both must hold) are compare-and-set: if_version is
+    the version the file there must have now, 0 meaning no file may be there;
+    if_sha256 the digest its content must have. When one does not hold, the
+    call changes nothing and fails with ABORTED carrying a google.rpc.ErrorInfo
+    with reason PRECONDITION_FAILED, domain contextstore.dev and metadata
+    path, current_version (decimal; "0" when no file is there) and
+    current_sha256 (lowercase hex; "" when no file is there). Re-read, then
+    retry or give up: a retry of the same call fails the same way.
 
     Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
     refresh recency and count hits and misses), so clients may retry them on

@@ -37,6 +37,16 @@ GRPC_VERSION: str
 class ContextStoreServiceStub:
     """ContextStoreService caches file contents and analyses per session.
 
+    Precondition failures. Writes that take if_version and if_sha256 (each
+    optional; both given, both must hold) are compare-and-set: if_version is
+    the version the file there must have now, 0 meaning no file may be there;
+    if_sha256 the digest its content must have. When one does not hold, the
+    call changes nothing and fails with ABORTED carrying a google.rpc.ErrorInfo
+    with reason PRECONDITION_FAILED, domain contextstore.dev and metadata
+    path, current_version (decimal; "0" when no file is there) and
+    current_sha256 (lowercase hex; "" when no file is there). Re-read, then
+    retry or give up: a retry of the same call fails the same way.
+
     Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
     refresh recency and count hits and misses), so clients may retry them on
     UNAVAILABLE. Writes are not retried. Any call may also fail with
@@ -51,12 +61,17 @@ class ContextStoreServiceStub:
     CacheFile: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.CacheFileRequest, _context_store_pb2.CacheFileResponse]
     """CacheFile stores or replaces a file. Every analysis of that path in that
     namespace not recorded against this content's digest is dropped: those of
-    changed content, and those cached while no file was there.
-    Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
-    RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
+    changed content, and those cached while no file was there. With
+    if_version or if_sha256 it is a compare-and-set: it stores only if the
+    file there now matches, checked and written atomically.
+    Errors: INVALID_ARGUMENT (path, session_id, content size, labels,
+    if_sha256), RESOURCE_EXHAUSTED (the file alone exceeds a byte budget),
+    ABORTED (a precondition failed: see Precondition failures, below).
     """
     GetFile: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.GetFileRequest, _context_store_pb2.GetFileResponse]
-    """GetFile returns a file's content and metadata.
+    """GetFile returns a file's content and metadata. With known_sha256 equal
+    to the current content's digest, it returns the metadata and
+    unchanged = true, without the content.
     Errors: NOT_FOUND (no such file in that namespace), INVALID_ARGUMENT.
     """
     GetMetadata: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.GetMetadataRequest, _context_store_pb2.GetMetadataResponse]
@@ -66,8 +81,11 @@ class ContextStoreServiceStub:
     CacheAnalysis: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.CacheAnalysisRequest, _context_store_pb2.CacheAnalysisResponse]
     """CacheAnalysis stores an analysis result, with or without a cached file.
     It records the digest of the file content current at that moment, if any.
-    Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size),
-    RESOURCE_EXHAUSTED (the result alone exceeds a byte budget).
+    if_version and if_sha256 test that file, atomically with the write: an
+    analysis is stored only against the content it was computed from.
+    Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size,
+    if_sha256), RESOURCE_EXHAUSTED (the result alone exceeds a byte budget),
+    ABORTED (a precondition failed).
     """
     GetAnalysis: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.GetAnalysisRequest, _context_store_pb2.GetAnalysisResponse]
     """GetAnalysis returns an analysis result.
@@ -75,8 +93,9 @@ class ContextStoreServiceStub:
     """
     InvalidateFile: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.InvalidateFileRequest, _context_store_pb2.InvalidateFileResponse]
     """InvalidateFile removes a path's content, metadata and every analysis, in
-    that namespace only. OK with zero counts when nothing was there.
-    Errors: INVALID_ARGUMENT.
+    that namespace only. OK with zero counts when nothing was there. With
+    if_version or if_sha256 it removes only the file it names.
+    Errors: INVALID_ARGUMENT, ABORTED (a precondition failed).
     """
     InvalidateAnalysis: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.InvalidateAnalysisRequest, _context_store_pb2.InvalidateAnalysisResponse]
     """InvalidateAnalysis removes one analysis type of a path, or all of them
@@ -91,14 +110,18 @@ class ContextStoreServiceStub:
     BatchGetFiles: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.BatchGetFilesRequest, _context_store_pb2.BatchGetFilesResponse]
     """BatchGetFiles reads many files of one namespace as one consistent
     snapshot: one result per path, in request order; a miss is found=false.
+    A path whose known_sha256 is its current digest comes back with its
+    metadata and unchanged = true, without its content.
     Errors: INVALID_ARGUMENT (a path, or more paths than max_batch_items),
     RESOURCE_EXHAUSTED (the response would exceed max_message_bytes).
     """
     BatchCacheFiles: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.BatchCacheFilesRequest, _context_store_pb2.BatchCacheFilesResponse]
     """BatchCacheFiles stores many files of one namespace atomically. Every item
-    is validated before any is stored.
+    is validated, and every item's precondition checked, before any is
+    stored: one failed precondition stores nothing.
     Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
-    RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
+    RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
+    precondition failed; the ErrorInfo names the item's path).
     """
     GetStats: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.GetStatsRequest, _context_store_pb2.GetStatsResponse]
     """GetStats returns the counters of one namespace: the global namespace when
@@ -120,6 +143,16 @@ class ContextStoreServiceStub:
 class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     """ContextStoreService caches file contents and analyses per session.
 
+    Precondition failures. Writes that take if_version and if_sha256 (each
+    optional; both given, both must hold) are compare-and-set: if_version is
+    the version the file there must have now, 0 meaning no file may be there;
+    if_sha256 the digest its content must have. When one does not hold, the
+    call changes nothing and fails with ABORTED carrying a google.rpc.ErrorInfo
+    with reason PRECONDITION_FAILED, domain contextstore.dev and metadata
+    path, current_version (decimal; "0" when no file is there) and
+    current_sha256 (lowercase hex; "" when no file is there). Re-read, then
+    retry or give up: a retry of the same call fails the same way.
+
     Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
     refresh recency and count hits and misses), so clients may retry them on
     UNAVAILABLE. Writes are not retried. Any call may also fail with
@@ -131,12 +164,17 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     CacheFile: _aio.UnaryUnaryMultiCallable[_context_store_pb2.CacheFileRequest, _context_store_pb2.CacheFileResponse]  # type: ignore[assignment]
     """CacheFile stores or replaces a file. Every analysis of that path in that
     namespace not recorded against this content's digest is dropped: those of
-    changed content, and those cached while no file was there.
-    Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
-    RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
+    changed content, and those cached while no file was there. With
+    if_version or if_sha256 it is a compare-and-set: it stores only if the
+    file there now matches, checked and written atomically.
+    Errors: INVALID_ARGUMENT (path, session_id, content size, labels,
+    if_sha256), RESOURCE_EXHAUSTED (the file alone exceeds a byte budget),
+    ABORTED (a precondition failed: see Precondition failures, below).
     """
     GetFile: _aio.UnaryUnaryMultiCallable[_context_store_pb2.GetFileRequest, _context_store_pb2.GetFileResponse]  # type: ignore[assignment]
-    """GetFile returns a file's content and metadata.
+    """GetFile returns a file's content and metadata. With known_sha256 equal
+    to the current content's digest, it returns the metadata and
+    unchanged = true, without the content.
     Errors: NOT_FOUND (no such file in that namespace), INVALID_ARGUMENT.
     """
     GetMetadata: _aio.UnaryUnaryMultiCallable[_context_store_pb2.GetMetadataRequest, _context_store_pb2.GetMetadataResponse]  # type: ignore[assignment]
@@ -146,8 +184,11 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     CacheAnalysis: _aio.UnaryUnaryMultiCallable[_context_store_pb2.CacheAnalysisRequest, _context_store_pb2.CacheAnalysisResponse]  # type: ignore[assignment]
     """CacheAnalysis stores an analysis result, with or without a cached file.
     It records the digest of the file content current at that moment, if any.
-    Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size),
-    RESOURCE_EXHAUSTED (the result alone exceeds a byte budget).
+    if_version and if_sha256 test that file, atomically with the write: an
+    analysis is stored only against the content it was computed from.
+    Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size,
+    if_sha256), RESOURCE_EXHAUSTED (the result alone exceeds a byte budget),
+    ABORTED (a precondition failed).
     """
     GetAnalysis: _aio.UnaryUnaryMultiCallable[_context_store_pb2.GetAnalysisRequest, _context_store_pb2.GetAnalysisResponse]  # type: ignore[assignment]
     """GetAnalysis returns an analysis result.
@@ -155,8 +196,9 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     """
     InvalidateFile: _aio.UnaryUnaryMultiCallable[_context_store_pb2.InvalidateFileRequest, _context_store_pb2.InvalidateFileResponse]  # type: ignore[assignment]
     """InvalidateFile removes a path's content, metadata and every analysis, in
-    that namespace only. OK with zero counts when nothing was there.
-    Errors: INVALID_ARGUMENT.
+    that namespace only. OK with zero counts when nothing was there. With
+    if_version or if_sha256 it removes only the file it names.
+    Errors: INVALID_ARGUMENT, ABORTED (a precondition failed).
     """
     InvalidateAnalysis: _aio.UnaryUnaryMultiCallable[_context_store_pb2.InvalidateAnalysisRequest, _context_store_pb2.InvalidateAnalysisResponse]  # type: ignore[assignment]
     """InvalidateAnalysis removes one analysis type of a path, or all of them
@@ -171,14 +213,18 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     BatchGetFiles: _aio.UnaryUnaryMultiCallable[_context_store_pb2.BatchGetFilesRequest, _context_store_pb2.BatchGetFilesResponse]  # type: ignore[assignment]
     """BatchGetFiles reads many files of one namespace as one consistent
     snapshot: one result per path, in request order; a miss is found=false.
+    A path whose known_sha256 is its current digest comes back with its
+    metadata and unchanged = true, without its content.
     Errors: INVALID_ARGUMENT (a path, or more paths than max_batch_items),
     RESOURCE_EXHAUSTED (the response would exceed max_message_bytes).
     """
     BatchCacheFiles: _aio.UnaryUnaryMultiCallable[_context_store_pb2.BatchCacheFilesRequest, _context_store_pb2.BatchCacheFilesResponse]  # type: ignore[assignment]
     """BatchCacheFiles stores many files of one namespace atomically. Every item
-    is validated before any is stored.
+    is validated, and every item's precondition checked, before any is
+    stored: one failed precondition stores nothing.
     Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
-    RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
+    RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
+    precondition failed; the ErrorInfo names the item's path).
     """
     GetStats: _aio.UnaryUnaryMultiCallable[_context_store_pb2.GetStatsRequest, _context_store_pb2.GetStatsResponse]  # type: ignore[assignment]
     """GetStats returns the counters of one namespace: the global namespace when
@@ -199,6 +245,16 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
 class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     """ContextStoreService caches file contents and analyses per session.
 
+    Precondition failures. Writes that take if_version and if_sha256 (each
+    optional; both given, both must hold) are compare-and-set: if_version is
+    the version the file there must have now, 0 meaning no file may be there;
+    if_sha256 the digest its content must have. When one does not hold, the
+    call changes nothing and fails with ABORTED carrying a google.rpc.ErrorInfo
+    with reason PRECONDITION_FAILED, domain contextstore.dev and metadata
+    path, current_version (decimal; "0" when no file is there) and
+    current_sha256 (lowercase hex; "" when no file is there). Re-read, then
+    retry or give up: a retry of the same call fails the same way.
+
     Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
     refresh recency and count hits and misses), so clients may retry them on
     UNAVAILABLE. Writes are not retried. Any call may also fail with
@@ -214,9 +270,12 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_context_store_pb2.CacheFileResponse, _abc.Awaitable[_context_store_pb2.CacheFileResponse]]:
         """CacheFile stores or replaces a file. Every analysis of that path in that
         namespace not recorded against this content's digest is dropped: those of
-        changed content, and those cached while no file was there.
-        Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
-        RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
+        changed content, and those cached while no file was there. With
+        if_version or if_sha256 it is a compare-and-set: it stores only if the
+        file there now matches, checked and written atomically.
+        Errors: INVALID_ARGUMENT (path, session_id, content size, labels,
+        if_sha256), RESOURCE_EXHAUSTED (the file alone exceeds a byte budget),
+        ABORTED (a precondition failed: see Precondition failures, below).
         """
 
     @_abc_1.abstractmethod
@@ -225,7 +284,9 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _context_store_pb2.GetFileRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_context_store_pb2.GetFileResponse, _abc.Awaitable[_context_store_pb2.GetFileResponse]]:
-        """GetFile returns a file's content and metadata.
+        """GetFile returns a file's content and metadata. With known_sha256 equal
+        to the current content's digest, it returns the metadata and
+        unchanged = true, without the content.
         Errors: NOT_FOUND (no such file in that namespace), INVALID_ARGUMENT.
         """
 
@@ -247,8 +308,11 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_context_store_pb2.CacheAnalysisResponse, _abc.Awaitable[_context_store_pb2.CacheAnalysisResponse]]:
         """CacheAnalysis stores an analysis result, with or without a cached file.
         It records the digest of the file content current at that moment, if any.
-        Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size),
-        RESOURCE_EXHAUSTED (the result alone exceeds a byte budget).
+        if_version and if_sha256 test that file, atomically with the write: an
+        analysis is stored only against the content it was computed from.
+        Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size,
+        if_sha256), RESOURCE_EXHAUSTED (the result alone exceeds a byte budget),
+        ABORTED (a precondition failed).
         """
 
     @_abc_1.abstractmethod
@@ -268,8 +332,9 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_context_store_pb2.InvalidateFileResponse, _abc.Awaitable[_context_store_pb2.InvalidateFileResponse]]:
         """InvalidateFile removes a path's content, metadata and every analysis, in
-        that namespace only. OK with zero counts when nothing was there.
-        Errors: INVALID_ARGUMENT.
+        that namespace only. OK with zero counts when nothing was there. With
+        if_version or if_sha256 it removes only the file it names.
+        Errors: INVALID_ARGUMENT, ABORTED (a precondition failed).
         """
 
     @_abc_1.abstractmethod
@@ -302,6 +367,8 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_context_store_pb2.BatchGetFilesResponse, _abc.Awaitable[_context_store_pb2.BatchGetFilesResponse]]:
         """BatchGetFiles reads many files of one namespace as one consistent
         snapshot: one result per path, in request order; a miss is found=false.
+        A path whose known_sha256 is its current digest comes back with its
+        metadata and unchanged = true, without its content.
         Errors: INVALID_ARGUMENT (a path, or more paths than max_batch_items),
         RESOURCE_EXHAUSTED (the response would exceed max_message_bytes).
         """
@@ -313,9 +380,11 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_context_store_pb2.BatchCacheFilesResponse, _abc.Awaitable[_context_store_pb2.BatchCacheFilesResponse]]:
         """BatchCacheFiles stores many files of one namespace atomically. Every item
-        is validated before any is stored.
+        is validated, and every item's precondition checked, before any is
+        stored: one failed precondition stores nothing.
         Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
-        RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
+        RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
+        precondition failed; the ErrorInfo names the item's path).
         """
 
     @_abc_1.abstractmethod

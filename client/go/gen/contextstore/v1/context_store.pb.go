@@ -132,11 +132,15 @@ func (x *FileMetadata) GetVersion() int64 {
 
 // FileUpload is one file to cache.
 type FileUpload struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Mtime         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=mtime,proto3" json:"mtime,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Path    string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Content []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	Labels  map[string]string      `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Mtime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=mtime,proto3" json:"mtime,omitempty"`
+	// Store only if the file there has this version (0: only if none is).
+	IfVersion *int64 `protobuf:"varint,5,opt,name=if_version,json=ifVersion,proto3,oneof" json:"if_version,omitempty"`
+	// Store only if the file there has this content digest (32 bytes).
+	IfSha256      []byte `protobuf:"bytes,6,opt,name=if_sha256,json=ifSha256,proto3,oneof" json:"if_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -199,14 +203,32 @@ func (x *FileUpload) GetMtime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *FileUpload) GetIfVersion() int64 {
+	if x != nil && x.IfVersion != nil {
+		return *x.IfVersion
+	}
+	return 0
+}
+
+func (x *FileUpload) GetIfSha256() []byte {
+	if x != nil {
+		return x.IfSha256
+	}
+	return nil
+}
+
 // CacheFileRequest stores one file.
 type CacheFileRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	Content       []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Mtime         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=mtime,proto3" json:"mtime,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
+	Path      string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Content   []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	Labels    map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Mtime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=mtime,proto3" json:"mtime,omitempty"`
+	// Store only if the file there has this version (0: only if none is).
+	IfVersion *int64 `protobuf:"varint,6,opt,name=if_version,json=ifVersion,proto3,oneof" json:"if_version,omitempty"`
+	// Store only if the file there has this content digest (32 bytes).
+	IfSha256      []byte `protobuf:"bytes,7,opt,name=if_sha256,json=ifSha256,proto3,oneof" json:"if_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -276,6 +298,20 @@ func (x *CacheFileRequest) GetMtime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CacheFileRequest) GetIfVersion() int64 {
+	if x != nil && x.IfVersion != nil {
+		return *x.IfVersion
+	}
+	return 0
+}
+
+func (x *CacheFileRequest) GetIfSha256() []byte {
+	if x != nil {
+		return x.IfSha256
+	}
+	return nil
+}
+
 // CacheFileResponse carries the stored file's metadata.
 type CacheFileResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -323,9 +359,12 @@ func (x *CacheFileResponse) GetMetadata() *FileMetadata {
 
 // GetFileRequest reads one file.
 type GetFileRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
+	Path      string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// The digest of the content the caller holds (32 bytes): when it is still
+	// current, the response carries unchanged = true and no content.
+	KnownSha256   []byte `protobuf:"bytes,3,opt,name=known_sha256,json=knownSha256,proto3,oneof" json:"known_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -374,11 +413,21 @@ func (x *GetFileRequest) GetPath() string {
 	return ""
 }
 
+func (x *GetFileRequest) GetKnownSha256() []byte {
+	if x != nil {
+		return x.KnownSha256
+	}
+	return nil
+}
+
 // GetFileResponse carries a file's content and metadata.
 type GetFileResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Content       []byte                 `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
-	Metadata      *FileMetadata          `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty when unchanged.
+	Content  []byte        `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
+	Metadata *FileMetadata `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// The content is the one known_sha256 named, so it was not sent.
+	Unchanged     bool `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -425,6 +474,13 @@ func (x *GetFileResponse) GetMetadata() *FileMetadata {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *GetFileResponse) GetUnchanged() bool {
+	if x != nil {
+		return x.Unchanged
+	}
+	return false
 }
 
 // GetMetadataRequest reads one file's metadata.
@@ -527,11 +583,15 @@ func (x *GetMetadataResponse) GetMetadata() *FileMetadata {
 
 // CacheAnalysisRequest stores one analysis result.
 type CacheAnalysisRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	AnalysisType  string                 `protobuf:"bytes,3,opt,name=analysis_type,json=analysisType,proto3" json:"analysis_type,omitempty"`
-	Result        []byte                 `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	SessionId    *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
+	Path         string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	AnalysisType string                 `protobuf:"bytes,3,opt,name=analysis_type,json=analysisType,proto3" json:"analysis_type,omitempty"`
+	Result       []byte                 `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
+	// Store only if the file at path has this version (0: only if none is).
+	IfVersion *int64 `protobuf:"varint,5,opt,name=if_version,json=ifVersion,proto3,oneof" json:"if_version,omitempty"`
+	// Store only if the file at path has this content digest (32 bytes).
+	IfSha256      []byte `protobuf:"bytes,6,opt,name=if_sha256,json=ifSha256,proto3,oneof" json:"if_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -590,6 +650,20 @@ func (x *CacheAnalysisRequest) GetAnalysisType() string {
 func (x *CacheAnalysisRequest) GetResult() []byte {
 	if x != nil {
 		return x.Result
+	}
+	return nil
+}
+
+func (x *CacheAnalysisRequest) GetIfVersion() int64 {
+	if x != nil && x.IfVersion != nil {
+		return *x.IfVersion
+	}
+	return 0
+}
+
+func (x *CacheAnalysisRequest) GetIfSha256() []byte {
+	if x != nil {
+		return x.IfSha256
 	}
 	return nil
 }
@@ -755,9 +829,13 @@ func (x *GetAnalysisResponse) GetCachedAt() *timestamppb.Timestamp {
 
 // InvalidateFileRequest removes a path and its analyses.
 type InvalidateFileRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
+	Path      string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Remove only if the file there has this version (0: only if none is).
+	IfVersion *int64 `protobuf:"varint,3,opt,name=if_version,json=ifVersion,proto3,oneof" json:"if_version,omitempty"`
+	// Remove only if the file there has this content digest (32 bytes).
+	IfSha256      []byte `protobuf:"bytes,4,opt,name=if_sha256,json=ifSha256,proto3,oneof" json:"if_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -804,6 +882,20 @@ func (x *InvalidateFileRequest) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *InvalidateFileRequest) GetIfVersion() int64 {
+	if x != nil && x.IfVersion != nil {
+		return *x.IfVersion
+	}
+	return 0
+}
+
+func (x *InvalidateFileRequest) GetIfSha256() []byte {
+	if x != nil {
+		return x.IfSha256
+	}
+	return nil
 }
 
 // InvalidateFileResponse counts what was removed.
@@ -1066,9 +1158,12 @@ func (x *ClearSessionResponse) GetAnalysesRemoved() int64 {
 
 // BatchGetFilesRequest reads many files of one namespace.
 type BatchGetFilesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
-	Paths         []string               `protobuf:"bytes,2,rep,name=paths,proto3" json:"paths,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
+	Paths     []string               `protobuf:"bytes,2,rep,name=paths,proto3" json:"paths,omitempty"`
+	// By path, the digest of the content the caller holds (32 bytes each):
+	// where it is still current, that path's result is unchanged, no content.
+	KnownSha256   map[string][]byte `protobuf:"bytes,3,rep,name=known_sha256,json=knownSha256,proto3" json:"known_sha256,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1117,13 +1212,23 @@ func (x *BatchGetFilesRequest) GetPaths() []string {
 	return nil
 }
 
+func (x *BatchGetFilesRequest) GetKnownSha256() map[string][]byte {
+	if x != nil {
+		return x.KnownSha256
+	}
+	return nil
+}
+
 // FileResult is one path's outcome in a batch read.
 type FileResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Found         bool                   `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
-	Content       []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
-	Metadata      *FileMetadata          `protobuf:"bytes,4,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Found bool                   `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
+	// Empty when unchanged.
+	Content  []byte        `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	Metadata *FileMetadata `protobuf:"bytes,4,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// Found, and its content is the one known_sha256 named, so it was not sent.
+	Unchanged     bool `protobuf:"varint,5,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1184,6 +1289,13 @@ func (x *FileResult) GetMetadata() *FileMetadata {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *FileResult) GetUnchanged() bool {
+	if x != nil {
+		return x.Unchanged
+	}
+	return false
 }
 
 // BatchGetFilesResponse has one result per requested path, in request order.
@@ -1933,51 +2045,72 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\aversion\x18\a \x01(\x03R\aversion\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xcb\x02\n" +
 	"\n" +
 	"FileUpload\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\fR\acontent\x12?\n" +
 	"\x06labels\x18\x03 \x03(\v2'.contextstore.v1.FileUpload.LabelsEntryR\x06labels\x120\n" +
-	"\x05mtime\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05mtime\x1a9\n" +
+	"\x05mtime\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05mtime\x12\"\n" +
+	"\n" +
+	"if_version\x18\x05 \x01(\x03H\x00R\tifVersion\x88\x01\x01\x12 \n" +
+	"\tif_sha256\x18\x06 \x01(\fH\x01R\bifSha256\x88\x01\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa7\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\r\n" +
+	"\v_if_versionB\f\n" +
+	"\n" +
+	"_if_sha256\"\x8a\x03\n" +
 	"\x10CacheFileRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
 	"\acontent\x18\x03 \x01(\fR\acontent\x12E\n" +
 	"\x06labels\x18\x04 \x03(\v2-.contextstore.v1.CacheFileRequest.LabelsEntryR\x06labels\x120\n" +
-	"\x05mtime\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05mtime\x1a9\n" +
+	"\x05mtime\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05mtime\x12\"\n" +
+	"\n" +
+	"if_version\x18\x06 \x01(\x03H\x01R\tifVersion\x88\x01\x01\x12 \n" +
+	"\tif_sha256\x18\a \x01(\fH\x02R\bifSha256\x88\x01\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\r\n" +
-	"\v_session_id\"N\n" +
+	"\v_session_idB\r\n" +
+	"\v_if_versionB\f\n" +
+	"\n" +
+	"_if_sha256\"N\n" +
 	"\x11CacheFileResponse\x129\n" +
-	"\bmetadata\x18\x01 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"W\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"\x90\x01\n" +
 	"\x0eGetFileRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04pathB\r\n" +
-	"\v_session_id\"f\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12&\n" +
+	"\fknown_sha256\x18\x03 \x01(\fH\x01R\vknownSha256\x88\x01\x01B\r\n" +
+	"\v_session_idB\x0f\n" +
+	"\r_known_sha256\"\x84\x01\n" +
 	"\x0fGetFileResponse\x12\x18\n" +
 	"\acontent\x18\x01 \x01(\fR\acontent\x129\n" +
-	"\bmetadata\x18\x02 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"[\n" +
+	"\bmetadata\x18\x02 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\bR\tunchanged\"[\n" +
 	"\x12GetMetadataRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04pathB\r\n" +
 	"\v_session_id\"P\n" +
 	"\x13GetMetadataResponse\x129\n" +
-	"\bmetadata\x18\x01 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"\x9a\x01\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"\xfd\x01\n" +
 	"\x14CacheAnalysisRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12#\n" +
 	"\ranalysis_type\x18\x03 \x01(\tR\fanalysisType\x12\x16\n" +
-	"\x06result\x18\x04 \x01(\fR\x06resultB\r\n" +
-	"\v_session_id\"P\n" +
+	"\x06result\x18\x04 \x01(\fR\x06result\x12\"\n" +
+	"\n" +
+	"if_version\x18\x05 \x01(\x03H\x01R\tifVersion\x88\x01\x01\x12 \n" +
+	"\tif_sha256\x18\x06 \x01(\fH\x02R\bifSha256\x88\x01\x01B\r\n" +
+	"\v_session_idB\r\n" +
+	"\v_if_versionB\f\n" +
+	"\n" +
+	"_if_sha256\"P\n" +
 	"\x15CacheAnalysisResponse\x127\n" +
 	"\tcached_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bcachedAt\"\x80\x01\n" +
 	"\x12GetAnalysisRequest\x12\"\n" +
@@ -1988,12 +2121,18 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\v_session_id\"f\n" +
 	"\x13GetAnalysisResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\fR\x06result\x127\n" +
-	"\tcached_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bcachedAt\"^\n" +
+	"\tcached_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bcachedAt\"\xc1\x01\n" +
 	"\x15InvalidateFileRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04pathB\r\n" +
-	"\v_session_id\"h\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\"\n" +
+	"\n" +
+	"if_version\x18\x03 \x01(\x03H\x01R\tifVersion\x88\x01\x01\x12 \n" +
+	"\tif_sha256\x18\x04 \x01(\fH\x02R\bifSha256\x88\x01\x01B\r\n" +
+	"\v_session_idB\r\n" +
+	"\v_if_versionB\f\n" +
+	"\n" +
+	"_if_sha256\"h\n" +
 	"\x16InvalidateFileResponse\x12#\n" +
 	"\rfiles_removed\x18\x01 \x01(\x03R\ffilesRemoved\x12)\n" +
 	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\"\x9e\x01\n" +
@@ -2012,18 +2151,23 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\v_session_id\"f\n" +
 	"\x14ClearSessionResponse\x12#\n" +
 	"\rfiles_removed\x18\x01 \x01(\x03R\ffilesRemoved\x12)\n" +
-	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\"_\n" +
+	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\"\xfa\x01\n" +
 	"\x14BatchGetFilesRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x14\n" +
-	"\x05paths\x18\x02 \x03(\tR\x05pathsB\r\n" +
-	"\v_session_id\"\x8b\x01\n" +
+	"\x05paths\x18\x02 \x03(\tR\x05paths\x12Y\n" +
+	"\fknown_sha256\x18\x03 \x03(\v26.contextstore.v1.BatchGetFilesRequest.KnownSha256EntryR\vknownSha256\x1a>\n" +
+	"\x10KnownSha256Entry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01B\r\n" +
+	"\v_session_id\"\xa9\x01\n" +
 	"\n" +
 	"FileResult\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x18\n" +
 	"\acontent\x18\x03 \x01(\fR\acontent\x129\n" +
-	"\bmetadata\x18\x04 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"J\n" +
+	"\bmetadata\x18\x04 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\x12\x1c\n" +
+	"\tunchanged\x18\x05 \x01(\bR\tunchanged\"J\n" +
 	"\x15BatchGetFilesResponse\x121\n" +
 	"\x05files\x18\x01 \x03(\v2\x1b.contextstore.v1.FileResultR\x05files\"~\n" +
 	"\x16BatchCacheFilesRequest\x12\"\n" +
@@ -2115,7 +2259,7 @@ func file_contextstore_v1_context_store_proto_rawDescGZIP() []byte {
 	return file_contextstore_v1_context_store_proto_rawDescData
 }
 
-var file_contextstore_v1_context_store_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_contextstore_v1_context_store_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_contextstore_v1_context_store_proto_goTypes = []any{
 	(*FileMetadata)(nil),               // 0: contextstore.v1.FileMetadata
 	(*FileUpload)(nil),                 // 1: contextstore.v1.FileUpload
@@ -2150,62 +2294,64 @@ var file_contextstore_v1_context_store_proto_goTypes = []any{
 	nil,                                // 30: contextstore.v1.FileMetadata.LabelsEntry
 	nil,                                // 31: contextstore.v1.FileUpload.LabelsEntry
 	nil,                                // 32: contextstore.v1.CacheFileRequest.LabelsEntry
-	nil,                                // 33: contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
-	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 35: google.protobuf.Duration
+	nil,                                // 33: contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
+	nil,                                // 34: contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
+	(*timestamppb.Timestamp)(nil),      // 35: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 36: google.protobuf.Duration
 }
 var file_contextstore_v1_context_store_proto_depIdxs = []int32{
-	34, // 0: contextstore.v1.FileMetadata.mtime:type_name -> google.protobuf.Timestamp
-	34, // 1: contextstore.v1.FileMetadata.cached_at:type_name -> google.protobuf.Timestamp
+	35, // 0: contextstore.v1.FileMetadata.mtime:type_name -> google.protobuf.Timestamp
+	35, // 1: contextstore.v1.FileMetadata.cached_at:type_name -> google.protobuf.Timestamp
 	30, // 2: contextstore.v1.FileMetadata.labels:type_name -> contextstore.v1.FileMetadata.LabelsEntry
 	31, // 3: contextstore.v1.FileUpload.labels:type_name -> contextstore.v1.FileUpload.LabelsEntry
-	34, // 4: contextstore.v1.FileUpload.mtime:type_name -> google.protobuf.Timestamp
+	35, // 4: contextstore.v1.FileUpload.mtime:type_name -> google.protobuf.Timestamp
 	32, // 5: contextstore.v1.CacheFileRequest.labels:type_name -> contextstore.v1.CacheFileRequest.LabelsEntry
-	34, // 6: contextstore.v1.CacheFileRequest.mtime:type_name -> google.protobuf.Timestamp
+	35, // 6: contextstore.v1.CacheFileRequest.mtime:type_name -> google.protobuf.Timestamp
 	0,  // 7: contextstore.v1.CacheFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
 	0,  // 8: contextstore.v1.GetFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
 	0,  // 9: contextstore.v1.GetMetadataResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	34, // 10: contextstore.v1.CacheAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
-	34, // 11: contextstore.v1.GetAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
-	0,  // 12: contextstore.v1.FileResult.metadata:type_name -> contextstore.v1.FileMetadata
-	19, // 13: contextstore.v1.BatchGetFilesResponse.files:type_name -> contextstore.v1.FileResult
-	1,  // 14: contextstore.v1.BatchCacheFilesRequest.files:type_name -> contextstore.v1.FileUpload
-	0,  // 15: contextstore.v1.BatchCacheFilesResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	35, // 16: contextstore.v1.Limits.session_ttl:type_name -> google.protobuf.Duration
-	35, // 17: contextstore.v1.Limits.receive_timeout:type_name -> google.protobuf.Duration
-	28, // 18: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
-	33, // 19: contextstore.v1.GetServerInfoResponse.backend_properties:type_name -> contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
-	2,  // 20: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
-	4,  // 21: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
-	6,  // 22: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
-	8,  // 23: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
-	10, // 24: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
-	12, // 25: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
-	14, // 26: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
-	16, // 27: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
-	18, // 28: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
-	21, // 29: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
-	23, // 30: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
-	25, // 31: contextstore.v1.ContextStoreService.GetStoreStats:input_type -> contextstore.v1.GetStoreStatsRequest
-	27, // 32: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
-	3,  // 33: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
-	5,  // 34: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
-	7,  // 35: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
-	9,  // 36: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
-	11, // 37: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
-	13, // 38: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
-	15, // 39: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
-	17, // 40: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
-	20, // 41: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
-	22, // 42: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
-	24, // 43: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
-	26, // 44: contextstore.v1.ContextStoreService.GetStoreStats:output_type -> contextstore.v1.GetStoreStatsResponse
-	29, // 45: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
-	33, // [33:46] is the sub-list for method output_type
-	20, // [20:33] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	35, // 10: contextstore.v1.CacheAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
+	35, // 11: contextstore.v1.GetAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
+	33, // 12: contextstore.v1.BatchGetFilesRequest.known_sha256:type_name -> contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
+	0,  // 13: contextstore.v1.FileResult.metadata:type_name -> contextstore.v1.FileMetadata
+	19, // 14: contextstore.v1.BatchGetFilesResponse.files:type_name -> contextstore.v1.FileResult
+	1,  // 15: contextstore.v1.BatchCacheFilesRequest.files:type_name -> contextstore.v1.FileUpload
+	0,  // 16: contextstore.v1.BatchCacheFilesResponse.metadata:type_name -> contextstore.v1.FileMetadata
+	36, // 17: contextstore.v1.Limits.session_ttl:type_name -> google.protobuf.Duration
+	36, // 18: contextstore.v1.Limits.receive_timeout:type_name -> google.protobuf.Duration
+	28, // 19: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
+	34, // 20: contextstore.v1.GetServerInfoResponse.backend_properties:type_name -> contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
+	2,  // 21: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
+	4,  // 22: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
+	6,  // 23: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
+	8,  // 24: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
+	10, // 25: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
+	12, // 26: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
+	14, // 27: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
+	16, // 28: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
+	18, // 29: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
+	21, // 30: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
+	23, // 31: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
+	25, // 32: contextstore.v1.ContextStoreService.GetStoreStats:input_type -> contextstore.v1.GetStoreStatsRequest
+	27, // 33: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
+	3,  // 34: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
+	5,  // 35: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
+	7,  // 36: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
+	9,  // 37: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
+	11, // 38: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
+	13, // 39: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
+	15, // 40: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
+	17, // 41: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
+	20, // 42: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
+	22, // 43: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
+	24, // 44: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
+	26, // 45: contextstore.v1.ContextStoreService.GetStoreStats:output_type -> contextstore.v1.GetStoreStatsResponse
+	29, // 46: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
+	34, // [34:47] is the sub-list for method output_type
+	21, // [21:34] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_contextstore_v1_context_store_proto_init() }
@@ -2213,6 +2359,7 @@ func file_contextstore_v1_context_store_proto_init() {
 	if File_contextstore_v1_context_store_proto != nil {
 		return
 	}
+	file_contextstore_v1_context_store_proto_msgTypes[1].OneofWrappers = []any{}
 	file_contextstore_v1_context_store_proto_msgTypes[2].OneofWrappers = []any{}
 	file_contextstore_v1_context_store_proto_msgTypes[4].OneofWrappers = []any{}
 	file_contextstore_v1_context_store_proto_msgTypes[6].OneofWrappers = []any{}
@@ -2230,7 +2377,7 @@ func file_contextstore_v1_context_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_contextstore_v1_context_store_proto_rawDesc), len(file_contextstore_v1_context_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -49,6 +49,16 @@ const (
 //
 // ContextStoreService caches file contents and analyses per session.
 //
+// Precondition failures. Writes that take if_version and if_sha256 (each
+// optional; both given, both must hold) are compare-and-set: if_version is
+// the version the file there must have now, 0 meaning no file may be there;
+// if_sha256 the digest its content must have. When one does not hold, the
+// call changes nothing and fails with ABORTED carrying a google.rpc.ErrorInfo
+// with reason PRECONDITION_FAILED, domain contextstore.dev and metadata
+// path, current_version (decimal; "0" when no file is there) and
+// current_sha256 (lowercase hex; "" when no file is there). Re-read, then
+// retry or give up: a retry of the same call fails the same way.
+//
 // Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
 // refresh recency and count hits and misses), so clients may retry them on
 // UNAVAILABLE. Writes are not retried. Any call may also fail with
@@ -57,11 +67,16 @@ const (
 type ContextStoreServiceClient interface {
 	// CacheFile stores or replaces a file. Every analysis of that path in that
 	// namespace not recorded against this content's digest is dropped: those of
-	// changed content, and those cached while no file was there.
-	// Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
-	// RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
+	// changed content, and those cached while no file was there. With
+	// if_version or if_sha256 it is a compare-and-set: it stores only if the
+	// file there now matches, checked and written atomically.
+	// Errors: INVALID_ARGUMENT (path, session_id, content size, labels,
+	// if_sha256), RESOURCE_EXHAUSTED (the file alone exceeds a byte budget),
+	// ABORTED (a precondition failed: see Precondition failures, below).
 	CacheFile(ctx context.Context, in *CacheFileRequest, opts ...grpc.CallOption) (*CacheFileResponse, error)
-	// GetFile returns a file's content and metadata.
+	// GetFile returns a file's content and metadata. With known_sha256 equal
+	// to the current content's digest, it returns the metadata and
+	// unchanged = true, without the content.
 	// Errors: NOT_FOUND (no such file in that namespace), INVALID_ARGUMENT.
 	GetFile(ctx context.Context, in *GetFileRequest, opts ...grpc.CallOption) (*GetFileResponse, error)
 	// GetMetadata returns a file's metadata without its content.
@@ -69,15 +84,19 @@ type ContextStoreServiceClient interface {
 	GetMetadata(ctx context.Context, in *GetMetadataRequest, opts ...grpc.CallOption) (*GetMetadataResponse, error)
 	// CacheAnalysis stores an analysis result, with or without a cached file.
 	// It records the digest of the file content current at that moment, if any.
-	// Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size),
-	// RESOURCE_EXHAUSTED (the result alone exceeds a byte budget).
+	// if_version and if_sha256 test that file, atomically with the write: an
+	// analysis is stored only against the content it was computed from.
+	// Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size,
+	// if_sha256), RESOURCE_EXHAUSTED (the result alone exceeds a byte budget),
+	// ABORTED (a precondition failed).
 	CacheAnalysis(ctx context.Context, in *CacheAnalysisRequest, opts ...grpc.CallOption) (*CacheAnalysisResponse, error)
 	// GetAnalysis returns an analysis result.
 	// Errors: NOT_FOUND, INVALID_ARGUMENT.
 	GetAnalysis(ctx context.Context, in *GetAnalysisRequest, opts ...grpc.CallOption) (*GetAnalysisResponse, error)
 	// InvalidateFile removes a path's content, metadata and every analysis, in
-	// that namespace only. OK with zero counts when nothing was there.
-	// Errors: INVALID_ARGUMENT.
+	// that namespace only. OK with zero counts when nothing was there. With
+	// if_version or if_sha256 it removes only the file it names.
+	// Errors: INVALID_ARGUMENT, ABORTED (a precondition failed).
 	InvalidateFile(ctx context.Context, in *InvalidateFileRequest, opts ...grpc.CallOption) (*InvalidateFileResponse, error)
 	// InvalidateAnalysis removes one analysis type of a path, or all of them
 	// when analysis_type is absent. OK with a zero count when nothing was there.
@@ -89,13 +108,17 @@ type ContextStoreServiceClient interface {
 	ClearSession(ctx context.Context, in *ClearSessionRequest, opts ...grpc.CallOption) (*ClearSessionResponse, error)
 	// BatchGetFiles reads many files of one namespace as one consistent
 	// snapshot: one result per path, in request order; a miss is found=false.
+	// A path whose known_sha256 is its current digest comes back with its
+	// metadata and unchanged = true, without its content.
 	// Errors: INVALID_ARGUMENT (a path, or more paths than max_batch_items),
 	// RESOURCE_EXHAUSTED (the response would exceed max_message_bytes).
 	BatchGetFiles(ctx context.Context, in *BatchGetFilesRequest, opts ...grpc.CallOption) (*BatchGetFilesResponse, error)
 	// BatchCacheFiles stores many files of one namespace atomically. Every item
-	// is validated before any is stored.
+	// is validated, and every item's precondition checked, before any is
+	// stored: one failed precondition stores nothing.
 	// Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
-	// RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
+	// RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
+	// precondition failed; the ErrorInfo names the item's path).
 	BatchCacheFiles(ctx context.Context, in *BatchCacheFilesRequest, opts ...grpc.CallOption) (*BatchCacheFilesResponse, error)
 	// GetStats returns the counters of one namespace: the global namespace when
 	// session_id is absent or empty, as in every other RPC. Counters cover the
@@ -255,6 +278,16 @@ func (c *contextStoreServiceClient) GetServerInfo(ctx context.Context, in *GetSe
 //
 // ContextStoreService caches file contents and analyses per session.
 //
+// Precondition failures. Writes that take if_version and if_sha256 (each
+// optional; both given, both must hold) are compare-and-set: if_version is
+// the version the file there must have now, 0 meaning no file may be there;
+// if_sha256 the digest its content must have. When one does not hold, the
+// call changes nothing and fails with ABORTED carrying a google.rpc.ErrorInfo
+// with reason PRECONDITION_FAILED, domain contextstore.dev and metadata
+// path, current_version (decimal; "0" when no file is there) and
+// current_sha256 (lowercase hex; "" when no file is there). Re-read, then
+// retry or give up: a retry of the same call fails the same way.
+//
 // Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
 // refresh recency and count hits and misses), so clients may retry them on
 // UNAVAILABLE. Writes are not retried. Any call may also fail with
@@ -263,11 +296,16 @@ func (c *contextStoreServiceClient) GetServerInfo(ctx context.Context, in *GetSe
 type ContextStoreServiceServer interface {
 	// CacheFile stores or replaces a file. Every analysis of that path in that
 	// namespace not recorded against this content's digest is dropped: those of
-	// changed content, and those cached while no file was there.
-	// Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
-	// RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
+	// changed content, and those cached while no file was there. With
+	// if_version or if_sha256 it is a compare-and-set: it stores only if the
+	// file there now matches, checked and written atomically.
+	// Errors: INVALID_ARGUMENT (path, session_id, content size, labels,
+	// if_sha256), RESOURCE_EXHAUSTED (the file alone exceeds a byte budget),
+	// ABORTED (a precondition failed: see Precondition failures, below).
 	CacheFile(context.Context, *CacheFileRequest) (*CacheFileResponse, error)
-	// GetFile returns a file's content and metadata.
+	// GetFile returns a file's content and metadata. With known_sha256 equal
+	// to the current content's digest, it returns the metadata and
+	// unchanged = true, without the content.
 	// Errors: NOT_FOUND (no such file in that namespace), INVALID_ARGUMENT.
 	GetFile(context.Context, *GetFileRequest) (*GetFileResponse, error)
 	// GetMetadata returns a file's metadata without its content.
@@ -275,15 +313,19 @@ type ContextStoreServiceServer interface {
 	GetMetadata(context.Context, *GetMetadataRequest) (*GetMetadataResponse, error)
 	// CacheAnalysis stores an analysis result, with or without a cached file.
 	// It records the digest of the file content current at that moment, if any.
-	// Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size),
-	// RESOURCE_EXHAUSTED (the result alone exceeds a byte budget).
+	// if_version and if_sha256 test that file, atomically with the write: an
+	// analysis is stored only against the content it was computed from.
+	// Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size,
+	// if_sha256), RESOURCE_EXHAUSTED (the result alone exceeds a byte budget),
+	// ABORTED (a precondition failed).
 	CacheAnalysis(context.Context, *CacheAnalysisRequest) (*CacheAnalysisResponse, error)
 	// GetAnalysis returns an analysis result.
 	// Errors: NOT_FOUND, INVALID_ARGUMENT.
 	GetAnalysis(context.Context, *GetAnalysisRequest) (*GetAnalysisResponse, error)
 	// InvalidateFile removes a path's content, metadata and every analysis, in
-	// that namespace only. OK with zero counts when nothing was there.
-	// Errors: INVALID_ARGUMENT.
+	// that namespace only. OK with zero counts when nothing was there. With
+	// if_version or if_sha256 it removes only the file it names.
+	// Errors: INVALID_ARGUMENT, ABORTED (a precondition failed).
 	InvalidateFile(context.Context, *InvalidateFileRequest) (*InvalidateFileResponse, error)
 	// InvalidateAnalysis removes one analysis type of a path, or all of them
 	// when analysis_type is absent. OK with a zero count when nothing was there.
@@ -295,13 +337,17 @@ type ContextStoreServiceServer interface {
 	ClearSession(context.Context, *ClearSessionRequest) (*ClearSessionResponse, error)
 	// BatchGetFiles reads many files of one namespace as one consistent
 	// snapshot: one result per path, in request order; a miss is found=false.
+	// A path whose known_sha256 is its current digest comes back with its
+	// metadata and unchanged = true, without its content.
 	// Errors: INVALID_ARGUMENT (a path, or more paths than max_batch_items),
 	// RESOURCE_EXHAUSTED (the response would exceed max_message_bytes).
 	BatchGetFiles(context.Context, *BatchGetFilesRequest) (*BatchGetFilesResponse, error)
 	// BatchCacheFiles stores many files of one namespace atomically. Every item
-	// is validated before any is stored.
+	// is validated, and every item's precondition checked, before any is
+	// stored: one failed precondition stores nothing.
 	// Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
-	// RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
+	// RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
+	// precondition failed; the ErrorInfo names the item's path).
 	BatchCacheFiles(context.Context, *BatchCacheFilesRequest) (*BatchCacheFilesResponse, error)
 	// GetStats returns the counters of one namespace: the global namespace when
 	// session_id is absent or empty, as in every other RPC. Counters cover the

@@ -53,7 +53,15 @@ export interface FileUpload {
   path: string;
   content: Buffer;
   labels: { [key: string]: string };
-  mtime: Timestamp | undefined;
+  mtime:
+    | Timestamp
+    | undefined;
+  /** Store only if the file there has this version (0: only if none is). */
+  ifVersion?:
+    | bigint
+    | undefined;
+  /** Store only if the file there has this content digest (32 bytes). */
+  ifSha256?: Buffer | undefined;
 }
 
 export interface FileUpload_LabelsEntry {
@@ -67,7 +75,15 @@ export interface CacheFileRequest {
   path: string;
   content: Buffer;
   labels: { [key: string]: string };
-  mtime: Timestamp | undefined;
+  mtime:
+    | Timestamp
+    | undefined;
+  /** Store only if the file there has this version (0: only if none is). */
+  ifVersion?:
+    | bigint
+    | undefined;
+  /** Store only if the file there has this content digest (32 bytes). */
+  ifSha256?: Buffer | undefined;
 }
 
 export interface CacheFileRequest_LabelsEntry {
@@ -84,12 +100,22 @@ export interface CacheFileResponse {
 export interface GetFileRequest {
   sessionId?: string | undefined;
   path: string;
+  /**
+   * The digest of the content the caller holds (32 bytes): when it is still
+   * current, the response carries unchanged = true and no content.
+   */
+  knownSha256?: Buffer | undefined;
 }
 
 /** GetFileResponse carries a file's content and metadata. */
 export interface GetFileResponse {
+  /** Empty when unchanged. */
   content: Buffer;
-  metadata: FileMetadata | undefined;
+  metadata:
+    | FileMetadata
+    | undefined;
+  /** The content is the one known_sha256 named, so it was not sent. */
+  unchanged: boolean;
 }
 
 /** GetMetadataRequest reads one file's metadata. */
@@ -109,6 +135,12 @@ export interface CacheAnalysisRequest {
   path: string;
   analysisType: string;
   result: Buffer;
+  /** Store only if the file at path has this version (0: only if none is). */
+  ifVersion?:
+    | bigint
+    | undefined;
+  /** Store only if the file at path has this content digest (32 bytes). */
+  ifSha256?: Buffer | undefined;
 }
 
 /** CacheAnalysisResponse says when the analysis was stored. */
@@ -133,6 +165,12 @@ export interface GetAnalysisResponse {
 export interface InvalidateFileRequest {
   sessionId?: string | undefined;
   path: string;
+  /** Remove only if the file there has this version (0: only if none is). */
+  ifVersion?:
+    | bigint
+    | undefined;
+  /** Remove only if the file there has this content digest (32 bytes). */
+  ifSha256?: Buffer | undefined;
 }
 
 /** InvalidateFileResponse counts what was removed. */
@@ -169,14 +207,29 @@ export interface ClearSessionResponse {
 export interface BatchGetFilesRequest {
   sessionId?: string | undefined;
   paths: string[];
+  /**
+   * By path, the digest of the content the caller holds (32 bytes each):
+   * where it is still current, that path's result is unchanged, no content.
+   */
+  knownSha256: { [key: string]: Buffer };
+}
+
+export interface BatchGetFilesRequest_KnownSha256Entry {
+  key: string;
+  value: Buffer;
 }
 
 /** FileResult is one path's outcome in a batch read. */
 export interface FileResult {
   path: string;
   found: boolean;
+  /** Empty when unchanged. */
   content: Buffer;
-  metadata: FileMetadata | undefined;
+  metadata:
+    | FileMetadata
+    | undefined;
+  /** Found, and its content is the one known_sha256 named, so it was not sent. */
+  unchanged: boolean;
 }
 
 /** BatchGetFilesResponse has one result per requested path, in request order. */
@@ -531,7 +584,14 @@ export const FileMetadata_LabelsEntry: MessageFns<FileMetadata_LabelsEntry> = {
 };
 
 function createBaseFileUpload(): FileUpload {
-  return { path: "", content: Buffer.alloc(0), labels: {}, mtime: undefined };
+  return {
+    path: "",
+    content: Buffer.alloc(0),
+    labels: {},
+    mtime: undefined,
+    ifVersion: undefined,
+    ifSha256: undefined,
+  };
 }
 
 export const FileUpload: MessageFns<FileUpload> = {
@@ -547,6 +607,15 @@ export const FileUpload: MessageFns<FileUpload> = {
     });
     if (message.mtime !== undefined) {
       Timestamp.encode(message.mtime, writer.uint32(34).fork()).join();
+    }
+    if (message.ifVersion !== undefined) {
+      if (BigInt.asIntN(64, message.ifVersion) !== message.ifVersion) {
+        throw new globalThis.Error("value provided for field message.ifVersion of type int64 too large");
+      }
+      writer.uint32(40).int64(message.ifVersion);
+    }
+    if (message.ifSha256 !== undefined) {
+      writer.uint32(50).bytes(message.ifSha256);
     }
     return writer;
   },
@@ -599,6 +668,22 @@ export const FileUpload: MessageFns<FileUpload> = {
             message.mtime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ifVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.ifSha256 = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -630,6 +715,10 @@ export const FileUpload: MessageFns<FileUpload> = {
     message.mtime = (object.mtime !== undefined && object.mtime !== null)
       ? Timestamp.fromPartial(object.mtime)
       : undefined;
+    message.ifVersion = (object.ifVersion !== undefined && object.ifVersion !== null)
+      ? BigInt(object.ifVersion)
+      : undefined;
+    message.ifSha256 = object.ifSha256 ?? undefined;
     return message;
   },
 };
@@ -702,7 +791,15 @@ export const FileUpload_LabelsEntry: MessageFns<FileUpload_LabelsEntry> = {
 };
 
 function createBaseCacheFileRequest(): CacheFileRequest {
-  return { sessionId: undefined, path: "", content: Buffer.alloc(0), labels: {}, mtime: undefined };
+  return {
+    sessionId: undefined,
+    path: "",
+    content: Buffer.alloc(0),
+    labels: {},
+    mtime: undefined,
+    ifVersion: undefined,
+    ifSha256: undefined,
+  };
 }
 
 export const CacheFileRequest: MessageFns<CacheFileRequest> = {
@@ -721,6 +818,15 @@ export const CacheFileRequest: MessageFns<CacheFileRequest> = {
     });
     if (message.mtime !== undefined) {
       Timestamp.encode(message.mtime, writer.uint32(42).fork()).join();
+    }
+    if (message.ifVersion !== undefined) {
+      if (BigInt.asIntN(64, message.ifVersion) !== message.ifVersion) {
+        throw new globalThis.Error("value provided for field message.ifVersion of type int64 too large");
+      }
+      writer.uint32(48).int64(message.ifVersion);
+    }
+    if (message.ifSha256 !== undefined) {
+      writer.uint32(58).bytes(message.ifSha256);
     }
     return writer;
   },
@@ -781,6 +887,22 @@ export const CacheFileRequest: MessageFns<CacheFileRequest> = {
             message.mtime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ifVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ifSha256 = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -813,6 +935,10 @@ export const CacheFileRequest: MessageFns<CacheFileRequest> = {
     message.mtime = (object.mtime !== undefined && object.mtime !== null)
       ? Timestamp.fromPartial(object.mtime)
       : undefined;
+    message.ifVersion = (object.ifVersion !== undefined && object.ifVersion !== null)
+      ? BigInt(object.ifVersion)
+      : undefined;
+    message.ifSha256 = object.ifSha256 ?? undefined;
     return message;
   },
 };
@@ -942,7 +1068,7 @@ export const CacheFileResponse: MessageFns<CacheFileResponse> = {
 };
 
 function createBaseGetFileRequest(): GetFileRequest {
-  return { sessionId: undefined, path: "" };
+  return { sessionId: undefined, path: "", knownSha256: undefined };
 }
 
 export const GetFileRequest: MessageFns<GetFileRequest> = {
@@ -952,6 +1078,9 @@ export const GetFileRequest: MessageFns<GetFileRequest> = {
     }
     if (message.path !== "") {
       writer.uint32(18).string(message.path);
+    }
+    if (message.knownSha256 !== undefined) {
+      writer.uint32(26).bytes(message.knownSha256);
     }
     return writer;
   },
@@ -985,6 +1114,14 @@ export const GetFileRequest: MessageFns<GetFileRequest> = {
             message.path = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.knownSha256 = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1004,12 +1141,13 @@ export const GetFileRequest: MessageFns<GetFileRequest> = {
     const message = createBaseGetFileRequest();
     message.sessionId = object.sessionId ?? undefined;
     message.path = object.path ?? "";
+    message.knownSha256 = object.knownSha256 ?? undefined;
     return message;
   },
 };
 
 function createBaseGetFileResponse(): GetFileResponse {
-  return { content: Buffer.alloc(0), metadata: undefined };
+  return { content: Buffer.alloc(0), metadata: undefined, unchanged: false };
 }
 
 export const GetFileResponse: MessageFns<GetFileResponse> = {
@@ -1019,6 +1157,9 @@ export const GetFileResponse: MessageFns<GetFileResponse> = {
     }
     if (message.metadata !== undefined) {
       FileMetadata.encode(message.metadata, writer.uint32(18).fork()).join();
+    }
+    if (message.unchanged !== false) {
+      writer.uint32(24).bool(message.unchanged);
     }
     return writer;
   },
@@ -1052,6 +1193,14 @@ export const GetFileResponse: MessageFns<GetFileResponse> = {
             message.metadata = FileMetadata.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unchanged = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1073,6 +1222,7 @@ export const GetFileResponse: MessageFns<GetFileResponse> = {
     message.metadata = (object.metadata !== undefined && object.metadata !== null)
       ? FileMetadata.fromPartial(object.metadata)
       : undefined;
+    message.unchanged = object.unchanged ?? false;
     return message;
   },
 };
@@ -1202,7 +1352,14 @@ export const GetMetadataResponse: MessageFns<GetMetadataResponse> = {
 };
 
 function createBaseCacheAnalysisRequest(): CacheAnalysisRequest {
-  return { sessionId: undefined, path: "", analysisType: "", result: Buffer.alloc(0) };
+  return {
+    sessionId: undefined,
+    path: "",
+    analysisType: "",
+    result: Buffer.alloc(0),
+    ifVersion: undefined,
+    ifSha256: undefined,
+  };
 }
 
 export const CacheAnalysisRequest: MessageFns<CacheAnalysisRequest> = {
@@ -1218,6 +1375,15 @@ export const CacheAnalysisRequest: MessageFns<CacheAnalysisRequest> = {
     }
     if (message.result.length !== 0) {
       writer.uint32(34).bytes(message.result);
+    }
+    if (message.ifVersion !== undefined) {
+      if (BigInt.asIntN(64, message.ifVersion) !== message.ifVersion) {
+        throw new globalThis.Error("value provided for field message.ifVersion of type int64 too large");
+      }
+      writer.uint32(40).int64(message.ifVersion);
+    }
+    if (message.ifSha256 !== undefined) {
+      writer.uint32(50).bytes(message.ifSha256);
     }
     return writer;
   },
@@ -1267,6 +1433,22 @@ export const CacheAnalysisRequest: MessageFns<CacheAnalysisRequest> = {
             message.result = Buffer.from(reader.bytes());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ifVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.ifSha256 = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1288,6 +1470,10 @@ export const CacheAnalysisRequest: MessageFns<CacheAnalysisRequest> = {
     message.path = object.path ?? "";
     message.analysisType = object.analysisType ?? "";
     message.result = object.result ?? Buffer.alloc(0);
+    message.ifVersion = (object.ifVersion !== undefined && object.ifVersion !== null)
+      ? BigInt(object.ifVersion)
+      : undefined;
+    message.ifSha256 = object.ifSha256 ?? undefined;
     return message;
   },
 };
@@ -1498,7 +1684,7 @@ export const GetAnalysisResponse: MessageFns<GetAnalysisResponse> = {
 };
 
 function createBaseInvalidateFileRequest(): InvalidateFileRequest {
-  return { sessionId: undefined, path: "" };
+  return { sessionId: undefined, path: "", ifVersion: undefined, ifSha256: undefined };
 }
 
 export const InvalidateFileRequest: MessageFns<InvalidateFileRequest> = {
@@ -1508,6 +1694,15 @@ export const InvalidateFileRequest: MessageFns<InvalidateFileRequest> = {
     }
     if (message.path !== "") {
       writer.uint32(18).string(message.path);
+    }
+    if (message.ifVersion !== undefined) {
+      if (BigInt.asIntN(64, message.ifVersion) !== message.ifVersion) {
+        throw new globalThis.Error("value provided for field message.ifVersion of type int64 too large");
+      }
+      writer.uint32(24).int64(message.ifVersion);
+    }
+    if (message.ifSha256 !== undefined) {
+      writer.uint32(34).bytes(message.ifSha256);
     }
     return writer;
   },
@@ -1541,6 +1736,22 @@ export const InvalidateFileRequest: MessageFns<InvalidateFileRequest> = {
             message.path = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ifVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ifSha256 = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1560,6 +1771,10 @@ export const InvalidateFileRequest: MessageFns<InvalidateFileRequest> = {
     const message = createBaseInvalidateFileRequest();
     message.sessionId = object.sessionId ?? undefined;
     message.path = object.path ?? "";
+    message.ifVersion = (object.ifVersion !== undefined && object.ifVersion !== null)
+      ? BigInt(object.ifVersion)
+      : undefined;
+    message.ifSha256 = object.ifSha256 ?? undefined;
     return message;
   },
 };
@@ -1913,7 +2128,7 @@ export const ClearSessionResponse: MessageFns<ClearSessionResponse> = {
 };
 
 function createBaseBatchGetFilesRequest(): BatchGetFilesRequest {
-  return { sessionId: undefined, paths: [] };
+  return { sessionId: undefined, paths: [], knownSha256: {} };
 }
 
 export const BatchGetFilesRequest: MessageFns<BatchGetFilesRequest> = {
@@ -1924,6 +2139,9 @@ export const BatchGetFilesRequest: MessageFns<BatchGetFilesRequest> = {
     for (const v of message.paths) {
       writer.uint32(18).string(v!);
     }
+    globalThis.Object.entries(message.knownSha256).forEach(([key, value]: [string, Buffer]) => {
+      BatchGetFilesRequest_KnownSha256Entry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
     return writer;
   },
 
@@ -1956,6 +2174,17 @@ export const BatchGetFilesRequest: MessageFns<BatchGetFilesRequest> = {
             message.paths.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = BatchGetFilesRequest_KnownSha256Entry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.knownSha256[entry3.key] = entry3.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1975,12 +2204,88 @@ export const BatchGetFilesRequest: MessageFns<BatchGetFilesRequest> = {
     const message = createBaseBatchGetFilesRequest();
     message.sessionId = object.sessionId ?? undefined;
     message.paths = object.paths?.map((e) => e) || [];
+    message.knownSha256 = (globalThis.Object.entries(object.knownSha256 ?? {}) as [string, Buffer][]).reduce(
+      (acc: { [key: string]: Buffer }, [key, value]: [string, Buffer]) => {
+        if (value !== undefined) {
+          acc[key] = value;
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseBatchGetFilesRequest_KnownSha256Entry(): BatchGetFilesRequest_KnownSha256Entry {
+  return { key: "", value: Buffer.alloc(0) };
+}
+
+export const BatchGetFilesRequest_KnownSha256Entry: MessageFns<BatchGetFilesRequest_KnownSha256Entry> = {
+  encode(message: BatchGetFilesRequest_KnownSha256Entry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(18).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchGetFilesRequest_KnownSha256Entry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchGetFilesRequest_KnownSha256Entry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<BatchGetFilesRequest_KnownSha256Entry>): BatchGetFilesRequest_KnownSha256Entry {
+    return BatchGetFilesRequest_KnownSha256Entry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchGetFilesRequest_KnownSha256Entry>): BatchGetFilesRequest_KnownSha256Entry {
+    const message = createBaseBatchGetFilesRequest_KnownSha256Entry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? Buffer.alloc(0);
     return message;
   },
 };
 
 function createBaseFileResult(): FileResult {
-  return { path: "", found: false, content: Buffer.alloc(0), metadata: undefined };
+  return { path: "", found: false, content: Buffer.alloc(0), metadata: undefined, unchanged: false };
 }
 
 export const FileResult: MessageFns<FileResult> = {
@@ -1996,6 +2301,9 @@ export const FileResult: MessageFns<FileResult> = {
     }
     if (message.metadata !== undefined) {
       FileMetadata.encode(message.metadata, writer.uint32(34).fork()).join();
+    }
+    if (message.unchanged !== false) {
+      writer.uint32(40).bool(message.unchanged);
     }
     return writer;
   },
@@ -2045,6 +2353,14 @@ export const FileResult: MessageFns<FileResult> = {
             message.metadata = FileMetadata.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unchanged = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2068,6 +2384,7 @@ export const FileResult: MessageFns<FileResult> = {
     message.metadata = (object.metadata !== undefined && object.metadata !== null)
       ? FileMetadata.fromPartial(object.metadata)
       : undefined;
+    message.unchanged = object.unchanged ?? false;
     return message;
   },
 };
@@ -3239,6 +3556,16 @@ export const GetServerInfoResponse_BackendPropertiesEntry: MessageFns<GetServerI
 /**
  * ContextStoreService caches file contents and analyses per session.
  *
+ * Precondition failures. Writes that take if_version and if_sha256 (each
+ * optional; both given, both must hold) are compare-and-set: if_version is
+ * the version the file there must have now, 0 meaning no file may be there;
+ * if_sha256 the digest its content must have. When one does not hold, the
+ * call changes nothing and fails with ABORTED carrying a google.rpc.ErrorInfo
+ * with reason PRECONDITION_FAILED, domain contextstore.dev and metadata
+ * path, current_version (decimal; "0" when no file is there) and
+ * current_sha256 (lowercase hex; "" when no file is there). Re-read, then
+ * retry or give up: a retry of the same call fails the same way.
+ *
  * Reads are marked NO_SIDE_EFFECTS: they change nothing a caller stored (they
  * refresh recency and count hits and misses), so clients may retry them on
  * UNAVAILABLE. Writes are not retried. Any call may also fail with
@@ -3250,9 +3577,12 @@ export const ContextStoreServiceService = {
   /**
    * CacheFile stores or replaces a file. Every analysis of that path in that
    * namespace not recorded against this content's digest is dropped: those of
-   * changed content, and those cached while no file was there.
-   * Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
-   * RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
+   * changed content, and those cached while no file was there. With
+   * if_version or if_sha256 it is a compare-and-set: it stores only if the
+   * file there now matches, checked and written atomically.
+   * Errors: INVALID_ARGUMENT (path, session_id, content size, labels,
+   * if_sha256), RESOURCE_EXHAUSTED (the file alone exceeds a byte budget),
+   * ABORTED (a precondition failed: see Precondition failures, below).
    */
   cacheFile: {
     path: "/contextstore.v1.ContextStoreService/CacheFile" as const,
@@ -3264,7 +3594,9 @@ export const ContextStoreServiceService = {
     responseDeserialize: (value: Buffer): CacheFileResponse => CacheFileResponse.decode(value),
   },
   /**
-   * GetFile returns a file's content and metadata.
+   * GetFile returns a file's content and metadata. With known_sha256 equal
+   * to the current content's digest, it returns the metadata and
+   * unchanged = true, without the content.
    * Errors: NOT_FOUND (no such file in that namespace), INVALID_ARGUMENT.
    */
   getFile: {
@@ -3292,8 +3624,11 @@ export const ContextStoreServiceService = {
   /**
    * CacheAnalysis stores an analysis result, with or without a cached file.
    * It records the digest of the file content current at that moment, if any.
-   * Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size),
-   * RESOURCE_EXHAUSTED (the result alone exceeds a byte budget).
+   * if_version and if_sha256 test that file, atomically with the write: an
+   * analysis is stored only against the content it was computed from.
+   * Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size,
+   * if_sha256), RESOURCE_EXHAUSTED (the result alone exceeds a byte budget),
+   * ABORTED (a precondition failed).
    */
   cacheAnalysis: {
     path: "/contextstore.v1.ContextStoreService/CacheAnalysis" as const,
@@ -3320,8 +3655,9 @@ export const ContextStoreServiceService = {
   },
   /**
    * InvalidateFile removes a path's content, metadata and every analysis, in
-   * that namespace only. OK with zero counts when nothing was there.
-   * Errors: INVALID_ARGUMENT.
+   * that namespace only. OK with zero counts when nothing was there. With
+   * if_version or if_sha256 it removes only the file it names.
+   * Errors: INVALID_ARGUMENT, ABORTED (a precondition failed).
    */
   invalidateFile: {
     path: "/contextstore.v1.ContextStoreService/InvalidateFile" as const,
@@ -3368,6 +3704,8 @@ export const ContextStoreServiceService = {
   /**
    * BatchGetFiles reads many files of one namespace as one consistent
    * snapshot: one result per path, in request order; a miss is found=false.
+   * A path whose known_sha256 is its current digest comes back with its
+   * metadata and unchanged = true, without its content.
    * Errors: INVALID_ARGUMENT (a path, or more paths than max_batch_items),
    * RESOURCE_EXHAUSTED (the response would exceed max_message_bytes).
    */
@@ -3383,9 +3721,11 @@ export const ContextStoreServiceService = {
   },
   /**
    * BatchCacheFiles stores many files of one namespace atomically. Every item
-   * is validated before any is stored.
+   * is validated, and every item's precondition checked, before any is
+   * stored: one failed precondition stores nothing.
    * Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
-   * RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
+   * RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
+   * precondition failed; the ErrorInfo names the item's path).
    */
   batchCacheFiles: {
     path: "/contextstore.v1.ContextStoreService/BatchCacheFiles" as const,
@@ -3448,13 +3788,18 @@ export interface ContextStoreServiceServer extends UntypedServiceImplementation 
   /**
    * CacheFile stores or replaces a file. Every analysis of that path in that
    * namespace not recorded against this content's digest is dropped: those of
-   * changed content, and those cached while no file was there.
-   * Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
-   * RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
+   * changed content, and those cached while no file was there. With
+   * if_version or if_sha256 it is a compare-and-set: it stores only if the
+   * file there now matches, checked and written atomically.
+   * Errors: INVALID_ARGUMENT (path, session_id, content size, labels,
+   * if_sha256), RESOURCE_EXHAUSTED (the file alone exceeds a byte budget),
+   * ABORTED (a precondition failed: see Precondition failures, below).
    */
   cacheFile: handleUnaryCall<CacheFileRequest, CacheFileResponse>;
   /**
-   * GetFile returns a file's content and metadata.
+   * GetFile returns a file's content and metadata. With known_sha256 equal
+   * to the current content's digest, it returns the metadata and
+   * unchanged = true, without the content.
    * Errors: NOT_FOUND (no such file in that namespace), INVALID_ARGUMENT.
    */
   getFile: handleUnaryCall<GetFileRequest, GetFileResponse>;
@@ -3466,8 +3811,11 @@ export interface ContextStoreServiceServer extends UntypedServiceImplementation 
   /**
    * CacheAnalysis stores an analysis result, with or without a cached file.
    * It records the digest of the file content current at that moment, if any.
-   * Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size),
-   * RESOURCE_EXHAUSTED (the result alone exceeds a byte budget).
+   * if_version and if_sha256 test that file, atomically with the write: an
+   * analysis is stored only against the content it was computed from.
+   * Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size,
+   * if_sha256), RESOURCE_EXHAUSTED (the result alone exceeds a byte budget),
+   * ABORTED (a precondition failed).
    */
   cacheAnalysis: handleUnaryCall<CacheAnalysisRequest, CacheAnalysisResponse>;
   /**
@@ -3477,8 +3825,9 @@ export interface ContextStoreServiceServer extends UntypedServiceImplementation 
   getAnalysis: handleUnaryCall<GetAnalysisRequest, GetAnalysisResponse>;
   /**
    * InvalidateFile removes a path's content, metadata and every analysis, in
-   * that namespace only. OK with zero counts when nothing was there.
-   * Errors: INVALID_ARGUMENT.
+   * that namespace only. OK with zero counts when nothing was there. With
+   * if_version or if_sha256 it removes only the file it names.
+   * Errors: INVALID_ARGUMENT, ABORTED (a precondition failed).
    */
   invalidateFile: handleUnaryCall<InvalidateFileRequest, InvalidateFileResponse>;
   /**
@@ -3496,15 +3845,19 @@ export interface ContextStoreServiceServer extends UntypedServiceImplementation 
   /**
    * BatchGetFiles reads many files of one namespace as one consistent
    * snapshot: one result per path, in request order; a miss is found=false.
+   * A path whose known_sha256 is its current digest comes back with its
+   * metadata and unchanged = true, without its content.
    * Errors: INVALID_ARGUMENT (a path, or more paths than max_batch_items),
    * RESOURCE_EXHAUSTED (the response would exceed max_message_bytes).
    */
   batchGetFiles: handleUnaryCall<BatchGetFilesRequest, BatchGetFilesResponse>;
   /**
    * BatchCacheFiles stores many files of one namespace atomically. Every item
-   * is validated before any is stored.
+   * is validated, and every item's precondition checked, before any is
+   * stored: one failed precondition stores nothing.
    * Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
-   * RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
+   * RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
+   * precondition failed; the ErrorInfo names the item's path).
    */
   batchCacheFiles: handleUnaryCall<BatchCacheFilesRequest, BatchCacheFilesResponse>;
   /**
@@ -3531,9 +3884,12 @@ export interface ContextStoreServiceClient extends Client {
   /**
    * CacheFile stores or replaces a file. Every analysis of that path in that
    * namespace not recorded against this content's digest is dropped: those of
-   * changed content, and those cached while no file was there.
-   * Errors: INVALID_ARGUMENT (path, session_id, content size, labels),
-   * RESOURCE_EXHAUSTED (the file alone exceeds a byte budget).
+   * changed content, and those cached while no file was there. With
+   * if_version or if_sha256 it is a compare-and-set: it stores only if the
+   * file there now matches, checked and written atomically.
+   * Errors: INVALID_ARGUMENT (path, session_id, content size, labels,
+   * if_sha256), RESOURCE_EXHAUSTED (the file alone exceeds a byte budget),
+   * ABORTED (a precondition failed: see Precondition failures, below).
    */
   cacheFile(
     request: CacheFileRequest,
@@ -3551,7 +3907,9 @@ export interface ContextStoreServiceClient extends Client {
     callback: (error: ServiceError | null, response: CacheFileResponse) => void,
   ): ClientUnaryCall;
   /**
-   * GetFile returns a file's content and metadata.
+   * GetFile returns a file's content and metadata. With known_sha256 equal
+   * to the current content's digest, it returns the metadata and
+   * unchanged = true, without the content.
    * Errors: NOT_FOUND (no such file in that namespace), INVALID_ARGUMENT.
    */
   getFile(
@@ -3591,8 +3949,11 @@ export interface ContextStoreServiceClient extends Client {
   /**
    * CacheAnalysis stores an analysis result, with or without a cached file.
    * It records the digest of the file content current at that moment, if any.
-   * Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size),
-   * RESOURCE_EXHAUSTED (the result alone exceeds a byte budget).
+   * if_version and if_sha256 test that file, atomically with the write: an
+   * analysis is stored only against the content it was computed from.
+   * Errors: INVALID_ARGUMENT (path, session_id, analysis_type, result size,
+   * if_sha256), RESOURCE_EXHAUSTED (the result alone exceeds a byte budget),
+   * ABORTED (a precondition failed).
    */
   cacheAnalysis(
     request: CacheAnalysisRequest,
@@ -3630,8 +3991,9 @@ export interface ContextStoreServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * InvalidateFile removes a path's content, metadata and every analysis, in
-   * that namespace only. OK with zero counts when nothing was there.
-   * Errors: INVALID_ARGUMENT.
+   * that namespace only. OK with zero counts when nothing was there. With
+   * if_version or if_sha256 it removes only the file it names.
+   * Errors: INVALID_ARGUMENT, ABORTED (a precondition failed).
    */
   invalidateFile(
     request: InvalidateFileRequest,
@@ -3691,6 +4053,8 @@ export interface ContextStoreServiceClient extends Client {
   /**
    * BatchGetFiles reads many files of one namespace as one consistent
    * snapshot: one result per path, in request order; a miss is found=false.
+   * A path whose known_sha256 is its current digest comes back with its
+   * metadata and unchanged = true, without its content.
    * Errors: INVALID_ARGUMENT (a path, or more paths than max_batch_items),
    * RESOURCE_EXHAUSTED (the response would exceed max_message_bytes).
    */
@@ -3711,9 +4075,11 @@ export interface ContextStoreServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * BatchCacheFiles stores many files of one namespace atomically. Every item
-   * is validated before any is stored.
+   * is validated, and every item's precondition checked, before any is
+   * stored: one failed precondition stores nothing.
    * Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
-   * RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget).
+   * RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
+   * precondition failed; the ErrorInfo names the item's path).
    */
   batchCacheFiles(
     request: BatchCacheFilesRequest,
