@@ -119,7 +119,9 @@ def judge(expect: dict[str, Any], outcome: dict[str, Any]) -> str | None:
             return f"expected {want['code']}, got {got.get('code')}: {got.get('message', '')}"
         if "violations" in want and set(got.get("violations", [])) != set(want["violations"]):
             return f"violations: expected {sorted(want['violations'])}, got {got['violations']}"
-        return None
+        extra = (k for k in want if k not in ("code", "violations"))
+        problems = (match(want[k], got.get(k), f"error.{k}") for k in extra)
+        return next((p for p in problems if p), None)
     if "miss" in expect:
         return None if outcome.get("miss") is True else f"expected a miss, got {_describe(outcome)}"
     if "result" not in outcome:
