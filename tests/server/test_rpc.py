@@ -46,6 +46,9 @@ def _example(kind: type[ContextStoreError]) -> ContextStoreError:
         "backend": "redis",
         "detail": "timed out",
         "unlisted": 0,
+        "path": "src/a.py",
+        "current_version": 7,
+        "current_sha256": bytes(32),
     }
     if kind.__init__ is Exception.__init__:  # a plain message
         return kind("a message")

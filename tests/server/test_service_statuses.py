@@ -128,6 +128,22 @@ CASES = {
         grpc.StatusCode.INVALID_ARGUMENT,
         1,
     ),
+    # ABORTED: a failed precondition names the path the caller sent, clipped.
+    "CacheFile (precondition)": Case(
+        "CacheFile",
+        pb.CacheFileRequest(session_id=LONGEST_SESSION, path=LONGEST_PATH, if_sha256=bytes(32)),
+        grpc.StatusCode.ABORTED,
+    ),
+    "BatchCacheFiles (precondition)": Case(
+        "BatchCacheFiles",
+        pb.BatchCacheFilesRequest(
+            session_id=LONGEST_SESSION,
+            files=[
+                pb.FileUpload(path=f"{i}" + LONGEST_PATH[:2000], if_version=7) for i in range(3)
+            ],
+        ),
+        grpc.StatusCode.ABORTED,
+    ),
     "GetStats": Case(
         "GetStats",
         pb.GetStatsRequest(session_id=BAD_SESSION),
@@ -175,6 +191,14 @@ def test_the_status_arrives_whole(stub: pb_grpc.ContextStoreServiceStub, name: s
         # so the message needs no clipping: it ends with the session's size.
         assert "é'...'é" in message and "(4096 bytes)" in message
         assert message.endswith("(256 bytes)")
+        return
+    if case.code == grpc.StatusCode.ABORTED:
+        info = error_details_pb2.ErrorInfo()
+        assert status.details[0].Unpack(info)
+        assert (info.reason, info.domain) == ("PRECONDITION_FAILED", "contextstore.dev")
+        assert info.metadata["current_version"] == "0" and info.metadata["current_sha256"] == ""
+        assert LONGEST_PATH.startswith(info.metadata["path"].lstrip("0").removesuffix("..."))
+        assert "é'...'é" in message  # the path shortened, as in NOT_FOUND
         return
     bad_request = error_details_pb2.BadRequest()
     assert status.details[0].Unpack(bad_request)

@@ -84,22 +84,31 @@ def test_a_tail_decodes_to_its_metadata(m: FileMetadata) -> None:
         assert wire.tail_sha256(tail) == m.sha256
 
 
-@given(st.lists(st.tuples(NAMES, st.none() | st.tuples(metadata, CONTENTS)), max_size=5))
+@given(
+    st.lists(
+        st.tuples(NAMES, st.none() | st.tuples(metadata, CONTENTS), st.booleans()), max_size=5
+    ),
+    st.booleans(),
+)
 def test_batch_response_parses_as_the_built_message(
-    items: list[tuple[str, tuple[FileMetadata, bytes] | None]],
+    items: list[tuple[str, tuple[FileMetadata, bytes] | None, bool]], flagged: bool
 ) -> None:
+    """With and without ``unchanged`` flags (a found file's ``FileResult.unchanged``)."""
     built = pb.BatchGetFilesResponse()
     found: list[wire.WireFile | None] = []
-    for path, file in items:
+    for path, file, same in items:
         if file is None:
             built.files.add(path=path, found=False)
             found.append(None)
             continue
         m, content = file
         m = decode_metadata(path, _tail(m))  # the entry at this path
-        _fill_metadata(built.files.add(path=path, found=True, content=content).metadata, m)
+        result = built.files.add(path=path, found=True, content=content)
+        result.unchanged = flagged and same
+        _fill_metadata(result.metadata, m)
         found.append(wire.WireFile(content, _tail(m)))
-    sent = wire.batch_response([path for path, _ in items], found)
+    unchanged = [same for _, _, same in items] if flagged else None
+    sent = wire.batch_response([path for path, _, _ in items], found, unchanged)
     assert pb.BatchGetFilesResponse.FromString(sent) == built
 
 
@@ -133,7 +142,28 @@ def test_the_servicers_reads_send_what_plain_building_would(
         )
         sent = servicer.GetMetadata(pb.GetMetadataRequest(path=path, **request), None)
         assert pb.GetMetadataResponse.FromString(sent) == pb.GetMetadataResponse(metadata=built)
+        digest = built.sha256
+        sent = servicer.GetFile(pb.GetFileRequest(path=path, known_sha256=digest, **request), None)
+        assert pb.GetFileResponse.FromString(sent) == pb.GetFileResponse(
+            metadata=built, unchanged=True
+        )
+        other = pb.GetFileRequest(path=path, known_sha256=bytes(32), **request)
+        assert pb.GetFileResponse.FromString(servicer.GetFile(other, None)) == pb.GetFileResponse(
+            content=contents[path], metadata=built
+        )
     paths = [*expected, "missing"]
+    known = {p: m.sha256 for i, (p, m) in enumerate(expected.items()) if i % 2}
+    sent = servicer.BatchGetFiles(
+        pb.BatchGetFilesRequest(paths=paths, known_sha256=known, **request), None
+    )
+    assert pb.BatchGetFilesResponse.FromString(sent) == pb.BatchGetFilesResponse(
+        files=[
+            *(pb.FileResult(path=p, found=True, metadata=m, unchanged=True) if p in known
+              else pb.FileResult(path=p, found=True, content=contents[p], metadata=m)
+              for p, m in expected.items()),
+            pb.FileResult(path="missing"),
+        ]
+    )  # fmt: skip
     sent = servicer.BatchGetFiles(pb.BatchGetFilesRequest(paths=paths, **request), None)
     assert pb.BatchGetFilesResponse.FromString(sent) == pb.BatchGetFilesResponse(
         files=[

@@ -131,6 +131,24 @@ class QuotaExceeded(ContextStoreError):
         super().__init__(f"{limit}: {description}")
 
 
+class PreconditionFailed(ContextStoreError):
+    """A compare-and-set write found another file than it names; maps to ABORTED.
+
+    ``current_version`` is 0 and ``current_sha256`` empty when no file is there.
+    """
+
+    def __init__(self, path: str, current_version: int, current_sha256: bytes) -> None:
+        self.path = path
+        self.current_version = current_version
+        self.current_sha256 = current_sha256
+        now = (
+            f"version {current_version}, sha256 {current_sha256.hex()[:16]}..."
+            if current_version
+            else "no file"
+        )
+        super().__init__(f"precondition failed for {quote(path)}: it is now {now}; read it again")
+
+
 class BackendUnavailable(ContextStoreError):
     """The storage backend could not be reached or did not answer in time.
 

@@ -32,6 +32,7 @@ from contextstore.server.errors import (
     ContextStoreError,
     InvalidArgument,
     NotFound,
+    PreconditionFailed,
     QuotaExceeded,
     clip,
 )
@@ -71,6 +72,23 @@ def _quota_failure(error: QuotaExceeded) -> Message:
     return detail
 
 
+ERROR_DOMAIN = "contextstore.dev"
+"""``google.rpc.ErrorInfo.domain`` of the errors the contract gives a reason."""
+
+
+def _precondition(error: PreconditionFailed) -> Message:
+    detail: Message = error_details_pb2.ErrorInfo(
+        reason="PRECONDITION_FAILED",
+        domain=ERROR_DOMAIN,
+        metadata={
+            "path": clip(error.path, MAX_DESCRIPTION_BYTES),
+            "current_version": str(error.current_version),
+            "current_sha256": error.current_sha256.hex(),
+        },
+    )
+    return detail
+
+
 def _no_detail(error: ContextStoreError) -> None:
     return None
 
@@ -79,6 +97,7 @@ STATUS: dict[type[ContextStoreError], tuple[int, Detail]] = {
     InvalidArgument: (code_pb2.INVALID_ARGUMENT, _bad_request),
     NotFound: (code_pb2.NOT_FOUND, _no_detail),
     QuotaExceeded: (code_pb2.RESOURCE_EXHAUSTED, _quota_failure),
+    PreconditionFailed: (code_pb2.ABORTED, _precondition),
     BackendUnavailable: (code_pb2.UNAVAILABLE, _no_detail),
 }
 """Each domain error's status code and detail builder. A subclass takes its

@@ -89,10 +89,24 @@ class ContextStoreServicer:
     @rpc
     def GetFile(self, request: pb.GetFileRequest, context: Any) -> bytes:
         """An encoded ``GetFileResponse``, composed from the entry's encoded parts (``wire``)."""
+        if request.HasField("known_sha256"):
+            return self._get_file_if_changed(request)
         ns, path = namespace_and_path(request, self._config)
         found = self._store.get_file_wire(ns, path)
         if found is None:
             raise NotFound(f"no file {quote(path)} in {_where(ns)}")
+        return wire.get_file_response(path, found.content, found.tail)
+
+    def _get_file_if_changed(self, request: pb.GetFileRequest) -> bytes:
+        """GetFile with ``known_sha256``: the metadata alone when that is the content."""
+        with Checks(self._config) as check:
+            ns, path = check.namespace(request), check.path(request.path)
+            known = check.known_sha256(request)
+        found = self._store.get_file_wire(ns, path)
+        if found is None:
+            raise NotFound(f"no file {quote(path)} in {_where(ns)}")
+        if wire.tail_sha256(found.tail) == known:
+            return wire.get_file_response(path, b"", found.tail) + wire.UNCHANGED
         return wire.get_file_response(path, found.content, found.tail)
 
     @rpc
@@ -111,7 +125,10 @@ class ContextStoreServicer:
         with Checks(self._config) as check:
             ns = check.namespace(request)
             check.analysis(request.path, request.analysis_type, request.result)
-        cached = self._store.cache_analysis(ns, request.path, request.analysis_type, request.result)
+            expect = check.expect(request)
+        cached = self._store.cache_analysis(
+            ns, request.path, request.analysis_type, request.result, expect=expect
+        )
         return pb.CacheAnalysisResponse(cached_at=_timestamp(cached.cached_at_ns))
 
     @rpc
@@ -131,7 +148,8 @@ class ContextStoreServicer:
     ) -> pb.InvalidateFileResponse:
         with Checks(self._config) as check:
             ns, path = check.namespace(request), check.path(request.path)
-        removed = self._store.invalidate_file(ns, path)
+            expect = check.expect(request)
+        removed = self._store.invalidate_file(ns, path, expect=expect)
         return pb.InvalidateFileResponse(**_removed(removed))
 
     @rpc
@@ -162,11 +180,15 @@ class ContextStoreServicer:
         """An encoded ``BatchGetFilesResponse``, composed from the entries' encoded parts."""
         with Checks(self._config) as check:
             ns, paths = check.namespace(request), check.paths(request.paths)
+            known = check.known_by_path(request.known_sha256) if request.known_sha256 else None
         found = self._store.batch_get_files_wire(ns, paths)
+        unchanged = None
+        if known:
+            found, unchanged = wire.without_known(paths, found, known)
         # Check before building: copying 1000 large contents into a response
         # only to refuse it would cost the memory the limit exists to save.
         self._check_response_size(_lower_bound_size(paths, found))
-        response = wire.batch_response(paths, found)
+        response = wire.batch_response(paths, found, unchanged)
         self._check_response_size(len(response))
         return response
 

@@ -22,8 +22,8 @@ from contextstore.server.config import (
     MAX_SESSION_ID_BYTES,
     ServerConfig,
 )
-from contextstore.server.errors import LISTED_VIOLATIONS, FieldViolation, InvalidArgument
-from contextstore.server.store.base import FileWrite, Namespace, utf8_len
+from contextstore.server.errors import LISTED_VIOLATIONS, FieldViolation, InvalidArgument, quote
+from contextstore.server.store.base import Expect, FileWrite, Namespace, utf8_len
 from contextstore.v1 import context_store_pb2 as pb
 
 Violations = list[FieldViolation]
@@ -57,6 +57,33 @@ def check_session_id(session_id: str) -> Violations:
     if _has_control(session_id):
         return [FieldViolation("session_id", "must not contain control characters")]
     return []
+
+
+SHA256_BYTES = 32
+
+
+def check_sha256(digest: bytes, name: str) -> Violations:
+    if len(digest) != SHA256_BYTES:
+        return [FieldViolation(name, f"must be a {SHA256_BYTES}-byte SHA-256 digest")]
+    return []
+
+
+def _check_expect(request: _HasPrecondition, prefix: str) -> Violations:
+    found: Violations = []
+    if request.HasField("if_version") and request.if_version < 0:
+        found.append(FieldViolation(prefix + "if_version", "must not be negative"))
+    if request.HasField("if_sha256"):
+        found += check_sha256(request.if_sha256, prefix + "if_sha256")
+    return found
+
+
+def expect_of(request: _HasPrecondition) -> Expect | None:
+    """The precondition a (checked) write carries, or ``None``."""
+    version = request.if_version if request.HasField("if_version") else None
+    sha256 = request.if_sha256 if request.HasField("if_sha256") else None
+    if version is None and sha256 is None:
+        return None
+    return Expect(version, sha256)
 
 
 def check_analysis_type(analysis_type: str, name: str = "analysis_type") -> Violations:
@@ -132,6 +159,25 @@ class Checks:
         self._add(check_path(path) + check_analysis_type(analysis_type))
         self._add(self._check_size(result, "result"))
 
+    def expect(self, request: _HasPrecondition) -> Expect | None:
+        """The precondition of a single write (CacheAnalysis, InvalidateFile)."""
+        self._add(_check_expect(request, ""))
+        return expect_of(request)
+
+    def known_sha256(self, request: pb.GetFileRequest) -> bytes | None:
+        if not request.HasField("known_sha256"):
+            return None
+        self._add(check_sha256(request.known_sha256, "known_sha256"))
+        return request.known_sha256
+
+    def known_by_path(self, known: Mapping[str, bytes]) -> dict[str, bytes]:
+        """BatchGetFiles' ``known_sha256``, each digest checked."""
+        if self._over_count(len(known), "known_sha256"):
+            return {}
+        for path, digest in known.items():
+            self._add(check_sha256(digest, f"known_sha256[{quote(path)}]"))
+        return dict(known)
+
     def paths(self, paths: Sequence[str]) -> list[str]:
         if self._over_count(len(paths), "paths"):
             return []
@@ -163,7 +209,7 @@ class Checks:
         found += self._check_labels(upload.labels, prefix + "labels")
         if upload.HasField("mtime"):
             found += _check_timestamp(upload.mtime, prefix + "mtime")
-        return found
+        return found + _check_expect(upload, prefix)
 
     def _check_size(self, payload: bytes, name: str) -> Violations:
         limit = self.config.max_content_bytes
@@ -210,7 +256,7 @@ def _to_write(upload: pb.CacheFileRequest | pb.FileUpload, *, valid: bool) -> Fi
     if not valid:
         return FileWrite(upload.path, b"")
     mtime = upload.mtime.ToNanoseconds() if upload.HasField("mtime") else None
-    return FileWrite(upload.path, upload.content, dict(upload.labels), mtime)
+    return FileWrite(upload.path, upload.content, dict(upload.labels), mtime, expect_of(upload))
 
 
 class _HasSession(Protocol):
@@ -218,6 +264,18 @@ class _HasSession(Protocol):
 
     @property
     def session_id(self) -> str: ...
+
+    def HasField(self, field_name: Any, /) -> bool: ...
+
+
+class _HasPrecondition(Protocol):
+    """Every write taking ``optional int64 if_version`` and ``optional bytes if_sha256``."""
+
+    @property
+    def if_version(self) -> int: ...
+
+    @property
+    def if_sha256(self) -> bytes: ...
 
     def HasField(self, field_name: Any, /) -> bool: ...
 

@@ -18,6 +18,7 @@ and default values are left out as protobuf does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import NamedTuple
 
 from contextstore.v1 import context_store_pb2 as pb
@@ -115,6 +116,15 @@ def tail_sha256(tail: bytes) -> bytes:
     return tail[SHA256_OFFSET : SHA256_OFFSET + 32]
 
 
+def tail_version(tail: bytes) -> int:
+    """The version a stored file's tail carries (its last field, see ``metadata_stamp``)."""
+    return parse_tail(tail).version
+
+
+UNCHANGED = b"\x18\x01"
+"""``GetFileResponse.unchanged = true``: appended to a response without content."""
+
+
 def get_file_response(path: str, content: bytes, tail: bytes) -> bytes:
     """An encoded ``GetFileResponse``: content (1), metadata (2).
 
@@ -137,15 +147,36 @@ def get_metadata_response(path: str, tail: bytes) -> bytes:
     return _field(_LEN_1, meta)
 
 
-def batch_response(paths: Sequence[str], found: Sequence[WireFile | None]) -> bytes:
+def without_known(
+    paths: Sequence[str], found: Sequence[WireFile | None], known: Mapping[str, bytes]
+) -> tuple[list[WireFile | None], list[bool]]:
+    """``found`` without the contents whose digest ``known`` gives for their path,
+    and which results those are (``FileResult.unchanged``)."""
+    kept: list[WireFile | None] = []
+    unchanged: list[bool] = []
+    for path, file in zip(paths, found, strict=True):
+        same = file is not None and known.get(path) == tail_sha256(file.tail)
+        kept.append(WireFile(b"", file.tail) if same and file is not None else file)
+        unchanged.append(same)
+    return kept, unchanged
+
+
+_UNCHANGED_RESULT = b"\x28\x01"  # FileResult.unchanged = true
+
+
+def batch_response(
+    paths: Sequence[str], found: Sequence[WireFile | None], unchanged: Sequence[bool] | None = None
+) -> bytes:
     """An encoded ``BatchGetFilesResponse``: one ``FileResult`` per path, in order.
 
     Each ``FileResult``: path (1), found (2), content (3), metadata (4), the
-    metadata being the path again and the tail. One loop, lengths under 128
-    looked up: a batch of 100 files is 100 turns of it, not 600 calls.
+    metadata being the path again and the tail, and unchanged (5) where
+    ``unchanged`` says so. One loop, lengths under 128 looked up: a batch of
+    100 files is 100 turns of it, not 600 calls.
     """
     one, parts = _ONE_BYTE, list[bytes]()
-    for path, file in zip(paths, found, strict=True):
+    flags = repeat(False) if unchanged is None else unchanged
+    for path, file, same in zip(paths, found, flags, strict=False):  # flags may repeat
         name = path.encode()
         n = len(name)
         field = b"".join((_LEN_1, one[n] if n < 0x80 else varint(n), name)) if n else b""
@@ -159,6 +190,8 @@ def batch_response(paths: Sequence[str], found: Sequence[WireFile | None]) -> by
                 (_LEN_3 + (one[c] if c < 0x80 else varint(c))) if c else b"", content,
                 _LEN_4, one[m] if m < 0x80 else varint(m), meta,
             ))  # fmt: skip
+            if same:
+                result += _UNCHANGED_RESULT
         r = len(result)
         parts += (_LEN_1, one[r] if r < 0x80 else varint(r), result)
     return b"".join(parts)

@@ -11,7 +11,8 @@ Time is faked: ``clock`` drives the idle timer (seconds), ``wall`` the wall
 clock (ns) that stamps ``cached_at_ns``; these fixtures, and ``make`` and
 ``store`` built from ``backend``, are in ``conftest.py`` beside this file.
 Namespace lifetime and idle expiry come from ``contract_sessions``, the tests
-of many threads at once from ``contract_threads``.
+of many threads at once from ``contract_threads``, compare-and-set writes
+from ``contract_preconditions``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import pytest
+from server.store.contract_preconditions import PreconditionContract
 from server.store.contract_sessions import TTL as TTL
 from server.store.contract_sessions import MakeStore as MakeStore
 from server.store.contract_sessions import SessionContract
@@ -51,7 +53,7 @@ class Backend(Protocol):
     ) -> Store: ...
 
 
-class StoreContract(SessionContract, ThreadContract):
+class StoreContract(SessionContract, ThreadContract, PreconditionContract):
     """The promises of ``Store``; subclass it with a ``backend`` fixture."""
 
     pytestmark = pytest.mark.timeout(120)

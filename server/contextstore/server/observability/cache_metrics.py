@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -19,6 +20,7 @@ from contextstore.server.errors import BackendUnavailable
 from contextstore.server.observability.metrics import LATENCY_BUCKETS
 from contextstore.server.store.base import (
     CachedAnalysis,
+    Expect,
     FileMetadata,
     FileWrite,
     Namespace,
@@ -93,18 +95,20 @@ class MeteredStore(Store):
         return found
 
     def cache_analysis(
-        self, ns: Namespace, path: str, analysis_type: str, result: bytes
-    ) -> CachedAnalysis:
-        return self._run("cache_analysis", self.inner.cache_analysis, ns, path, analysis_type,
-                         result)  # fmt: skip
+        self, ns: Namespace, path: str, analysis_type: str, result: bytes,
+        *, expect: Expect | None = None,
+    ) -> CachedAnalysis:  # fmt: skip
+        return self._run("cache_analysis", partial(self.inner.cache_analysis, expect=expect), ns,
+                         path, analysis_type, result)  # fmt: skip
 
     def get_analysis(self, ns: Namespace, path: str, analysis_type: str) -> CachedAnalysis | None:
         found = self._run("get_analysis", self.inner.get_analysis, ns, path, analysis_type)
         self._found("GetAnalysis", found)
         return found
 
-    def invalidate_file(self, ns: Namespace, path: str) -> Removed:
-        return self._run("invalidate_file", self.inner.invalidate_file, ns, path)
+    def invalidate_file(self, ns: Namespace, path: str, *, expect: Expect | None = None) -> Removed:
+        return self._run("invalidate_file", partial(self.inner.invalidate_file, expect=expect),
+                         ns, path)  # fmt: skip
 
     def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
         return self._run("invalidate_analysis", self.inner.invalidate_analysis, ns, path,

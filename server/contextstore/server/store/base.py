@@ -55,6 +55,23 @@ class CachedAnalysis:
 
 
 @dataclass(frozen=True, slots=True)
+class Expect:
+    """A write's precondition on the file at its path (``Store``, "Preconditions").
+
+    ``version`` 0 means no file may be there; ``None`` fields are not tested.
+    """
+
+    version: int | None = None
+    sha256: bytes | None = None
+
+    def holds(self, version: int, sha256: bytes) -> bool:
+        """Whether the file there now (``version`` 0: none) is the one expected."""
+        if self.version is not None and self.version != version:
+            return False
+        return self.sha256 is None or (version != 0 and self.sha256 == sha256)
+
+
+@dataclass(frozen=True, slots=True)
 class FileWrite:
     """One file to store; ``mtime_ns`` is the caller's, kept as given."""
 
@@ -62,6 +79,7 @@ class FileWrite:
     content: bytes
     labels: Mapping[str, str] = field(default_factory=dict)
     mtime_ns: int | None = None
+    expect: Expect | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +221,13 @@ class Store(abc.ABC):
       reads never change it. Successive writes in a namespace get increasing
       ``cached_at``, at least a microsecond apart, even if the wall clock
       steps back.
+    - **Preconditions.** A write given an ``Expect`` (``FileWrite.expect``,
+      and ``expect=`` of ``cache_analysis`` and ``invalidate_file``) tests the
+      file at its path and, if it is not the one expected, changes nothing and
+      raises ``PreconditionFailed`` with that file's version and digest (0 and
+      empty when there is none), atomically with the write: no other call is
+      ordered between the test and the write. A batch tests every item first
+      and stores nothing if any fails (the error names the first).
     - **Idle expiry.** A named session with no data call for
       ``session_ttl_seconds`` expires as a whole: no later call sees its
       entries or counters, and ``store_stats().expirations`` counts it. Stats
@@ -255,8 +280,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def cache_analysis(
-        self, ns: Namespace, path: str, analysis_type: str, result: bytes
-    ) -> CachedAnalysis: ...
+        self, ns: Namespace, path: str, analysis_type: str, result: bytes,
+        *, expect: Expect | None = None,
+    ) -> CachedAnalysis: ...  # fmt: skip
 
     @abc.abstractmethod
     def get_analysis(
@@ -264,7 +290,9 @@ class Store(abc.ABC):
     ) -> CachedAnalysis | None: ...
 
     @abc.abstractmethod
-    def invalidate_file(self, ns: Namespace, path: str) -> Removed: ...
+    def invalidate_file(
+        self, ns: Namespace, path: str, *, expect: Expect | None = None
+    ) -> Removed: ...
 
     @abc.abstractmethod
     def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:

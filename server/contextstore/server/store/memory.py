@@ -38,9 +38,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from contextstore.server import wire
+from contextstore.server.errors import PreconditionFailed
 from contextstore.server.store.base import (
     Budgets,
     CachedAnalysis,
+    Expect,
     FileMetadata,
     FileWrite,
     Namespace,
@@ -106,6 +108,7 @@ class StripedStore(Store):
 
     def batch_cache_files(self, ns: Namespace, writes: Sequence[FileWrite]) -> list[FileMetadata]:
         check_fits(self._budgets, sum(file_charge(w) for w in writes), len(writes))
+        expects = [(w.path, w.expect) for w in writes if w.expect is not None]
         digests = [hashlib.sha256(w.content).digest() for w in writes]
         # Encoded here, unlocked; the shard adds cached_at and version (``wire``).
         heads = [
@@ -120,6 +123,9 @@ class StripedStore(Store):
             self._wall_clock,
         )
         with self._locks[i]:
+            if expects:  # every item tested before any is stored, same lock hold
+                self._enter(ns, i, create=False)
+                self._check(ns, i, expects)
             # An empty batch stores nothing, so it must not create the session
             # (a namespace exists only while it holds state); it still counts
             # as use of one that exists.
@@ -153,11 +159,15 @@ class StripedStore(Store):
     # -- analyses ------------------------------------------------------------
 
     def cache_analysis(
-        self, ns: Namespace, path: str, analysis_type: str, result: bytes
-    ) -> CachedAnalysis:
+        self, ns: Namespace, path: str, analysis_type: str, result: bytes,
+        *, expect: Expect | None = None,
+    ) -> CachedAnalysis:  # fmt: skip
         check_fits(self._budgets, analysis_charge(path, analysis_type, result), 1)
         i = self._stripe(ns)
         with self._locks[i]:
+            if expect is not None:
+                self._enter(ns, i, create=False)
+                self._check(ns, i, [(path, expect)])
             self._enter(ns, i, create=True)
             analysis = self._shards[i].put_analysis(
                 ns, path, analysis_type, result, next(self._ticks), self._wall_clock()
@@ -173,10 +183,12 @@ class StripedStore(Store):
 
     # -- removals ------------------------------------------------------------
 
-    def invalidate_file(self, ns: Namespace, path: str) -> Removed:
+    def invalidate_file(self, ns: Namespace, path: str, *, expect: Expect | None = None) -> Removed:
         i = self._stripe(ns)
         with self._locks[i]:
             self._enter(ns, i, create=False)
+            if expect is not None:
+                self._check(ns, i, [(path, expect)])
             return self._shards[i].remove_file(ns, path)
 
     def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
@@ -215,6 +227,14 @@ class StripedStore(Store):
         return _sum_stats(parts, len(self._sessions))
 
     # -- sessions ------------------------------------------------------------
+
+    def _check(self, ns: Namespace, stripe: int, expects: Sequence[tuple[str, Expect]]) -> None:
+        """Raise ``PreconditionFailed`` for the first file not as expected; hold its lock."""
+        shard = self._shards[stripe]
+        for path, expect in expects:
+            version, sha256 = shard.current_file(ns, path)
+            if not expect.holds(version, sha256):
+                raise PreconditionFailed(path, version, sha256)
 
     def _stripe(self, ns: Namespace) -> int:
         return hash(ns) % len(self._shards)

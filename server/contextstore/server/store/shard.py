@@ -167,6 +167,17 @@ class Shard:
         record = self._read(ns, (path, analysis_type), tick)
         return records.cached_analysis(record) if record is not None else None
 
+    def current_file(self, ns: Namespace, path: str) -> tuple[int, bytes]:
+        """The version and digest of the file at ``path`` (0 and empty: none).
+
+        For preconditions: not a read, so neither recency nor hits change.
+        """
+        state = self.namespaces.get(ns)
+        record = state.entries.get(path) if state is not None else None
+        if record is None:
+            return 0, b""
+        return wire.tail_version(records.file_tail(record)), records.file_sha256(record)
+
     # -- removals ------------------------------------------------------------
 
     def remove_file(self, ns: Namespace, path: str) -> Removed:

@@ -122,6 +122,41 @@ local function stamp_wire(at, version)
     return out
 end
 
+-- The version a file record's tail ends with: stamp_wire writes it last, as
+-- a varint, whose bytes but the last have the high bit set, and its tag (56)
+-- does not. Read from the end, so nothing before it is parsed.
+local function file_version(record)
+    local last = FILE_HEAD + tonumber(string.sub(record, CHARGE + 1, FILE_HEAD))
+    local first = last
+    while string.byte(record, first - 1) >= 128 do
+        first = first - 1
+    end
+    local n = 0
+    for i = last, first, -1 do
+        n = n * 128 + string.byte(record, i) % 128
+    end
+    return n
+end
+
+-- A write's precondition on the file at path (if_version: '' or digits, 0
+-- meaning no file; if_sha: '' or 32 bytes). false when it holds, else the
+-- failure the server raises: {'PRECONDITION', path, version, sha}, version 0
+-- and sha '' when no file is there.
+local function unmet(D, path, if_version, if_sha)
+    if if_version == '' and if_sha == '' then
+        return false
+    end
+    local record = redis.call('HGET', D, path)
+    local version, sha = 0, ''
+    if record then
+        version, sha = file_version(record), file_sha(record)
+    end
+    if (if_version ~= '' and tonumber(if_version) ~= version) or (if_sha ~= '' and if_sha ~= sha) then
+        return { 'PRECONDITION', path, version, sha }
+    end
+    return false
+end
+
 local function analysis_charge(record)
     return tonumber(string.sub(record, 21, 30))
 end
@@ -343,17 +378,27 @@ end
 
 -- ARGV after the common four: wall_ns (20 digits), session_bytes,
 -- session_entries, then for each file path, sha256, charge (10 digits) and
--- the tail's head (wire.metadata_head), content. Returns cached_at and
--- version of each, in order.
+-- the tail's head (wire.metadata_head), content, if_version, if_sha (see
+-- unmet). Returns cached_at and version of each, in order, or the first
+-- unmet precondition, having stored nothing.
 local function put_files(keys, argv)
-    local n = (#argv - 7) / 4
-    if not enter(keys, argv, n > 0) then
+    local n = (#argv - 7) / 6
+    local D, R, T = namespace_keys(keys)
+    -- Every precondition is tested before the namespace is created or any
+    -- file stored: a batch is all or nothing.
+    local exists = enter(keys, argv, false)
+    for i = 0, n - 1 do
+        local failed = unmet(D, argv[8 + 6 * i], argv[12 + 6 * i], argv[13 + 6 * i])
+        if failed then
+            return failed
+        end
+    end
+    if not exists and not enter(keys, argv, n > 0) then
         return {}
     end
-    local D, R, T = namespace_keys(keys)
     local out = {}
     for i = 0, n - 1 do
-        local at_ = 8 + 4 * i
+        local at_ = 8 + 6 * i
         local path, sha, head, content = argv[at_], argv[at_ + 1], argv[at_ + 2], argv[at_ + 3]
         -- Recency first and the old record overwritten, never R emptied then
         -- re-created: in a MIGRATING slot Redis aborts, half done, a call that
@@ -382,11 +427,17 @@ local function put_files(keys, argv)
 end
 
 -- ARGV after the common four: wall_ns, session_bytes, session_entries, path,
--- type, result, charge. Returns cached_at.
+-- type, result, charge, if_version, if_sha (see unmet). Returns cached_at,
+-- or the unmet precondition, having stored nothing.
 local function put_analysis(keys, argv)
-    enter(keys, argv, true)
     local D, R, T = namespace_keys(keys)
     local path, t, result, charge = argv[8], argv[9], argv[10], argv[11]
+    enter(keys, argv, false)
+    local failed = unmet(D, path, argv[12], argv[13])
+    if failed then
+        return failed
+    end
+    enter(keys, argv, true)
     local field = path .. '\0' .. t
     touch(D, R, field) -- first, and the old record overwritten: see put_files
     local old = redis.call('HGET', D, field)
@@ -449,12 +500,18 @@ local function get(keys, argv)
     return out
 end
 
--- ARGV after the common four: path. Returns {files, analyses} removed.
+-- ARGV after the common four: path, if_version, if_sha (see unmet). Returns
+-- {files, analyses} removed, or the unmet precondition, having removed nothing.
 local function invalidate_file(keys, argv)
-    if not enter(keys, argv, false) then
+    local D, R = namespace_keys(keys)
+    local exists = enter(keys, argv, false)
+    local failed = unmet(D, argv[5], argv[6], argv[7])
+    if failed then
+        return failed
+    end
+    if not exists then
         return { 0, 0 }
     end
-    local D, R = namespace_keys(keys)
     local files = remove_file(D, R, argv[5]) and 1 or 0
     return { files, remove_analyses(D, R, argv[5], false) }
 end

@@ -40,9 +40,11 @@ from typing import Any
 
 import redis
 
+from contextstore.server.errors import PreconditionFailed
 from contextstore.server.store.base import (
     Budgets,
     CachedAnalysis,
+    Expect,
     FileMetadata,
     FileWrite,
     Namespace,
@@ -141,11 +143,11 @@ class RedisStore(Store):
             head = layout.file_head(
                 charge, len(write.content), digest, write.mtime_ns, write.labels
             )
-            args += (write.path, digest, head, write.content)
-        stamps = self._call(
+            args += (write.path, digest, head, write.content, *_expect_arguments(write.expect))
+        stamps = _met(self._call(
             "put_files", ns, layout.cached_at_argument(self._wall_clock()), *self._session_budgets,
             *args,
-        )  # fmt: skip
+        ))  # fmt: skip
         return [
             FileMetadata(
                 path=w.path,
@@ -177,14 +179,16 @@ class RedisStore(Store):
     # -- analyses --------------------------------------------------------------
 
     def cache_analysis(
-        self, ns: Namespace, path: str, analysis_type: str, result: bytes
-    ) -> CachedAnalysis:
+        self, ns: Namespace, path: str, analysis_type: str, result: bytes,
+        *, expect: Expect | None = None,
+    ) -> CachedAnalysis:  # fmt: skip
         charge = analysis_charge(path, analysis_type, result)
         check_fits(self._budgets, charge, 1)
-        at = self._call(
+        at = _met(self._call(
             "put_analysis", ns, layout.cached_at_argument(self._wall_clock()),
             *self._session_budgets, path, analysis_type, result, charge,
-        )  # fmt: skip
+            *_expect_arguments(expect),
+        ))  # fmt: skip
         return CachedAnalysis(result, int(at))
 
     def get_analysis(self, ns: Namespace, path: str, analysis_type: str) -> CachedAnalysis | None:
@@ -193,8 +197,8 @@ class RedisStore(Store):
 
     # -- removals --------------------------------------------------------------
 
-    def invalidate_file(self, ns: Namespace, path: str) -> Removed:
-        files, analyses = self._call("invalidate_file", ns, path)
+    def invalidate_file(self, ns: Namespace, path: str, *, expect: Expect | None = None) -> Removed:
+        files, analyses = _met(self._call("invalidate_file", ns, path, *_expect_arguments(expect)))
         return Removed(files, analyses)
 
     def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
@@ -265,3 +269,25 @@ class RedisStore(Store):
         self._client.close()
         if isinstance(self._client, redis.Redis):  # a pool it was given: close() leaves it open
             self._client.connection_pool.disconnect()
+
+
+_NO_EXPECT = (b"", b"")
+
+
+def _expect_arguments(expect: Expect | None) -> tuple[bytes | str, bytes]:
+    """A precondition as the functions take it: ``if_version``, ``if_sha`` ("" for none)."""
+    if expect is None:
+        return _NO_EXPECT
+    version = b"" if expect.version is None else str(expect.version)
+    return version, expect.sha256 or b""
+
+
+_FAILED = b"PRECONDITION"
+
+
+def _met(reply: Any) -> Any:
+    """``reply``, unless it is a function's unmet precondition: then raise it."""
+    if type(reply) is list and len(reply) == 4 and reply[0] == _FAILED:
+        _, path, version, sha256 = reply
+        raise PreconditionFailed(path.decode(), int(version), sha256)
+    return reply
