@@ -29,6 +29,7 @@ from contextstore.client import (
     ContextStoreError,
     FileMetadata,
     FileUpload,
+    PreconditionFailed,
     Removed,
     ServerInfo,
     Stats,
@@ -50,27 +51,46 @@ def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def _digest(text: str | None) -> bytes | None:
+    return None if text is None else _bytes(text)
+
+
+def _expect(a: Args) -> dict[str, Any]:
+    """The precondition arguments a step gives, as keyword arguments."""
+    return {"if_version": a.get("if_version"), "if_sha256": _digest(a.get("if_sha256"))}
+
+
 def _upload(item: Args) -> FileUpload:
     return FileUpload(
-        item["path"], _bytes(item["content"]), item.get("labels", {}), _time(item.get("mtime"))
-    )
+        item["path"], _bytes(item["content"]), item.get("labels", {}), _time(item.get("mtime")),
+        **_expect(item),
+    )  # fmt: skip
+
+
+def _known(a: Args) -> dict[str, bytes] | None:
+    known = a.get("known_sha256")
+    return None if known is None else {path: _bytes(d) for path, d in known.items()}
 
 
 OPERATIONS: dict[str, Operation] = {
     "cache_file": lambda c, a: c.cache_file(
-        a["path"], _bytes(a["content"]), labels=a.get("labels"), mtime=_time(a.get("mtime"))
+        a["path"],
+        _bytes(a["content"]),
+        labels=a.get("labels"),
+        mtime=_time(a.get("mtime")),
+        **_expect(a),
     ),
-    "get_file": lambda c, a: c.get_file(a["path"]),
+    "get_file": lambda c, a: c.get_file(a["path"], known_sha256=_digest(a.get("known_sha256"))),
     "get_metadata": lambda c, a: c.get_metadata(a["path"]),
     "cache_analysis": lambda c, a: c.cache_analysis(
-        a["path"], a["analysis_type"], _bytes(a["result"])
+        a["path"], a["analysis_type"], _bytes(a["result"]), **_expect(a)
     ),
     "get_analysis": lambda c, a: c.get_analysis(a["path"], a["analysis_type"]),
-    "invalidate_file": lambda c, a: c.invalidate_file(a["path"]),
+    "invalidate_file": lambda c, a: c.invalidate_file(a["path"], **_expect(a)),
     "invalidate_analysis": lambda c, a: c.invalidate_analysis(a["path"], a["analysis_type"]),
     "invalidate_analyses": lambda c, a: c.invalidate_analyses(a["path"]),
     "clear_session": lambda c, a: c.clear_session(),
-    "batch_get_files": lambda c, a: c.batch_get_files(a["paths"]),
+    "batch_get_files": lambda c, a: c.batch_get_files(a["paths"], known_sha256=_known(a)),
     "batch_cache_files": lambda c, a: c.batch_cache_files([_upload(f) for f in a["files"]]),
     "stats": lambda c, a: c.stats(),
     "store_stats": lambda c, a: c.store_stats(),
@@ -113,7 +133,10 @@ def _server_info(info: ServerInfo) -> dict[str, Any]:
 
 def normalize(value: Any) -> Any:
     if isinstance(value, CachedFile):
-        return {"content": _b64(value.content), "metadata": _metadata(value.metadata)}
+        return {
+            "content": _b64(value.content), "metadata": _metadata(value.metadata),
+            "unchanged": value.unchanged,
+        }  # fmt: skip
     if isinstance(value, FileMetadata):
         return _metadata(value)
     if isinstance(value, CachedAnalysis):
@@ -140,8 +163,15 @@ def run_step(client: ContextStoreClient, step: Args) -> dict[str, Any]:
         result = operation(handle, step.get("args", {}))
     except ContextStoreError as error:
         violations = [v.subject for v in error.violations]
-        return {"error": {"code": error.code.name, "violations": violations,
-                          "message": error.message}}  # fmt: skip
+        outcome: dict[str, Any] = {
+            "code": error.code.name,
+            "violations": violations,
+            "message": error.message,
+        }
+        if isinstance(error, PreconditionFailed):
+            outcome["current_version"] = error.current_version
+            outcome["current_sha256"] = _b64(error.current_sha256)
+        return {"error": outcome}
     if result is None and step["op"] in READS:
         return {"miss": True}
     return {"result": normalize(result)}

@@ -122,10 +122,11 @@ def single_request(op: str, session: str | None, key: int, payloads: Payloads) -
         return pb.InvalidateAnalysisRequest(session_id=session, path=path).SerializeToString()
     if op == "clear":
         return pb.ClearSessionRequest(session_id=session).SerializeToString()
-    message = {"get": pb.GetFileRequest, "metadata": pb.GetMetadataRequest}.get(
-        op, pb.InvalidateFileRequest
-    )
-    return message(session_id=session, path=path).SerializeToString()
+    if op == "get":
+        return pb.GetFileRequest(session_id=session, path=path).SerializeToString()
+    if op == "metadata":
+        return pb.GetMetadataRequest(session_id=session, path=path).SerializeToString()
+    return pb.InvalidateFileRequest(session_id=session, path=path).SerializeToString()
 
 
 class RequestBuilder:

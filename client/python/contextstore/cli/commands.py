@@ -51,10 +51,13 @@ def put(conn: Connection, a: argparse.Namespace) -> Outcome:
     if a.files:
         if a.input is not None:
             raise inputs.UsageError("--from is the content of one PATH: not with --files")
+        if a.if_version is not None or a.if_sha256 is not None:
+            raise inputs.UsageError("--if-version and --if-sha256 test one PATH: not with --files")
         files = inputs.uploads(a.files, a.label, a.mtime)
         return _run(conn, calls.batch_cache_files(a.session, files), sized=True)
     content = inputs.read_content(a.input)
-    return _run(conn, calls.cache_file(a.session, a.path, content, a.label, a.mtime), sized=True)
+    call = calls.cache_file(a.session, a.path, content, a.label, a.mtime, a.if_version, a.if_sha256)
+    return _run(conn, call, sized=True)
 
 
 def get(conn: Connection, a: argparse.Namespace) -> Outcome:
@@ -84,7 +87,7 @@ def invalidate(conn: Connection, a: argparse.Namespace) -> Outcome:
         return _run(conn, calls.invalidate_analysis(a.session, a.path, a.analysis))
     if a.analyses:
         return _run(conn, calls.invalidate_analysis(a.session, a.path, None))
-    return _run(conn, calls.invalidate_file(a.session, a.path))
+    return _run(conn, calls.invalidate_file(a.session, a.path, a.if_version, a.if_sha256))
 
 
 def clear(conn: Connection, a: argparse.Namespace) -> Outcome:

@@ -73,6 +73,24 @@ def _positive_at_most(value: N, most: N, text: str, shown_most: str) -> N:
     return value
 
 
+def version(text: str) -> int:
+    """A file version for ``--if-version``: a whole number, 0 meaning no file."""
+    if not (text.isascii() and text.isdigit()) or int(text) >= 1 << 63:
+        raise argparse.ArgumentTypeError(f"not a version (a whole number >= 0): {shown(text)}")
+    return int(text)
+
+
+def sha256(text: str) -> bytes:
+    """A SHA-256 digest for ``--if-sha256``, as 64 hex digits (what ``meta`` prints)."""
+    try:
+        digest = bytes.fromhex(text)
+    except ValueError:
+        digest = b""
+    if len(digest) != 32:
+        raise argparse.ArgumentTypeError(f"not a SHA-256 digest (64 hex digits): {shown(text)}")
+    return digest
+
+
 def mtime(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)

@@ -131,6 +131,7 @@ def build_parser(complete_files: Any = None) -> argparse.ArgumentParser:
         "--analysis", type=inputs.utf8, metavar="TYPE", help="drop only this analysis type"
     )
     inv.add_argument("--analyses", action="store_true", help="drop every analysis, keep the file")
+    _precondition_flags(inv, "drop the file only if")
     _add(sub, "clear", commands.clear, "drop everything of --session (or the global namespace)",
          common)  # fmt: skip
     _add(sub, "stats", commands.stats, "counters of --session (or of the global namespace)", common)
@@ -170,6 +171,19 @@ def _put_parser(sub: Any, common: argparse.ArgumentParser, complete: Any) -> Non
     put.add_argument(
         "--mtime", type=inputs.mtime, metavar="TIME",
         help="modification time of the file(s), ISO 8601 (e.g. 2024-05-06T07:08:09+00:00)",
+    )  # fmt: skip
+    _precondition_flags(put, "store only if")
+
+
+def _precondition_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    """Compare-and-set: a failed test exits 74 (ABORTED), naming the current version."""
+    parser.add_argument(
+        "--if-version", type=inputs.version, metavar="N",
+        help=f"{what} the file at PATH has version N (0: only if there is none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--if-sha256", type=inputs.sha256, metavar="HEX",
+        help=f"{what} the file at PATH has this SHA-256 digest (64 hex digits)",
     )  # fmt: skip
 
 

@@ -16,12 +16,14 @@ Over TLS, with a client certificate (mTLS) and a token::
 from contextstore.client._calls import DEFAULT_TARGET, DEFAULT_TIMEOUT
 from contextstore.client.aio import AsyncContextStoreClient
 from contextstore.client.errors import (
+    Aborted,
     Cancelled,
     ContextStoreError,
     DeadlineExceeded,
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    PreconditionFailed,
     ResourceExhausted,
     ServerError,
     Unauthenticated,
@@ -45,6 +47,7 @@ __all__ = [
     "DEFAULT_TARGET",
     "DEFAULT_TIMEOUT",
     "TOKEN_ENV",
+    "Aborted",
     "AsyncContextStoreClient",
     "CachedAnalysis",
     "CachedFile",
@@ -58,6 +61,7 @@ __all__ = [
     "Limits",
     "NotFound",
     "PermissionDenied",
+    "PreconditionFailed",
     "Removed",
     "ResourceExhausted",
     "ServerError",

@@ -113,8 +113,8 @@ def _metadata(m: pb.FileMetadata) -> FileMetadata:
     )
 
 
-def _file(content: bytes, m: pb.FileMetadata) -> CachedFile:
-    return CachedFile(content=content, metadata=_metadata(m))
+def _file(content: bytes, m: pb.FileMetadata, unchanged: bool = False) -> CachedFile:
+    return CachedFile(content=content, metadata=_metadata(m), unchanged=unchanged)
 
 
 def _removed(r: pb.InvalidateFileResponse | pb.ClearSessionResponse) -> Removed:
@@ -157,7 +157,10 @@ def _server_info(r: pb.GetServerInfoResponse) -> ServerInfo:
 
 
 def _upload(f: FileUpload) -> pb.FileUpload:
-    upload = pb.FileUpload(path=f.path, content=f.content, labels=f.labels)
+    upload = pb.FileUpload(
+        path=f.path, content=f.content, labels=f.labels, if_version=f.if_version,
+        if_sha256=f.if_sha256,
+    )  # fmt: skip
     if f.mtime is not None:
         upload.mtime.CopyFrom(_timestamp(f.mtime))
     return upload
@@ -170,19 +173,22 @@ Session = str | None
 
 def cache_file(
     session: Session, path: str, content: bytes, labels: Mapping[str, str] | None,
-    mtime: datetime | None,
+    mtime: datetime | None, if_version: int | None = None, if_sha256: bytes | None = None,
 ) -> Call[FileMetadata]:  # fmt: skip
+    """``if_version``, ``if_sha256``: None sends no precondition (an unset optional)."""
     request = pb.CacheFileRequest(
-        session_id=session, path=path, content=content, labels=labels or {}
-    )
+        session_id=session, path=path, content=content, labels=labels or {},
+        if_version=if_version, if_sha256=if_sha256,
+    )  # fmt: skip
     if mtime is not None:
         request.mtime.CopyFrom(_timestamp(mtime))
     return Call("CacheFile", request, lambda r: _metadata(r.metadata))
 
 
-def get_file(session: Session, path: str) -> Call[CachedFile]:
-    request = pb.GetFileRequest(session_id=session, path=path)
-    return Call("GetFile", request, lambda r: _file(r.content, r.metadata), miss_is_none=True)
+def get_file(session: Session, path: str, known_sha256: bytes | None = None) -> Call[CachedFile]:
+    request = pb.GetFileRequest(session_id=session, path=path, known_sha256=known_sha256)
+    parse: Callable[[Any], CachedFile] = lambda r: _file(r.content, r.metadata, r.unchanged)  # noqa: E731
+    return Call("GetFile", request, parse, miss_is_none=True)
 
 
 def get_metadata(session: Session, path: str) -> Call[FileMetadata]:
@@ -191,11 +197,13 @@ def get_metadata(session: Session, path: str) -> Call[FileMetadata]:
 
 
 def cache_analysis(
-    session: Session, path: str, analysis_type: str, result: bytes
-) -> Call[datetime]:
+    session: Session, path: str, analysis_type: str, result: bytes,
+    if_version: int | None = None, if_sha256: bytes | None = None,
+) -> Call[datetime]:  # fmt: skip
     request = pb.CacheAnalysisRequest(
-        session_id=session, path=path, analysis_type=analysis_type, result=result
-    )
+        session_id=session, path=path, analysis_type=analysis_type, result=result,
+        if_version=if_version, if_sha256=if_sha256,
+    )  # fmt: skip
     return Call("CacheAnalysis", request, lambda r: _datetime(r.cached_at))
 
 
@@ -207,8 +215,13 @@ def get_analysis(session: Session, path: str, analysis_type: str) -> Call[Cached
     return Call("GetAnalysis", request, parse, miss_is_none=True)
 
 
-def invalidate_file(session: Session, path: str) -> Call[Removed]:
-    return Call("InvalidateFile", pb.InvalidateFileRequest(session_id=session, path=path), _removed)
+def invalidate_file(
+    session: Session, path: str, if_version: int | None = None, if_sha256: bytes | None = None
+) -> Call[Removed]:
+    request = pb.InvalidateFileRequest(
+        session_id=session, path=path, if_version=if_version, if_sha256=if_sha256
+    )
+    return Call("InvalidateFile", request, _removed)
 
 
 def invalidate_analysis(session: Session, path: str, analysis_type: str | None) -> Call[int]:
@@ -223,11 +236,14 @@ def clear_session(session: Session) -> Call[Removed]:
     return Call("ClearSession", pb.ClearSessionRequest(session_id=session), _removed)
 
 
-def batch_get_files(session: Session, paths: Sequence[str]) -> Call[list[CachedFile | None]]:
+def batch_get_files(
+    session: Session, paths: Sequence[str], known_sha256: Mapping[str, bytes] | None = None
+) -> Call[list[CachedFile | None]]:
     def parse(r: pb.BatchGetFilesResponse) -> list[CachedFile | None]:
-        return [_file(f.content, f.metadata) if f.found else None for f in r.files]
+        return [_file(f.content, f.metadata, f.unchanged) if f.found else None for f in r.files]
 
-    return Call("BatchGetFiles", pb.BatchGetFilesRequest(session_id=session, paths=paths), parse)
+    request = pb.BatchGetFilesRequest(session_id=session, paths=paths, known_sha256=known_sha256)
+    return Call("BatchGetFiles", request, parse)
 
 
 def batch_cache_files(session: Session, files: Iterable[FileUpload]) -> Call[list[FileMetadata]]:

@@ -125,23 +125,38 @@ class AsyncContextStoreClient:
         *,
         labels: Mapping[str, str] | None = None,
         mtime: datetime | None = None,
+        if_version: int | None = None,
+        if_sha256: bytes | None = None,
         timeout: float | None = None,
     ) -> FileMetadata:
-        """Store or replace a file; a changed digest drops the path's analyses."""
-        call = calls.cache_file(self._session, path, content, labels, mtime)
+        """Store or replace a file; a changed digest drops the path's analyses.
+
+        ``if_version`` (0: only if no file is there) and ``if_sha256`` make it a
+        compare-and-set: if the file there is another, nothing is stored and
+        ``PreconditionFailed`` carries the current version and digest.
+        """
+        call = calls.cache_file(self._session, path, content, labels, mtime, if_version, if_sha256)
         return await self._must(call, timeout)
 
-    async def get_file(self, path: str, *, timeout: float | None = None) -> CachedFile | None:
-        return await self._run(calls.get_file(self._session, path), timeout)
+    async def get_file(
+        self, path: str, *, known_sha256: bytes | None = None, timeout: float | None = None
+    ) -> CachedFile | None:
+        """A file; with ``known_sha256`` still current, ``unchanged`` and no content."""
+        return await self._run(calls.get_file(self._session, path, known_sha256), timeout)
 
     async def get_metadata(self, path: str, *, timeout: float | None = None) -> FileMetadata | None:
         return await self._run(calls.get_metadata(self._session, path), timeout)
 
     async def batch_get_files(
-        self, paths: Sequence[str], *, timeout: float | None = None
+        self,
+        paths: Sequence[str],
+        *,
+        known_sha256: Mapping[str, bytes] | None = None,
+        timeout: float | None = None,
     ) -> list[CachedFile | None]:
-        """One result per path, in order; ``None`` for a miss."""
-        return await self._must(calls.batch_get_files(self._session, paths), timeout)
+        """One result per path, in order; ``None`` for a miss. Where ``known_sha256``
+        gives a path's current digest, its result is ``unchanged``, without content."""
+        return await self._must(calls.batch_get_files(self._session, paths, known_sha256), timeout)
 
     async def batch_cache_files(
         self, files: Iterable[FileUpload], *, timeout: float | None = None
@@ -152,10 +167,20 @@ class AsyncContextStoreClient:
     # -- analyses --------------------------------------------------------------
 
     async def cache_analysis(
-        self, path: str, analysis_type: str, result: bytes, *, timeout: float | None = None
+        self,
+        path: str,
+        analysis_type: str,
+        result: bytes,
+        *,
+        if_version: int | None = None,
+        if_sha256: bytes | None = None,
+        timeout: float | None = None,
     ) -> datetime:
-        """Store an analysis result; returns when it was cached."""
-        call = calls.cache_analysis(self._session, path, analysis_type, result)
+        """Store an analysis result; returns when it was cached. ``if_version`` and
+        ``if_sha256`` test the file at ``path`` (see ``cache_file``)."""
+        call = calls.cache_analysis(
+            self._session, path, analysis_type, result, if_version, if_sha256
+        )
         return await self._must(call, timeout)
 
     async def get_analysis(
@@ -165,9 +190,18 @@ class AsyncContextStoreClient:
 
     # -- invalidation ----------------------------------------------------------
 
-    async def invalidate_file(self, path: str, *, timeout: float | None = None) -> Removed:
-        """Remove a path's file and analyses from this namespace."""
-        return await self._must(calls.invalidate_file(self._session, path), timeout)
+    async def invalidate_file(
+        self,
+        path: str,
+        *,
+        if_version: int | None = None,
+        if_sha256: bytes | None = None,
+        timeout: float | None = None,
+    ) -> Removed:
+        """Remove a path's file and analyses from this namespace; ``if_version`` and
+        ``if_sha256`` remove only the file they name (see ``cache_file``)."""
+        call = calls.invalidate_file(self._session, path, if_version, if_sha256)
+        return await self._must(call, timeout)
 
     async def invalidate_analysis(
         self, path: str, analysis_type: str, *, timeout: float | None = None

@@ -9,6 +9,9 @@ ContextStoreError                 any failed call; .code, .message
 ├── Cancelled                     CANCELLED
 ├── Unauthenticated               UNAUTHENTICATED: no credentials, or ones no identity matches
 ├── PermissionDenied              PERMISSION_DENIED: the identity's role or scope does not allow it
+├── Aborted                       ABORTED
+│   └── PreconditionFailed        a compare-and-set found another file: .current_version,
+│                                 .current_sha256
 └── ServerError                   INTERNAL, UNKNOWN and every other code
 """
 
@@ -73,6 +76,26 @@ class PermissionDenied(ContextStoreError):
     """The identity is known, but its role or scope does not allow the call."""
 
 
+class Aborted(ContextStoreError):
+    """The call was aborted by a conflict; nothing was changed."""
+
+
+class PreconditionFailed(Aborted):
+    """A write's ``if_version``/``if_sha256`` did not hold: the file at ``path`` is another.
+
+    ``current_version`` (0) and ``current_sha256`` (empty) when no file is there.
+    Read it again, then decide: retrying the same call fails the same way.
+    """
+
+    def __init__(
+        self, code: grpc.StatusCode, message: str, info: error_details_pb2.ErrorInfo
+    ) -> None:
+        super().__init__(code, message)
+        self.path: str = info.metadata.get("path", "")
+        self.current_version = int(info.metadata.get("current_version") or 0)
+        self.current_sha256 = bytes.fromhex(info.metadata.get("current_sha256", ""))
+
+
 class ServerError(ContextStoreError):
     """The server failed in a way the caller did not cause."""
 
@@ -86,7 +109,10 @@ _BY_CODE: dict[grpc.StatusCode, type[ContextStoreError]] = {
     grpc.StatusCode.CANCELLED: Cancelled,
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.ABORTED: Aborted,
 }
+PRECONDITION_FAILED = "PRECONDITION_FAILED"
+"""``google.rpc.ErrorInfo.reason`` of a failed compare-and-set."""
 
 
 def _violations(status: object) -> tuple[Violation, ...]:
@@ -101,10 +127,21 @@ def _violations(status: object) -> tuple[Violation, ...]:
     return tuple(found)
 
 
+def _error_info(status: object) -> error_details_pb2.ErrorInfo | None:
+    for detail in getattr(status, "details", ()):
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info
+    return None
+
+
 def from_rpc_error(error: grpc.RpcError) -> ContextStoreError:
     """Translate a failed call, keeping the rich details the server attached."""
     code: grpc.StatusCode = error.code()
     message: str = error.details() or ""
     status = rpc_status.from_call(error)
     violations = _violations(status) if status is not None else ()
+    info = _error_info(status)
+    if code == grpc.StatusCode.ABORTED and info is not None and info.reason == PRECONDITION_FAILED:
+        return PreconditionFailed(code, message, info)
     return _BY_CODE.get(code, ServerError)(code, message, violations)

@@ -22,6 +22,8 @@ class FileMetadata:
 class CachedFile:
     content: bytes
     metadata: FileMetadata
+    unchanged: bool = False
+    """Read with ``known_sha256`` naming this content: ``content`` is empty, not sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,10 @@ class FileUpload:
     content: bytes
     labels: Mapping[str, str] = field(default_factory=dict)
     mtime: datetime | None = None
+    if_version: int | None = None
+    """Store only if the file there has this version (0: only if there is none)."""
+    if_sha256: bytes | None = None
+    """Store only if the file there has this content digest."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,22 +122,38 @@ class ContextStoreClient:
         *,
         labels: Mapping[str, str] | None = None,
         mtime: datetime | None = None,
+        if_version: int | None = None,
+        if_sha256: bytes | None = None,
         timeout: float | None = None,
     ) -> FileMetadata:
-        """Store or replace a file; a changed digest drops the path's analyses."""
-        return self._must(calls.cache_file(self._session, path, content, labels, mtime), timeout)
+        """Store or replace a file; a changed digest drops the path's analyses.
 
-    def get_file(self, path: str, *, timeout: float | None = None) -> CachedFile | None:
-        return self._run(calls.get_file(self._session, path), timeout)
+        ``if_version`` (0: only if no file is there) and ``if_sha256`` make it a
+        compare-and-set: if the file there is another, nothing is stored and
+        ``PreconditionFailed`` carries the current version and digest.
+        """
+        call = calls.cache_file(self._session, path, content, labels, mtime, if_version, if_sha256)
+        return self._must(call, timeout)
+
+    def get_file(
+        self, path: str, *, known_sha256: bytes | None = None, timeout: float | None = None
+    ) -> CachedFile | None:
+        """A file; with ``known_sha256`` still current, ``unchanged`` and no content."""
+        return self._run(calls.get_file(self._session, path, known_sha256), timeout)
 
     def get_metadata(self, path: str, *, timeout: float | None = None) -> FileMetadata | None:
         return self._run(calls.get_metadata(self._session, path), timeout)
 
     def batch_get_files(
-        self, paths: Sequence[str], *, timeout: float | None = None
+        self,
+        paths: Sequence[str],
+        *,
+        known_sha256: Mapping[str, bytes] | None = None,
+        timeout: float | None = None,
     ) -> list[CachedFile | None]:
-        """One result per path, in order; ``None`` for a miss."""
-        return self._must(calls.batch_get_files(self._session, paths), timeout)
+        """One result per path, in order; ``None`` for a miss. Where ``known_sha256``
+        gives a path's current digest, its result is ``unchanged``, without content."""
+        return self._must(calls.batch_get_files(self._session, paths, known_sha256), timeout)
 
     def batch_cache_files(
         self, files: Iterable[FileUpload], *, timeout: float | None = None
@@ -148,10 +164,20 @@ class ContextStoreClient:
     # -- analyses --------------------------------------------------------------
 
     def cache_analysis(
-        self, path: str, analysis_type: str, result: bytes, *, timeout: float | None = None
+        self,
+        path: str,
+        analysis_type: str,
+        result: bytes,
+        *,
+        if_version: int | None = None,
+        if_sha256: bytes | None = None,
+        timeout: float | None = None,
     ) -> datetime:
-        """Store an analysis result; returns when it was cached."""
-        call = calls.cache_analysis(self._session, path, analysis_type, result)
+        """Store an analysis result; returns when it was cached. ``if_version`` and
+        ``if_sha256`` test the file at ``path`` (see ``cache_file``)."""
+        call = calls.cache_analysis(
+            self._session, path, analysis_type, result, if_version, if_sha256
+        )
         return self._must(call, timeout)
 
     def get_analysis(
@@ -161,9 +187,18 @@ class ContextStoreClient:
 
     # -- invalidation ----------------------------------------------------------
 
-    def invalidate_file(self, path: str, *, timeout: float | None = None) -> Removed:
-        """Remove a path's file and analyses from this namespace."""
-        return self._must(calls.invalidate_file(self._session, path), timeout)
+    def invalidate_file(
+        self,
+        path: str,
+        *,
+        if_version: int | None = None,
+        if_sha256: bytes | None = None,
+        timeout: float | None = None,
+    ) -> Removed:
+        """Remove a path's file and analyses from this namespace; ``if_version`` and
+        ``if_sha256`` remove only the file they name (see ``cache_file``)."""
+        call = calls.invalidate_file(self._session, path, if_version, if_sha256)
+        return self._must(call, timeout)
 
     def invalidate_analysis(
         self, path: str, analysis_type: str, *, timeout: float | None = None
