@@ -29,6 +29,8 @@ import {
   type FileInput,
   type FileMetadata,
   type Limits,
+  type Precondition,
+  PreconditionFailedError,
   type Removed,
   type ServerInfo,
   type Stats,
@@ -104,10 +106,44 @@ function mtime(args: Args): Timestamp | undefined {
   return timestamp(value);
 }
 
+/** An optional base64 argument (a digest), or `undefined` when absent. */
+function optionalBytes(args: Args, name: string): Buffer | undefined {
+  return args[name] === undefined || args[name] === null ? undefined : bytes(args, name);
+}
+
+/** `if_version` (a number: 0 means "only if no file is there") and `if_sha256`, each only if given. */
+function precondition(args: Args): Precondition {
+  const condition: Precondition = {};
+  const version = args.if_version;
+  if (version !== undefined && version !== null) {
+    if (typeof version !== "number" || !Number.isSafeInteger(version)) {
+      throw new RunnerError("argument if_version is not an integer");
+    }
+    condition.ifVersion = BigInt(version);
+  }
+  const digest = optionalBytes(args, "if_sha256");
+  if (digest !== undefined) condition.ifSha256 = digest;
+  return condition;
+}
+
+/** `known_sha256` of batch_get_files: an object of path to base64 digest. */
+function knownDigests(args: Args): Record<string, Buffer> | undefined {
+  const value = args.known_sha256;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Object.values(value).some((v) => typeof v !== "string")) {
+    throw new RunnerError("argument known_sha256 is not an object of strings");
+  }
+  const digests: Record<string, Buffer> = {};
+  for (const [path, digest] of Object.entries(value as Record<string, string>)) {
+    digests[path] = Buffer.from(digest, "base64");
+  }
+  return digests;
+}
+
 function upload(item: unknown): FileInput {
   if (typeof item !== "object" || item === null) throw new RunnerError("a file is not an object");
   const file = item as Args;
-  const input: FileInput = { path: str(file, "path"), content: bytes(file, "content") };
+  const input: FileInput = { path: str(file, "path"), content: bytes(file, "content"), ...precondition(file) };
   const fileLabels = labels(file);
   const fileMtime = mtime(file);
   if (fileLabels !== undefined) input.labels = fileLabels;
@@ -153,7 +189,7 @@ function metadata(m: FileMetadata): Json {
 }
 
 function file(f: CachedFile): Json {
-  return { content: b64(f.content), metadata: metadata(f.metadata) };
+  return { content: b64(f.content), metadata: metadata(f.metadata), unchanged: f.unchanged };
 }
 
 function analysis(a: CachedAnalysis): Json {
@@ -213,25 +249,33 @@ type Operation = (handle: ContextStoreSession, args: Args) => Promise<Json | typ
 
 const OPERATIONS: Readonly<Record<string, Operation>> = {
   cache_file: async (h, a) => {
-    const options: { labels?: Record<string, string>; mtime?: Timestamp } = {};
+    const options: { labels?: Record<string, string>; mtime?: Timestamp } & Precondition = precondition(a);
     const fileLabels = labels(a);
     const fileMtime = mtime(a);
     if (fileLabels !== undefined) options.labels = fileLabels;
     if (fileMtime !== undefined) options.mtime = fileMtime;
     return metadata(await h.cacheFile(str(a, "path"), bytes(a, "content"), options));
   },
-  get_file: async (h, a) => orMiss(await h.getFile(str(a, "path")), file),
+  get_file: async (h, a) => {
+    const known = optionalBytes(a, "known_sha256");
+    return orMiss(await h.getFile(str(a, "path"), known === undefined ? {} : { knownSha256: known }), file);
+  },
   get_metadata: async (h, a) => orMiss(await h.getMetadata(str(a, "path")), metadata),
   cache_analysis: async (h, a) => ({
-    cached_at: rfc3339(await h.cacheAnalysis(str(a, "path"), str(a, "analysis_type"), bytes(a, "result"))),
+    cached_at: rfc3339(
+      await h.cacheAnalysis(str(a, "path"), str(a, "analysis_type"), bytes(a, "result"), precondition(a)),
+    ),
   }),
   get_analysis: async (h, a) => orMiss(await h.getAnalysis(str(a, "path"), str(a, "analysis_type")), analysis),
-  invalidate_file: async (h, a) => removed(await h.invalidateFile(str(a, "path"))),
+  invalidate_file: async (h, a) => removed(await h.invalidateFile(str(a, "path"), precondition(a))),
   invalidate_analysis: async (h, a) => String(await h.invalidateAnalysis(str(a, "path"), str(a, "analysis_type"))),
   invalidate_analyses: async (h, a) => String(await h.invalidateAnalyses(str(a, "path"))),
   clear_session: async (h) => removed(await h.clearSession()),
-  batch_get_files: async (h, a) =>
-    (await h.batchGetFiles(strings(a, "paths"))).map((f) => (f === undefined ? null : file(f))),
+  batch_get_files: async (h, a) => {
+    const known = knownDigests(a);
+    const files = await h.batchGetFiles(strings(a, "paths"), known === undefined ? {} : { knownSha256: known });
+    return files.map((f) => (f === undefined ? null : file(f)));
+  },
   batch_cache_files: async (h, a) => (await h.batchCacheFiles(list(a, "files").map(upload))).map(metadata),
   stats: async (h) => stats(await h.stats()),
   store_stats: async (h) => stats(await h.storeStats()),
@@ -254,7 +298,14 @@ async function runStep(client: ContextStoreClient, step: Step): Promise<Json> {
   } catch (error) {
     if (error instanceof ContextStoreError) {
       const violations = [...error.fields, ...error.quotaSubjects];
-      return { error: { code: error.codeName, violations, message: error.details } };
+      const failure: { [key: string]: Json } = { code: error.codeName, violations, message: error.details };
+      if (error instanceof PreconditionFailedError) {
+        // A number, as the README asks; past 2^53 only a decimal string keeps it exact.
+        const version = error.currentVersion;
+        failure.current_version = version <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(version) : String(version);
+        failure.current_sha256 = b64(error.currentSha256);
+      }
+      return { error: failure };
     }
     return { runner_error: `${step.op}: ${message(error)}` };
   }

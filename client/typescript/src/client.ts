@@ -7,7 +7,8 @@
  * - Every call has a deadline: `timeoutMs` of the client (10 s by default),
  *   overridable per call; an `AbortSignal` cancels a call.
  * - A read of one missing entry resolves to `undefined` instead of rejecting.
- * - Failures reject with a `ContextStoreError` (`code`, `fieldViolations`, `quotaSubjects`).
+ * - Failures reject with a `ContextStoreError` (`code`, `fieldViolations`, `quotaSubjects`);
+ *   a failed compare-and-set (`ifVersion` / `ifSha256`) with its subclass `PreconditionFailedError`.
  * - int64 fields are `bigint`; Timestamps are `{ seconds: bigint, nanos: number }`
  *   (exact to the nanosecond; see `timestampToDate` / `timestampFromDate`).
  */
@@ -19,6 +20,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as pb from "./gen/contextstore/v1/context_store";
 import { DESCRIPTOR_SET_BASE64 } from "./gen/descriptor_set";
 import { Timestamp } from "./gen/google/protobuf/timestamp";
+import { knownDigest, knownDigests, preconditionFields, type Precondition } from "./conditions";
 import { ContextStoreError, Status, toContextStoreError } from "./errors";
 import { channelSecurity, type TlsOptions } from "./security";
 import { channelTarget } from "./target";
@@ -126,24 +128,44 @@ export interface CallOptions {
 /** File content: bytes, or a string stored as UTF-8. */
 export type Content = Uint8Array | string;
 
-export interface CacheFileOptions extends CallOptions {
+/** `ifVersion` / `ifSha256`: store only over the file they name (see `Precondition`). */
+export interface CacheFileOptions extends CallOptions, Precondition {
   labels?: Record<string, string>;
   /** The file's modification time, stored and echoed back as given. */
   mtime?: Date | Timestamp;
 }
 
-/** One file of a batch upload. */
-export interface FileInput {
+/** One file of a batch upload; a failed precondition of any item stores none of them. */
+export interface FileInput extends Precondition {
   path: string;
   content: Content;
   labels?: Record<string, string>;
   mtime?: Date | Timestamp;
 }
 
+/** `ifVersion` / `ifSha256`: store only if the file at the path is the one they name. */
+export interface CacheAnalysisOptions extends CallOptions, Precondition {}
+
+/** `ifVersion` / `ifSha256`: remove only the file they name. */
+export interface InvalidateFileOptions extends CallOptions, Precondition {}
+
+export interface GetFileOptions extends CallOptions {
+  /** The digest of the content held (32 bytes): if still current, the content is not sent. */
+  knownSha256?: Uint8Array | undefined;
+}
+
+export interface BatchGetFilesOptions extends CallOptions {
+  /** By path, the digest of the content held: each path still current comes back unchanged. */
+  knownSha256?: ReadonlyMap<string, Uint8Array> | Readonly<Record<string, Uint8Array>> | undefined;
+}
+
 /** A cached file: its content and metadata. */
 export interface CachedFile {
+  /** Empty when `unchanged`. */
   content: Buffer;
   metadata: pb.FileMetadata;
+  /** The content is the one the read's `knownSha256` named, so it was not sent. */
+  unchanged: boolean;
 }
 
 export type FileMetadata = pb.FileMetadata;
@@ -182,8 +204,8 @@ function toTimestamp(value: Date | Timestamp | undefined): Timestamp | undefined
   return value instanceof Date ? timestampFromDate(value) : value;
 }
 
-function cachedFile(content: Buffer, metadata: pb.FileMetadata | undefined): CachedFile {
-  return { content, metadata: metadata ?? pb.FileMetadata.create() };
+function cachedFile(content: Buffer, metadata: pb.FileMetadata | undefined, unchanged: boolean): CachedFile {
+  return { content, metadata: metadata ?? pb.FileMetadata.create(), unchanged };
 }
 
 /** Calls spread over every address of the target (round_robin); reads retried on UNAVAILABLE. */
@@ -306,7 +328,10 @@ export class ContextStoreSession {
 
   // -- files ----------------------------------------------------------------------
 
-  /** Stores or replaces a file; a changed digest drops the path's analyses. */
+  /**
+   * Stores or replaces a file; a changed digest drops the path's analyses. With `ifVersion` /
+   * `ifSha256`, only over the file they name (else `PreconditionFailedError`).
+   */
   async cacheFile(path: string, content: Content, options: CacheFileOptions = {}): Promise<FileMetadata> {
     const request: pb.CacheFileRequest = {
       sessionId: this.sessionId,
@@ -314,16 +339,19 @@ export class ContextStoreSession {
       content: toBuffer(content),
       labels: { ...options.labels },
       mtime: toTimestamp(options.mtime),
+      ...preconditionFields(options),
     };
     const response = await this.call("CacheFile", request, options);
     return response.metadata ?? pb.FileMetadata.create();
   }
 
-  /** A file's content and metadata, or `undefined` when it is not cached. */
-  getFile(path: string, options?: CallOptions): Promise<CachedFile | undefined> {
-    return this.read("GetFile", { sessionId: this.sessionId, path }, options, (r) =>
-      cachedFile(r.content, r.metadata),
-    );
+  /**
+   * A file's content and metadata, or `undefined` when it is not cached. With `knownSha256`
+   * equal to the current digest: the metadata, `unchanged: true` and empty content.
+   */
+  getFile(path: string, options?: GetFileOptions): Promise<CachedFile | undefined> {
+    const request = { sessionId: this.sessionId, path, knownSha256: knownDigest(options?.knownSha256) };
+    return this.read("GetFile", request, options, (r) => cachedFile(r.content, r.metadata, r.unchanged));
   }
 
   /** A file's metadata, or `undefined` when it is not cached. */
@@ -333,10 +361,17 @@ export class ContextStoreSession {
     );
   }
 
-  /** One result per path, in order, read as one snapshot; `undefined` for a miss. */
-  async batchGetFiles(paths: readonly string[], options?: CallOptions): Promise<(CachedFile | undefined)[]> {
-    const response = await this.call("BatchGetFiles", { sessionId: this.sessionId, paths: [...paths] }, options);
-    return response.files.map((f) => (f.found ? cachedFile(f.content, f.metadata) : undefined));
+  /**
+   * One result per path, in order, read as one snapshot; `undefined` for a miss. A path whose
+   * `knownSha256` entry is its current digest comes back `unchanged`, without content.
+   */
+  async batchGetFiles(
+    paths: readonly string[],
+    options?: BatchGetFilesOptions,
+  ): Promise<(CachedFile | undefined)[]> {
+    const request = { sessionId: this.sessionId, paths: [...paths], knownSha256: knownDigests(options?.knownSha256) };
+    const response = await this.call("BatchGetFiles", request, options);
+    return response.files.map((f) => (f.found ? cachedFile(f.content, f.metadata, f.unchanged) : undefined));
   }
 
   /** Stores every file or none: one invalid item fails the whole call. */
@@ -346,6 +381,7 @@ export class ContextStoreSession {
       content: toBuffer(f.content),
       labels: { ...f.labels },
       mtime: toTimestamp(f.mtime),
+      ...preconditionFields(f),
     }));
     const response = await this.call("BatchCacheFiles", { sessionId: this.sessionId, files: uploads }, options);
     return response.metadata;
@@ -353,14 +389,23 @@ export class ContextStoreSession {
 
   // -- analyses -------------------------------------------------------------------
 
-  /** Stores an analysis result; resolves to when it was cached. */
+  /**
+   * Stores an analysis result; resolves to when it was cached. With `ifVersion` / `ifSha256`,
+   * only if the file at the path is the one they name (else `PreconditionFailedError`).
+   */
   async cacheAnalysis(
     path: string,
     analysisType: string,
     result: Content,
-    options?: CallOptions,
+    options?: CacheAnalysisOptions,
   ): Promise<Timestamp | undefined> {
-    const request = { sessionId: this.sessionId, path, analysisType, result: toBuffer(result) };
+    const request = {
+      sessionId: this.sessionId,
+      path,
+      analysisType,
+      result: toBuffer(result),
+      ...preconditionFields(options),
+    };
     return (await this.call("CacheAnalysis", request, options)).cachedAt;
   }
 
@@ -371,9 +416,12 @@ export class ContextStoreSession {
 
   // -- invalidation ---------------------------------------------------------------
 
-  /** Removes a path's file and analyses from this namespace. */
-  invalidateFile(path: string, options?: CallOptions): Promise<Removed> {
-    return this.call("InvalidateFile", { sessionId: this.sessionId, path }, options);
+  /**
+   * Removes a path's file and analyses from this namespace. With `ifVersion` / `ifSha256`, only
+   * the file they name (else `PreconditionFailedError`).
+   */
+  invalidateFile(path: string, options?: InvalidateFileOptions): Promise<Removed> {
+    return this.call("InvalidateFile", { sessionId: this.sessionId, path, ...preconditionFields(options) }, options);
   }
 
   /** Removes one analysis type of a path, keeping the file; resolves to how many were removed (0 or 1). */

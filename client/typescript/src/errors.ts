@@ -2,12 +2,13 @@
  * ContextStoreError: every failed call, with its gRPC status code and the
  * google.rpc details the server attached (grpc-status-details-bin):
  * BadRequest field violations for INVALID_ARGUMENT, QuotaFailure subjects for
- * RESOURCE_EXHAUSTED.
+ * RESOURCE_EXHAUSTED. A failed compare-and-set (ABORTED with an ErrorInfo of
+ * reason PRECONDITION_FAILED) is its subclass PreconditionFailedError.
  */
 
 import { Metadata, status as Status, type ServiceError } from "@grpc/grpc-js";
 
-import { BadRequest, QuotaFailure } from "./gen/google/rpc/error_details";
+import { BadRequest, ErrorInfo, QuotaFailure } from "./gen/google/rpc/error_details";
 import { Status as RpcStatus } from "./gen/google/rpc/status";
 
 export { Status };
@@ -31,6 +32,19 @@ const DETAILS_KEY = "grpc-status-details-bin";
 const TYPE_PREFIX = "type.googleapis.com/";
 const BAD_REQUEST = "google.rpc.BadRequest";
 const QUOTA_FAILURE = "google.rpc.QuotaFailure";
+const ERROR_INFO = "google.rpc.ErrorInfo";
+
+/** The ErrorInfo `domain` of the errors contextstore defines. */
+export const ERROR_DOMAIN = "contextstore.dev";
+/** The ErrorInfo `reason` of a failed compare-and-set (`ifVersion` / `ifSha256`). */
+export const PRECONDITION_FAILED = "PRECONDITION_FAILED";
+
+/** A google.rpc.ErrorInfo detail: why the call failed, as a stable reason and its facts. */
+export interface ErrorDetail {
+  readonly reason: string;
+  readonly domain: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
 
 /** The name of a numeric status code (`"UNKNOWN"` for one gRPC does not define). */
 export function statusName(code: number): StatusName {
@@ -40,7 +54,7 @@ export function statusName(code: number): StatusName {
 
 /** A failed call. `code` is the gRPC status code; `message` says what went wrong. */
 export class ContextStoreError extends Error {
-  override readonly name = "ContextStoreError";
+  override readonly name: string = "ContextStoreError";
   /** The gRPC status code (`Status.NOT_FOUND`, ...). */
   readonly code: Status;
   /** The status message the server sent. */
@@ -95,9 +109,11 @@ function isServiceError(error: unknown): error is ServiceError {
 export function decodeStatusDetails(metadata: Metadata): {
   fieldViolations: FieldViolation[];
   quotaViolations: QuotaViolation[];
+  errorInfos: ErrorDetail[];
 } {
   const fieldViolations: FieldViolation[] = [];
   const quotaViolations: QuotaViolation[] = [];
+  const errorInfos: ErrorDetail[] = [];
   for (const value of metadata.get(DETAILS_KEY)) {
     if (typeof value === "string") continue; // -bin keys always arrive as Buffers
     let status: RpcStatus;
@@ -110,25 +126,36 @@ export function decodeStatusDetails(metadata: Metadata): {
       const type = any.typeUrl.startsWith(TYPE_PREFIX)
         ? any.typeUrl.slice(TYPE_PREFIX.length)
         : any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1);
-      if (type === BAD_REQUEST) {
-        for (const v of BadRequest.decode(any.value).fieldViolations) {
-          fieldViolations.push({ field: v.field, description: v.description });
+      try {
+        if (type === BAD_REQUEST) {
+          for (const v of BadRequest.decode(any.value).fieldViolations) {
+            fieldViolations.push({ field: v.field, description: v.description });
+          }
+        } else if (type === QUOTA_FAILURE) {
+          for (const v of QuotaFailure.decode(any.value).violations) {
+            quotaViolations.push({ subject: v.subject, description: v.description });
+          }
+        } else if (type === ERROR_INFO) {
+          const info = ErrorInfo.decode(any.value);
+          errorInfos.push({ reason: info.reason, domain: info.domain, metadata: { ...info.metadata } });
         }
-      } else if (type === QUOTA_FAILURE) {
-        for (const v of QuotaFailure.decode(any.value).violations) {
-          quotaViolations.push({ subject: v.subject, description: v.description });
-        }
+      } catch {
+        continue; // likewise for one malformed detail: the others still count
       }
     }
   }
-  return { fieldViolations, quotaViolations };
+  return { fieldViolations, quotaViolations, errorInfos };
 }
 
 /** Translates whatever a grpc-js call failed with into a ContextStoreError. */
 export function toContextStoreError(error: unknown): ContextStoreError {
   if (error instanceof ContextStoreError) return error;
   if (isServiceError(error)) {
-    const { fieldViolations, quotaViolations } = decodeStatusDetails(error.metadata);
+    const { fieldViolations, quotaViolations, errorInfos } = decodeStatusDetails(error.metadata);
+    if (error.code === Status.ABORTED) {
+      const failed = preconditionFailure(errorInfos);
+      if (failed !== undefined) return new PreconditionFailedError(error.details, failed, error.metadata);
+    }
     return new ContextStoreError(
       error.code,
       error.details,
@@ -139,4 +166,61 @@ export function toContextStoreError(error: unknown): ContextStoreError {
   }
   const message = error instanceof Error ? error.message : String(error);
   return new ContextStoreError(Status.UNKNOWN, message);
+}
+
+// -- compare-and-set failures ------------------------------------------------------------------
+
+/** What a failed precondition reports: the file there now. */
+export interface CurrentFile {
+  /** The path whose precondition failed (in a batch, the item's path). */
+  readonly path: string;
+  /** The version of the file there now; `0n` when no file is there. */
+  readonly currentVersion: bigint;
+  /** The SHA-256 digest of the file there now (32 bytes); empty when no file is there. */
+  readonly currentSha256: Buffer;
+}
+
+/**
+ * A compare-and-set write (`ifVersion` / `ifSha256`) found another file there, or none: the call
+ * changed nothing (a batch stored none of its files). Status ABORTED; `currentVersion` and
+ * `currentSha256` say what is there now (`0n` and empty when nothing is). Re-read, then retry
+ * with the new precondition or give up: the same call again fails the same way.
+ */
+export class PreconditionFailedError extends ContextStoreError implements CurrentFile {
+  override readonly name: string = "PreconditionFailedError";
+  readonly path: string;
+  readonly currentVersion: bigint;
+  readonly currentSha256: Buffer;
+
+  constructor(details: string, current: CurrentFile, metadata: Metadata = new Metadata()) {
+    super(Status.ABORTED, details, [], [], metadata);
+    this.path = current.path;
+    this.currentVersion = current.currentVersion;
+    this.currentSha256 = current.currentSha256;
+  }
+
+  /** `currentSha256` as lowercase hex (`""` when no file is there). */
+  get currentSha256Hex(): string {
+    return this.currentSha256.toString("hex");
+  }
+}
+
+const DECIMAL = /^-?\d+$/;
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
+/**
+ * The file a PRECONDITION_FAILED ErrorInfo of contextstore.dev describes, or `undefined` when
+ * there is none or its metadata is malformed (the error then stays a plain ContextStoreError).
+ */
+export function preconditionFailure(errorInfos: readonly ErrorDetail[]): CurrentFile | undefined {
+  const info = errorInfos.find((i) => i.reason === PRECONDITION_FAILED && i.domain === ERROR_DOMAIN);
+  if (info === undefined) return undefined;
+  const version = info.metadata["current_version"] ?? "0";
+  const sha256 = info.metadata["current_sha256"] ?? "";
+  if (!DECIMAL.test(version) || !HEX.test(sha256)) return undefined;
+  return {
+    path: info.metadata["path"] ?? "",
+    currentVersion: BigInt(version),
+    currentSha256: Buffer.from(sha256, "hex"),
+  };
 }

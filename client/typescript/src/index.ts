@@ -1,6 +1,7 @@
 /**
  * contextstore TypeScript client: `ContextStoreClient` (global namespace),
- * `client.session(id)` handles, `ContextStoreError`, and the generated
+ * `client.session(id)` handles, `ContextStoreError` (and `PreconditionFailedError`, a failed
+ * compare-and-set), `Precondition` (`ifVersion` / `ifSha256`), and the generated
  * messages as `pb` (ts-proto, int64 as bigint); `channelTarget`, what grpc-js is
  * given for a target (a list of addresses becomes an `ipv4:`/`ipv6:` URI); `TlsOptions`, the
  * `tls` option's shape.
@@ -8,6 +9,7 @@
 
 export * from "./client";
 export * from "./errors";
+export type { Precondition } from "./conditions";
 export { channelTarget } from "./target";
 export { TOKEN_ENV, type TlsOptions } from "./security";
 export * as pb from "./gen/contextstore/v1/context_store";

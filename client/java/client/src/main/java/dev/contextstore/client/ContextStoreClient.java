@@ -52,7 +52,8 @@ import java.util.function.Function;
  * <p>The client addresses the global namespace; {@link #session(String)} returns a handle bound
  * to one session that shares the channel. Every call has a deadline ({@link #DEFAULT_TIMEOUT}
  * unless {@link #withTimeout(Duration)} says otherwise); a read of a missing entry returns
- * {@link Optional#empty()}; every other failure throws {@link ContextStoreException}. Reads are
+ * {@link Optional#empty()}; every other failure throws {@link ContextStoreException} (a failed
+ * {@link Precondition} its subclass {@link PreconditionFailedException}). Reads are
  * retried on UNAVAILABLE through the channel's service config, which also spreads calls
  * round_robin over every address of the target (several servers may be listed: {@link
  * #ContextStoreClient(String)}). Close the client (not its handles) to release the channel.
@@ -314,12 +315,37 @@ public final class ContextStoreClient implements AutoCloseable {
 
   /** Stores or replaces a file; a changed digest drops the path's analyses. */
   public FileMetadata cacheFile(String path, byte[] content) {
-    return cacheFile(path, content, Map.of(), null);
+    return cacheFile(path, content, Map.of(), null, Precondition.none());
+  }
+
+  /**
+   * Stores a file only over the one {@code precondition} names ({@link Precondition#ifAbsent()}:
+   * only where none is).
+   *
+   * @throws PreconditionFailedException when it does not hold; nothing was stored
+   */
+  public FileMetadata cacheFile(String path, byte[] content, Precondition precondition) {
+    return cacheFile(path, content, Map.of(), null, precondition);
   }
 
   /** Stores or replaces a file with labels and a modification time ({@code null}: none). */
   public FileMetadata cacheFile(
       String path, byte[] content, Map<String, String> labels, Instant mtime) {
+    return cacheFile(path, content, labels, mtime, Precondition.none());
+  }
+
+  /**
+   * Stores a file with labels and a modification time ({@code null}: none), only over the one
+   * {@code precondition} names ({@code null}: none).
+   *
+   * @throws PreconditionFailedException when it does not hold; nothing was stored
+   */
+  public FileMetadata cacheFile(
+      String path,
+      byte[] content,
+      Map<String, String> labels,
+      Instant mtime,
+      Precondition precondition) {
     CacheFileRequest.Builder request =
         CacheFileRequest.newBuilder()
             .setPath(path)
@@ -328,6 +354,7 @@ public final class ContextStoreClient implements AutoCloseable {
     if (mtime != null) {
       request.setMtime(timestamp(mtime));
     }
+    Precondition.apply(precondition, request::setIfVersion, request::setIfSha256);
     if (sessionId != null) {
       request.setSessionId(sessionId);
     }
@@ -336,7 +363,19 @@ public final class ContextStoreClient implements AutoCloseable {
 
   /** A file's content and metadata, or empty when it is not cached. */
   public Optional<CachedFile> getFile(String path) {
+    return getFile(path, null);
+  }
+
+  /**
+   * A file, or empty when it is not cached; when {@code knownSha256} (the digest of the content
+   * held; {@code null}: none) is still its digest, its metadata without content, {@link
+   * CachedFile#unchanged()} true.
+   */
+  public Optional<CachedFile> getFile(String path, byte[] knownSha256) {
     GetFileRequest.Builder request = GetFileRequest.newBuilder().setPath(path);
+    if (knownSha256 != null) {
+      request.setKnownSha256(ByteString.copyFrom(knownSha256));
+    }
     if (sessionId != null) {
       request.setSessionId(sessionId);
     }
@@ -354,7 +393,18 @@ public final class ContextStoreClient implements AutoCloseable {
 
   /** One result per path, in order, read as one snapshot; empty for a miss. */
   public List<Optional<CachedFile>> batchGetFiles(List<String> paths) {
+    return batchGetFiles(paths, Map.of());
+  }
+
+  /**
+   * One result per path, in order, read as one snapshot; empty for a miss. A path whose entry in
+   * {@code knownSha256} (path to the digest of the content held) is still its digest comes back
+   * {@link CachedFile#unchanged()}, without content.
+   */
+  public List<Optional<CachedFile>> batchGetFiles(
+      List<String> paths, Map<String, byte[]> knownSha256) {
     BatchGetFilesRequest.Builder request = BatchGetFilesRequest.newBuilder().addAllPaths(paths);
+    knownSha256.forEach((path, digest) -> request.putKnownSha256(path, ByteString.copyFrom(digest)));
     if (sessionId != null) {
       request.setSessionId(sessionId);
     }
@@ -363,13 +413,19 @@ public final class ContextStoreClient implements AutoCloseable {
       files.add(
           result.getFound()
               ? Optional.of(
-                  new CachedFile(result.getContent().toByteArray(), metadata(result.getMetadata())))
+                  new CachedFile(
+                      result.getContent().toByteArray(),
+                      metadata(result.getMetadata()),
+                      result.getUnchanged()))
               : Optional.empty());
     }
     return files;
   }
 
-  /** Stores every file or none: one invalid item fails the whole call. */
+  /**
+   * Stores every file or none: one invalid item, or one failed {@link FileUpload#precondition()}
+   * ({@link PreconditionFailedException}, naming the item's path), fails the whole call.
+   */
   public List<FileMetadata> batchCacheFiles(List<FileUpload> files) {
     BatchCacheFilesRequest.Builder request = BatchCacheFilesRequest.newBuilder();
     for (FileUpload file : files) {
@@ -381,6 +437,7 @@ public final class ContextStoreClient implements AutoCloseable {
       if (file.mtime() != null) {
         upload.setMtime(timestamp(file.mtime()));
       }
+      Precondition.apply(file.precondition(), upload::setIfVersion, upload::setIfSha256);
       request.addFiles(upload);
     }
     if (sessionId != null) {
@@ -395,11 +452,23 @@ public final class ContextStoreClient implements AutoCloseable {
 
   /** Stores an analysis result; returns when it was cached. */
   public Instant cacheAnalysis(String path, String analysisType, byte[] result) {
+    return cacheAnalysis(path, analysisType, result, Precondition.none());
+  }
+
+  /**
+   * Stores an analysis result only if the file at the path is the one {@code precondition}
+   * names ({@code null}: none); returns when it was cached.
+   *
+   * @throws PreconditionFailedException when it does not hold; nothing was stored
+   */
+  public Instant cacheAnalysis(
+      String path, String analysisType, byte[] result, Precondition precondition) {
     CacheAnalysisRequest.Builder request =
         CacheAnalysisRequest.newBuilder()
             .setPath(path)
             .setAnalysisType(analysisType)
             .setResult(ByteString.copyFrom(result));
+    Precondition.apply(precondition, request::setIfVersion, request::setIfSha256);
     if (sessionId != null) {
       request.setSessionId(sessionId);
     }
@@ -420,7 +489,18 @@ public final class ContextStoreClient implements AutoCloseable {
 
   /** Removes a path's file and analyses from this namespace. */
   public Removed invalidateFile(String path) {
+    return invalidateFile(path, Precondition.none());
+  }
+
+  /**
+   * Removes a path's file and analyses only if the file is the one {@code precondition} names
+   * ({@code null}: none).
+   *
+   * @throws PreconditionFailedException when it does not hold; nothing was removed
+   */
+  public Removed invalidateFile(String path, Precondition precondition) {
     InvalidateFileRequest.Builder request = InvalidateFileRequest.newBuilder().setPath(path);
+    Precondition.apply(precondition, request::setIfVersion, request::setIfSha256);
     if (sessionId != null) {
       request.setSessionId(sessionId);
     }
@@ -548,7 +628,7 @@ public final class ContextStoreClient implements AutoCloseable {
   }
 
   private static CachedFile file(GetFileResponse r) {
-    return new CachedFile(r.getContent().toByteArray(), metadata(r.getMetadata()));
+    return new CachedFile(r.getContent().toByteArray(), metadata(r.getMetadata()), r.getUnchanged());
   }
 
   private static CachedAnalysis analysis(GetAnalysisResponse r) {

@@ -3,6 +3,7 @@ package dev.contextstore.client;
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.BadRequest;
+import com.google.rpc.ErrorInfo;
 import com.google.rpc.QuotaFailure;
 import io.grpc.Status;
 import io.grpc.StatusException;
@@ -14,11 +15,14 @@ import java.util.List;
 /**
  * A failed call: the gRPC status code, the server's message, and the violations the status
  * details name ({@code google.rpc.BadRequest} field violations for INVALID_ARGUMENT,
- * {@code google.rpc.QuotaFailure} subjects for RESOURCE_EXHAUSTED).
+ * {@code google.rpc.QuotaFailure} subjects for RESOURCE_EXHAUSTED). A failed compare-and-set
+ * (ABORTED with a {@code google.rpc.ErrorInfo} of reason {@code PRECONDITION_FAILED}) is the
+ * subclass {@link PreconditionFailedException}.
  *
  * <p>Reads of a missing entry do not throw: they return {@link java.util.Optional#empty()}.
  */
-public final class ContextStoreException extends RuntimeException {
+public sealed class ContextStoreException extends RuntimeException
+    permits PreconditionFailedException {
   private static final long serialVersionUID = 1L;
 
   private final Status.Code code;
@@ -53,6 +57,7 @@ public final class ContextStoreException extends RuntimeException {
       Status status, com.google.rpc.Status details, Throwable cause) {
     List<Violation> fields = new ArrayList<>();
     List<Violation> quotas = new ArrayList<>();
+    List<ErrorInfo> infos = new ArrayList<>();
     if (details != null) {
       for (Any detail : details.getDetailsList()) {
         try {
@@ -65,6 +70,8 @@ public final class ContextStoreException extends RuntimeException {
             for (QuotaFailure.Violation v : detail.unpack(QuotaFailure.class).getViolationsList()) {
               quotas.add(new Violation(v.getSubject(), v.getDescription()));
             }
+          } else if (detail.is(ErrorInfo.class)) {
+            infos.add(detail.unpack(ErrorInfo.class));
           }
         } catch (InvalidProtocolBufferException malformed) {
           // A detail that does not parse names nothing; the code and message still stand.
@@ -72,6 +79,14 @@ public final class ContextStoreException extends RuntimeException {
       }
     }
     String description = status.getDescription() == null ? "" : status.getDescription();
+    if (status.getCode() == Status.Code.ABORTED) {
+      for (ErrorInfo info : infos) {
+        var failed = PreconditionFailedException.from(info, description, cause);
+        if (failed.isPresent()) {
+          return failed.get();
+        }
+      }
+    }
     return new ContextStoreException(status.getCode(), description, fields, quotas, cause);
   }
 

@@ -15,6 +15,8 @@ import dev.contextstore.client.ContextStoreException;
 import dev.contextstore.client.FileMetadata;
 import dev.contextstore.client.FileUpload;
 import dev.contextstore.client.Limits;
+import dev.contextstore.client.Precondition;
+import dev.contextstore.client.PreconditionFailedException;
 import dev.contextstore.client.Removed;
 import dev.contextstore.client.ServerInfo;
 import dev.contextstore.client.Stats;
@@ -70,20 +72,26 @@ public final class Main {
   static {
     op(
         "cache_file",
-        (c, a) -> c.cacheFile(text(a, "path"), bytes(a, "content"), labels(a), mtime(a)));
-    op("get_file", (c, a) -> c.getFile(text(a, "path")));
+        (c, a) ->
+            c.cacheFile(
+                text(a, "path"), bytes(a, "content"), labels(a), mtime(a), precondition(a)));
+    op("get_file", (c, a) -> c.getFile(text(a, "path"), optionalBytes(a, "known_sha256")));
     op("get_metadata", (c, a) -> c.getMetadata(text(a, "path")));
     op(
         "cache_analysis",
-        (c, a) -> c.cacheAnalysis(text(a, "path"), text(a, "analysis_type"), bytes(a, "result")));
+        (c, a) ->
+            c.cacheAnalysis(
+                text(a, "path"), text(a, "analysis_type"), bytes(a, "result"), precondition(a)));
     op("get_analysis", (c, a) -> c.getAnalysis(text(a, "path"), text(a, "analysis_type")));
-    op("invalidate_file", (c, a) -> c.invalidateFile(text(a, "path")));
+    op("invalidate_file", (c, a) -> c.invalidateFile(text(a, "path"), precondition(a)));
     op(
         "invalidate_analysis",
         (c, a) -> c.invalidateAnalysis(text(a, "path"), text(a, "analysis_type")));
     op("invalidate_analyses", (c, a) -> c.invalidateAnalyses(text(a, "path")));
     op("clear_session", (c, a) -> c.clearSession());
-    op("batch_get_files", (c, a) -> c.batchGetFiles(texts(a.getAsJsonArray("paths"))));
+    op(
+        "batch_get_files",
+        (c, a) -> c.batchGetFiles(texts(a.getAsJsonArray("paths")), knownDigests(a)));
     op("batch_cache_files", (c, a) -> c.batchCacheFiles(uploads(a.getAsJsonArray("files"))));
     op("stats", (c, a) -> c.stats());
     op("store_stats", (c, a) -> c.storeStats());
@@ -319,6 +327,10 @@ public final class Main {
       failure.addProperty("code", error.code().name());
       failure.add("violations", violations);
       failure.addProperty("message", error.description());
+      if (error instanceof PreconditionFailedException failed) {
+        failure.addProperty("current_version", failed.currentVersion());
+        failure.addProperty("current_sha256", base64(failed.currentSha256()));
+      }
       JsonObject outcome = new JsonObject();
       outcome.add("error", failure);
       return outcome;
@@ -354,6 +366,38 @@ public final class Main {
     return Base64.getDecoder().decode(text(args, key));
   }
 
+  /** An optional base64 argument (a digest), or {@code null} when absent. */
+  private static byte[] optionalBytes(JsonObject args, String key) {
+    JsonElement given = args.get(key);
+    return given == null || given.isJsonNull() ? null : bytes(args, key);
+  }
+
+  /** {@code if_version} (0: only if no file is there) and {@code if_sha256}, each if given. */
+  private static Precondition precondition(JsonObject args) {
+    Precondition precondition = Precondition.none();
+    JsonElement version = args.get("if_version");
+    if (version != null && !version.isJsonNull()) {
+      precondition = precondition.andIfVersion(version.getAsLong());
+    }
+    byte[] sha256 = optionalBytes(args, "if_sha256");
+    if (sha256 != null) {
+      precondition = precondition.andIfSha256(sha256);
+    }
+    return precondition;
+  }
+
+  /** {@code known_sha256} of batch_get_files: path to base64 digest (empty when absent). */
+  private static Map<String, byte[]> knownDigests(JsonObject args) {
+    Map<String, byte[]> digests = new LinkedHashMap<>();
+    JsonElement given = args.get("known_sha256");
+    if (given != null && !given.isJsonNull()) {
+      for (Map.Entry<String, JsonElement> entry : given.getAsJsonObject().entrySet()) {
+        digests.put(entry.getKey(), Base64.getDecoder().decode(entry.getValue().getAsString()));
+      }
+    }
+    return digests;
+  }
+
   private static List<String> texts(JsonArray array) {
     List<String> texts = new ArrayList<>();
     for (JsonElement element : array) {
@@ -386,7 +430,12 @@ public final class Main {
     for (JsonElement element : files) {
       JsonObject file = element.getAsJsonObject();
       uploads.add(
-          new FileUpload(text(file, "path"), bytes(file, "content"), labels(file), mtime(file)));
+          new FileUpload(
+              text(file, "path"),
+              bytes(file, "content"),
+              labels(file),
+              mtime(file),
+              precondition(file)));
     }
     return uploads;
   }
@@ -401,6 +450,7 @@ public final class Main {
       JsonObject json = new JsonObject();
       json.addProperty("content", base64(file.content()));
       json.add("metadata", metadata(file.metadata()));
+      json.addProperty("unchanged", file.unchanged());
       return json;
     }
     if (value instanceof FileMetadata metadata) {
