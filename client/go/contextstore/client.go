@@ -8,7 +8,9 @@
 // context.Context first; when it has no deadline the client's default (10 s)
 // applies. A read of a missing entry returns an error matching ErrNotFound
 // (errors.Is); every failed call is an *Error carrying the gRPC code and the
-// field violations or quota subjects the server attached.
+// field violations or quota subjects the server attached (errors.As). A
+// compare-and-set write (IfVersion, IfSHA256) whose precondition failed is a
+// *PreconditionFailedError, carrying the current version and digest.
 package contextstore
 
 import (

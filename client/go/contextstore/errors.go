@@ -2,8 +2,10 @@ package contextstore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -15,15 +17,21 @@ import (
 //
 //	if errors.Is(err, contextstore.ErrNotFound) { ... }
 //
-// Every error a method returns for a failed RPC is an *Error; errors.Is
-// matches it against the sentinel of its code (and against context.Canceled
-// or context.DeadlineExceeded for CANCELLED and DEADLINE_EXCEEDED).
+// Every error a method returns for a failed RPC is an *Error (a failed
+// precondition is a *PreconditionFailedError wrapping one, so errors.As finds
+// the *Error either way); errors.Is matches it against the sentinel of its
+// code (and against context.Canceled or context.DeadlineExceeded for
+// CANCELLED and DEADLINE_EXCEEDED).
 var (
 	ErrNotFound          error = &codeSentinel{codes.NotFound}
 	ErrInvalidArgument   error = &codeSentinel{codes.InvalidArgument}
 	ErrResourceExhausted error = &codeSentinel{codes.ResourceExhausted}
 	ErrUnavailable       error = &codeSentinel{codes.Unavailable}
 )
+
+// ErrPreconditionFailed matches, with errors.Is, a compare-and-set write whose
+// precondition (IfVersion, IfSHA256) did not hold: a *PreconditionFailedError.
+var ErrPreconditionFailed = errors.New("contextstore: precondition failed")
 
 type codeSentinel struct{ code codes.Code }
 
@@ -112,12 +120,90 @@ func (e *Error) QuotaSubjects() []string {
 	return out
 }
 
+// The google.rpc.ErrorInfo of a failed precondition (the contract's
+// "Precondition failures").
+const (
+	preconditionReason = "PRECONDITION_FAILED"
+	preconditionDomain = "contextstore.dev"
+)
+
+// PreconditionFailedError is a compare-and-set write (IfVersion, IfSHA256)
+// refused because the file there did not match: status ABORTED, with the
+// state the server found. Nothing was changed; re-read, then retry or give
+// up (the same call fails the same way).
+//
+//	var pf *contextstore.PreconditionFailedError
+//	if errors.As(err, &pf) {
+//		fmt.Println(pf.Path, pf.CurrentVersion, pf.CurrentSHA256)
+//	}
+//
+// It wraps the call's *Error (Err), so errors.As(err, &e) with an *Error,
+// status.Code(err) and errors.Is(err, ErrPreconditionFailed) all work.
+type PreconditionFailedError struct {
+	// Path is the file whose precondition failed (in a batch, that item's).
+	Path string
+	// CurrentVersion is the version of the file there now; 0 when none is.
+	CurrentVersion int64
+	// CurrentSHA256 is the digest of that file's content; empty when none is.
+	CurrentSHA256 []byte
+	// Err is the failed call: code ABORTED, the server's message.
+	Err *Error
+}
+
+func (e *PreconditionFailedError) Error() string {
+	message := fmt.Sprintf("contextstore: precondition failed on %q (current version %d, sha256 %x)",
+		e.Path, e.CurrentVersion, e.CurrentSHA256)
+	if e.Err != nil && e.Err.Message != "" {
+		message += ": " + e.Err.Message
+	}
+	return message
+}
+
+// Unwrap returns the call's *Error.
+func (e *PreconditionFailedError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrPreconditionFailed (the code sentinels
+// are matched through Unwrap).
+func (e *PreconditionFailedError) Is(target error) bool { return target == ErrPreconditionFailed }
+
+// GRPCStatus returns the original status (ABORTED, with its ErrorInfo).
+func (e *PreconditionFailedError) GRPCStatus() *status.Status {
+	if e.Err == nil {
+		return status.New(codes.Aborted, e.Error())
+	}
+	return e.Err.GRPCStatus()
+}
+
+// preconditionOf decodes a failed precondition's ErrorInfo; nil when info is
+// another error's. A value the server did not give (or gave malformed) is
+// left zero: version 0, an empty digest.
+func preconditionOf(e *Error, info *errdetails.ErrorInfo) *PreconditionFailedError {
+	if e.Code != codes.Aborted || info.GetReason() != preconditionReason || info.GetDomain() != preconditionDomain {
+		return nil
+	}
+	metadata := info.GetMetadata()
+	pf := &PreconditionFailedError{Path: metadata["path"], Err: e}
+	if v, err := strconv.ParseInt(metadata["current_version"], 10, 64); err == nil {
+		pf.CurrentVersion = v
+	}
+	if digest, err := hex.DecodeString(metadata["current_sha256"]); err == nil && len(digest) > 0 {
+		pf.CurrentSHA256 = digest
+	}
+	return pf
+}
+
 // FromError turns an error returned by a generated stub into an *Error
-// carrying the status code and the BadRequest / QuotaFailure details. An error
-// that carries no gRPC status (or nil) is returned unchanged.
+// carrying the status code and the BadRequest / QuotaFailure details, or,
+// for a failed precondition (ABORTED with an ErrorInfo PRECONDITION_FAILED),
+// a *PreconditionFailedError wrapping that *Error. An error that carries no
+// gRPC status (or nil) is returned unchanged.
 func FromError(err error) error {
 	if err == nil {
 		return nil
+	}
+	var precondition *PreconditionFailedError
+	if errors.As(err, &precondition) {
+		return precondition
 	}
 	var already *Error
 	if errors.As(err, &already) {
@@ -128,8 +214,13 @@ func FromError(err error) error {
 		return err
 	}
 	e := &Error{Code: st.Code(), Message: st.Message(), status: st}
+	var failed *PreconditionFailedError
 	for _, detail := range st.Details() {
 		switch d := detail.(type) {
+		case *errdetails.ErrorInfo:
+			if pf := preconditionOf(e, d); pf != nil && failed == nil {
+				failed = pf
+			}
 		case *errdetails.BadRequest:
 			for _, v := range d.GetFieldViolations() {
 				e.FieldViolations = append(e.FieldViolations, FieldViolation{v.GetField(), v.GetDescription()})
@@ -139,6 +230,9 @@ func FromError(err error) error {
 				e.QuotaViolations = append(e.QuotaViolations, QuotaViolation{v.GetSubject(), v.GetDescription()})
 			}
 		}
+	}
+	if failed != nil {
+		return failed
 	}
 	return e
 }

@@ -78,3 +78,40 @@ func ExampleWithTLS() {
 		log.Print(err)
 	}
 }
+
+// The README's compare-and-set example (compiled, not run: it needs a server).
+func ExampleIfVersion() {
+	ctx := context.Background()
+	client, err := contextstore.NewClient("127.0.0.1:50051")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	agent := client.Session("agent-42")
+
+	// Create only: IfVersion(0) stores only where no file is.
+	_, err = agent.CacheFile(ctx, "a.py", []byte("one\n"), contextstore.IfVersion(0))
+	var pf *contextstore.PreconditionFailedError
+	if errors.As(err, &pf) { // ABORTED: nothing was changed
+		fmt.Println("already there:", pf.CurrentVersion, pf.CurrentSHA256)
+	}
+
+	// Read, then write over exactly what was read.
+	file, err := agent.GetFile(ctx, "a.py")
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = agent.CacheFile(ctx, "a.py", []byte("two\n"), contextstore.IfSHA256(file.Metadata.SHA256))
+	if errors.Is(err, contextstore.ErrPreconditionFailed) {
+		fmt.Println("someone else wrote it first: read again")
+	}
+
+	// Store an analysis only against the content it was computed from.
+	_, _ = agent.CacheAnalysis(ctx, "a.py", "ast", []byte("<tree>"), contextstore.IfSHA256(file.Metadata.SHA256))
+
+	// Re-read only if it changed: Unchanged, and no content, when it did not.
+	again, err := agent.GetFile(ctx, "a.py", contextstore.WithKnownSHA256(file.Metadata.SHA256))
+	if err == nil && again.Unchanged {
+		fmt.Println("still", file.Metadata.Version)
+	}
+}

@@ -25,8 +25,12 @@ type FileMetadata struct {
 
 // File is a cached file: content and metadata.
 type File struct {
+	// Content is empty when Unchanged.
 	Content  []byte
 	Metadata FileMetadata
+	// Unchanged is set when the read named the current content's digest
+	// (WithKnownSHA256, WithKnownSHA256s): the content was not sent.
+	Unchanged bool
 }
 
 // FileResult is one path's outcome in BatchGetFiles; File is set only when
@@ -43,6 +47,12 @@ type FileUpload struct {
 	Content []byte
 	Labels  map[string]string
 	Mtime   time.Time
+	// IfVersion, when not nil, stores the file only if the one there has this
+	// version now; 0: only if none is (e.g. IfVersion: new(int64(0))).
+	IfVersion *int64
+	// IfSHA256, when not nil, stores the file only if the content there has
+	// this digest (32 bytes).
+	IfSHA256 []byte
 }
 
 // Analysis is a cached analysis result.

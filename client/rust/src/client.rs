@@ -98,48 +98,7 @@ pub trait Rpc: prost::Message + Clone + sealed::Sealed + Sized + Send + 'static 
 macro_rules! rpcs {
     ($($request:ident => $response:ident, $method:ident, $name:literal;)*) => {
         /// Every [`Rpc`] impl's method and whether it is retried, for the tests.
-        /// A `cache_file` call being built: labels and an mtime may be added before
-/// it is awaited. Awaiting it sends `CacheFile` and gives the file's metadata.
-#[must_use = "a cache_file call does nothing until it is awaited"]
-pub struct CacheFile<'a> {
-    client: &'a Client,
-    file: pb::FileUpload,
-}
-
-impl CacheFile<'_> {
-    /// Adds a label.
-    pub fn with_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.file = self.file.with_label(key, value);
-        self
-    }
-
-    /// Sets the modification time the caller knows (a `SystemTime` converts).
-    pub fn with_mtime(mut self, mtime: impl Into<crate::Timestamp>) -> Self {
-        self.file = self.file.with_mtime(mtime);
-        self
-    }
-}
-
-impl<'a> std::future::IntoFuture for CacheFile<'a> {
-    type Output = Result<pb::FileMetadata, Error>;
-    type IntoFuture = std::pin::Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let CacheFile { client, file } = self;
-        Box::pin(async move {
-            let request = pb::CacheFileRequest {
-                session_id: client.sid(),
-                path: file.path,
-                content: file.content,
-                labels: file.labels,
-                mtime: file.mtime,
-            };
-            Ok(client.call(request).await?.metadata.unwrap_or_default())
-        })
-    }
-}
-
-#[cfg(test)]
+        #[cfg(test)]
         const RPCS: &[(&str, bool)] = &[$(($name, <pb::$request as Rpc>::IDEMPOTENT)),*];
         $(
         impl sealed::Sealed for pb::$request {}
@@ -387,8 +346,9 @@ impl Client {
     // -- files ----------------------------------------------------------------
 
     /// Stores or replaces a file; returns its metadata. Await it as it is, or
-    /// add labels and an mtime first:
-    /// `agent.cache_file("a.py", content).with_label("lang", "python").await`.
+    /// add labels, an mtime or preconditions first:
+    /// `agent.cache_file("a.py", content).with_label("lang", "python").await`,
+    /// `agent.cache_file("a.py", content).if_version(0).await` (create only).
     pub fn cache_file(
         &self,
         path: impl Into<String>,
@@ -405,11 +365,27 @@ impl Client {
         &self,
         path: impl Into<String>,
     ) -> Result<Option<pb::GetFileResponse>, Error> {
-        let request = pb::GetFileRequest {
-            session_id: self.sid(),
-            path: path.into(),
-        };
+        self.lookup(self.get_file_request(path.into(), None)).await
+    }
+
+    /// Like [`Client::get_file`], given the digest of the content the caller
+    /// holds: when it is still the file's, the response has `unchanged` set,
+    /// the metadata and no content. `None` when the file is not cached.
+    pub async fn get_file_if_changed(
+        &self,
+        path: impl Into<String>,
+        known_sha256: impl Into<Vec<u8>>,
+    ) -> Result<Option<pb::GetFileResponse>, Error> {
+        let request = self.get_file_request(path.into(), Some(known_sha256.into()));
         self.lookup(request).await
+    }
+
+    fn get_file_request(&self, path: String, known_sha256: Option<Vec<u8>>) -> pb::GetFileRequest {
+        pb::GetFileRequest {
+            session_id: self.sid(),
+            path,
+            known_sha256,
+        }
     }
 
     /// A file's metadata without its content; `None` when it is not cached.
@@ -436,10 +412,57 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let request = pb::BatchGetFilesRequest {
+        self.batch_get(self.batch_get_request(paths, None::<[(String, Vec<u8>); 0]>))
+            .await
+    }
+
+    /// Like [`Client::batch_get_files`], given by path the digest of the
+    /// content the caller holds: a path whose digest is still its file's
+    /// comes back with `unchanged` set, its metadata and no content.
+    /// `known_sha256` is any `(path, digest)` pairs, e.g. a `HashMap`.
+    pub async fn batch_get_files_if_changed<I, S, K, P, D>(
+        &self,
+        paths: I,
+        known_sha256: K,
+    ) -> Result<Vec<Option<pb::FileResult>>, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+        K: IntoIterator<Item = (P, D)>,
+        P: Into<String>,
+        D: Into<Vec<u8>>,
+    {
+        self.batch_get(self.batch_get_request(paths, Some(known_sha256)))
+            .await
+    }
+
+    fn batch_get_request<I, S, K, P, D>(
+        &self,
+        paths: I,
+        known: Option<K>,
+    ) -> pb::BatchGetFilesRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+        K: IntoIterator<Item = (P, D)>,
+        P: Into<String>,
+        D: Into<Vec<u8>>,
+    {
+        pb::BatchGetFilesRequest {
             session_id: self.sid(),
             paths: paths.into_iter().map(Into::into).collect(),
-        };
+            known_sha256: known
+                .into_iter()
+                .flatten()
+                .map(|(path, digest)| (path.into(), digest.into()))
+                .collect(),
+        }
+    }
+
+    async fn batch_get(
+        &self,
+        request: pb::BatchGetFilesRequest,
+    ) -> Result<Vec<Option<pb::FileResult>>, Error> {
         let response = self.call(request).await?;
         Ok(response
             .files
@@ -448,7 +471,10 @@ impl Client {
             .collect())
     }
 
-    /// Stores every file or none; returns their metadata in order.
+    /// Stores every file or none; returns their metadata in order. One item
+    /// whose precondition fails ([`pb::FileUpload::with_if_version`],
+    /// [`pb::FileUpload::with_if_sha256`]) stores none: the error's
+    /// [`Error::precondition_failed`] names that item's path.
     pub async fn batch_cache_files(
         &self,
         files: impl IntoIterator<Item = pb::FileUpload>,
@@ -463,19 +489,26 @@ impl Client {
     // -- analyses ---------------------------------------------------------------
 
     /// Stores an analysis result of `path`, with or without a cached file.
-    pub async fn cache_analysis(
+    /// Await it as it is, or add preconditions on the file at `path` first, so
+    /// that the analysis is stored only against the content it was computed
+    /// from: `agent.cache_analysis("a.py", "ast", tree).if_sha256(digest).await`.
+    pub fn cache_analysis(
         &self,
         path: impl Into<String>,
         analysis_type: impl Into<String>,
         result: impl Into<Vec<u8>>,
-    ) -> Result<pb::CacheAnalysisResponse, Error> {
-        let request = pb::CacheAnalysisRequest {
-            session_id: self.sid(),
-            path: path.into(),
-            analysis_type: analysis_type.into(),
-            result: result.into(),
-        };
-        self.call(request).await
+    ) -> CacheAnalysis<'_> {
+        CacheAnalysis {
+            client: self,
+            request: pb::CacheAnalysisRequest {
+                session_id: self.sid(),
+                path: path.into(),
+                analysis_type: analysis_type.into(),
+                result: result.into(),
+                if_version: None,
+                if_sha256: None,
+            },
+        }
     }
 
     /// An analysis result; `None` when it is not cached (or was dropped as stale).
@@ -495,15 +528,18 @@ impl Client {
     // -- invalidation -------------------------------------------------------------
 
     /// Removes a path's file and every analysis of it; zero counts when absent.
-    pub async fn invalidate_file(
-        &self,
-        path: impl Into<String>,
-    ) -> Result<pb::InvalidateFileResponse, Error> {
-        let request = pb::InvalidateFileRequest {
-            session_id: self.sid(),
-            path: path.into(),
-        };
-        self.call(request).await
+    /// Await it as it is, or add preconditions first, to remove only the file
+    /// they name: `agent.invalidate_file("a.py").if_version(3).await`.
+    pub fn invalidate_file(&self, path: impl Into<String>) -> InvalidateFile<'_> {
+        InvalidateFile {
+            client: self,
+            request: pb::InvalidateFileRequest {
+                session_id: self.sid(),
+                path: path.into(),
+                if_version: None,
+                if_sha256: None,
+            },
+        }
     }
 
     /// Removes one analysis type of `path`, keeping the file; returns how many
@@ -565,6 +601,144 @@ impl Client {
     }
 }
 
+// -- calls with optional fields ---------------------------------------------------
+//
+// Each is built by the `Client` method of the same name and sent when awaited.
+// `if_version(n)` and `if_sha256(digest)` make the write compare-and-set: it
+// happens only if the file at the path has that version (0: no file is there)
+// or that content digest now, checked atomically with the write; both given,
+// both must hold. Otherwise nothing changes and the call fails with `Aborted`,
+// its [`Error::precondition_failed`] giving the current version and digest.
+
+type Call<'a, T> = std::pin::Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+
+/// A `cache_file` call being built: labels, an mtime and preconditions may be
+/// added before it is awaited. Awaiting it sends `CacheFile` and gives the
+/// file's metadata.
+#[must_use = "a cache_file call does nothing until it is awaited"]
+pub struct CacheFile<'a> {
+    client: &'a Client,
+    file: pb::FileUpload,
+}
+
+impl CacheFile<'_> {
+    /// Adds a label.
+    pub fn with_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.file = self.file.with_label(key, value);
+        self
+    }
+
+    /// Sets the modification time the caller knows (a `SystemTime` converts).
+    pub fn with_mtime(mut self, mtime: impl Into<crate::Timestamp>) -> Self {
+        self.file = self.file.with_mtime(mtime);
+        self
+    }
+
+    /// Stores only if the file there has this version now; 0: only if there
+    /// is none (create only).
+    pub fn if_version(mut self, version: i64) -> Self {
+        self.file = self.file.with_if_version(version);
+        self
+    }
+
+    /// Stores only if the content there has this SHA-256 digest (32 bytes).
+    pub fn if_sha256(mut self, digest: impl Into<Vec<u8>>) -> Self {
+        self.file = self.file.with_if_sha256(digest);
+        self
+    }
+
+    fn into_request(self) -> pb::CacheFileRequest {
+        let file = self.file;
+        pb::CacheFileRequest {
+            session_id: self.client.sid(),
+            path: file.path,
+            content: file.content,
+            labels: file.labels,
+            mtime: file.mtime,
+            if_version: file.if_version,
+            if_sha256: file.if_sha256,
+        }
+    }
+}
+
+impl<'a> std::future::IntoFuture for CacheFile<'a> {
+    type Output = Result<pb::FileMetadata, Error>;
+    type IntoFuture = Call<'a, pb::FileMetadata>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let client = self.client;
+        let request = self.into_request();
+        Box::pin(async move { Ok(client.call(request).await?.metadata.unwrap_or_default()) })
+    }
+}
+
+/// A `cache_analysis` call being built: preconditions on the file at the path
+/// may be added before it is awaited. Awaiting it sends `CacheAnalysis`.
+#[must_use = "a cache_analysis call does nothing until it is awaited"]
+pub struct CacheAnalysis<'a> {
+    client: &'a Client,
+    request: pb::CacheAnalysisRequest,
+}
+
+impl CacheAnalysis<'_> {
+    /// Stores only if the file at the path has this version now; 0: only if
+    /// there is none.
+    pub fn if_version(mut self, version: i64) -> Self {
+        self.request.if_version = Some(version);
+        self
+    }
+
+    /// Stores only if the content of the file at the path has this SHA-256
+    /// digest (32 bytes).
+    pub fn if_sha256(mut self, digest: impl Into<Vec<u8>>) -> Self {
+        self.request.if_sha256 = Some(digest.into());
+        self
+    }
+}
+
+impl<'a> std::future::IntoFuture for CacheAnalysis<'a> {
+    type Output = Result<pb::CacheAnalysisResponse, Error>;
+    type IntoFuture = Call<'a, pb::CacheAnalysisResponse>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let CacheAnalysis { client, request } = self;
+        Box::pin(client.call(request))
+    }
+}
+
+/// An `invalidate_file` call being built: preconditions may be added before it
+/// is awaited. Awaiting it sends `InvalidateFile` and gives what was removed.
+#[must_use = "an invalidate_file call does nothing until it is awaited"]
+pub struct InvalidateFile<'a> {
+    client: &'a Client,
+    request: pb::InvalidateFileRequest,
+}
+
+impl InvalidateFile<'_> {
+    /// Removes only if the file there has this version now; 0: only if there
+    /// is none (then nothing is removed).
+    pub fn if_version(mut self, version: i64) -> Self {
+        self.request.if_version = Some(version);
+        self
+    }
+
+    /// Removes only if the content there has this SHA-256 digest (32 bytes).
+    pub fn if_sha256(mut self, digest: impl Into<Vec<u8>>) -> Self {
+        self.request.if_sha256 = Some(digest.into());
+        self
+    }
+}
+
+impl<'a> std::future::IntoFuture for InvalidateFile<'a> {
+    type Output = Result<pb::InvalidateFileResponse, Error>;
+    type IntoFuture = Call<'a, pb::InvalidateFileResponse>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let InvalidateFile { client, request } = self;
+        Box::pin(client.call(request))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -594,6 +768,100 @@ mod tests {
             assert_eq!(*retried, RETRIED_METHODS.contains(name), "{name}");
         }
         assert!(!is_retried("GetFil") && !is_retried("GetFiles") && !is_retried(""));
+    }
+
+    /// Whether `message` encodes field `number` as a varint (present on the wire).
+    fn has_varint_field(message: &impl prost::Message, number: u32) -> bool {
+        let bytes = message.encode_to_vec();
+        let mut buf = bytes.as_slice();
+        while !buf.is_empty() {
+            let (tag, wire_type) = prost::encoding::decode_key(&mut buf).unwrap();
+            if tag == number && wire_type == prost::encoding::WireType::Varint {
+                return true;
+            }
+            prost::encoding::skip_field(
+                wire_type,
+                tag,
+                &mut buf,
+                prost::encoding::DecodeContext::default(),
+            )
+            .unwrap();
+        }
+        false
+    }
+
+    // if_version 0 ("no file may be there") is sent, as zero; an absent one
+    // is not sent at all.
+    #[tokio::test]
+    async fn preconditions_are_sent_only_when_given_zero_included() {
+        let client = Client::connect_lazy("127.0.0.1:1").unwrap().session("s");
+        let plain = client.cache_file("a.py", b"x".to_vec()).into_request();
+        assert_eq!((plain.if_version, &plain.if_sha256), (None, &None));
+        assert!(!has_varint_field(&plain, 6));
+        let create = client
+            .cache_file("a.py", b"x".to_vec())
+            .with_label("k", "v")
+            .if_version(0)
+            .into_request();
+        assert_eq!(create.if_version, Some(0));
+        assert!(has_varint_field(&create, 6), "if_version 0 not on the wire");
+        assert_eq!(create.labels["k"], "v");
+        assert_eq!(create.session_id.as_deref(), Some("s"));
+        let both = client
+            .cache_file("a.py", b"x".to_vec())
+            .if_version(4)
+            .if_sha256([9; 32])
+            .into_request();
+        assert_eq!(
+            (both.if_version, both.if_sha256),
+            (Some(4), Some(vec![9; 32]))
+        );
+
+        let analysis = client.cache_analysis("a.py", "ast", b"t".to_vec());
+        assert_eq!(
+            (analysis.request.if_version, &analysis.request.if_sha256),
+            (None, &None)
+        );
+        let analysis = analysis.if_version(0).request;
+        assert_eq!((analysis.if_version, &analysis.if_sha256), (Some(0), &None));
+        assert!(has_varint_field(&analysis, 5));
+        let analysis = client
+            .cache_analysis("a.py", "ast", b"t".to_vec())
+            .if_sha256(vec![1; 32])
+            .request;
+        assert_eq!(
+            (analysis.if_version, analysis.if_sha256),
+            (None, Some(vec![1; 32]))
+        );
+
+        let invalidate = client.invalidate_file("a.py");
+        assert_eq!(
+            (invalidate.request.if_version, &invalidate.request.if_sha256),
+            (None, &None)
+        );
+        assert!(!has_varint_field(&invalidate.request, 3));
+        let invalidate = invalidate.if_version(0).if_sha256([2; 32]).request;
+        assert_eq!(invalidate.if_version, Some(0));
+        assert!(has_varint_field(&invalidate, 3));
+        assert_eq!(invalidate.if_sha256, Some(vec![2; 32]));
+    }
+
+    #[tokio::test]
+    async fn known_digests_are_sent_only_when_given() {
+        let client = Client::connect_lazy("127.0.0.1:1").unwrap();
+        assert_eq!(client.get_file_request("a".into(), None).known_sha256, None);
+        assert_eq!(
+            client
+                .get_file_request("a".into(), Some(vec![3; 32]))
+                .known_sha256,
+            Some(vec![3; 32])
+        );
+        let plain = client.batch_get_request(["a", "b"], None::<[(String, Vec<u8>); 0]>);
+        assert_eq!(plain.paths, ["a", "b"]);
+        assert!(plain.known_sha256.is_empty());
+        let known = client.batch_get_request(["a", "b"], Some([("a", [4u8; 32])]));
+        assert_eq!(known.known_sha256.len(), 1);
+        assert_eq!(known.known_sha256["a"], vec![4; 32]);
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! The one error type of the client: a gRPC status code, its message, and the
 //! field violations (`google.rpc.BadRequest`) or quota violations
-//! (`google.rpc.QuotaFailure`) the server attached.
+//! (`google.rpc.QuotaFailure`) the server attached, or, for a compare-and-set
+//! write whose precondition failed, the [`PreconditionFailed`] it carried
+//! (`google.rpc.ErrorInfo`).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -18,6 +20,53 @@ pub struct Violation {
     pub description: String,
 }
 
+/// The `google.rpc.ErrorInfo` reason and domain of a failed precondition.
+const PRECONDITION_REASON: &str = "PRECONDITION_FAILED";
+const PRECONDITION_DOMAIN: &str = "contextstore.dev";
+
+/// A compare-and-set write (`if_version`, `if_sha256`) refused because the
+/// file there did not match: the call changed nothing, and its error
+/// ([`Error::precondition_failed`]) carries what the server found. Re-read,
+/// then retry or give up: the same call fails the same way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreconditionFailed {
+    /// The file whose precondition failed (in a batch, that item's path).
+    pub path: String,
+    /// The version of the file there now; 0 when there is none.
+    pub current_version: i64,
+    /// The SHA-256 digest of that file's content; empty when there is none.
+    pub current_sha256: Vec<u8>,
+}
+
+impl PreconditionFailed {
+    /// Decodes the `ErrorInfo` of a failed precondition; `None` for another
+    /// one. A value the server left out (or malformed) reads as none: version
+    /// 0, an empty digest.
+    fn from_info(info: &tonic_types::ErrorInfo) -> Option<Self> {
+        if info.reason != PRECONDITION_REASON || info.domain != PRECONDITION_DOMAIN {
+            return None;
+        }
+        let get = |key: &str| info.metadata.get(key).map_or("", String::as_str);
+        Some(PreconditionFailed {
+            path: get("path").to_string(),
+            current_version: get("current_version").parse().unwrap_or(0),
+            current_sha256: from_hex(get("current_sha256")).unwrap_or_default(),
+        })
+    }
+}
+
+/// Hex (lowercase, as the server sends, or uppercase) to bytes; `None` when
+/// it is not hex.
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
 /// A failed call. A miss of a single-entry read is not an error: those
 /// methods return `Ok(None)`.
 #[derive(Clone, Debug)]
@@ -26,6 +75,7 @@ pub struct Error {
     message: String,
     field_violations: Vec<Violation>,
     quota_violations: Vec<Violation>,
+    precondition: Option<Box<PreconditionFailed>>,
 }
 
 impl Error {
@@ -36,6 +86,7 @@ impl Error {
             message: message.into(),
             field_violations: Vec::new(),
             quota_violations: Vec::new(),
+            precondition: None,
         }
     }
 
@@ -58,6 +109,25 @@ impl Error {
     /// The limits named by the `google.rpc.QuotaFailure` detail (with `ResourceExhausted`).
     pub fn quota_violations(&self) -> &[Violation] {
         &self.quota_violations
+    }
+
+    /// The precondition that failed, when this is a compare-and-set write
+    /// refused (`Aborted` with an `ErrorInfo` of reason `PRECONDITION_FAILED`):
+    /// the current version and digest of the file there.
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: contextstore::Client) -> Result<(), contextstore::Error> {
+    /// match agent.cache_file("a.py", b"new".to_vec()).if_version(0).await {
+    ///     Ok(meta) => println!("created, version {}", meta.version),
+    ///     Err(e) => match e.precondition_failed() {
+    ///         Some(found) => println!("already there: version {}", found.current_version),
+    ///         None => return Err(e),
+    ///     },
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn precondition_failed(&self) -> Option<&PreconditionFailed> {
+        self.precondition.as_deref()
     }
 
     /// Every violation, field violations first.
@@ -95,6 +165,11 @@ impl From<tonic::Status> for Error {
                             subject: v.subject,
                             description: v.description,
                         }))
+                }
+                ErrorDetail::ErrorInfo(info)
+                    if error.code == Code::Aborted && error.precondition.is_none() =>
+                {
+                    error.precondition = PreconditionFailed::from_info(&info).map(Box::new);
                 }
                 _ => {}
             }
@@ -144,6 +219,16 @@ fn with_causes(mut message: String, mut source: Option<&(dyn StdError + 'static)
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}: {}", self.code, self.message)?;
+        if let Some(p) = &self.precondition {
+            write!(
+                f,
+                "; {}: current version {}, sha256 ",
+                p.path, p.current_version
+            )?;
+            for byte in &p.current_sha256 {
+                write!(f, "{byte:02x}")?;
+            }
+        }
         // The server's message usually names the violations already.
         for v in self
             .violations()
@@ -159,7 +244,93 @@ impl StdError for Error {}
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use tonic_types::ErrorDetails;
+
     use super::*;
+
+    fn aborted(reason: &str, metadata: &[(&str, &str)]) -> tonic::Status {
+        let metadata: HashMap<String, String> = metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tonic::Status::with_error_details(
+            Code::Aborted,
+            "precondition failed",
+            ErrorDetails::with_error_info(reason, "contextstore.dev", metadata),
+        )
+    }
+
+    #[test]
+    fn a_failed_precondition_carries_the_current_version_and_digest() {
+        let digest = [0xab_u8; 32];
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let error = Error::from(aborted(
+            "PRECONDITION_FAILED",
+            &[
+                ("path", "a.py"),
+                ("current_version", "7"),
+                ("current_sha256", &hex),
+            ],
+        ));
+        assert_eq!(error.code(), Code::Aborted);
+        assert_eq!(
+            error.precondition_failed(),
+            Some(&PreconditionFailed {
+                path: "a.py".into(),
+                current_version: 7,
+                current_sha256: digest.to_vec(),
+            })
+        );
+        assert!(error.to_string().contains(&hex), "{error}");
+
+        // No file there: version 0, no digest.
+        let none = Error::from(aborted(
+            "PRECONDITION_FAILED",
+            &[
+                ("path", "b.py"),
+                ("current_version", "0"),
+                ("current_sha256", ""),
+            ],
+        ));
+        let found = none.precondition_failed().unwrap();
+        assert_eq!((found.current_version, found.current_sha256.len()), (0, 0));
+    }
+
+    #[test]
+    fn another_abort_is_no_failed_precondition() {
+        assert!(
+            Error::from(tonic::Status::aborted("x"))
+                .precondition_failed()
+                .is_none()
+        );
+        assert!(
+            Error::from(aborted("OTHER", &[("current_version", "1")]))
+                .precondition_failed()
+                .is_none()
+        );
+        let not_aborted = tonic::Status::with_error_details(
+            Code::Internal,
+            "x",
+            ErrorDetails::with_error_info(
+                "PRECONDITION_FAILED",
+                "contextstore.dev",
+                HashMap::new(),
+            ),
+        );
+        assert!(Error::from(not_aborted).precondition_failed().is_none());
+    }
+
+    #[test]
+    fn hex() {
+        assert_eq!(from_hex("00ffA0"), Some(vec![0, 255, 160]));
+        assert_eq!(from_hex(""), Some(vec![]));
+        assert_eq!(from_hex("0"), None);
+        assert_eq!(from_hex("zz"), None);
+        assert_eq!(from_hex("é"), None);
+        assert_eq!(from_hex("+f"), None);
+    }
 
     #[test]
     fn a_broken_connection_is_unavailable_a_servers_status_keeps_its_code() {

@@ -28,10 +28,10 @@ pub mod pb {
 }
 
 pub use client::{
-    Client, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TARGET, DEFAULT_TIMEOUT, METHODS, RETRIED_METHODS,
-    Rpc,
+    CacheAnalysis, CacheFile, Client, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TARGET, DEFAULT_TIMEOUT,
+    InvalidateFile, METHODS, RETRIED_METHODS, Rpc,
 };
-pub use error::{Error, Violation};
+pub use error::{Error, PreconditionFailed, Violation};
 pub use pb::{FileMetadata, FileResult, FileUpload};
 pub use prost_types::{Duration, Timestamp};
 pub use security::{TOKEN_ENV, Tls};
@@ -64,6 +64,21 @@ impl pb::FileUpload {
         self.mtime = Some(mtime.into());
         self
     }
+
+    /// Stores the file only if the one there has this version now; 0: only if
+    /// there is none (create only). (Named `with_`: `if_version()` is prost's
+    /// getter of the field.)
+    pub fn with_if_version(mut self, version: i64) -> Self {
+        self.if_version = Some(version);
+        self
+    }
+
+    /// Stores the file only if the content there has this SHA-256 digest (32
+    /// bytes).
+    pub fn with_if_sha256(mut self, digest: impl Into<Vec<u8>>) -> Self {
+        self.if_sha256 = Some(digest.into());
+        self
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +98,16 @@ mod tests {
         );
         let from_system = FileUpload::new("b", Vec::new()).with_mtime(std::time::UNIX_EPOCH);
         assert_eq!(from_system.mtime, Some(Timestamp::default()));
+    }
+
+    #[test]
+    fn uploads_carry_preconditions_only_when_given() {
+        let plain = FileUpload::new("a.py", b"x".to_vec());
+        assert_eq!((plain.if_version, &plain.if_sha256), (None, &None));
+        let create = plain.clone().with_if_version(0);
+        assert_eq!((create.if_version, &create.if_sha256), (Some(0), &None));
+        let both = plain.with_if_version(3).with_if_sha256([7; 32]);
+        assert_eq!(both.if_version, Some(3));
+        assert_eq!(both.if_sha256, Some(vec![7; 32]));
     }
 }

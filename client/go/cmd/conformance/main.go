@@ -171,19 +171,34 @@ func runStep(client *contextstore.Client, st step) outcome {
 	defer cancel()
 	// Session("") is the global namespace.
 	result, err := op(ctx, client.Session(st.Session), a)
+	var bad badArgs
 	switch {
 	case err == nil:
 		return outcome{"result": result}
+	case errors.As(err, &bad):
+		return outcome{"runner_error": fmt.Sprintf("%s: bad args: %v", st.Op, bad.error)}
 	case reads[st.Op] && errors.Is(err, contextstore.ErrNotFound):
 		return outcome{"miss": true}
 	}
+	return errorOutcome(err)
+}
+
+// errorOutcome is a failed call's outcome: its code and violations, plus the
+// current version and digest of a failed precondition.
+func errorOutcome(err error) outcome {
 	var e *contextstore.Error
 	if !errors.As(err, &e) {
 		// The client promises an *Error for every failed call.
 		return outcome{"runner_error": fmt.Sprintf("not a *contextstore.Error: %v", err)}
 	}
 	violations := append(append([]string{}, e.Fields()...), e.QuotaSubjects()...)
-	return outcome{"error": map[string]any{
+	failure := map[string]any{
 		"code": contextstore.CodeName(e.Code), "violations": violations, "message": e.Message,
-	}}
+	}
+	var precondition *contextstore.PreconditionFailedError
+	if errors.As(err, &precondition) {
+		failure["current_version"] = precondition.CurrentVersion
+		failure["current_sha256"] = b64(precondition.CurrentSHA256)
+	}
+	return outcome{"error": failure}
 }

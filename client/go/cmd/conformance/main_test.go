@@ -12,6 +12,7 @@ import (
 
 	"github.com/contextstore/contextstore/client/go/contextstore"
 	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	grpcmetadata "google.golang.org/grpc/metadata"
@@ -184,5 +185,66 @@ func TestTargetFlagRepeats(t *testing.T) {
 	}
 	if err := ts.Set(""); err == nil {
 		t.Fatal("an empty --target was accepted")
+	}
+}
+
+// if_version 0 and an absent if_version differ; known_sha256 is one digest or
+// an object of digests by path.
+func TestPreconditionAndKnownDigestArgs(t *testing.T) {
+	a, err := decodeArgs(json.RawMessage(`{"path": "a", "if_version": 0, "if_sha256": "", "known_sha256": "AAE="}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.IfVersion == nil || *a.IfVersion != 0 || a.IfSHA256 == nil || len(a.preconditions()) != 2 {
+		t.Fatalf("args = %+v", a)
+	}
+	var known []byte
+	if ok, err := a.knownSHA256(&known); !ok || err != nil || !slices.Equal(known, []byte{0, 1}) {
+		t.Fatalf("known_sha256 = %v, %v, %v", known, ok, err)
+	}
+	a, err = decodeArgs(json.RawMessage(`{"path": "a", "known_sha256": {"a": "AAE="}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byPath map[string][]byte
+	if ok, err := a.knownSHA256(&byPath); !ok || err != nil || !slices.Equal(byPath["a"], []byte{0, 1}) {
+		t.Fatalf("known_sha256 = %v, %v, %v", byPath, ok, err)
+	}
+	a, err = decodeArgs(json.RawMessage(`{"path": "a", "files": [{"path": "n", "content": "", "if_version": 0}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.IfVersion != nil || a.IfSHA256 != nil || len(a.preconditions()) != 0 || a.Files[0].IfVersion == nil {
+		t.Fatalf("args = %+v", a)
+	}
+	if ok, _ := a.knownSHA256(&known); ok {
+		t.Fatal("an absent known_sha256 was read")
+	}
+}
+
+// A failed precondition's outcome adds the current version and digest.
+func TestPreconditionOutcome(t *testing.T) {
+	st, err := status.New(codes.Aborted, "precondition failed").WithDetails(&errdetails.ErrorInfo{
+		Reason: "PRECONDITION_FAILED", Domain: "contextstore.dev",
+		Metadata: map[string]string{"path": "a", "current_version": "3", "current_sha256": "00ff"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failure, _ := errorOutcome(contextstore.FromError(st.Err()))["error"].(map[string]any)
+	if failure["code"] != "ABORTED" || failure["current_version"] != int64(3) || failure["current_sha256"] != "AP8=" {
+		t.Fatalf("outcome = %v", failure)
+	}
+	st, _ = status.New(codes.Aborted, "precondition failed").WithDetails(&errdetails.ErrorInfo{
+		Reason: "PRECONDITION_FAILED", Domain: "contextstore.dev",
+		Metadata: map[string]string{"path": "a", "current_version": "0", "current_sha256": ""},
+	})
+	failure, _ = errorOutcome(contextstore.FromError(st.Err()))["error"].(map[string]any)
+	if failure["current_version"] != int64(0) || failure["current_sha256"] != "" {
+		t.Fatalf("outcome = %v", failure)
+	}
+	failure, _ = errorOutcome(contextstore.FromError(status.Error(codes.Aborted, "other")))["error"].(map[string]any)
+	if _, ok := failure["current_version"]; ok || failure["code"] != "ABORTED" {
+		t.Fatalf("outcome = %v", failure)
 	}
 }

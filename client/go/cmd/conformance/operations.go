@@ -5,13 +5,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/contextstore/contextstore/client/go/contextstore"
 )
 
 // args holds every operation's arguments (README.md, "Operations"): JSON
-// decodes content and result from base64 and mtime from RFC 3339.
+// decodes content, result and digests from base64 and mtime from RFC 3339.
+// An absent optional argument is nil, and is not sent.
 type args struct {
 	Path         string            `json:"path"`
 	Content      []byte            `json:"content"`
@@ -21,13 +23,44 @@ type args struct {
 	Result       []byte            `json:"result"`
 	Paths        []string          `json:"paths"`
 	Files        []upload          `json:"files"`
+	IfVersion    *int64            `json:"if_version"`
+	IfSHA256     *[]byte           `json:"if_sha256"`
+	// KnownSHA256 is one digest (get_file) or an object of digests by path
+	// (batch_get_files).
+	KnownSHA256 json.RawMessage `json:"known_sha256"`
 }
 
 type upload struct {
-	Path    string            `json:"path"`
-	Content []byte            `json:"content"`
-	Labels  map[string]string `json:"labels"`
-	Mtime   *time.Time        `json:"mtime"`
+	Path      string            `json:"path"`
+	Content   []byte            `json:"content"`
+	Labels    map[string]string `json:"labels"`
+	Mtime     *time.Time        `json:"mtime"`
+	IfVersion *int64            `json:"if_version"`
+	IfSHA256  *[]byte           `json:"if_sha256"`
+}
+
+// preconditions are the if_version and if_sha256 given, as options of any write.
+func (a args) preconditions() []contextstore.Precondition {
+	var out []contextstore.Precondition
+	if a.IfVersion != nil {
+		out = append(out, contextstore.IfVersion(*a.IfVersion))
+	}
+	if a.IfSHA256 != nil {
+		out = append(out, contextstore.IfSHA256(*a.IfSHA256))
+	}
+	return out
+}
+
+// knownSHA256 decodes known_sha256 into v ([]byte or map[string][]byte);
+// false when it is absent.
+func (a args) knownSHA256(v any) (bool, error) {
+	if len(a.KnownSHA256) == 0 || string(a.KnownSHA256) == "null" {
+		return false, nil
+	}
+	if err := json.Unmarshal(a.KnownSHA256, v); err != nil {
+		return false, fmt.Errorf("known_sha256: %w", err)
+	}
+	return true, nil
 }
 
 func decodeArgs(raw json.RawMessage) (args, error) {
@@ -40,6 +73,9 @@ func decodeArgs(raw json.RawMessage) (args, error) {
 	err := d.Decode(&a)
 	return a, err
 }
+
+// badArgs is an argument an operation could not decode: a runner_error.
+type badArgs struct{ error }
 
 // operation runs one step on a handle and returns its normalized result.
 type operation func(ctx context.Context, s *contextstore.Session, a args) (any, error)
@@ -56,16 +92,30 @@ var operations = map[string]operation{
 		if a.Mtime != nil {
 			opts = append(opts, contextstore.WithMtime(*a.Mtime))
 		}
+		for _, p := range a.preconditions() {
+			opts = append(opts, p)
+		}
 		return then(s.CacheFile(ctx, a.Path, a.Content, opts...))(metadata)
 	},
 	"get_file": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
-		return then(s.GetFile(ctx, a.Path))(file)
+		var opts []contextstore.GetFileOption
+		var known []byte
+		if ok, err := a.knownSHA256(&known); err != nil {
+			return nil, badArgs{err}
+		} else if ok {
+			opts = append(opts, contextstore.WithKnownSHA256(known))
+		}
+		return then(s.GetFile(ctx, a.Path, opts...))(file)
 	},
 	"get_metadata": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.GetMetadata(ctx, a.Path))(metadata)
 	},
 	"cache_analysis": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
-		return then(s.CacheAnalysis(ctx, a.Path, a.AnalysisType, a.Result))(func(at time.Time) any {
+		var opts []contextstore.AnalysisOption
+		for _, p := range a.preconditions() {
+			opts = append(opts, p)
+		}
+		return then(s.CacheAnalysis(ctx, a.Path, a.AnalysisType, a.Result, opts...))(func(at time.Time) any {
 			return map[string]any{"cached_at": rfc3339(at)}
 		})
 	},
@@ -73,7 +123,11 @@ var operations = map[string]operation{
 		return then(s.GetAnalysis(ctx, a.Path, a.AnalysisType))(analysis)
 	},
 	"invalidate_file": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
-		return then(s.InvalidateFile(ctx, a.Path))(removed)
+		var opts []contextstore.InvalidateOption
+		for _, p := range a.preconditions() {
+			opts = append(opts, p)
+		}
+		return then(s.InvalidateFile(ctx, a.Path, opts...))(removed)
 	},
 	"invalidate_analysis": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		return then(s.InvalidateAnalysis(ctx, a.Path, a.AnalysisType))(count)
@@ -85,7 +139,14 @@ var operations = map[string]operation{
 		return then(s.ClearSession(ctx))(removed)
 	},
 	"batch_get_files": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
-		return then(s.BatchGetFiles(ctx, a.Paths))(func(results []contextstore.FileResult) any {
+		var opts []contextstore.BatchGetOption
+		var known map[string][]byte
+		if ok, err := a.knownSHA256(&known); err != nil {
+			return nil, badArgs{err}
+		} else if ok {
+			opts = append(opts, contextstore.WithKnownSHA256s(known))
+		}
+		return then(s.BatchGetFiles(ctx, a.Paths, opts...))(func(results []contextstore.FileResult) any {
 			out := make([]any, len(results))
 			for i, r := range results {
 				if r.Found {
@@ -98,9 +159,12 @@ var operations = map[string]operation{
 	"batch_cache_files": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
 		files := make([]contextstore.FileUpload, len(a.Files))
 		for i, f := range a.Files {
-			files[i] = contextstore.FileUpload{Path: f.Path, Content: f.Content, Labels: f.Labels}
+			files[i] = contextstore.FileUpload{Path: f.Path, Content: f.Content, Labels: f.Labels, IfVersion: f.IfVersion}
 			if f.Mtime != nil {
 				files[i].Mtime = *f.Mtime
+			}
+			if f.IfSHA256 != nil {
+				files[i].IfSHA256 = append([]byte{}, *f.IfSHA256...)
 			}
 		}
 		return then(s.BatchCacheFiles(ctx, files))(func(ms []contextstore.FileMetadata) any {
@@ -159,7 +223,7 @@ func object(m map[string]string) map[string]string {
 }
 
 func file(f *contextstore.File) any {
-	return map[string]any{"content": b64(f.Content), "metadata": metadata(&f.Metadata)}
+	return map[string]any{"content": b64(f.Content), "metadata": metadata(&f.Metadata), "unchanged": f.Unchanged}
 }
 
 func analysis(a *contextstore.Analysis) any {

@@ -153,13 +153,24 @@ async fn run_step(client: &Client, step: &Value) -> Value {
     match call(&client.session(session), op, args).await {
         Ok(Outcome::Result(value)) => json!({"result": value}),
         Ok(Outcome::Miss) => json!({"miss": true}),
-        Ok(Outcome::Failed(error)) => json!({"error": {
-            "code": code_name(error.code()),
-            "violations": error.violations().map(|v| v.subject.as_str()).collect::<Vec<_>>(),
-            "message": error.message(),
-        }}),
+        Ok(Outcome::Failed(error)) => json!({"error": failure(&error)}),
         Err(problem) => json!({"runner_error": format!("{op}: {problem}")}),
     }
+}
+
+/// A failed call's code, violations and message, plus the current version and
+/// digest of a failed precondition.
+fn failure(error: &Error) -> Value {
+    let mut failure = json!({
+        "code": code_name(error.code()),
+        "violations": error.violations().map(|v| v.subject.as_str()).collect::<Vec<_>>(),
+        "message": error.message(),
+    });
+    if let Some(found) = error.precondition_failed() {
+        failure["current_version"] = json!(found.current_version);
+        failure["current_sha256"] = json!(BASE64.encode(&found.current_sha256));
+    }
+    failure
 }
 
 /// `GetStatsResponse` and `GetStoreStatsResponse` have the same counters.
@@ -185,20 +196,41 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
             if let Some(mtime) = upload.mtime {
                 call = call.with_mtime(mtime);
             }
+            if let Some(version) = upload.if_version {
+                call = call.if_version(version);
+            }
+            if let Some(digest) = upload.if_sha256 {
+                call = call.if_sha256(digest);
+            }
             Outcome::of(call.await, |m| metadata(&m))
         }
-        "get_file" => Outcome::read(handle.get_file(args.string("path")?).await, |f| {
-            file(&f.content, f.metadata.as_ref())
-        }),
+        "get_file" => {
+            let path = args.string("path")?;
+            let found = match args.optional("known_sha256") {
+                Some(_) => {
+                    handle
+                        .get_file_if_changed(path, args.bytes("known_sha256")?)
+                        .await
+                }
+                None => handle.get_file(path).await,
+            };
+            Outcome::read(found, |f| {
+                file(&f.content, f.metadata.as_ref(), f.unchanged)
+            })
+        }
         "get_metadata" => Outcome::read(handle.get_metadata(args.string("path")?).await, |m| {
             metadata(&m)
         }),
         "cache_analysis" => {
             let (path, kind) = (args.string("path")?, args.string("analysis_type")?);
-            let result = handle
-                .cache_analysis(path, kind, args.bytes("result")?)
-                .await;
-            Outcome::of(result, |r| json!({"cached_at": time(r.cached_at)}))
+            let mut call = handle.cache_analysis(path, kind, args.bytes("result")?);
+            if let Some(version) = args.if_version()? {
+                call = call.if_version(version);
+            }
+            if let Some(digest) = args.if_sha256()? {
+                call = call.if_sha256(digest);
+            }
+            Outcome::of(call.await, |r| json!({"cached_at": time(r.cached_at)}))
         }
         "get_analysis" => {
             let (path, kind) = (args.string("path")?, args.string("analysis_type")?);
@@ -207,9 +239,16 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
                 |a| json!({"result": BASE64.encode(&a.result), "cached_at": time(a.cached_at)}),
             )
         }
-        "invalidate_file" => Outcome::of(handle.invalidate_file(args.string("path")?).await, |r| {
-            removed(r.files_removed, r.analyses_removed)
-        }),
+        "invalidate_file" => {
+            let mut call = handle.invalidate_file(args.string("path")?);
+            if let Some(version) = args.if_version()? {
+                call = call.if_version(version);
+            }
+            if let Some(digest) = args.if_sha256()? {
+                call = call.if_sha256(digest);
+            }
+            Outcome::of(call.await, |r| removed(r.files_removed, r.analyses_removed))
+        }
         "invalidate_analysis" => {
             let (path, kind) = (args.string("path")?, args.string("analysis_type")?);
             Outcome::of(handle.invalidate_analysis(path, kind).await, |n| json!(n))
@@ -227,12 +266,25 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
                 .iter()
                 .map(string)
                 .collect::<Result<Vec<_>, _>>()?;
-            Outcome::of(handle.batch_get_files(paths).await, |files| {
+            let files = match args.optional("known_sha256") {
+                Some(known) => {
+                    let known = known.as_object().ok_or("known_sha256: not an object")?;
+                    let known = known
+                        .iter()
+                        .map(|(path, digest)| Ok((path.clone(), base64(digest)?)))
+                        .collect::<Result<Vec<_>, String>>()
+                        .map_err(|e| format!("known_sha256: {e}"))?;
+                    handle.batch_get_files_if_changed(paths, known).await
+                }
+                None => handle.batch_get_files(paths).await,
+            };
+            Outcome::of(files, |files| {
                 files
                     .iter()
                     .map(|f| {
-                        f.as_ref()
-                            .map_or(Value::Null, |f| file(&f.content, f.metadata.as_ref()))
+                        f.as_ref().map_or(Value::Null, |f| {
+                            file(&f.content, f.metadata.as_ref(), f.unchanged)
+                        })
                     })
                     .collect()
             })
@@ -269,10 +321,26 @@ impl<'a> Args<'a> {
     }
 
     fn bytes(self, key: &str) -> Result<Vec<u8>, String> {
-        let text = self.string(key)?;
-        BASE64
-            .decode(text)
-            .map_err(|e| format!("{key}: not base64: {e}"))
+        base64(self.get(key)?).map_err(|e| format!("{key}: {e}"))
+    }
+
+    /// An optional argument: `None` when absent (or null), and then not sent.
+    fn optional(self, key: &str) -> Option<&'a Value> {
+        self.0.get(key).filter(|v| !v.is_null())
+    }
+
+    /// `if_version`, a number; 0 is given ("only if no file is there").
+    fn if_version(self) -> Result<Option<i64>, String> {
+        self.optional("if_version")
+            .map(|v| v.as_i64().ok_or(format!("if_version: not an integer: {v}")))
+            .transpose()
+    }
+
+    /// `if_sha256`, base64.
+    fn if_sha256(self) -> Result<Option<Vec<u8>>, String> {
+        self.optional("if_sha256")
+            .map(|_| self.bytes("if_sha256"))
+            .transpose()
     }
 
     fn list(self, key: &str) -> Result<&'a [Value], String> {
@@ -282,7 +350,7 @@ impl<'a> Args<'a> {
             .ok_or(format!("{key}: not a list"))
     }
 
-    /// A `{path, content, labels?, mtime?}` object.
+    /// A `{path, content, labels?, mtime?, if_version?, if_sha256?}` object.
     fn upload(self) -> Result<FileUpload, String> {
         let mut upload = FileUpload::new(self.string("path")?, self.bytes("content")?);
         if let Some(labels) = self.0.get("labels") {
@@ -296,8 +364,19 @@ impl<'a> Args<'a> {
             let mtime: Timestamp = text.parse().map_err(|e| format!("mtime {text:?}: {e}"))?;
             upload = upload.with_mtime(mtime);
         }
+        if let Some(version) = self.if_version()? {
+            upload = upload.with_if_version(version);
+        }
+        if let Some(digest) = self.if_sha256()? {
+            upload = upload.with_if_sha256(digest);
+        }
         Ok(upload)
     }
+}
+
+fn base64(value: &Value) -> Result<Vec<u8>, String> {
+    let text = string(value)?;
+    BASE64.decode(text).map_err(|e| format!("not base64: {e}"))
 }
 
 fn string(value: &Value) -> Result<String, String> {
@@ -330,8 +409,12 @@ fn metadata(m: &pb::FileMetadata) -> Value {
     })
 }
 
-fn file(content: &[u8], meta: Option<&pb::FileMetadata>) -> Value {
-    json!({"content": BASE64.encode(content), "metadata": meta.map_or(Value::Null, metadata)})
+fn file(content: &[u8], meta: Option<&pb::FileMetadata>, unchanged: bool) -> Value {
+    json!({
+        "content": BASE64.encode(content),
+        "metadata": meta.map_or(Value::Null, metadata),
+        "unchanged": unchanged,
+    })
 }
 
 fn removed(files: i64, analyses: i64) -> Value {
@@ -459,6 +542,56 @@ mod tests {
         assert_eq!(upload.mtime.unwrap().to_string(), "2026-01-02T02:04:05Z");
         assert!(super::upload(&json!({"path": "p", "content": "!"})).is_err());
         assert!(super::upload(&json!({"content": ""})).is_err());
+    }
+
+    #[test]
+    fn uploads_read_preconditions_zero_included() {
+        let item = json!({"path": "p", "content": "", "if_version": 0, "if_sha256": "AAE="});
+        let upload = upload(&item).unwrap();
+        assert_eq!(upload.if_version, Some(0));
+        assert_eq!(upload.if_sha256, Some(vec![0, 1]));
+        let plain = super::upload(&json!({"path": "p", "content": ""})).unwrap();
+        assert_eq!((plain.if_version, plain.if_sha256), (None, None));
+        assert!(super::upload(&json!({"path": "p", "content": "", "if_version": "1"})).is_err());
+    }
+
+    #[test]
+    fn a_failed_precondition_prints_the_current_version_and_digest() {
+        use std::collections::HashMap;
+
+        use tonic_types::{ErrorDetails, StatusExt};
+
+        let status = |version: &str, digest: &str| {
+            let metadata = HashMap::from([
+                ("path".to_string(), "a".to_string()),
+                ("current_version".to_string(), version.to_string()),
+                ("current_sha256".to_string(), digest.to_string()),
+            ]);
+            tonic::Status::with_error_details(
+                Code::Aborted,
+                "precondition failed",
+                ErrorDetails::with_error_info("PRECONDITION_FAILED", "contextstore.dev", metadata),
+            )
+        };
+        let printed = failure(&Error::from(status("3", "00ff")));
+        assert_eq!(printed["code"], "ABORTED");
+        assert_eq!(printed["current_version"], json!(3));
+        assert_eq!(printed["current_sha256"], "AP8=");
+        let printed = failure(&Error::from(status("0", "")));
+        assert_eq!(
+            (&printed["current_version"], &printed["current_sha256"]),
+            (&json!(0), &json!(""))
+        );
+        let printed = failure(&Error::from(tonic::Status::aborted("x")));
+        assert!(printed.get("current_version").is_none());
+    }
+
+    #[test]
+    fn files_print_unchanged() {
+        assert_eq!(
+            file(b"", None, true),
+            json!({"content": "", "metadata": null, "unchanged": true})
+        );
     }
 
     #[test]
