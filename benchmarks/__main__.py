@@ -28,7 +28,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
         "--only",
         nargs="+",
         metavar="KEY",
-        help="run only these figures (F1 .. F4, 2 .. 7, R2 .. R4, S1; 4 runs 4a and 4b)",
+        help="run only these figures (F1 .. F4, 2 .. 7, R2 .. R4, S1, W4; 4 runs 4a and 4b)",
     )
     return parser.parse_args(argv)
 

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from benchmarks import agreement, headline, latency, memory, redis_store, service, store
+from benchmarks import (
+    agreement,
+    coordination,
+    headline,
+    latency,
+    memory,
+    redis_store,
+    service,
+    store,
+)
 from benchmarks.figures import Figure, Measure, Target
 
 Step = Callable[[Sequence[Figure]], Figure]
@@ -43,6 +52,8 @@ class Scales:
     agreement: agreement.AgreementScale
     redis_files: int
     """Figure R4: files cached in Redis on each side."""
+    rereads: int
+    """Figure W4: files read again, unchanged."""
 
 
 FULL = Scales(
@@ -54,6 +65,7 @@ FULL = Scales(
     floods=(memory.Flood(), memory.Flood(payload_bytes=1024, budget_bytes=32 * memory.MiB)),
     agreement=agreement.AgreementScale(),
     redis_files=100_000,
+    rereads=1000,
 )
 QUICK = Scales(
     service=service.ServiceScale(
@@ -72,6 +84,7 @@ QUICK = Scales(
     floods=(memory.Flood(payload_bytes=1024, budget_bytes=1 << 20, overwrite=2.0),) * 2,
     agreement=agreement.AgreementScale(rounds=1, seconds=1.0),
     redis_files=2000,
+    rereads=200,
 )
 
 
@@ -95,6 +108,7 @@ def plan(p: Plan) -> list[tuple[str, Step]]:
         ("R3", lambda _: _redis_clear_cost(s.clears)),
         ("R4", lambda _: redis_store.memory_per_file(files=s.redis_files)),
         ("S1", lambda _: service.secured_get_file(s.service, get_file())),
+        ("W4", lambda _: coordination.unchanged_rereads(s.rereads)),
     ]
 
 

@@ -68,7 +68,8 @@ def test_the_headline_comes_first_then_the_issues_figures_then_the_rest() -> Non
     keys = [key for key, _ in plan.plan(Plan(quick=True, protoset=Path("p")))]
 
     assert keys == [
-        "F1", "F2", "F3", "F4", "2", "3", "4a", "4b", "5a", "5b", "6", "7", "R2", "R3", "R4", "S1"
+        "F1", "F2", "F3", "F4", "2", "3", "4a", "4b", "5a", "5b", "6", "7", "R2", "R3", "R4",
+        "S1", "W4",
     ]  # fmt: skip
 
 

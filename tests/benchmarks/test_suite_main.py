@@ -9,7 +9,25 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.figures import Figure, Measure, Target
 
-KEYS = ["F1", "F2", "F3", "F4", "2", "3", "4a", "4b", "5a", "5b", "6", "7", "R2", "R3", "R4", "S1"]
+KEYS = [
+    "F1",
+    "F2",
+    "F3",
+    "F4",
+    "2",
+    "3",
+    "4a",
+    "4b",
+    "5a",
+    "5b",
+    "6",
+    "7",
+    "R2",
+    "R3",
+    "R4",
+    "S1",
+    "W4",
+]
 
 
 def test_a_quick_run_reports_every_figure_with_its_target(tmp_path: Path) -> None:
