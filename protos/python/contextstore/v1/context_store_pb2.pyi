@@ -838,6 +838,118 @@ class BatchCacheFilesResponse(_message.Message):
 Global___BatchCacheFilesResponse: _TypeAlias = BatchCacheFilesResponse  # noqa: Y015
 
 @_typing.final
+class ListFilesRequest(_message.Message):
+    """ListFilesRequest lists a namespace's files, a page at a time."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    PATH_PREFIX_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    path_prefix: _builtins.str
+    """Only paths that start with it; empty: every path."""
+    page_size: _builtins.int
+    """Most files in one page: 0 means 100, and more than 1000 means 1000."""
+    page_token: _builtins.str
+    """From the previous page's next_page_token; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str | None = ...,
+        path_prefix: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "session_id", b"session_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "page_size", b"page_size", "page_token", b"page_token", "path_prefix", b"path_prefix", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__session_id: _TypeAlias = _typing.Literal["session_id"]  # noqa: Y015
+    _WhichOneofArgType__session_id: _TypeAlias = _typing.Literal["_session_id", b"_session_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__session_id) -> _WhichOneofReturnType__session_id | None: ...
+
+Global___ListFilesRequest: _TypeAlias = ListFilesRequest  # noqa: Y015
+
+@_typing.final
+class ListFilesResponse(_message.Message):
+    """ListFilesResponse is one page of files, in path order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[Global___FileMetadata]: ...
+    def __init__(
+        self,
+        *,
+        files: _abc.Iterable[Global___FileMetadata] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["files", b"files", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFilesResponse: _TypeAlias = ListFilesResponse  # noqa: Y015
+
+@_typing.final
+class InvalidatePrefixRequest(_message.Message):
+    """InvalidatePrefixRequest removes every path under a prefix."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    PATH_PREFIX_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    path_prefix: _builtins.str
+    """Not empty."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str | None = ...,
+        path_prefix: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "session_id", b"session_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "path_prefix", b"path_prefix", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__session_id: _TypeAlias = _typing.Literal["session_id"]  # noqa: Y015
+    _WhichOneofArgType__session_id: _TypeAlias = _typing.Literal["_session_id", b"_session_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__session_id) -> _WhichOneofReturnType__session_id | None: ...
+
+Global___InvalidatePrefixRequest: _TypeAlias = InvalidatePrefixRequest  # noqa: Y015
+
+@_typing.final
+class InvalidatePrefixResponse(_message.Message):
+    """InvalidatePrefixResponse counts what was removed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILES_REMOVED_FIELD_NUMBER: _builtins.int
+    ANALYSES_REMOVED_FIELD_NUMBER: _builtins.int
+    files_removed: _builtins.int
+    analyses_removed: _builtins.int
+    def __init__(
+        self,
+        *,
+        files_removed: _builtins.int = ...,
+        analyses_removed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses_removed", b"analyses_removed", "files_removed", b"files_removed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InvalidatePrefixResponse: _TypeAlias = InvalidatePrefixResponse  # noqa: Y015
+
+@_typing.final
 class GetStatsRequest(_message.Message):
     """GetStatsRequest selects one namespace."""
 

@@ -101,6 +101,16 @@ class ContextStoreServiceStub:
                 request_serializer=contextstore_dot_v1_dot_context__store__pb2.BatchCacheFilesRequest.SerializeToString,
                 response_deserializer=contextstore_dot_v1_dot_context__store__pb2.BatchCacheFilesResponse.FromString,
                 _registered_method=True)
+        self.ListFiles = channel.unary_unary(
+                '/contextstore.v1.ContextStoreService/ListFiles',
+                request_serializer=contextstore_dot_v1_dot_context__store__pb2.ListFilesRequest.SerializeToString,
+                response_deserializer=contextstore_dot_v1_dot_context__store__pb2.ListFilesResponse.FromString,
+                _registered_method=True)
+        self.InvalidatePrefix = channel.unary_unary(
+                '/contextstore.v1.ContextStoreService/InvalidatePrefix',
+                request_serializer=contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixRequest.SerializeToString,
+                response_deserializer=contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixResponse.FromString,
+                _registered_method=True)
         self.GetStats = channel.unary_unary(
                 '/contextstore.v1.ContextStoreService/GetStats',
                 request_serializer=contextstore_dot_v1_dot_context__store__pb2.GetStatsRequest.SerializeToString,
@@ -243,6 +253,34 @@ class ContextStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFiles(self, request, context):
+        """ListFiles returns the metadata of a namespace's files whose path starts
+        with path_prefix (every file when it is empty), in path order (by UTF-8
+        bytes), a page at a time (AIP-158): pass next_page_token back as
+        page_token, with the same session_id and path_prefix, for the next page;
+        an empty next_page_token marks the last. Each page is one consistent
+        snapshot; between pages the namespace may change, and a path is listed
+        at most once, in order. A page may hold fewer than page_size files and
+        still not be the last. Listing does not count hits or refresh recency.
+        Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative page_size,
+        a page_token not from a ListFiles call with the same session_id and
+        path_prefix).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InvalidatePrefix(self, request, context):
+        """InvalidatePrefix atomically removes every file and analysis of one
+        namespace whose path starts with path_prefix, and returns how many. Its
+        cost grows with what it removes, not with the namespace or the store.
+        Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
+        removes a whole namespace).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStats(self, request, context):
         """GetStats returns the counters of one namespace: the global namespace when
         session_id is absent or empty, as in every other RPC. Counters cover the
@@ -322,6 +360,16 @@ def add_ContextStoreServiceServicer_to_server(servicer, server):
                     servicer.BatchCacheFiles,
                     request_deserializer=contextstore_dot_v1_dot_context__store__pb2.BatchCacheFilesRequest.FromString,
                     response_serializer=contextstore_dot_v1_dot_context__store__pb2.BatchCacheFilesResponse.SerializeToString,
+            ),
+            'ListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFiles,
+                    request_deserializer=contextstore_dot_v1_dot_context__store__pb2.ListFilesRequest.FromString,
+                    response_serializer=contextstore_dot_v1_dot_context__store__pb2.ListFilesResponse.SerializeToString,
+            ),
+            'InvalidatePrefix': grpc.unary_unary_rpc_method_handler(
+                    servicer.InvalidatePrefix,
+                    request_deserializer=contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixRequest.FromString,
+                    response_serializer=contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixResponse.SerializeToString,
             ),
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
@@ -626,6 +674,60 @@ class ContextStoreService:
             '/contextstore.v1.ContextStoreService/BatchCacheFiles',
             contextstore_dot_v1_dot_context__store__pb2.BatchCacheFilesRequest.SerializeToString,
             contextstore_dot_v1_dot_context__store__pb2.BatchCacheFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contextstore.v1.ContextStoreService/ListFiles',
+            contextstore_dot_v1_dot_context__store__pb2.ListFilesRequest.SerializeToString,
+            contextstore_dot_v1_dot_context__store__pb2.ListFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InvalidatePrefix(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/contextstore.v1.ContextStoreService/InvalidatePrefix',
+            contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixRequest.SerializeToString,
+            contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -123,6 +123,26 @@ class ContextStoreServiceStub:
     RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
     precondition failed; the ErrorInfo names the item's path).
     """
+    ListFiles: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.ListFilesRequest, _context_store_pb2.ListFilesResponse]
+    """ListFiles returns the metadata of a namespace's files whose path starts
+    with path_prefix (every file when it is empty), in path order (by UTF-8
+    bytes), a page at a time (AIP-158): pass next_page_token back as
+    page_token, with the same session_id and path_prefix, for the next page;
+    an empty next_page_token marks the last. Each page is one consistent
+    snapshot; between pages the namespace may change, and a path is listed
+    at most once, in order. A page may hold fewer than page_size files and
+    still not be the last. Listing does not count hits or refresh recency.
+    Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative page_size,
+    a page_token not from a ListFiles call with the same session_id and
+    path_prefix).
+    """
+    InvalidatePrefix: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.InvalidatePrefixRequest, _context_store_pb2.InvalidatePrefixResponse]
+    """InvalidatePrefix atomically removes every file and analysis of one
+    namespace whose path starts with path_prefix, and returns how many. Its
+    cost grows with what it removes, not with the namespace or the store.
+    Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
+    removes a whole namespace).
+    """
     GetStats: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.GetStatsRequest, _context_store_pb2.GetStatsResponse]
     """GetStats returns the counters of one namespace: the global namespace when
     session_id is absent or empty, as in every other RPC. Counters cover the
@@ -225,6 +245,26 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
     RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
     precondition failed; the ErrorInfo names the item's path).
+    """
+    ListFiles: _aio.UnaryUnaryMultiCallable[_context_store_pb2.ListFilesRequest, _context_store_pb2.ListFilesResponse]  # type: ignore[assignment]
+    """ListFiles returns the metadata of a namespace's files whose path starts
+    with path_prefix (every file when it is empty), in path order (by UTF-8
+    bytes), a page at a time (AIP-158): pass next_page_token back as
+    page_token, with the same session_id and path_prefix, for the next page;
+    an empty next_page_token marks the last. Each page is one consistent
+    snapshot; between pages the namespace may change, and a path is listed
+    at most once, in order. A page may hold fewer than page_size files and
+    still not be the last. Listing does not count hits or refresh recency.
+    Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative page_size,
+    a page_token not from a ListFiles call with the same session_id and
+    path_prefix).
+    """
+    InvalidatePrefix: _aio.UnaryUnaryMultiCallable[_context_store_pb2.InvalidatePrefixRequest, _context_store_pb2.InvalidatePrefixResponse]  # type: ignore[assignment]
+    """InvalidatePrefix atomically removes every file and analysis of one
+    namespace whose path starts with path_prefix, and returns how many. Its
+    cost grows with what it removes, not with the namespace or the store.
+    Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
+    removes a whole namespace).
     """
     GetStats: _aio.UnaryUnaryMultiCallable[_context_store_pb2.GetStatsRequest, _context_store_pb2.GetStatsResponse]  # type: ignore[assignment]
     """GetStats returns the counters of one namespace: the global namespace when
@@ -385,6 +425,38 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT (naming the item's index, e.g. files[3].path),
         RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
         precondition failed; the ErrorInfo names the item's path).
+        """
+
+    @_abc_1.abstractmethod
+    def ListFiles(
+        self,
+        request: _context_store_pb2.ListFilesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_store_pb2.ListFilesResponse, _abc.Awaitable[_context_store_pb2.ListFilesResponse]]:
+        """ListFiles returns the metadata of a namespace's files whose path starts
+        with path_prefix (every file when it is empty), in path order (by UTF-8
+        bytes), a page at a time (AIP-158): pass next_page_token back as
+        page_token, with the same session_id and path_prefix, for the next page;
+        an empty next_page_token marks the last. Each page is one consistent
+        snapshot; between pages the namespace may change, and a path is listed
+        at most once, in order. A page may hold fewer than page_size files and
+        still not be the last. Listing does not count hits or refresh recency.
+        Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative page_size,
+        a page_token not from a ListFiles call with the same session_id and
+        path_prefix).
+        """
+
+    @_abc_1.abstractmethod
+    def InvalidatePrefix(
+        self,
+        request: _context_store_pb2.InvalidatePrefixRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_store_pb2.InvalidatePrefixResponse, _abc.Awaitable[_context_store_pb2.InvalidatePrefixResponse]]:
+        """InvalidatePrefix atomically removes every file and analysis of one
+        namespace whose path starts with path_prefix, and returns how many. Its
+        cost grows with what it removes, not with the namespace or the store.
+        Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
+        removes a whole namespace).
         """
 
     @_abc_1.abstractmethod

@@ -1441,6 +1441,239 @@ func (x *BatchCacheFilesResponse) GetMetadata() []*FileMetadata {
 	return nil
 }
 
+// ListFilesRequest lists a namespace's files, a page at a time.
+type ListFilesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
+	// Only paths that start with it; empty: every path.
+	PathPrefix string `protobuf:"bytes,2,opt,name=path_prefix,json=pathPrefix,proto3" json:"path_prefix,omitempty"`
+	// Most files in one page: 0 means 100, and more than 1000 means 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From the previous page's next_page_token; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFilesRequest) Reset() {
+	*x = ListFilesRequest{}
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFilesRequest) ProtoMessage() {}
+
+func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFilesRequest.ProtoReflect.Descriptor instead.
+func (*ListFilesRequest) Descriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListFilesRequest) GetSessionId() string {
+	if x != nil && x.SessionId != nil {
+		return *x.SessionId
+	}
+	return ""
+}
+
+func (x *ListFilesRequest) GetPathPrefix() string {
+	if x != nil {
+		return x.PathPrefix
+	}
+	return ""
+}
+
+func (x *ListFilesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFilesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListFilesResponse is one page of files, in path order.
+type ListFilesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Files []*FileMetadata        `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFilesResponse) Reset() {
+	*x = ListFilesResponse{}
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFilesResponse) ProtoMessage() {}
+
+func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFilesResponse.ProtoReflect.Descriptor instead.
+func (*ListFilesResponse) Descriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListFilesResponse) GetFiles() []*FileMetadata {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ListFilesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// InvalidatePrefixRequest removes every path under a prefix.
+type InvalidatePrefixRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
+	// Not empty.
+	PathPrefix    string `protobuf:"bytes,2,opt,name=path_prefix,json=pathPrefix,proto3" json:"path_prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvalidatePrefixRequest) Reset() {
+	*x = InvalidatePrefixRequest{}
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvalidatePrefixRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvalidatePrefixRequest) ProtoMessage() {}
+
+func (x *InvalidatePrefixRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvalidatePrefixRequest.ProtoReflect.Descriptor instead.
+func (*InvalidatePrefixRequest) Descriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *InvalidatePrefixRequest) GetSessionId() string {
+	if x != nil && x.SessionId != nil {
+		return *x.SessionId
+	}
+	return ""
+}
+
+func (x *InvalidatePrefixRequest) GetPathPrefix() string {
+	if x != nil {
+		return x.PathPrefix
+	}
+	return ""
+}
+
+// InvalidatePrefixResponse counts what was removed.
+type InvalidatePrefixResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	FilesRemoved    int64                  `protobuf:"varint,1,opt,name=files_removed,json=filesRemoved,proto3" json:"files_removed,omitempty"`
+	AnalysesRemoved int64                  `protobuf:"varint,2,opt,name=analyses_removed,json=analysesRemoved,proto3" json:"analyses_removed,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *InvalidatePrefixResponse) Reset() {
+	*x = InvalidatePrefixResponse{}
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvalidatePrefixResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvalidatePrefixResponse) ProtoMessage() {}
+
+func (x *InvalidatePrefixResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvalidatePrefixResponse.ProtoReflect.Descriptor instead.
+func (*InvalidatePrefixResponse) Descriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *InvalidatePrefixResponse) GetFilesRemoved() int64 {
+	if x != nil {
+		return x.FilesRemoved
+	}
+	return 0
+}
+
+func (x *InvalidatePrefixResponse) GetAnalysesRemoved() int64 {
+	if x != nil {
+		return x.AnalysesRemoved
+	}
+	return 0
+}
+
 // GetStatsRequest selects one namespace.
 type GetStatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1452,7 +1685,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[23]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1697,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[23]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1710,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{23}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetStatsRequest) GetSessionId() string {
@@ -1508,7 +1741,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[24]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1753,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[24]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1766,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{24}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetStatsResponse) GetFiles() int64 {
@@ -1601,7 +1834,7 @@ type GetStoreStatsRequest struct {
 
 func (x *GetStoreStatsRequest) Reset() {
 	*x = GetStoreStatsRequest{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[25]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1613,7 +1846,7 @@ func (x *GetStoreStatsRequest) String() string {
 func (*GetStoreStatsRequest) ProtoMessage() {}
 
 func (x *GetStoreStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[25]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +1859,7 @@ func (x *GetStoreStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStoreStatsRequest) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{25}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{29}
 }
 
 // GetStoreStatsResponse carries the counters of the whole store.
@@ -1649,7 +1882,7 @@ type GetStoreStatsResponse struct {
 
 func (x *GetStoreStatsResponse) Reset() {
 	*x = GetStoreStatsResponse{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[26]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +1894,7 @@ func (x *GetStoreStatsResponse) String() string {
 func (*GetStoreStatsResponse) ProtoMessage() {}
 
 func (x *GetStoreStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[26]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +1907,7 @@ func (x *GetStoreStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStoreStatsResponse) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{26}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetStoreStatsResponse) GetFiles() int64 {
@@ -1742,7 +1975,7 @@ type GetServerInfoRequest struct {
 
 func (x *GetServerInfoRequest) Reset() {
 	*x = GetServerInfoRequest{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1987,7 @@ func (x *GetServerInfoRequest) String() string {
 func (*GetServerInfoRequest) ProtoMessage() {}
 
 func (x *GetServerInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +2000,7 @@ func (x *GetServerInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetServerInfoRequest) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{27}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{31}
 }
 
 // Limits are the bounds the server enforces.
@@ -1805,7 +2038,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +2050,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +2063,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{28}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Limits) GetMaxContentBytes() int64 {
@@ -1966,7 +2199,7 @@ type GetServerInfoResponse struct {
 
 func (x *GetServerInfoResponse) Reset() {
 	*x = GetServerInfoResponse{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2211,7 @@ func (x *GetServerInfoResponse) String() string {
 func (*GetServerInfoResponse) ProtoMessage() {}
 
 func (x *GetServerInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2224,7 @@ func (x *GetServerInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetServerInfoResponse) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{29}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetServerInfoResponse) GetVersion() string {
@@ -2176,7 +2409,28 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x05files\x18\x02 \x03(\v2\x1b.contextstore.v1.FileUploadR\x05filesB\r\n" +
 	"\v_session_id\"T\n" +
 	"\x17BatchCacheFilesResponse\x129\n" +
-	"\bmetadata\x18\x01 \x03(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"D\n" +
+	"\bmetadata\x18\x01 \x03(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"\xa2\x01\n" +
+	"\x10ListFilesRequest\x12\"\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x1f\n" +
+	"\vpath_prefix\x18\x02 \x01(\tR\n" +
+	"pathPrefix\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageTokenB\r\n" +
+	"\v_session_id\"p\n" +
+	"\x11ListFilesResponse\x123\n" +
+	"\x05files\x18\x01 \x03(\v2\x1d.contextstore.v1.FileMetadataR\x05files\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"m\n" +
+	"\x17InvalidatePrefixRequest\x12\"\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x1f\n" +
+	"\vpath_prefix\x18\x02 \x01(\tR\n" +
+	"pathPrefixB\r\n" +
+	"\v_session_id\"j\n" +
+	"\x18InvalidatePrefixResponse\x12#\n" +
+	"\rfiles_removed\x18\x01 \x01(\x03R\ffilesRemoved\x12)\n" +
+	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\"D\n" +
 	"\x0fGetStatsRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01B\r\n" +
@@ -2230,7 +2484,7 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x12backend_properties\x18\x05 \x03(\v2=.contextstore.v1.GetServerInfoResponse.BackendPropertiesEntryR\x11backendProperties\x1aD\n" +
 	"\x16BackendPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xf4\t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xb6\v\n" +
 	"\x13ContextStoreService\x12R\n" +
 	"\tCacheFile\x12!.contextstore.v1.CacheFileRequest\x1a\".contextstore.v1.CacheFileResponse\x12Q\n" +
 	"\aGetFile\x12\x1f.contextstore.v1.GetFileRequest\x1a .contextstore.v1.GetFileResponse\"\x03\x90\x02\x01\x12]\n" +
@@ -2241,7 +2495,9 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x12InvalidateAnalysis\x12*.contextstore.v1.InvalidateAnalysisRequest\x1a+.contextstore.v1.InvalidateAnalysisResponse\x12[\n" +
 	"\fClearSession\x12$.contextstore.v1.ClearSessionRequest\x1a%.contextstore.v1.ClearSessionResponse\x12c\n" +
 	"\rBatchGetFiles\x12%.contextstore.v1.BatchGetFilesRequest\x1a&.contextstore.v1.BatchGetFilesResponse\"\x03\x90\x02\x01\x12d\n" +
-	"\x0fBatchCacheFiles\x12'.contextstore.v1.BatchCacheFilesRequest\x1a(.contextstore.v1.BatchCacheFilesResponse\x12T\n" +
+	"\x0fBatchCacheFiles\x12'.contextstore.v1.BatchCacheFilesRequest\x1a(.contextstore.v1.BatchCacheFilesResponse\x12W\n" +
+	"\tListFiles\x12!.contextstore.v1.ListFilesRequest\x1a\".contextstore.v1.ListFilesResponse\"\x03\x90\x02\x01\x12g\n" +
+	"\x10InvalidatePrefix\x12(.contextstore.v1.InvalidatePrefixRequest\x1a).contextstore.v1.InvalidatePrefixResponse\x12T\n" +
 	"\bGetStats\x12 .contextstore.v1.GetStatsRequest\x1a!.contextstore.v1.GetStatsResponse\"\x03\x90\x02\x01\x12c\n" +
 	"\rGetStoreStats\x12%.contextstore.v1.GetStoreStatsRequest\x1a&.contextstore.v1.GetStoreStatsResponse\"\x03\x90\x02\x01\x12c\n" +
 	"\rGetServerInfo\x12%.contextstore.v1.GetServerInfoRequest\x1a&.contextstore.v1.GetServerInfoResponse\"\x03\x90\x02\x01B}\n" +
@@ -2259,7 +2515,7 @@ func file_contextstore_v1_context_store_proto_rawDescGZIP() []byte {
 	return file_contextstore_v1_context_store_proto_rawDescData
 }
 
-var file_contextstore_v1_context_store_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_contextstore_v1_context_store_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_contextstore_v1_context_store_proto_goTypes = []any{
 	(*FileMetadata)(nil),               // 0: contextstore.v1.FileMetadata
 	(*FileUpload)(nil),                 // 1: contextstore.v1.FileUpload
@@ -2284,74 +2540,83 @@ var file_contextstore_v1_context_store_proto_goTypes = []any{
 	(*BatchGetFilesResponse)(nil),      // 20: contextstore.v1.BatchGetFilesResponse
 	(*BatchCacheFilesRequest)(nil),     // 21: contextstore.v1.BatchCacheFilesRequest
 	(*BatchCacheFilesResponse)(nil),    // 22: contextstore.v1.BatchCacheFilesResponse
-	(*GetStatsRequest)(nil),            // 23: contextstore.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),           // 24: contextstore.v1.GetStatsResponse
-	(*GetStoreStatsRequest)(nil),       // 25: contextstore.v1.GetStoreStatsRequest
-	(*GetStoreStatsResponse)(nil),      // 26: contextstore.v1.GetStoreStatsResponse
-	(*GetServerInfoRequest)(nil),       // 27: contextstore.v1.GetServerInfoRequest
-	(*Limits)(nil),                     // 28: contextstore.v1.Limits
-	(*GetServerInfoResponse)(nil),      // 29: contextstore.v1.GetServerInfoResponse
-	nil,                                // 30: contextstore.v1.FileMetadata.LabelsEntry
-	nil,                                // 31: contextstore.v1.FileUpload.LabelsEntry
-	nil,                                // 32: contextstore.v1.CacheFileRequest.LabelsEntry
-	nil,                                // 33: contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
-	nil,                                // 34: contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
-	(*timestamppb.Timestamp)(nil),      // 35: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 36: google.protobuf.Duration
+	(*ListFilesRequest)(nil),           // 23: contextstore.v1.ListFilesRequest
+	(*ListFilesResponse)(nil),          // 24: contextstore.v1.ListFilesResponse
+	(*InvalidatePrefixRequest)(nil),    // 25: contextstore.v1.InvalidatePrefixRequest
+	(*InvalidatePrefixResponse)(nil),   // 26: contextstore.v1.InvalidatePrefixResponse
+	(*GetStatsRequest)(nil),            // 27: contextstore.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),           // 28: contextstore.v1.GetStatsResponse
+	(*GetStoreStatsRequest)(nil),       // 29: contextstore.v1.GetStoreStatsRequest
+	(*GetStoreStatsResponse)(nil),      // 30: contextstore.v1.GetStoreStatsResponse
+	(*GetServerInfoRequest)(nil),       // 31: contextstore.v1.GetServerInfoRequest
+	(*Limits)(nil),                     // 32: contextstore.v1.Limits
+	(*GetServerInfoResponse)(nil),      // 33: contextstore.v1.GetServerInfoResponse
+	nil,                                // 34: contextstore.v1.FileMetadata.LabelsEntry
+	nil,                                // 35: contextstore.v1.FileUpload.LabelsEntry
+	nil,                                // 36: contextstore.v1.CacheFileRequest.LabelsEntry
+	nil,                                // 37: contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
+	nil,                                // 38: contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
+	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 40: google.protobuf.Duration
 }
 var file_contextstore_v1_context_store_proto_depIdxs = []int32{
-	35, // 0: contextstore.v1.FileMetadata.mtime:type_name -> google.protobuf.Timestamp
-	35, // 1: contextstore.v1.FileMetadata.cached_at:type_name -> google.protobuf.Timestamp
-	30, // 2: contextstore.v1.FileMetadata.labels:type_name -> contextstore.v1.FileMetadata.LabelsEntry
-	31, // 3: contextstore.v1.FileUpload.labels:type_name -> contextstore.v1.FileUpload.LabelsEntry
-	35, // 4: contextstore.v1.FileUpload.mtime:type_name -> google.protobuf.Timestamp
-	32, // 5: contextstore.v1.CacheFileRequest.labels:type_name -> contextstore.v1.CacheFileRequest.LabelsEntry
-	35, // 6: contextstore.v1.CacheFileRequest.mtime:type_name -> google.protobuf.Timestamp
+	39, // 0: contextstore.v1.FileMetadata.mtime:type_name -> google.protobuf.Timestamp
+	39, // 1: contextstore.v1.FileMetadata.cached_at:type_name -> google.protobuf.Timestamp
+	34, // 2: contextstore.v1.FileMetadata.labels:type_name -> contextstore.v1.FileMetadata.LabelsEntry
+	35, // 3: contextstore.v1.FileUpload.labels:type_name -> contextstore.v1.FileUpload.LabelsEntry
+	39, // 4: contextstore.v1.FileUpload.mtime:type_name -> google.protobuf.Timestamp
+	36, // 5: contextstore.v1.CacheFileRequest.labels:type_name -> contextstore.v1.CacheFileRequest.LabelsEntry
+	39, // 6: contextstore.v1.CacheFileRequest.mtime:type_name -> google.protobuf.Timestamp
 	0,  // 7: contextstore.v1.CacheFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
 	0,  // 8: contextstore.v1.GetFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
 	0,  // 9: contextstore.v1.GetMetadataResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	35, // 10: contextstore.v1.CacheAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
-	35, // 11: contextstore.v1.GetAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
-	33, // 12: contextstore.v1.BatchGetFilesRequest.known_sha256:type_name -> contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
+	39, // 10: contextstore.v1.CacheAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
+	39, // 11: contextstore.v1.GetAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
+	37, // 12: contextstore.v1.BatchGetFilesRequest.known_sha256:type_name -> contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
 	0,  // 13: contextstore.v1.FileResult.metadata:type_name -> contextstore.v1.FileMetadata
 	19, // 14: contextstore.v1.BatchGetFilesResponse.files:type_name -> contextstore.v1.FileResult
 	1,  // 15: contextstore.v1.BatchCacheFilesRequest.files:type_name -> contextstore.v1.FileUpload
 	0,  // 16: contextstore.v1.BatchCacheFilesResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	36, // 17: contextstore.v1.Limits.session_ttl:type_name -> google.protobuf.Duration
-	36, // 18: contextstore.v1.Limits.receive_timeout:type_name -> google.protobuf.Duration
-	28, // 19: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
-	34, // 20: contextstore.v1.GetServerInfoResponse.backend_properties:type_name -> contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
-	2,  // 21: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
-	4,  // 22: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
-	6,  // 23: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
-	8,  // 24: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
-	10, // 25: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
-	12, // 26: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
-	14, // 27: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
-	16, // 28: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
-	18, // 29: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
-	21, // 30: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
-	23, // 31: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
-	25, // 32: contextstore.v1.ContextStoreService.GetStoreStats:input_type -> contextstore.v1.GetStoreStatsRequest
-	27, // 33: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
-	3,  // 34: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
-	5,  // 35: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
-	7,  // 36: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
-	9,  // 37: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
-	11, // 38: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
-	13, // 39: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
-	15, // 40: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
-	17, // 41: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
-	20, // 42: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
-	22, // 43: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
-	24, // 44: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
-	26, // 45: contextstore.v1.ContextStoreService.GetStoreStats:output_type -> contextstore.v1.GetStoreStatsResponse
-	29, // 46: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
-	34, // [34:47] is the sub-list for method output_type
-	21, // [21:34] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	0,  // 17: contextstore.v1.ListFilesResponse.files:type_name -> contextstore.v1.FileMetadata
+	40, // 18: contextstore.v1.Limits.session_ttl:type_name -> google.protobuf.Duration
+	40, // 19: contextstore.v1.Limits.receive_timeout:type_name -> google.protobuf.Duration
+	32, // 20: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
+	38, // 21: contextstore.v1.GetServerInfoResponse.backend_properties:type_name -> contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
+	2,  // 22: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
+	4,  // 23: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
+	6,  // 24: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
+	8,  // 25: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
+	10, // 26: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
+	12, // 27: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
+	14, // 28: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
+	16, // 29: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
+	18, // 30: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
+	21, // 31: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
+	23, // 32: contextstore.v1.ContextStoreService.ListFiles:input_type -> contextstore.v1.ListFilesRequest
+	25, // 33: contextstore.v1.ContextStoreService.InvalidatePrefix:input_type -> contextstore.v1.InvalidatePrefixRequest
+	27, // 34: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
+	29, // 35: contextstore.v1.ContextStoreService.GetStoreStats:input_type -> contextstore.v1.GetStoreStatsRequest
+	31, // 36: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
+	3,  // 37: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
+	5,  // 38: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
+	7,  // 39: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
+	9,  // 40: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
+	11, // 41: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
+	13, // 42: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
+	15, // 43: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
+	17, // 44: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
+	20, // 45: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
+	22, // 46: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
+	24, // 47: contextstore.v1.ContextStoreService.ListFiles:output_type -> contextstore.v1.ListFilesResponse
+	26, // 48: contextstore.v1.ContextStoreService.InvalidatePrefix:output_type -> contextstore.v1.InvalidatePrefixResponse
+	28, // 49: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
+	30, // 50: contextstore.v1.ContextStoreService.GetStoreStats:output_type -> contextstore.v1.GetStoreStatsResponse
+	33, // 51: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
+	37, // [37:52] is the sub-list for method output_type
+	22, // [22:37] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_contextstore_v1_context_store_proto_init() }
@@ -2371,13 +2636,15 @@ func file_contextstore_v1_context_store_proto_init() {
 	file_contextstore_v1_context_store_proto_msgTypes[18].OneofWrappers = []any{}
 	file_contextstore_v1_context_store_proto_msgTypes[21].OneofWrappers = []any{}
 	file_contextstore_v1_context_store_proto_msgTypes[23].OneofWrappers = []any{}
+	file_contextstore_v1_context_store_proto_msgTypes[25].OneofWrappers = []any{}
+	file_contextstore_v1_context_store_proto_msgTypes[27].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_contextstore_v1_context_store_proto_rawDesc), len(file_contextstore_v1_context_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

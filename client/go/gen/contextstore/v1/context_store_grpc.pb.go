@@ -38,6 +38,8 @@ const (
 	ContextStoreService_ClearSession_FullMethodName       = "/contextstore.v1.ContextStoreService/ClearSession"
 	ContextStoreService_BatchGetFiles_FullMethodName      = "/contextstore.v1.ContextStoreService/BatchGetFiles"
 	ContextStoreService_BatchCacheFiles_FullMethodName    = "/contextstore.v1.ContextStoreService/BatchCacheFiles"
+	ContextStoreService_ListFiles_FullMethodName          = "/contextstore.v1.ContextStoreService/ListFiles"
+	ContextStoreService_InvalidatePrefix_FullMethodName   = "/contextstore.v1.ContextStoreService/InvalidatePrefix"
 	ContextStoreService_GetStats_FullMethodName           = "/contextstore.v1.ContextStoreService/GetStats"
 	ContextStoreService_GetStoreStats_FullMethodName      = "/contextstore.v1.ContextStoreService/GetStoreStats"
 	ContextStoreService_GetServerInfo_FullMethodName      = "/contextstore.v1.ContextStoreService/GetServerInfo"
@@ -120,6 +122,24 @@ type ContextStoreServiceClient interface {
 	// RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
 	// precondition failed; the ErrorInfo names the item's path).
 	BatchCacheFiles(ctx context.Context, in *BatchCacheFilesRequest, opts ...grpc.CallOption) (*BatchCacheFilesResponse, error)
+	// ListFiles returns the metadata of a namespace's files whose path starts
+	// with path_prefix (every file when it is empty), in path order (by UTF-8
+	// bytes), a page at a time (AIP-158): pass next_page_token back as
+	// page_token, with the same session_id and path_prefix, for the next page;
+	// an empty next_page_token marks the last. Each page is one consistent
+	// snapshot; between pages the namespace may change, and a path is listed
+	// at most once, in order. A page may hold fewer than page_size files and
+	// still not be the last. Listing does not count hits or refresh recency.
+	// Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative page_size,
+	// a page_token not from a ListFiles call with the same session_id and
+	// path_prefix).
+	ListFiles(ctx context.Context, in *ListFilesRequest, opts ...grpc.CallOption) (*ListFilesResponse, error)
+	// InvalidatePrefix atomically removes every file and analysis of one
+	// namespace whose path starts with path_prefix, and returns how many. Its
+	// cost grows with what it removes, not with the namespace or the store.
+	// Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
+	// removes a whole namespace).
+	InvalidatePrefix(ctx context.Context, in *InvalidatePrefixRequest, opts ...grpc.CallOption) (*InvalidatePrefixResponse, error)
 	// GetStats returns the counters of one namespace: the global namespace when
 	// session_id is absent or empty, as in every other RPC. Counters cover the
 	// namespace since it was last created.
@@ -242,6 +262,26 @@ func (c *contextStoreServiceClient) BatchCacheFiles(ctx context.Context, in *Bat
 	return out, nil
 }
 
+func (c *contextStoreServiceClient) ListFiles(ctx context.Context, in *ListFilesRequest, opts ...grpc.CallOption) (*ListFilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFilesResponse)
+	err := c.cc.Invoke(ctx, ContextStoreService_ListFiles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contextStoreServiceClient) InvalidatePrefix(ctx context.Context, in *InvalidatePrefixRequest, opts ...grpc.CallOption) (*InvalidatePrefixResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InvalidatePrefixResponse)
+	err := c.cc.Invoke(ctx, ContextStoreService_InvalidatePrefix_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *contextStoreServiceClient) GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetStatsResponse)
@@ -349,6 +389,24 @@ type ContextStoreServiceServer interface {
 	// RESOURCE_EXHAUSTED (the batch alone exceeds a byte budget), ABORTED (a
 	// precondition failed; the ErrorInfo names the item's path).
 	BatchCacheFiles(context.Context, *BatchCacheFilesRequest) (*BatchCacheFilesResponse, error)
+	// ListFiles returns the metadata of a namespace's files whose path starts
+	// with path_prefix (every file when it is empty), in path order (by UTF-8
+	// bytes), a page at a time (AIP-158): pass next_page_token back as
+	// page_token, with the same session_id and path_prefix, for the next page;
+	// an empty next_page_token marks the last. Each page is one consistent
+	// snapshot; between pages the namespace may change, and a path is listed
+	// at most once, in order. A page may hold fewer than page_size files and
+	// still not be the last. Listing does not count hits or refresh recency.
+	// Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative page_size,
+	// a page_token not from a ListFiles call with the same session_id and
+	// path_prefix).
+	ListFiles(context.Context, *ListFilesRequest) (*ListFilesResponse, error)
+	// InvalidatePrefix atomically removes every file and analysis of one
+	// namespace whose path starts with path_prefix, and returns how many. Its
+	// cost grows with what it removes, not with the namespace or the store.
+	// Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
+	// removes a whole namespace).
+	InvalidatePrefix(context.Context, *InvalidatePrefixRequest) (*InvalidatePrefixResponse, error)
 	// GetStats returns the counters of one namespace: the global namespace when
 	// session_id is absent or empty, as in every other RPC. Counters cover the
 	// namespace since it was last created.
@@ -400,6 +458,12 @@ func (UnimplementedContextStoreServiceServer) BatchGetFiles(context.Context, *Ba
 }
 func (UnimplementedContextStoreServiceServer) BatchCacheFiles(context.Context, *BatchCacheFilesRequest) (*BatchCacheFilesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchCacheFiles not implemented")
+}
+func (UnimplementedContextStoreServiceServer) ListFiles(context.Context, *ListFilesRequest) (*ListFilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFiles not implemented")
+}
+func (UnimplementedContextStoreServiceServer) InvalidatePrefix(context.Context, *InvalidatePrefixRequest) (*InvalidatePrefixResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method InvalidatePrefix not implemented")
 }
 func (UnimplementedContextStoreServiceServer) GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
@@ -611,6 +675,42 @@ func _ContextStoreService_BatchCacheFiles_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContextStoreService_ListFiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContextStoreServiceServer).ListFiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContextStoreService_ListFiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContextStoreServiceServer).ListFiles(ctx, req.(*ListFilesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContextStoreService_InvalidatePrefix_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InvalidatePrefixRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContextStoreServiceServer).InvalidatePrefix(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContextStoreService_InvalidatePrefix_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContextStoreServiceServer).InvalidatePrefix(ctx, req.(*InvalidatePrefixRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ContextStoreService_GetStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetStatsRequest)
 	if err := dec(in); err != nil {
@@ -711,6 +811,14 @@ var ContextStoreService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchCacheFiles",
 			Handler:    _ContextStoreService_BatchCacheFiles_Handler,
+		},
+		{
+			MethodName: "ListFiles",
+			Handler:    _ContextStoreService_ListFiles_Handler,
+		},
+		{
+			MethodName: "InvalidatePrefix",
+			Handler:    _ContextStoreService_InvalidatePrefix_Handler,
 		},
 		{
 			MethodName: "GetStats",

@@ -248,6 +248,41 @@ export interface BatchCacheFilesResponse {
   metadata: FileMetadata[];
 }
 
+/** ListFilesRequest lists a namespace's files, a page at a time. */
+export interface ListFilesRequest {
+  sessionId?:
+    | string
+    | undefined;
+  /** Only paths that start with it; empty: every path. */
+  pathPrefix: string;
+  /** Most files in one page: 0 means 100, and more than 1000 means 1000. */
+  pageSize: number;
+  /** From the previous page's next_page_token; empty for the first page. */
+  pageToken: string;
+}
+
+/** ListFilesResponse is one page of files, in path order. */
+export interface ListFilesResponse {
+  files: FileMetadata[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+/** InvalidatePrefixRequest removes every path under a prefix. */
+export interface InvalidatePrefixRequest {
+  sessionId?:
+    | string
+    | undefined;
+  /** Not empty. */
+  pathPrefix: string;
+}
+
+/** InvalidatePrefixResponse counts what was removed. */
+export interface InvalidatePrefixResponse {
+  filesRemoved: bigint;
+  analysesRemoved: bigint;
+}
+
 /** GetStatsRequest selects one namespace. */
 export interface GetStatsRequest {
   /** Absent or empty: the global namespace. */
@@ -2566,6 +2601,308 @@ export const BatchCacheFilesResponse: MessageFns<BatchCacheFilesResponse> = {
   },
 };
 
+function createBaseListFilesRequest(): ListFilesRequest {
+  return { sessionId: undefined, pathPrefix: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListFilesRequest: MessageFns<ListFilesRequest> = {
+  encode(message: ListFilesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== undefined) {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.pathPrefix !== "") {
+      writer.uint32(18).string(message.pathPrefix);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFilesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFilesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pathPrefix = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListFilesRequest>): ListFilesRequest {
+    return ListFilesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListFilesRequest>): ListFilesRequest {
+    const message = createBaseListFilesRequest();
+    message.sessionId = object.sessionId ?? undefined;
+    message.pathPrefix = object.pathPrefix ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListFilesResponse(): ListFilesResponse {
+  return { files: [], nextPageToken: "" };
+}
+
+export const ListFilesResponse: MessageFns<ListFilesResponse> = {
+  encode(message: ListFilesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.files) {
+      FileMetadata.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFilesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFilesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.files.push(FileMetadata.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListFilesResponse>): ListFilesResponse {
+    return ListFilesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListFilesResponse>): ListFilesResponse {
+    const message = createBaseListFilesResponse();
+    message.files = object.files?.map((e) => FileMetadata.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseInvalidatePrefixRequest(): InvalidatePrefixRequest {
+  return { sessionId: undefined, pathPrefix: "" };
+}
+
+export const InvalidatePrefixRequest: MessageFns<InvalidatePrefixRequest> = {
+  encode(message: InvalidatePrefixRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== undefined) {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.pathPrefix !== "") {
+      writer.uint32(18).string(message.pathPrefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvalidatePrefixRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvalidatePrefixRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pathPrefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<InvalidatePrefixRequest>): InvalidatePrefixRequest {
+    return InvalidatePrefixRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InvalidatePrefixRequest>): InvalidatePrefixRequest {
+    const message = createBaseInvalidatePrefixRequest();
+    message.sessionId = object.sessionId ?? undefined;
+    message.pathPrefix = object.pathPrefix ?? "";
+    return message;
+  },
+};
+
+function createBaseInvalidatePrefixResponse(): InvalidatePrefixResponse {
+  return { filesRemoved: 0n, analysesRemoved: 0n };
+}
+
+export const InvalidatePrefixResponse: MessageFns<InvalidatePrefixResponse> = {
+  encode(message: InvalidatePrefixResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filesRemoved !== 0n) {
+      if (BigInt.asIntN(64, message.filesRemoved) !== message.filesRemoved) {
+        throw new globalThis.Error("value provided for field message.filesRemoved of type int64 too large");
+      }
+      writer.uint32(8).int64(message.filesRemoved);
+    }
+    if (message.analysesRemoved !== 0n) {
+      if (BigInt.asIntN(64, message.analysesRemoved) !== message.analysesRemoved) {
+        throw new globalThis.Error("value provided for field message.analysesRemoved of type int64 too large");
+      }
+      writer.uint32(16).int64(message.analysesRemoved);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvalidatePrefixResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvalidatePrefixResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.filesRemoved = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.analysesRemoved = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<InvalidatePrefixResponse>): InvalidatePrefixResponse {
+    return InvalidatePrefixResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InvalidatePrefixResponse>): InvalidatePrefixResponse {
+    const message = createBaseInvalidatePrefixResponse();
+    message.filesRemoved = (object.filesRemoved !== undefined && object.filesRemoved !== null)
+      ? BigInt(object.filesRemoved)
+      : 0n;
+    message.analysesRemoved = (object.analysesRemoved !== undefined && object.analysesRemoved !== null)
+      ? BigInt(object.analysesRemoved)
+      : 0n;
+    return message;
+  },
+};
+
 function createBaseGetStatsRequest(): GetStatsRequest {
   return { sessionId: undefined };
 }
@@ -3739,6 +4076,46 @@ export const ContextStoreServiceService = {
     responseDeserialize: (value: Buffer): BatchCacheFilesResponse => BatchCacheFilesResponse.decode(value),
   },
   /**
+   * ListFiles returns the metadata of a namespace's files whose path starts
+   * with path_prefix (every file when it is empty), in path order (by UTF-8
+   * bytes), a page at a time (AIP-158): pass next_page_token back as
+   * page_token, with the same session_id and path_prefix, for the next page;
+   * an empty next_page_token marks the last. Each page is one consistent
+   * snapshot; between pages the namespace may change, and a path is listed
+   * at most once, in order. A page may hold fewer than page_size files and
+   * still not be the last. Listing does not count hits or refresh recency.
+   * Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative page_size,
+   * a page_token not from a ListFiles call with the same session_id and
+   * path_prefix).
+   */
+  listFiles: {
+    path: "/contextstore.v1.ContextStoreService/ListFiles" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListFilesRequest): Buffer => Buffer.from(ListFilesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListFilesRequest => ListFilesRequest.decode(value),
+    responseSerialize: (value: ListFilesResponse): Buffer => Buffer.from(ListFilesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListFilesResponse => ListFilesResponse.decode(value),
+  },
+  /**
+   * InvalidatePrefix atomically removes every file and analysis of one
+   * namespace whose path starts with path_prefix, and returns how many. Its
+   * cost grows with what it removes, not with the namespace or the store.
+   * Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
+   * removes a whole namespace).
+   */
+  invalidatePrefix: {
+    path: "/contextstore.v1.ContextStoreService/InvalidatePrefix" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InvalidatePrefixRequest): Buffer =>
+      Buffer.from(InvalidatePrefixRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InvalidatePrefixRequest => InvalidatePrefixRequest.decode(value),
+    responseSerialize: (value: InvalidatePrefixResponse): Buffer =>
+      Buffer.from(InvalidatePrefixResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InvalidatePrefixResponse => InvalidatePrefixResponse.decode(value),
+  },
+  /**
    * GetStats returns the counters of one namespace: the global namespace when
    * session_id is absent or empty, as in every other RPC. Counters cover the
    * namespace since it was last created.
@@ -3860,6 +4237,28 @@ export interface ContextStoreServiceServer extends UntypedServiceImplementation 
    * precondition failed; the ErrorInfo names the item's path).
    */
   batchCacheFiles: handleUnaryCall<BatchCacheFilesRequest, BatchCacheFilesResponse>;
+  /**
+   * ListFiles returns the metadata of a namespace's files whose path starts
+   * with path_prefix (every file when it is empty), in path order (by UTF-8
+   * bytes), a page at a time (AIP-158): pass next_page_token back as
+   * page_token, with the same session_id and path_prefix, for the next page;
+   * an empty next_page_token marks the last. Each page is one consistent
+   * snapshot; between pages the namespace may change, and a path is listed
+   * at most once, in order. A page may hold fewer than page_size files and
+   * still not be the last. Listing does not count hits or refresh recency.
+   * Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative page_size,
+   * a page_token not from a ListFiles call with the same session_id and
+   * path_prefix).
+   */
+  listFiles: handleUnaryCall<ListFilesRequest, ListFilesResponse>;
+  /**
+   * InvalidatePrefix atomically removes every file and analysis of one
+   * namespace whose path starts with path_prefix, and returns how many. Its
+   * cost grows with what it removes, not with the namespace or the store.
+   * Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
+   * removes a whole namespace).
+   */
+  invalidatePrefix: handleUnaryCall<InvalidatePrefixRequest, InvalidatePrefixResponse>;
   /**
    * GetStats returns the counters of one namespace: the global namespace when
    * session_id is absent or empty, as in every other RPC. Counters cover the
@@ -4095,6 +4494,56 @@ export interface ContextStoreServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BatchCacheFilesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ListFiles returns the metadata of a namespace's files whose path starts
+   * with path_prefix (every file when it is empty), in path order (by UTF-8
+   * bytes), a page at a time (AIP-158): pass next_page_token back as
+   * page_token, with the same session_id and path_prefix, for the next page;
+   * an empty next_page_token marks the last. Each page is one consistent
+   * snapshot; between pages the namespace may change, and a path is listed
+   * at most once, in order. A page may hold fewer than page_size files and
+   * still not be the last. Listing does not count hits or refresh recency.
+   * Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative page_size,
+   * a page_token not from a ListFiles call with the same session_id and
+   * path_prefix).
+   */
+  listFiles(
+    request: ListFilesRequest,
+    callback: (error: ServiceError | null, response: ListFilesResponse) => void,
+  ): ClientUnaryCall;
+  listFiles(
+    request: ListFilesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListFilesResponse) => void,
+  ): ClientUnaryCall;
+  listFiles(
+    request: ListFilesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListFilesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * InvalidatePrefix atomically removes every file and analysis of one
+   * namespace whose path starts with path_prefix, and returns how many. Its
+   * cost grows with what it removes, not with the namespace or the store.
+   * Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
+   * removes a whole namespace).
+   */
+  invalidatePrefix(
+    request: InvalidatePrefixRequest,
+    callback: (error: ServiceError | null, response: InvalidatePrefixResponse) => void,
+  ): ClientUnaryCall;
+  invalidatePrefix(
+    request: InvalidatePrefixRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InvalidatePrefixResponse) => void,
+  ): ClientUnaryCall;
+  invalidatePrefix(
+    request: InvalidatePrefixRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InvalidatePrefixResponse) => void,
   ): ClientUnaryCall;
   /**
    * GetStats returns the counters of one namespace: the global namespace when
