@@ -172,3 +172,14 @@ def test_the_servicers_reads_send_what_plain_building_would(
             pb.FileResult(path="missing"),
         ]
     )  # fmt: skip
+
+
+@given(st.lists(st.tuples(NAMES, metadata), max_size=5), st.text(max_size=200))
+def test_list_response_parses_as_the_built_message(
+    files: list[tuple[str, FileMetadata]], token: str
+) -> None:
+    built = pb.ListFilesResponse(next_page_token=token)
+    for path, m in files:
+        _fill_metadata(built.files.add(), decode_metadata(path, _tail(m)))
+    sent = wire.list_response([(path, _tail(m)) for path, m in files], token)
+    assert pb.ListFilesResponse.FromString(sent) == built

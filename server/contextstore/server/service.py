@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from contextstore.server import __version__, wire
+from contextstore.server import __version__, paging, wire
 from contextstore.server.config import (
     MAX_ANALYSIS_TYPE_BYTES,
     MAX_PATH_BYTES,
@@ -211,6 +211,29 @@ class ContextStoreServicer:
         for meta in metas:
             _fill_metadata(response.metadata.add(), meta)
         return response
+
+    @rpc
+    def ListFiles(self, request: pb.ListFilesRequest, context: Any) -> bytes:
+        """An encoded ``ListFilesResponse``: a page of metadata, composed from the tails."""
+        with Checks(self._config) as check:
+            ns, prefix = check.namespace(request), check.prefix(request.path_prefix)
+            size = check.page_size(request.page_size)
+            after = check.page_token(request.page_token, ns, prefix)
+        listing = self._store.list_files(ns, prefix, after, paging.page_size(size))
+        token = (
+            "" if listing.next_after is None else paging.make_token(ns, prefix, listing.next_after)
+        )
+        return wire.list_response(listing.files, token)
+
+    @rpc
+    def InvalidatePrefix(
+        self, request: pb.InvalidatePrefixRequest, context: Any
+    ) -> pb.InvalidatePrefixResponse:
+        with Checks(self._config) as check:
+            ns = check.namespace(request)
+            prefix = check.prefix(request.path_prefix, required=True)
+        removed = self._store.invalidate_prefix(ns, prefix)
+        return pb.InvalidatePrefixResponse(**_removed(removed))
 
     @rpc
     def GetStats(self, request: pb.GetStatsRequest, context: Any) -> pb.GetStatsResponse:

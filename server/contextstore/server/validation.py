@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from contextstore.server import paging
 from contextstore.server.config import (
     MAX_ANALYSIS_TYPE_BYTES,
     MAX_PATH_BYTES,
@@ -177,6 +178,25 @@ class Checks:
         for path, digest in known.items():
             self._add(check_sha256(digest, f"known_sha256[{quote(path)}]"))
         return dict(known)
+
+    def prefix(self, prefix: str, *, required: bool = False) -> str:
+        """A path prefix: a path, but empty is allowed unless ``required``."""
+        if prefix or required:
+            self._add(check_path(prefix, "path_prefix"))
+        return prefix
+
+    def page_size(self, size: int) -> int:
+        if size < 0:
+            self._add([FieldViolation("page_size", "must not be negative")])
+        return size
+
+    def page_token(self, token: str, ns: Namespace, prefix: str) -> str | None:
+        """The path a page token resumes after (``paging``), or a violation."""
+        try:
+            return paging.read_token(token, ns, prefix)
+        except paging.BadPageToken as error:
+            self._add([FieldViolation("page_token", str(error))])
+            return None
 
     def paths(self, paths: Sequence[str]) -> list[str]:
         if self._over_count(len(paths), "paths"):

@@ -197,6 +197,18 @@ def batch_response(
     return b"".join(parts)
 
 
+def list_response(files: Sequence[tuple[str, bytes]], next_page_token: str) -> bytes:
+    """An encoded ``ListFilesResponse``: each file (1) its path and tail, then the token (2)."""
+    parts: list[bytes] = []
+    for path, tail in files:
+        name = path.encode()
+        meta = _field(_LEN_1, name) + tail if name else tail
+        parts.append(_field(_LEN_1, meta))
+    if next_page_token:
+        parts.append(_field(_LEN_2, next_page_token.encode()))
+    return b"".join(parts)
+
+
 def parse_tail(tail: bytes) -> pb.FileMetadata:
     """A tail as a message (``path`` empty): for the calls that want fields, not bytes."""
     return pb.FileMetadata.FromString(tail)

@@ -39,12 +39,14 @@ from contextstore.server.store.base import (
     Removed,
     Stats,
     Store,
+    decode_metadata,
 )
 
 MakeStore = Callable[[FakeClock, Callable[[], int]], Store]
 """A fresh store of the backend under test, on the machine's fake clocks."""
 NAMESPACES: list[Namespace] = [None, "s1", "s2", "global"]
-PATHS = ["a", "b", "dé"]
+PATHS = ["a", "ab", "b", "dé"]
+PREFIXES = ["a", "d", "dé", "ab", "x"]  # and "" to list everything
 TYPES = ["t1", "t2"]
 # Small ones; two 60-byte ones overflow session_bytes (120) together; the last two
 # overflow session_bytes and total_bytes (180) alone.
@@ -394,6 +396,37 @@ class StoreMachine(RuleBasedStateMachine):
         else:
             expected = int(self.model.entries.pop((ns, path, kind), None) is not None)
         assert self.store.invalidate_analysis(ns, path, kind) == expected
+        self._same_stats(ns)
+
+    @rule(ns=namespaces, prefix=st.sampled_from(PREFIXES), limit=st.sampled_from([1, 2, 100]))
+    def list_files(self, ns: Namespace, prefix: str, limit: int) -> None:
+        """Every page, in turn, against the model's files in path order."""
+        prefix = "" if prefix == "x" and limit == 100 else prefix
+        self.model.begin(ns, create=False)
+        expected = sorted(
+            (k[1], e.value.metadata.version)  # type: ignore[union-attr]
+            for k, e in self.model.entries.items()
+            if k[0] == ns and k[2] is None and k[1].startswith(prefix)
+        )
+        listed, after = [], None
+        for _ in range(len(PATHS) + 1):
+            page = self.store.list_files(ns, prefix, after, limit)
+            assert len(page.files) <= limit
+            listed += [(p, decode_metadata(p, tail).version) for p, tail in page.files]
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert listed == expected
+        self._same_stats(ns)  # listing counts no hit
+
+    @rule(ns=namespaces, prefix=st.sampled_from(PREFIXES))
+    def invalidate_prefix(self, ns: Namespace, prefix: str) -> None:
+        self.model.begin(ns, create=False)
+        gone = [k for k in self.model.entries if k[0] == ns and k[1].startswith(prefix)]
+        for k in gone:
+            del self.model.entries[k]
+        expected = Removed(sum(k[2] is None for k in gone), sum(k[2] is not None for k in gone))
+        assert self.store.invalidate_prefix(ns, prefix) == expected
         self._same_stats(ns)
 
     @rule(ns=file_keys.map(lambda k: k[0]) | namespaces)

@@ -1,11 +1,12 @@
-"""The Redis backend's records: metadata kept in wire form, and what happens to layout-1 data.
+"""The Redis backend's records: metadata kept in wire form, and what happens to older layouts.
 
 A file's tail is encoded once: its head by the server (``wire.metadata_head``)
 and its stamp (cached_at, version) by ``put_files`` in Lua. A read returns
 those bytes as they are, so they must be exactly what ``wire`` would have
-written. Namespaces written by the previous layout (no wire tail, ids
-without the ``w`` of ``layout.LAYOUT``) are never read, and a bucket sweep
-deletes them (``library.lua``, "Namespace ids").
+written. Namespaces written by earlier layouts (1: no wire tail, plain hex
+ids; 2: no path index, ids starting with ``w``; today's start with
+``layout.LAYOUT``) are never read, and a bucket sweep deletes them
+(``library.lua``, "Namespace ids").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import itertools
 import time
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -76,13 +78,14 @@ def test_a_read_returns_the_tail_wire_would_encode_byte_for_byte(redis_standalon
         store.close()
 
 
-def _layout_1_namespace(store: RedisStore, ns: str, now: float) -> tuple[str, str]:
-    """Write, by hand, a session of one file as the previous release stored it.
+def _old_namespace(store: RedisStore, ns: str, now: float, mark: str) -> tuple[str, str]:
+    """Write, by hand, a session of one file as an earlier release stored it.
 
-    Returns its data key and its id in the bucket's index.
+    ``mark`` starts its id: "" for layout 1, "w" for layout 2. Returns its
+    data key and its id in the bucket's index.
     """
     keys = store._layout.namespace(ns)
-    old_id = hashlib.sha256(b"s" + ns.encode()).digest()[2:14].hex()
+    old_id = mark + hashlib.sha256(b"s" + ns.encode()).digest()[2:14].hex()
     data = keys.data.removesuffix(keys.id) + old_id
     content = b"print('old')"
     # cached_at(20) version(16) charge(10) sha256(32) meta length(8) meta content
@@ -94,17 +97,19 @@ def _layout_1_namespace(store: RedisStore, ns: str, now: float) -> tuple[str, st
     return data, old_id
 
 
-def test_namespaces_of_the_previous_layout_are_misses_and_the_sweep_deletes_them(
-    redis_standalone: Any,
+@pytest.mark.parametrize("mark", ["", "w"])
+def test_namespaces_of_earlier_layouts_are_misses_and_the_sweep_deletes_them(
+    redis_standalone: Any, mark: str
 ) -> None:
     store = _store(redis_standalone.url, f"old{time.monotonic_ns()}:", [10**18])
     try:
-        data, old_id = _layout_1_namespace(store, "agent", now=100.0)
+        data, old_id = _old_namespace(store, "agent", now=100.0, mark=mark)
         store.cache_file("other", FileWrite("b.py", b"new"))
 
         assert store.get_file("agent", "a.py") is None  # a miss, not a misread
         assert store.get_metadata("agent", "a.py") is None
         assert store.stats("agent").files == 0
+        assert store.list_files("agent", "", None, 10).files == []
 
         totals = store.store_stats()  # sweeps every bucket
         assert (totals.files, totals.sessions, totals.expirations) == (1, 1, 0)

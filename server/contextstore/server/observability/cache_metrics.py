@@ -23,6 +23,7 @@ from contextstore.server.store.base import (
     Expect,
     FileMetadata,
     FileWrite,
+    Listing,
     Namespace,
     Removed,
     Stats,
@@ -117,6 +118,12 @@ class MeteredStore(Store):
     def clear_session(self, ns: Namespace) -> Removed:
         return self._run("clear_session", self.inner.clear_session, ns)
 
+    def list_files(self, ns: Namespace, prefix: str, after: str | None, limit: int) -> Listing:
+        return self._run("list_files", self.inner.list_files, ns, prefix, after, limit)
+
+    def invalidate_prefix(self, ns: Namespace, prefix: str) -> Removed:
+        return self._run("invalidate_prefix", self.inner.invalidate_prefix, ns, prefix)
+
     def batch_get_files_wire(self, ns: Namespace, paths: Sequence[str]) -> list[WireFile | None]:
         found = self._run("batch_get_files", self.inner.batch_get_files_wire, ns, paths)
         misses = found.count(None)
@@ -148,7 +155,8 @@ class MeteredStore(Store):
 OPERATIONS = (
     "cache_file", "get_file", "get_metadata", "cache_analysis", "get_analysis",
     "invalidate_file", "invalidate_analysis", "clear_session", "batch_get_files",
-    "batch_cache_files", "stats", "store_stats", "expire_idle", "check",
+    "batch_cache_files", "list_files", "invalidate_prefix", "stats", "store_stats",
+    "expire_idle", "check",
 )  # fmt: skip
 
 

@@ -82,6 +82,23 @@ class FileWrite:
     expect: Expect | None = None
 
 
+LIST_LOOKS = 8
+"""Paths a listing may look at per file it may return: paths holding only
+analyses are passed over, and a page that met too many comes back short."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One page of a namespace's files: (path, encoded metadata tail) in path order.
+
+    ``next_after``: the path the next page starts after, or ``None`` when
+    nothing is left under the prefix.
+    """
+
+    files: list[tuple[str, bytes]]
+    next_after: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Removed:
     files: int = 0
@@ -300,6 +317,23 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def clear_session(self, ns: Namespace) -> Removed: ...
+
+    @abc.abstractmethod
+    def list_files(self, ns: Namespace, prefix: str, after: str | None, limit: int) -> Listing:
+        """Up to ``limit`` files whose path starts with ``prefix``, after the path ``after``.
+
+        In path order (code points: UTF-8 byte order), as one snapshot. A page
+        may hold fewer than ``limit`` files and still have a ``next_after``.
+        Listing is a data call (it keeps a session alive) but not a read: no
+        hits, no recency.
+        """
+
+    @abc.abstractmethod
+    def invalidate_prefix(self, ns: Namespace, prefix: str) -> Removed:
+        """Remove every file and analysis whose path starts with ``prefix``, atomically.
+
+        Its cost grows with what it removes, never with the rest of the store.
+        """
 
     @abc.abstractmethod
     def batch_get_files_wire(self, ns: Namespace, paths: Sequence[str]) -> list[WireFile | None]:

@@ -45,6 +45,7 @@ from contextstore.server.store.base import (
     Expect,
     FileMetadata,
     FileWrite,
+    Listing,
     Namespace,
     Removed,
     Stats,
@@ -196,6 +197,18 @@ class StripedStore(Store):
         with self._locks[i]:
             self._enter(ns, i, create=False)
             return self._shards[i].remove_analyses(ns, path, analysis_type)
+
+    def invalidate_prefix(self, ns: Namespace, prefix: str) -> Removed:
+        i = self._stripe(ns)
+        with self._locks[i]:
+            self._enter(ns, i, create=False)
+            return self._shards[i].remove_prefix(ns, prefix)
+
+    def list_files(self, ns: Namespace, prefix: str, after: str | None, limit: int) -> Listing:
+        i = self._stripe(ns)
+        with self._locks[i]:
+            self._enter(ns, i, create=False)
+            return self._shards[i].list_files(ns, prefix, after, limit)
 
     def clear_session(self, ns: Namespace) -> Removed:
         i = self._stripe(ns)

@@ -30,14 +30,19 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import takewhile
 from types import MappingProxyType
+
+from sortedcontainers import SortedList
 
 from contextstore.server import wire
 from contextstore.server.store import records
 from contextstore.server.store.base import (
+    LIST_LOOKS,
     CachedAnalysis,
     FileMetadata,
     FileWrite,
+    Listing,
     Namespace,
     Removed,
     Stats,
@@ -72,6 +77,8 @@ class NsState:
     ns: Namespace
     entries: OrderedDict[Key, Record] = field(default_factory=OrderedDict)
     analysis_types: dict[str, set[str]] = field(default_factory=dict)
+    paths: SortedList[str] = field(default_factory=SortedList)
+    """Every path with a file or an analysis, in order: listing and prefixes."""
     files: int = 0
     analyses: int = 0
     bytes: int = 0
@@ -178,7 +185,43 @@ class Shard:
             return 0, b""
         return wire.tail_version(records.file_tail(record)), records.file_sha256(record)
 
+    def list_files(self, ns: Namespace, prefix: str, after: str | None, limit: int) -> Listing:
+        """Up to ``limit`` files under ``prefix``, after the path ``after``, in path order.
+
+        Looks at ``limit * LIST_LOOKS`` paths at most: paths holding only
+        analyses are passed over, so a page may come back short, with where to
+        go on. Not a read: no hit, no recency.
+        """
+        state = self.namespaces.get(ns)
+        if state is None:
+            return Listing([], None)
+        found: list[tuple[str, bytes]] = []
+        looks, last = limit * LIST_LOOKS, None
+        start = (prefix, (True, True)) if after is None else (after, (False, True))
+        for path in state.paths.irange(minimum=start[0], inclusive=start[1]):
+            if not path.startswith(prefix):
+                break
+            if len(found) == limit or looks == 0:
+                return Listing(found, last)
+            record = state.entries.get(path)
+            if record is not None:
+                found.append((path, records.file_tail(record)))
+            last, looks = path, looks - 1
+        return Listing(found, None)
+
     # -- removals ------------------------------------------------------------
+
+    def remove_prefix(self, ns: Namespace, prefix: str) -> Removed:
+        """Remove every file and analysis under ``prefix``: O(what it removes x log n)."""
+        state = self.namespaces.get(ns)
+        if state is None:
+            return Removed()
+        under = state.paths.irange(minimum=prefix)
+        files = analyses = 0
+        for path in list(takewhile(lambda p: p.startswith(prefix), under)):
+            files += self._remove(state, path, Change.INVALIDATED) is not None
+            analyses += self.remove_analyses(ns, path, None)
+        return Removed(files, analyses)
 
     def remove_file(self, ns: Namespace, path: str) -> Removed:
         state = self.namespaces.get(ns)
@@ -332,8 +375,19 @@ class Shard:
             self._account(state, key, old, -1)
         entries[key] = record
         self._account(state, key, record, +1)
-        if not isinstance(key, str) and old is None:
-            state.analysis_types.setdefault(key[0], set()).add(key[1])
+        if old is None:  # a new entry: perhaps a new path
+            if isinstance(key, str):
+                if key not in state.analysis_types:
+                    state.paths.add(key)
+            else:
+                path, kind = key
+                types = state.analysis_types.get(path)
+                if types is None:
+                    state.analysis_types[path] = {kind}
+                    if path not in entries:
+                        state.paths.add(path)
+                else:
+                    types.add(kind)
         if not state.queued:
             state.queued = True
             self._push_head(state, tick)
@@ -359,12 +413,17 @@ class Shard:
         if record is None:
             return None
         self._account(state, key, record, -1)
-        if not isinstance(key, str):
+        if isinstance(key, str):
+            path = key
+        else:
             path, kind = key
             types = state.analysis_types[path]
             types.discard(kind)
             if not types:
                 del state.analysis_types[path]
+        # A dropped namespace goes whole: its index with it, not path by path.
+        if not state.dropped and path not in state.entries and path not in state.analysis_types:
+            state.paths.remove(path)
         if self._sink is not None:
             self._sink(state.ns, key, cause)
         return record

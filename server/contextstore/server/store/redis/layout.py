@@ -24,7 +24,7 @@ from contextstore.server.store.base import CachedAnalysis, Namespace
 from contextstore.server.wire import WireFile
 
 BUCKETS = 1024
-LAYOUT = "w"
+LAYOUT = "x"
 """What this layout's namespace ids start with (``library.lua``, "Namespace ids")."""
 
 # A file record: charge (10 digits), tail length (8 digits), tail, content.
@@ -40,6 +40,7 @@ class NamespaceKeys:
     """The keys of a namespace and its bucket, and the namespace's id in its bucket."""
 
     data: str
+    paths: str
     recency: str
     tally: str
     idle: str
@@ -49,8 +50,8 @@ class NamespaceKeys:
     def keys(self, lru: bool) -> tuple[str, ...]:
         """What a namespace function takes: recency only when it is kept (``library.lua``)."""
         if lru:
-            return (self.data, self.tally, self.idle, self.recency)
-        return (self.data, self.tally, self.idle)
+            return (self.data, self.tally, self.idle, self.paths, self.recency)
+        return (self.data, self.tally, self.idle, self.paths)
 
 
 class Layout:
@@ -78,6 +79,7 @@ class Layout:
         base = self.bucket_prefix(bucket)
         return NamespaceKeys(
             data=base + ns_id,
+            paths=base + ns_id + "p",
             recency=base + ns_id + "r",
             tally=base + "t",
             idle=base + "u",

@@ -14,7 +14,10 @@ count), so a bucket's own keys sit in that slot too:
   KEYS[3] U  sorted set of the bucket's namespaces by last use (the global
              namespace at +inf: it never expires; a member "" at +inf keeps
              it from ever emptying)
-  KEYS[4] R  sorted set: recency of every entry (score: a tick of D); given
+  KEYS[4] P  sorted set of every path of the namespace holding a file or an
+             analysis, all scored 0, so in byte order: ListFiles and
+             InvalidatePrefix read ranges of it (its name: D's, then "p")
+  KEYS[5] R  sorted set: recency of every entry (score: a tick of D); given
              only when a namespace budget is set, the one use of recency
 
 A function never deletes a key and creates it again in one call, and no
@@ -40,9 +43,10 @@ in seconds (ARGV); cached_at values are nanoseconds, kept as 20-digit strings
 because Lua numbers are doubles.
 
 Namespace ids (U's members, D's name after the bucket prefix) start with
-"w": those of layout 1 (the record above without a wire tail, before
-release 0.3) are plain hex. This library never reads a layout-1 namespace:
-its records are misses, and the bucket sweep deletes it (see bucket).
+"x": those of earlier layouts are plain hex (layout 1: records without a
+wire tail) or start with "w" (layout 2: without P). This library never
+reads an earlier namespace: its records are misses, and the bucket sweep
+deletes it (see bucket).
 
 Every namespace function takes ARGV: now, ttl (0: never), id (D's name in
 U), is_session ("1"/"0"), then its own arguments; recency is kept exactly
@@ -55,7 +59,7 @@ local FILE_HEAD = CHARGE + TAIL_LEN -- before the tail
 local SHA_AT = FILE_HEAD + 2 -- the tail's digest, after its tag and length
 local SHA = 32
 local ANALYSIS_HEAD = 31 -- cached_at, charge, source flag
-local LAYOUT = 'w' -- what this layout's namespace ids start with
+local LAYOUT = 'x' -- what this layout's namespace ids start with
 
 local function counter(key, name)
     return tonumber(redis.call('HGET', key, name) or '0')
@@ -170,15 +174,15 @@ end
 
 -- -- namespace lifetime -------------------------------------------------------
 
--- D, R (false without a budget), T, U.
+-- D, R (false without a budget), T, U, P.
 local function namespace_keys(keys)
-    return keys[1], keys[4] or false, keys[2], keys[3]
+    return keys[1], keys[5] or false, keys[2], keys[3], keys[4]
 end
 
 -- Drop the namespace whole (clear or expiry): O(its entries), nothing else.
 local function drop(D, R, U, id)
     local files, analyses = counter(D, '\0\0f'), counter(D, '\0\0a')
-    redis.call('UNLINK', D)
+    redis.call('UNLINK', D, D .. 'p')
     if R then
         redis.call('UNLINK', R)
     end
@@ -271,6 +275,17 @@ local function set_types(D, path, types)
     end
 end
 
+-- P holds a path while D holds its file or any analysis type of it.
+local function index_path(P, path)
+    redis.call('ZADD', P, 0, path)
+end
+
+local function unindex_if_gone(D, P, path)
+    if redis.call('HEXISTS', D, path) == 0 and redis.call('HEXISTS', D, '\0' .. path) == 0 then
+        redis.call('ZREM', P, path)
+    end
+end
+
 -- Remove an entry whose record was just read: kind 'f' (a file) or 'a'.
 local function forget(D, R, field, kind, charge)
     redis.call('HDEL', D, field)
@@ -338,7 +353,7 @@ end
 
 -- Evict least recently used entries while the namespace is over a budget.
 -- An evicted file keeps its analyses: they carry their source digest.
-local function enforce(D, R, T, max_bytes, max_entries)
+local function enforce(D, R, T, P, max_bytes, max_entries)
     while R do
         local used = counter(D, '\0\0b')
         local entries = counter(D, '\0\0f') + counter(D, '\0\0a')
@@ -358,8 +373,10 @@ local function enforce(D, R, T, max_bytes, max_entries)
         local field = oldest[1]
         local nul = string.find(field, '\0', 1, true)
         local removed
+        local path = field
         if nul then
-            local path, t = string.sub(field, 1, nul - 1), string.sub(field, nul + 1)
+            local t
+            path, t = string.sub(field, 1, nul - 1), string.sub(field, nul + 1)
             removed = remove_analysis(D, R, path, t)
             if removed then
                 drop_types(D, path, { [t] = true })
@@ -367,6 +384,7 @@ local function enforce(D, R, T, max_bytes, max_entries)
         else
             removed = remove_file(D, R, field)
         end
+        unindex_if_gone(D, P, path)
         if removed then
             redis.call('HINCRBY', D, '\0\0e', 1)
             redis.call('HINCRBY', T, 'e', 1)
@@ -383,7 +401,7 @@ end
 -- unmet precondition, having stored nothing.
 local function put_files(keys, argv)
     local n = (#argv - 7) / 6
-    local D, R, T = namespace_keys(keys)
+    local D, R, T, _, P = namespace_keys(keys)
     -- Every precondition is tested before the namespace is created or any
     -- file stored: a batch is all or nothing.
     local exists = enter(keys, argv, false)
@@ -419,10 +437,11 @@ local function put_files(keys, argv)
         local tail = string.sub(head, CHARGE + 1) .. stamp_wire(at, version)
         local charge = string.sub(head, 1, CHARGE)
         redis.call('HSET', D, path, charge .. string.format('%08d', #tail) .. tail .. content)
+        index_path(P, path)
         account(D, 'f', tonumber(charge), 1)
         out[#out + 1] = { at, version }
     end
-    enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
+    enforce(D, R, T, P, tonumber(argv[6]), tonumber(argv[7]))
     return out
 end
 
@@ -430,7 +449,7 @@ end
 -- type, result, charge, if_version, if_sha (see unmet). Returns cached_at,
 -- or the unmet precondition, having stored nothing.
 local function put_analysis(keys, argv)
-    local D, R, T = namespace_keys(keys)
+    local D, R, T, _, P = namespace_keys(keys)
     local path, t, result, charge = argv[8], argv[9], argv[10], argv[11]
     enter(keys, argv, false)
     local failed = unmet(D, path, argv[12], argv[13])
@@ -452,8 +471,9 @@ local function put_analysis(keys, argv)
     local source = file and ('1' .. file_sha(file)) or '0'
     local at = stamp(T, argv[5])
     redis.call('HSET', D, field, at .. string.format('%010d', tonumber(charge)) .. source .. result)
+    index_path(P, path)
     account(D, 'a', tonumber(charge), 1)
-    enforce(D, R, T, tonumber(argv[6]), tonumber(argv[7]))
+    enforce(D, R, T, P, tonumber(argv[6]), tonumber(argv[7]))
     return at
 end
 
@@ -503,7 +523,7 @@ end
 -- ARGV after the common four: path, if_version, if_sha (see unmet). Returns
 -- {files, analyses} removed, or the unmet precondition, having removed nothing.
 local function invalidate_file(keys, argv)
-    local D, R = namespace_keys(keys)
+    local D, R, _, _, P = namespace_keys(keys)
     local exists = enter(keys, argv, false)
     local failed = unmet(D, argv[5], argv[6], argv[7])
     if failed then
@@ -513,7 +533,9 @@ local function invalidate_file(keys, argv)
         return { 0, 0 }
     end
     local files = remove_file(D, R, argv[5]) and 1 or 0
-    return { files, remove_analyses(D, R, argv[5], false) }
+    local analyses = remove_analyses(D, R, argv[5], false)
+    unindex_if_gone(D, P, argv[5])
+    return { files, analyses }
 end
 
 -- ARGV after the common four: path, then the type (none: every type).
@@ -521,16 +543,80 @@ local function invalidate_analysis(keys, argv)
     if not enter(keys, argv, false) then
         return 0
     end
-    local D, R = namespace_keys(keys)
+    local D, R, _, _, P = namespace_keys(keys)
     local path = argv[5]
+    local count
     if #argv < 6 then
-        return remove_analyses(D, R, path, false)
-    end
-    if not remove_analysis(D, R, path, argv[6]) then
+        count = remove_analyses(D, R, path, false)
+    elseif remove_analysis(D, R, path, argv[6]) then
+        drop_types(D, path, { [argv[6]] = true })
+        count = 1
+    else
         return 0
     end
-    drop_types(D, path, { [argv[6]] = true })
-    return 1
+    unindex_if_gone(D, P, path)
+    return count
+end
+
+-- The range of P under prefix: every path that starts with it (0xFF never
+-- appears in UTF-8, so prefix .. 0xFF is above all of them).
+local function under(prefix)
+    return '[' .. prefix, '(' .. prefix .. '\255'
+end
+
+-- ARGV after the common four: prefix, after ('' for none: a path is never
+-- empty), limit, looks, budget. Up to limit files under prefix after the
+-- path after, in path order, looking at looks paths at most and reading
+-- records of budget bytes at most (a record holds its content). Returns
+-- next (the path the next page starts after, or false at the end), then
+-- path and tail of each file.
+local function list(keys, argv)
+    local D, _, _, _, P = namespace_keys(keys)
+    if not enter(keys, argv, false) then
+        return { false }
+    end
+    local prefix, after = argv[5], argv[6]
+    local limit, looks, budget = tonumber(argv[7]), tonumber(argv[8]), tonumber(argv[9])
+    local min, max = under(prefix)
+    if after ~= '' then
+        min = '(' .. after
+    end
+    local paths = redis.call('ZRANGEBYLEX', P, min, max, 'LIMIT', 0, looks + 1)
+    local out, found = { false }, 0
+    for i, path in ipairs(paths) do
+        if found == limit or i > looks or budget <= 0 then
+            out[1] = paths[i - 1]
+            return out
+        end
+        local record = redis.call('HGET', D, path)
+        if record then
+            local tail = tonumber(string.sub(record, CHARGE + 1, FILE_HEAD))
+            out[#out + 1] = path
+            out[#out + 1] = string.sub(record, FILE_HEAD + 1, FILE_HEAD + tail)
+            found = found + 1
+            budget = budget - #record
+        end
+    end
+    return out
+end
+
+-- ARGV after the common four: prefix (not empty). Removes every file and
+-- analysis under it. Returns {files, analyses} removed.
+local function invalidate_prefix(keys, argv)
+    local D, R, _, _, P = namespace_keys(keys)
+    if not enter(keys, argv, false) then
+        return { 0, 0 }
+    end
+    local min, max = under(argv[5])
+    local files, analyses = 0, 0
+    for _, path in ipairs(redis.call('ZRANGEBYLEX', P, min, max)) do
+        if remove_file(D, R, path) then
+            files = files + 1
+        end
+        analyses = analyses + remove_analyses(D, R, path, false)
+    end
+    redis.call('ZREMRANGEBYLEX', P, min, max)
+    return { files, analyses }
 end
 
 -- Returns {files, analyses} removed; an idle session is found expired.
@@ -568,7 +654,7 @@ local function bucket(keys, argv)
     -- Namespaces of layout 1 (see the header): deleted, neither read nor counted.
     for _, id in ipairs(redis.call('ZRANGE', U, 0, -1)) do
         if id ~= '' and string.sub(id, 1, 1) ~= LAYOUT then
-            redis.call('UNLINK', prefix .. id, prefix .. id .. 'r')
+            redis.call('UNLINK', prefix .. id, prefix .. id .. 'r', prefix .. id .. 'p')
             redis.call('ZREM', U, id)
         end
     end
@@ -606,5 +692,7 @@ redis.register_function('__LIBRARY___get', get)
 redis.register_function('__LIBRARY___invalidate_file', invalidate_file)
 redis.register_function('__LIBRARY___invalidate_analysis', invalidate_analysis)
 redis.register_function('__LIBRARY___clear', clear)
+redis.register_function('__LIBRARY___list', list)
+redis.register_function('__LIBRARY___invalidate_prefix', invalidate_prefix)
 redis.register_function('__LIBRARY___stats', stats)
 redis.register_function('__LIBRARY___bucket', bucket)

@@ -42,11 +42,13 @@ import redis
 
 from contextstore.server.errors import PreconditionFailed
 from contextstore.server.store.base import (
+    LIST_LOOKS,
     Budgets,
     CachedAnalysis,
     Expect,
     FileMetadata,
     FileWrite,
+    Listing,
     Namespace,
     Removed,
     Stats,
@@ -64,6 +66,10 @@ from contextstore.server.store.redis.connection import (
     connect,
 )
 from contextstore.server.wire import WireFile
+
+LIST_BUDGET_BYTES = 8 << 20
+"""Record bytes one page may read in Redis: a record holds its content, so a
+page of large files ends early, with a token, rather than copy gigabytes."""
 
 
 class RedisStore(Store):
@@ -205,6 +211,18 @@ class RedisStore(Store):
         types = () if analysis_type is None else (analysis_type,)
         count: int = self._call("invalidate_analysis", ns, path, *types)
         return count
+
+    def list_files(self, ns: Namespace, prefix: str, after: str | None, limit: int) -> Listing:
+        reply = self._call(
+            "list", ns, prefix, after or "", limit, limit * LIST_LOOKS, LIST_BUDGET_BYTES
+        )
+        pairs = reply[1:]
+        files = [(p.decode(), tail) for p, tail in zip(pairs[::2], pairs[1::2], strict=True)]
+        return Listing(files, None if reply[0] is None else reply[0].decode())
+
+    def invalidate_prefix(self, ns: Namespace, prefix: str) -> Removed:
+        files, analyses = self._call("invalidate_prefix", ns, prefix)
+        return Removed(files, analyses)
 
     def clear_session(self, ns: Namespace) -> Removed:
         files, analyses = self._call("clear", ns)
