@@ -28,6 +28,7 @@ from contextstore.client import (
     ContextStoreClient,
     ContextStoreError,
     FileMetadata,
+    FilePage,
     FileUpload,
     PreconditionFailed,
     Removed,
@@ -90,6 +91,15 @@ OPERATIONS: dict[str, Operation] = {
     "invalidate_analysis": lambda c, a: c.invalidate_analysis(a["path"], a["analysis_type"]),
     "invalidate_analyses": lambda c, a: c.invalidate_analyses(a["path"]),
     "clear_session": lambda c, a: c.clear_session(),
+    "list_files": lambda c, a: list(
+        c.list_files(a.get("path_prefix", ""), page_size=a.get("page_size", 0))
+    ),
+    "list_files_page": lambda c, a: c.list_files_page(
+        a.get("path_prefix", ""),
+        page_size=a.get("page_size", 0),
+        page_token=a.get("page_token", ""),
+    ),
+    "invalidate_prefix": lambda c, a: c.invalidate_prefix(a["path_prefix"]),
     "batch_get_files": lambda c, a: c.batch_get_files(a["paths"], known_sha256=_known(a)),
     "batch_cache_files": lambda c, a: c.batch_cache_files([_upload(f) for f in a["files"]]),
     "stats": lambda c, a: c.stats(),
@@ -143,6 +153,11 @@ def normalize(value: Any) -> Any:
         return {"result": _b64(value.result), "cached_at": _rfc3339(value.cached_at)}
     if isinstance(value, datetime):  # cache_analysis
         return {"cached_at": _rfc3339(value)}
+    if isinstance(value, FilePage):
+        return {
+            "files": [_metadata(m) for m in value.files],
+            "next_page_token": value.next_page_token,
+        }
     if isinstance(value, Removed):
         return {"files": value.files, "analyses": value.analyses}
     if isinstance(value, Stats):

@@ -34,7 +34,8 @@ from contextstore.server.app import Server
 OPERATIONS = {
     "cache_file", "get_file", "get_metadata", "cache_analysis", "get_analysis", "invalidate_file",
     "invalidate_analysis", "invalidate_analyses", "clear_session", "batch_get_files",
-    "batch_cache_files", "stats", "store_stats", "server_info",
+    "batch_cache_files", "list_files", "list_files_page", "invalidate_prefix", "stats",
+    "store_stats", "server_info",
 }  # fmt: skip
 WRITES = {"cache_file", "cache_analysis", "batch_cache_files"}
 

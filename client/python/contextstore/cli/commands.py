@@ -17,9 +17,11 @@ import grpc
 from google.protobuf.message import Message
 
 from contextstore.cli import inputs
-from contextstore.cli.render import Fetched
+from contextstore.cli.render import Fetched, Listed
 from contextstore.cli.rpc import Connection, RpcFailure
+from contextstore.client import FileMetadata
 from contextstore.client import _calls as calls
+from contextstore.v1 import context_store_pb2 as pb
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,27 @@ def analysis_get(conn: Connection, a: argparse.Namespace) -> Outcome:
     return _read(conn, call, f"{a.analysis_type} of {a.path}")
 
 
+def ls(conn: Connection, a: argparse.Namespace) -> Outcome:
+    """Every page, as one response: what --json prints is one ListFilesResponse."""
+    merged = pb.ListFilesResponse()
+    files: list[FileMetadata] = []
+    token = ""
+    while True:
+        call = calls.list_files_page(a.session, a.prefix, 0, token)
+        response = conn.run(call)
+        merged.files.extend(response.files)  # type: ignore[attr-defined]
+        files += call.parse(response).files
+        token = response.next_page_token  # type: ignore[attr-defined]
+        if not token:
+            return Outcome(merged, Listed(files))
+
+
 def invalidate(conn: Connection, a: argparse.Namespace) -> Outcome:
+    if a.prefix is not None:
+        if a.analysis is not None or a.analyses or a.if_version is not None or a.if_sha256:
+            raise inputs.UsageError("--prefix drops whole paths: not with --analysis, --analyses"
+                                    " or a precondition")  # fmt: skip
+        return _run(conn, calls.invalidate_prefix(a.session, a.prefix))
     if a.analysis is not None:
         return _run(conn, calls.invalidate_analysis(a.session, a.path, a.analysis))
     if a.analyses:

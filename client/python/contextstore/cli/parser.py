@@ -124,9 +124,22 @@ def build_parser(complete_files: Any = None) -> argparse.ArgumentParser:
         " after a `==> PATH <==` line, misses named on stderr (exit 1)",
     )  # fmt: skip
     _path(_add(sub, "meta", commands.meta, "print a cached file's metadata", common))
+    ls = _add(sub, "ls", commands.ls, "list cached files in path order, every page", common)
+    ls.add_argument(
+        "prefix", nargs="?", default="", type=inputs.utf8, metavar="PREFIX",
+        help="only paths that start with PREFIX (e.g. src/)",
+    )  # fmt: skip
     _analysis_parsers(sub, common, complete_files)
-    inv = _add(sub, "invalidate", commands.invalidate, "drop a path, or only its analyses", common)
-    _path(inv)
+    inv = _add(
+        sub, "invalidate", commands.invalidate,
+        "drop a path, only its analyses, or every path under a prefix", common,
+    )  # fmt: skip
+    what = inv.add_mutually_exclusive_group(required=True)
+    what.add_argument("path", nargs="?", type=inputs.utf8, metavar="PATH", help="the path to drop")
+    what.add_argument(
+        "--prefix", type=inputs.utf8, metavar="PREFIX",
+        help="drop every file and analysis whose path starts with PREFIX, at once",
+    )  # fmt: skip
     inv.add_argument(
         "--analysis", type=inputs.utf8, metavar="TYPE", help="drop only this analysis type"
     )

@@ -32,6 +32,13 @@ class Fetched:
     files: Sequence[CachedFile | None]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Listed:
+    """Files listed (``ls``), in path order."""
+
+    files: Sequence[FileMetadata]
+
+
 def to_json(message: Message) -> str:
     return json_format.MessageToJson(
         message,
@@ -102,9 +109,13 @@ def _fetched(result: Fetched, out: IO[str]) -> None:
             before = "\n"
 
 
-def _uploaded(files: Sequence[FileMetadata], out: IO[str]) -> None:
+def _file_lines(files: Sequence[FileMetadata], out: IO[str]) -> None:
     for m in files:
         out.write(f"{m.path}  {m.size} bytes  version {m.version}  sha256 {m.sha256.hex()}\n")
+
+
+def _uploaded(files: Sequence[FileMetadata], out: IO[str]) -> None:
+    _file_lines(files, out)
     out.write(f"cached {len(files)} file(s)\n")
 
 
@@ -116,6 +127,8 @@ def human(result: Any, out: IO[str]) -> None:
         _raw(result.result, out)
     elif isinstance(result, Fetched):
         _fetched(result, out)
+    elif isinstance(result, Listed):
+        _file_lines(result.files, out)
     elif isinstance(result, list):
         _uploaded(result, out)
     elif isinstance(result, Removed):

@@ -20,6 +20,7 @@ from contextstore.client.models import (
     CachedAnalysis,
     CachedFile,
     FileMetadata,
+    FilePage,
     FileUpload,
     Limits,
     Removed,
@@ -117,7 +118,9 @@ def _file(content: bytes, m: pb.FileMetadata, unchanged: bool = False) -> Cached
     return CachedFile(content=content, metadata=_metadata(m), unchanged=unchanged)
 
 
-def _removed(r: pb.InvalidateFileResponse | pb.ClearSessionResponse) -> Removed:
+def _removed(
+    r: pb.InvalidateFileResponse | pb.ClearSessionResponse | pb.InvalidatePrefixResponse,
+) -> Removed:
     return Removed(files=r.files_removed, analyses=r.analyses_removed)
 
 
@@ -230,6 +233,23 @@ def invalidate_analysis(session: Session, path: str, analysis_type: str | None) 
         session_id=session, path=path, analysis_type=analysis_type
     )
     return Call("InvalidateAnalysis", request, lambda r: r.analyses_removed)
+
+
+def list_files_page(
+    session: Session, path_prefix: str, page_size: int, page_token: str
+) -> Call[FilePage]:
+    request = pb.ListFilesRequest(
+        session_id=session, path_prefix=path_prefix, page_size=page_size, page_token=page_token
+    )
+    parse: Callable[[Any], FilePage] = lambda r: FilePage(  # noqa: E731
+        [_metadata(m) for m in r.files], r.next_page_token
+    )
+    return Call("ListFiles", request, parse)
+
+
+def invalidate_prefix(session: Session, path_prefix: str) -> Call[Removed]:
+    request = pb.InvalidatePrefixRequest(session_id=session, path_prefix=path_prefix)
+    return Call("InvalidatePrefix", request, _removed)
 
 
 def clear_session(session: Session) -> Call[Removed]:

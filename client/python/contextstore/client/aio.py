@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
@@ -18,6 +18,7 @@ from contextstore.client.models import (
     CachedAnalysis,
     CachedFile,
     FileMetadata,
+    FilePage,
     FileUpload,
     Removed,
     ServerInfo,
@@ -213,6 +214,41 @@ class AsyncContextStoreClient:
     async def invalidate_analyses(self, path: str, *, timeout: float | None = None) -> int:
         """Remove every analysis of a path, keeping the file; returns the count."""
         return await self._must(calls.invalidate_analysis(self._session, path, None), timeout)
+
+    async def invalidate_prefix(self, path_prefix: str, *, timeout: float | None = None) -> Removed:
+        """Remove every file and analysis whose path starts with ``path_prefix``, atomically."""
+        return await self._must(calls.invalidate_prefix(self._session, path_prefix), timeout)
+
+    async def list_files(
+        self, path_prefix: str = "", *, page_size: int = 0, timeout: float | None = None
+    ) -> AsyncIterator[FileMetadata]:
+        """Every file under ``path_prefix``, in path order, fetching pages as it goes.
+
+        Each page is a consistent snapshot; the namespace may change between
+        pages, and a path is listed at most once. ``timeout`` is per page.
+        """
+        token = ""
+        while True:
+            page = await self.list_files_page(
+                path_prefix, page_size=page_size, page_token=token, timeout=timeout
+            )
+            for meta in page.files:
+                yield meta
+            if not page.next_page_token:
+                return
+            token = page.next_page_token
+
+    async def list_files_page(
+        self,
+        path_prefix: str = "",
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> FilePage:
+        """One page of ``list_files``: pass ``next_page_token`` back for the next one."""
+        call = calls.list_files_page(self._session, path_prefix, page_size, page_token)
+        return await self._must(call, timeout)
 
     async def clear_session(self, *, timeout: float | None = None) -> Removed:
         """Remove everything of this namespace, atomically."""

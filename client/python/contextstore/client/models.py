@@ -47,6 +47,14 @@ class FileUpload:
 
 
 @dataclass(frozen=True, slots=True)
+class FilePage:
+    """One page of ``list_files_page``; ``next_page_token`` is empty on the last."""
+
+    files: list[FileMetadata]
+    next_page_token: str
+
+
+@dataclass(frozen=True, slots=True)
 class Removed:
     files: int
     analyses: int

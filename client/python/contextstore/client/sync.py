@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
@@ -17,6 +17,7 @@ from contextstore.client.models import (
     CachedAnalysis,
     CachedFile,
     FileMetadata,
+    FilePage,
     FileUpload,
     Removed,
     ServerInfo,
@@ -210,6 +211,40 @@ class ContextStoreClient:
     def invalidate_analyses(self, path: str, *, timeout: float | None = None) -> int:
         """Remove every analysis of a path, keeping the file; returns the count."""
         return self._must(calls.invalidate_analysis(self._session, path, None), timeout)
+
+    def invalidate_prefix(self, path_prefix: str, *, timeout: float | None = None) -> Removed:
+        """Remove every file and analysis whose path starts with ``path_prefix``, atomically."""
+        return self._must(calls.invalidate_prefix(self._session, path_prefix), timeout)
+
+    def list_files(
+        self, path_prefix: str = "", *, page_size: int = 0, timeout: float | None = None
+    ) -> Iterator[FileMetadata]:
+        """Every file under ``path_prefix``, in path order, fetching pages as it goes.
+
+        Each page is a consistent snapshot; the namespace may change between
+        pages, and a path is listed at most once. ``timeout`` is per page.
+        """
+        token = ""
+        while True:
+            page = self.list_files_page(
+                path_prefix, page_size=page_size, page_token=token, timeout=timeout
+            )
+            yield from page.files
+            if not page.next_page_token:
+                return
+            token = page.next_page_token
+
+    def list_files_page(
+        self,
+        path_prefix: str = "",
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> FilePage:
+        """One page of ``list_files``: pass ``next_page_token`` back for the next one."""
+        call = calls.list_files_page(self._session, path_prefix, page_size, page_token)
+        return self._must(call, timeout)
 
     def clear_session(self, *, timeout: float | None = None) -> Removed:
         """Remove everything of this namespace, atomically."""
