@@ -28,7 +28,10 @@ import {
   type ContextStoreSession,
   type FileInput,
   type FileMetadata,
+  type FilesPage,
   type Limits,
+  type ListFilesOptions,
+  type ListFilesPageOptions,
   type Precondition,
   PreconditionFailedError,
   type Removed,
@@ -109,6 +112,39 @@ function mtime(args: Args): Timestamp | undefined {
 /** An optional base64 argument (a digest), or `undefined` when absent. */
 function optionalBytes(args: Args, name: string): Buffer | undefined {
   return args[name] === undefined || args[name] === null ? undefined : bytes(args, name);
+}
+
+/** An optional string argument, or `undefined` when absent. */
+function optionalStr(args: Args, name: string): string | undefined {
+  return args[name] === undefined || args[name] === null ? undefined : str(args, name);
+}
+
+/** An optional integer argument, or `undefined` when absent. */
+function optionalInt(args: Args, name: string): number | undefined {
+  const value = args[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new RunnerError(`argument ${name} is not an integer`);
+  }
+  return value;
+}
+
+/** `path_prefix`? and `page_size`? of list_files and list_files_page, each only if given. */
+function listing(args: Args): ListFilesOptions {
+  const options: ListFilesOptions = {};
+  const pathPrefix = optionalStr(args, "path_prefix");
+  const pageSize = optionalInt(args, "page_size");
+  if (pathPrefix !== undefined) options.pathPrefix = pathPrefix;
+  if (pageSize !== undefined) options.pageSize = pageSize;
+  return options;
+}
+
+/** list_files_page: `path_prefix`?, `page_size`? and `page_token`? (absent: the first page). */
+function pageListing(args: Args): ListFilesPageOptions {
+  const options: ListFilesPageOptions = listing(args);
+  const pageToken = optionalStr(args, "page_token");
+  if (pageToken !== undefined) options.pageToken = pageToken;
+  return options;
 }
 
 /** `if_version` (a number: 0 means "only if no file is there") and `if_sha256`, each only if given. */
@@ -200,6 +236,10 @@ function removed(r: Removed): Json {
   return { files: String(r.filesRemoved), analyses: String(r.analysesRemoved) };
 }
 
+function page(p: FilesPage): Json {
+  return { files: p.files.map(metadata), next_page_token: p.nextPageToken };
+}
+
 function stats(s: Stats): Json {
   return {
     files: String(s.files),
@@ -277,6 +317,13 @@ const OPERATIONS: Readonly<Record<string, Operation>> = {
     return files.map((f) => (f === undefined ? null : file(f)));
   },
   batch_cache_files: async (h, a) => (await h.batchCacheFiles(list(a, "files").map(upload))).map(metadata),
+  list_files: async (h, a) => {
+    const files: Json[] = []; // every page, through the client's iterator
+    for await (const m of h.listFiles(listing(a))) files.push(metadata(m));
+    return files;
+  },
+  list_files_page: async (h, a) => page(await h.listFilesPage(pageListing(a))),
+  invalidate_prefix: async (h, a) => removed(await h.invalidatePrefix(str(a, "path_prefix"))),
   stats: async (h) => stats(await h.stats()),
   store_stats: async (h) => stats(await h.storeStats()),
   server_info: async (h) => serverInfo(await h.serverInfo()),

@@ -22,6 +22,7 @@ import { DESCRIPTOR_SET_BASE64 } from "./gen/descriptor_set";
 import { Timestamp } from "./gen/google/protobuf/timestamp";
 import { knownDigest, knownDigests, preconditionFields, type Precondition } from "./conditions";
 import { ContextStoreError, Status, toContextStoreError } from "./errors";
+import { allFiles, listFilesRequest, type FilesPage, type ListFilesOptions, type ListFilesPageOptions } from "./listing";
 import { channelSecurity, type TlsOptions } from "./security";
 import { channelTarget } from "./target";
 
@@ -170,7 +171,7 @@ export interface CachedFile {
 
 export type FileMetadata = pb.FileMetadata;
 export type CachedAnalysis = pb.GetAnalysisResponse;
-/** What a removal took away (invalidateFile, clearSession). */
+/** What a removal took away (invalidateFile, invalidatePrefix, clearSession). */
 export type Removed = pb.InvalidateFileResponse;
 /** Counters of one namespace (stats) or of the whole store (storeStats). */
 export type Stats = pb.GetStatsResponse;
@@ -387,6 +388,23 @@ export class ContextStoreSession {
     return response.metadata;
   }
 
+  /**
+   * Every file of this namespace whose path starts with `pathPrefix`, in path order: an async
+   * iterable that fetches a page (`pageSize` files at most) when iteration reaches it, and stops
+   * after the page with an empty `nextPageToken`. Each page is one snapshot; between pages the
+   * namespace may change (a path is still listed at most once). `timeoutMs` and `signal` apply
+   * to every page's call.
+   */
+  listFiles(options: ListFilesOptions = {}): AsyncGenerator<FileMetadata, void, undefined> {
+    return allFiles((pageToken) => this.listFilesPage({ ...options, pageToken }));
+  }
+
+  /** One page of `listFiles`, for callers that keep the token: pass `nextPageToken` back as `pageToken`. */
+  async listFilesPage(options: ListFilesPageOptions = {}): Promise<FilesPage> {
+    const response = await this.call("ListFiles", listFilesRequest(this.sessionId, options), options);
+    return { files: response.files, nextPageToken: response.nextPageToken };
+  }
+
   // -- analyses -------------------------------------------------------------------
 
   /**
@@ -434,6 +452,14 @@ export class ContextStoreSession {
   async invalidateAnalyses(path: string, options?: CallOptions): Promise<bigint> {
     const request = { sessionId: this.sessionId, path, analysisType: undefined };
     return (await this.call("InvalidateAnalysis", request, options)).analysesRemoved;
+  }
+
+  /**
+   * Removes every file and analysis of this namespace whose path starts with `pathPrefix`,
+   * atomically (an empty prefix is refused: `clearSession` removes a whole namespace).
+   */
+  invalidatePrefix(pathPrefix: string, options?: CallOptions): Promise<Removed> {
+    return this.call("InvalidatePrefix", { sessionId: this.sessionId, pathPrefix }, options);
   }
 
   /** Removes everything of this namespace, atomically. */

@@ -143,9 +143,131 @@ test("each method sends its RPC in the handle's namespace", async () => {
 test("the retried methods are the contract's NO_SIDE_EFFECTS reads, and only those", () => {
   assert.deepEqual(
     new Set(retriedMethods()),
-    new Set(["GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "GetStats", "GetStoreStats", "GetServerInfo"]),
+    new Set([
+      "GetFile",
+      "GetMetadata",
+      "GetAnalysis",
+      "BatchGetFiles",
+      "ListFiles",
+      "GetStats",
+      "GetStoreStats",
+      "GetServerInfo",
+    ]),
   );
-  assert.equal(retriedMethods().length, 7);
+  assert.equal(retriedMethods().length, 8);
+});
+
+/** FileMetadata of `path`, as a listing returns it. */
+function listed(path: string): pb.FileMetadata {
+  return { ...pb.FileMetadata.create(), path, size: 1n, version: 1n };
+}
+
+/**
+ * A ListFiles service over fixed pages: page i is answered to the token `t<i>` ("" for the
+ * first) and names `t<i+1>` as the next, but the last, which names none.
+ */
+async function pagedServer(
+  pages: readonly (readonly string[])[],
+): Promise<{ target: string; seen: pb.ListFilesRequest[]; stop: () => void }> {
+  const seen: pb.ListFilesRequest[] = [];
+  const server = await serve({
+    listFiles: (call, callback) => {
+      seen.push(call.request);
+      const index = call.request.pageToken === "" ? 0 : Number(call.request.pageToken.slice(1));
+      const files = pages[index];
+      if (!call.request.pageToken.match(/^(t\d+)?$/) || files === undefined) {
+        callback({ code: Status.INVALID_ARGUMENT, details: "bad page_token", metadata: new Metadata() });
+        return;
+      }
+      callback(null, { files: files.map(listed), nextPageToken: index + 1 < pages.length ? `t${index + 1}` : "" });
+    },
+  });
+  return { ...server, seen };
+}
+
+test("listFiles follows the page tokens lazily until an empty one, with the prefix and page size", async () => {
+  // The second page is empty and not the last: the iterator goes on to the third.
+  const fake = await pagedServer([["a/1", "a/2"], [], ["a/3"]]);
+  const client = new ContextStoreClient(fake.target, { timeoutMs: 5_000 });
+  try {
+    const files = client.session("s1").listFiles({ pathPrefix: "a/", pageSize: 2 });
+    assert.equal(fake.seen.length, 0, "nothing is fetched before iteration starts");
+    const first = await files.next();
+    assert.equal(first.done, false);
+    assert.equal(first.value?.path, "a/1");
+    assert.equal(fake.seen.length, 1, "one page fetched for its first file");
+    const paths: string[] = [];
+    for await (const m of files) paths.push(m.path);
+    assert.deepEqual(paths, ["a/2", "a/3"]);
+    assert.deepEqual(fake.seen, [
+      { sessionId: "s1", pathPrefix: "a/", pageSize: 2, pageToken: "" },
+      { sessionId: "s1", pathPrefix: "a/", pageSize: 2, pageToken: "t1" },
+      { sessionId: "s1", pathPrefix: "a/", pageSize: 2, pageToken: "t2" },
+    ]);
+
+    // Without options: the global namespace, every path, the server's page size.
+    fake.seen.length = 0;
+    const all: string[] = [];
+    for await (const m of client.listFiles()) all.push(m.path);
+    assert.deepEqual(all, ["a/1", "a/2", "a/3"]);
+    assert.deepEqual(fake.seen[0], { sessionId: undefined, pathPrefix: "", pageSize: 0, pageToken: "" });
+
+    // Stopping early fetches no further page.
+    fake.seen.length = 0;
+    for await (const m of client.listFiles()) {
+      assert.equal(m.path, "a/1");
+      break;
+    }
+    assert.equal(fake.seen.length, 1);
+  } finally {
+    client.close();
+    fake.stop();
+  }
+});
+
+test("listFilesPage returns one page and the token to pass back", async () => {
+  const fake = await pagedServer([["a/1"], ["a/2"]]);
+  const client = new ContextStoreClient(fake.target, { timeoutMs: 5_000 });
+  try {
+    const session = client.session("s1");
+    const first = await session.listFilesPage({ pathPrefix: "a/", pageSize: 1 });
+    assert.deepEqual(first.files.map((m) => m.path), ["a/1"]);
+    assert.equal(first.nextPageToken, "t1");
+    const last = await session.listFilesPage({ pathPrefix: "a/", pageSize: 1, pageToken: first.nextPageToken });
+    assert.deepEqual(last.files.map((m) => m.path), ["a/2"]);
+    assert.equal(last.nextPageToken, "");
+    assert.deepEqual(fake.seen[1], { sessionId: "s1", pathPrefix: "a/", pageSize: 1, pageToken: "t1" });
+    await assert.rejects(session.listFilesPage({ pageToken: "bogus" }), (error: unknown) => {
+      return error instanceof ContextStoreError && error.code === Status.INVALID_ARGUMENT;
+    });
+    await assert.rejects(session.listFilesPage({ pageSize: 1.5 }), TypeError); // not sent
+    assert.equal(fake.seen.length, 3);
+  } finally {
+    client.close();
+    fake.stop();
+  }
+});
+
+test("invalidatePrefix sends the prefix in the handle's namespace and resolves to what was removed", async () => {
+  const seen: pb.InvalidatePrefixRequest[] = [];
+  const fake = await serve({
+    invalidatePrefix: (call, callback) => {
+      seen.push(call.request);
+      callback(null, { filesRemoved: 2n, analysesRemoved: 3n });
+    },
+  });
+  const client = new ContextStoreClient(fake.target, { timeoutMs: 5_000 });
+  try {
+    assert.deepEqual(await client.session("s1").invalidatePrefix("a/"), { filesRemoved: 2n, analysesRemoved: 3n });
+    await client.invalidatePrefix("b/");
+    assert.deepEqual(seen, [
+      { sessionId: "s1", pathPrefix: "a/" },
+      { sessionId: undefined, pathPrefix: "b/" },
+    ]);
+  } finally {
+    client.close();
+    fake.stop();
+  }
 });
 
 test("the channel retries a read on UNAVAILABLE, never a write", async () => {

@@ -28,6 +28,9 @@ import dev.contextstore.v1.GetStoreStatsResponse;
 import dev.contextstore.v1.InvalidateAnalysisRequest;
 import dev.contextstore.v1.InvalidateFileRequest;
 import dev.contextstore.v1.InvalidateFileResponse;
+import dev.contextstore.v1.InvalidatePrefixRequest;
+import dev.contextstore.v1.InvalidatePrefixResponse;
+import dev.contextstore.v1.ListFilesRequest;
 import io.grpc.CallCredentials;
 import io.grpc.Channel;
 import io.grpc.ChannelCredentials;
@@ -448,6 +451,38 @@ public final class ContextStoreClient implements AutoCloseable {
         .toList();
   }
 
+  // -- listing ----------------------------------------------------------------
+
+  /** Every file of this namespace, in path order, fetched a page at a time as it is iterated. */
+  public FileListing listFiles() {
+    return listFiles(ListFilesOptions.all());
+  }
+
+  /** Every file of this namespace whose path starts with {@code pathPrefix}, in path order. */
+  public FileListing listFiles(String pathPrefix) {
+    return listFiles(ListFilesOptions.prefix(pathPrefix));
+  }
+
+  /**
+   * Every file of this namespace that {@code options} selects, in path order: pages of at most
+   * {@code options.pageSize()} files, each fetched (with this handle's deadline) when iteration
+   * reaches it, until the last. Nothing is fetched before iteration starts.
+   */
+  public FileListing listFiles(ListFilesOptions options) {
+    Objects.requireNonNull(options, "options");
+    return new FileListing(pageToken -> listFilesPage(options, pageToken));
+  }
+
+  /**
+   * One page of the files {@code options} selects, for callers that keep the token: {@code
+   * pageToken} is the previous page's {@link FilesPage#nextPageToken()}, with the same options
+   * ({@code null} or empty: the first page).
+   */
+  public FilesPage listFilesPage(ListFilesOptions options, String pageToken) {
+    ListFilesRequest request = FileListing.request(sessionId, options, pageToken);
+    return FileListing.page(call(s -> s.listFiles(request)));
+  }
+
   // -- analyses ---------------------------------------------------------------
 
   /** Stores an analysis result; returns when it was cached. */
@@ -526,6 +561,21 @@ public final class ContextStoreClient implements AutoCloseable {
       request.setSessionId(sessionId);
     }
     return call(s -> s.invalidateAnalysis(request.build())).getAnalysesRemoved();
+  }
+
+  /**
+   * Removes every file and analysis of this namespace whose path starts with {@code pathPrefix},
+   * atomically, and returns how many (an empty prefix is refused with INVALID_ARGUMENT: {@link
+   * #clearSession()} removes a whole namespace).
+   */
+  public Removed invalidatePrefix(String pathPrefix) {
+    InvalidatePrefixRequest.Builder request =
+        InvalidatePrefixRequest.newBuilder().setPathPrefix(pathPrefix);
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    InvalidatePrefixResponse response = call(s -> s.invalidatePrefix(request.build()));
+    return new Removed(response.getFilesRemoved(), response.getAnalysesRemoved());
   }
 
   /** Removes everything of this namespace, atomically. */
@@ -616,7 +666,7 @@ public final class ContextStoreClient implements AutoCloseable {
     return Duration.ofSeconds(d.getSeconds(), d.getNanos());
   }
 
-  private static FileMetadata metadata(dev.contextstore.v1.FileMetadata m) {
+  static FileMetadata metadata(dev.contextstore.v1.FileMetadata m) {
     return new FileMetadata(
         m.getPath(),
         m.getSize(),

@@ -1,7 +1,7 @@
 package dev.contextstore.client;
 
 /**
- * What an invalidation or a session clear removed.
+ * What an invalidation (of a file or a prefix) or a session clear removed.
  *
  * @param files files removed
  * @param analyses analyses removed

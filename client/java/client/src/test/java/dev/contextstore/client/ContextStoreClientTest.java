@@ -17,6 +17,8 @@ import dev.contextstore.v1.GetStoreStatsRequest;
 import dev.contextstore.v1.GetStoreStatsResponse;
 import dev.contextstore.v1.InvalidateAnalysisRequest;
 import dev.contextstore.v1.InvalidateAnalysisResponse;
+import dev.contextstore.v1.InvalidatePrefixRequest;
+import dev.contextstore.v1.InvalidatePrefixResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -70,11 +72,12 @@ class ContextStoreClientTest {
             "GetMetadata",
             "GetAnalysis",
             "BatchGetFiles",
+            "ListFiles",
             "GetStats",
             "GetStoreStats",
             "GetServerInfo"),
         Set.copyOf(ContextStoreClient.RETRIED_METHODS));
-    assertEquals(7, ContextStoreClient.RETRIED_METHODS.size(), "no method twice");
+    assertEquals(8, ContextStoreClient.RETRIED_METHODS.size(), "no method twice");
   }
 
   @Test
@@ -151,6 +154,27 @@ class ContextStoreClientTest {
     assertEquals("s1", one.getSessionId());
     assertFalse(every.hasAnalysisType(), "no analysis_type: every type");
     assertFalse(every.hasSessionId());
+  }
+
+  @Test
+  void invalidatePrefixSendsThePrefixInTheHandlesNamespace() {
+    assertEquals(new Removed(2, 3), client.session("s1").invalidatePrefix("a/"));
+    assertEquals(new Removed(2, 3), client.invalidatePrefix("b/"));
+    InvalidatePrefixRequest session = (InvalidatePrefixRequest) service.requests.get(0);
+    InvalidatePrefixRequest global = (InvalidatePrefixRequest) service.requests.get(1);
+    assertEquals("s1", session.getSessionId());
+    assertEquals("a/", session.getPathPrefix());
+    assertFalse(global.hasSessionId(), "no session_id: the global namespace");
+    assertEquals("b/", global.getPathPrefix());
+  }
+
+  @Test
+  void invalidatePrefixIsNotRetried() {
+    service.unavailableFirst.set(1);
+    ContextStoreException error =
+        assertThrows(ContextStoreException.class, () -> client.invalidatePrefix("a/"));
+    assertEquals(Status.Code.UNAVAILABLE, error.code());
+    assertEquals(1, service.requests.size());
   }
 
   /** Answers fixed values and records every request it receives. */
@@ -232,6 +256,14 @@ class ContextStoreClientTest {
         InvalidateAnalysisRequest request, StreamObserver<InvalidateAnalysisResponse> observer) {
       InvalidateAnalysisResponse response =
           InvalidateAnalysisResponse.newBuilder().setAnalysesRemoved(1).build();
+      answer(request, response, observer);
+    }
+
+    @Override
+    public void invalidatePrefix(
+        InvalidatePrefixRequest request, StreamObserver<InvalidatePrefixResponse> observer) {
+      InvalidatePrefixResponse response =
+          InvalidatePrefixResponse.newBuilder().setFilesRemoved(2).setAnalysesRemoved(3).build();
       answer(request, response, observer);
     }
   }

@@ -14,7 +14,9 @@ import dev.contextstore.client.ContextStoreClient;
 import dev.contextstore.client.ContextStoreException;
 import dev.contextstore.client.FileMetadata;
 import dev.contextstore.client.FileUpload;
+import dev.contextstore.client.FilesPage;
 import dev.contextstore.client.Limits;
+import dev.contextstore.client.ListFilesOptions;
 import dev.contextstore.client.Precondition;
 import dev.contextstore.client.PreconditionFailedException;
 import dev.contextstore.client.Removed;
@@ -93,6 +95,9 @@ public final class Main {
         "batch_get_files",
         (c, a) -> c.batchGetFiles(texts(a.getAsJsonArray("paths")), knownDigests(a)));
     op("batch_cache_files", (c, a) -> c.batchCacheFiles(uploads(a.getAsJsonArray("files"))));
+    op("list_files", (c, a) -> c.listFiles(listing(a)).stream().toList()); // every page
+    op("list_files_page", (c, a) -> c.listFilesPage(listing(a), optionalText(a, "page_token")));
+    op("invalidate_prefix", (c, a) -> c.invalidatePrefix(text(a, "path_prefix")));
     op("stats", (c, a) -> c.stats());
     op("store_stats", (c, a) -> c.storeStats());
     op("server_info", (c, a) -> c.serverInfo());
@@ -372,6 +377,19 @@ public final class Main {
     return given == null || given.isJsonNull() ? null : bytes(args, key);
   }
 
+  /** An optional string argument, or {@code null} when absent. */
+  private static String optionalText(JsonObject args, String key) {
+    JsonElement given = args.get(key);
+    return given == null || given.isJsonNull() ? null : given.getAsString();
+  }
+
+  /** {@code path_prefix} (absent: every path) and {@code page_size} (absent: 0, the default). */
+  private static ListFilesOptions listing(JsonObject args) {
+    JsonElement size = args.get("page_size");
+    return new ListFilesOptions(
+        optionalText(args, "path_prefix"), size == null || size.isJsonNull() ? 0 : size.getAsInt());
+  }
+
   /** {@code if_version} (0: only if no file is there) and {@code if_sha256}, each if given. */
   private static Precondition precondition(JsonObject args) {
     Precondition precondition = Precondition.none();
@@ -471,6 +489,12 @@ public final class Main {
       JsonObject json = new JsonObject();
       json.addProperty("files", removed.files());
       json.addProperty("analyses", removed.analyses());
+      return json;
+    }
+    if (value instanceof FilesPage page) {
+      JsonObject json = new JsonObject();
+      json.add("files", normalize(page.files()));
+      json.addProperty("next_page_token", page.nextPageToken());
       return json;
     }
     if (value instanceof Stats stats) {
