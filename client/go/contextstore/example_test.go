@@ -115,3 +115,38 @@ func ExampleIfVersion() {
 		fmt.Println("still", file.Metadata.Version)
 	}
 }
+
+// The README's listing example (compiled, not run: it needs a server).
+func ExampleSession_ListFiles() {
+	ctx := context.Background()
+	client, err := contextstore.NewClient("127.0.0.1:50051")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	agent := client.Session("agent-42")
+
+	// Every file under src/, in path order; pages of 500 are fetched as the
+	// loop goes.
+	for meta, err := range agent.ListFiles(ctx, contextstore.WithPathPrefix("src/"), contextstore.WithPageSize(500)) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(meta.Path, meta.Size, meta.Version)
+	}
+
+	// One page at a time, keeping the token yourself ("" for the first page;
+	// an empty NextPageToken marks the last).
+	page, err := agent.ListFilesPage(ctx, "src/", 100, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(page.Files), page.NextPageToken != "")
+
+	// Drop everything under a prefix, files and analyses, at once.
+	removed, err := agent.InvalidatePrefix(ctx, "build/")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(removed.Files, removed.Analyses)
+}

@@ -9,7 +9,7 @@ import (
 // The retried methods come from the contract's idempotency levels: exactly
 // the reads, so a new read is retried without touching this client.
 func TestRetriedMethodsAreTheContractsReads(t *testing.T) {
-	want := []string{"BatchGetFiles", "GetAnalysis", "GetFile", "GetMetadata", "GetServerInfo", "GetStats", "GetStoreStats"}
+	want := []string{"BatchGetFiles", "GetAnalysis", "GetFile", "GetMetadata", "GetServerInfo", "GetStats", "GetStoreStats", "ListFiles"}
 	got := slices.Sorted(slices.Values(retriedMethods()))
 	if !slices.Equal(got, want) {
 		t.Fatalf("retried methods = %v, want %v", got, want)

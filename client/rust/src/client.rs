@@ -127,6 +127,8 @@ rpcs! {
     ClearSessionRequest => ClearSessionResponse, clear_session, "ClearSession";
     BatchGetFilesRequest => BatchGetFilesResponse, batch_get_files, "BatchGetFiles";
     BatchCacheFilesRequest => BatchCacheFilesResponse, batch_cache_files, "BatchCacheFiles";
+    ListFilesRequest => ListFilesResponse, list_files, "ListFiles";
+    InvalidatePrefixRequest => InvalidatePrefixResponse, invalidate_prefix, "InvalidatePrefix";
     GetStatsRequest => GetStatsResponse, get_stats, "GetStats";
     GetStoreStatsRequest => GetStoreStatsResponse, get_store_stats, "GetStoreStats";
     GetServerInfoRequest => GetServerInfoResponse, get_server_info, "GetServerInfo";
@@ -360,31 +362,19 @@ impl Client {
         }
     }
 
-    /// A file's content and metadata; `None` when it is not cached.
-    pub async fn get_file(
-        &self,
-        path: impl Into<String>,
-    ) -> Result<Option<pb::GetFileResponse>, Error> {
-        self.lookup(self.get_file_request(path.into(), None)).await
-    }
-
-    /// Like [`Client::get_file`], given the digest of the content the caller
-    /// holds: when it is still the file's, the response has `unchanged` set,
-    /// the metadata and no content. `None` when the file is not cached.
-    pub async fn get_file_if_changed(
-        &self,
-        path: impl Into<String>,
-        known_sha256: impl Into<Vec<u8>>,
-    ) -> Result<Option<pb::GetFileResponse>, Error> {
-        let request = self.get_file_request(path.into(), Some(known_sha256.into()));
-        self.lookup(request).await
-    }
-
-    fn get_file_request(&self, path: String, known_sha256: Option<Vec<u8>>) -> pb::GetFileRequest {
-        pb::GetFileRequest {
-            session_id: self.sid(),
-            path,
-            known_sha256,
+    /// A file's content and metadata; `None` when it is not cached. Await it
+    /// as it is, or first give the digest of the content the caller holds:
+    /// `agent.get_file("a.py").known_sha256(digest).await`. When that digest
+    /// is still the file's, the response has `unchanged` set, the metadata and
+    /// no content.
+    pub fn get_file(&self, path: impl Into<String>) -> GetFile<'_> {
+        GetFile {
+            client: self,
+            request: pb::GetFileRequest {
+                session_id: self.sid(),
+                path: path.into(),
+                known_sha256: None,
+            },
         }
     }
 
@@ -403,72 +393,24 @@ impl Client {
             .map(|r| r.metadata.unwrap_or_default()))
     }
 
-    /// Reads many files as one snapshot: one entry per path, in order, `None` for a miss.
-    pub async fn batch_get_files<I, S>(
-        &self,
-        paths: I,
-    ) -> Result<Vec<Option<pb::FileResult>>, Error>
+    /// Reads many files as one snapshot: one entry per path, in order, `None`
+    /// for a miss. Await it as it is, or first give, by path, the digest of
+    /// the content the caller holds: `agent.batch_get_files(paths)
+    /// .known_sha256([("a.py", digest)]).await`. A path whose digest is still
+    /// its file's comes back with `unchanged` set, its metadata and no content.
+    pub fn batch_get_files<I, S>(&self, paths: I) -> BatchGetFiles<'_>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.batch_get(self.batch_get_request(paths, None::<[(String, Vec<u8>); 0]>))
-            .await
-    }
-
-    /// Like [`Client::batch_get_files`], given by path the digest of the
-    /// content the caller holds: a path whose digest is still its file's
-    /// comes back with `unchanged` set, its metadata and no content.
-    /// `known_sha256` is any `(path, digest)` pairs, e.g. a `HashMap`.
-    pub async fn batch_get_files_if_changed<I, S, K, P, D>(
-        &self,
-        paths: I,
-        known_sha256: K,
-    ) -> Result<Vec<Option<pb::FileResult>>, Error>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-        K: IntoIterator<Item = (P, D)>,
-        P: Into<String>,
-        D: Into<Vec<u8>>,
-    {
-        self.batch_get(self.batch_get_request(paths, Some(known_sha256)))
-            .await
-    }
-
-    fn batch_get_request<I, S, K, P, D>(
-        &self,
-        paths: I,
-        known: Option<K>,
-    ) -> pb::BatchGetFilesRequest
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-        K: IntoIterator<Item = (P, D)>,
-        P: Into<String>,
-        D: Into<Vec<u8>>,
-    {
-        pb::BatchGetFilesRequest {
-            session_id: self.sid(),
-            paths: paths.into_iter().map(Into::into).collect(),
-            known_sha256: known
-                .into_iter()
-                .flatten()
-                .map(|(path, digest)| (path.into(), digest.into()))
-                .collect(),
+        BatchGetFiles {
+            client: self,
+            request: pb::BatchGetFilesRequest {
+                session_id: self.sid(),
+                paths: paths.into_iter().map(Into::into).collect(),
+                known_sha256: Default::default(),
+            },
         }
-    }
-
-    async fn batch_get(
-        &self,
-        request: pb::BatchGetFilesRequest,
-    ) -> Result<Vec<Option<pb::FileResult>>, Error> {
-        let response = self.call(request).await?;
-        Ok(response
-            .files
-            .into_iter()
-            .map(|f| f.found.then_some(f))
-            .collect())
     }
 
     /// Stores every file or none; returns their metadata in order. One item
@@ -484,6 +426,61 @@ impl Client {
             files: files.into_iter().collect(),
         };
         Ok(self.call(request).await?.metadata)
+    }
+
+    // -- listing ----------------------------------------------------------------
+
+    /// Every file of this namespace, in path order (by UTF-8 bytes), a page at
+    /// a time: a [`ListFiles`] pager, which fetches each page when
+    /// [`ListFiles::next`] (or [`ListFiles::next_page`]) reaches it and stops
+    /// after the page whose next-page token is empty. Narrow it first with
+    /// `.path_prefix(..)` and choose the page size with `.page_size(..)`:
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: contextstore::Client) -> Result<(), contextstore::Error> {
+    /// let mut files = agent.list_files().path_prefix("src/").page_size(500);
+    /// while let Some(meta) = files.next().await? {
+    ///     println!("{} {}", meta.path, meta.size);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// The pager owns a handle like this one (a cheap clone), so it may
+    /// outlive it or move to another task. Each page is one consistent
+    /// snapshot; between pages the namespace may change, and a path is listed
+    /// at most once. Listing counts no hits.
+    pub fn list_files(&self) -> ListFiles {
+        ListFiles {
+            client: self.clone(),
+            request: pb::ListFilesRequest {
+                session_id: self.sid(),
+                ..Default::default()
+            },
+            page: Vec::new().into_iter(),
+            done: false,
+        }
+    }
+
+    /// One page of this namespace's files whose path starts with
+    /// `path_prefix` (`""`: every file), in path order, at most `page_size`
+    /// of them (0: the server's default, 100). `page_token` is `""` for the
+    /// first page, then the previous page's `next_page_token`, with the same
+    /// prefix; an empty `next_page_token` marks the last page. A page may hold
+    /// fewer than `page_size` files, even none, and still not be the last.
+    /// [`Client::list_files`] does the looping.
+    pub async fn list_files_page(
+        &self,
+        path_prefix: impl Into<String>,
+        page_size: i32,
+        page_token: impl Into<String>,
+    ) -> Result<pb::ListFilesResponse, Error> {
+        self.call(pb::ListFilesRequest {
+            session_id: self.sid(),
+            path_prefix: path_prefix.into(),
+            page_size,
+            page_token: page_token.into(),
+        })
+        .await
     }
 
     // -- analyses ---------------------------------------------------------------
@@ -566,6 +563,20 @@ impl Client {
             analysis_type: None,
         };
         Ok(self.call(request).await?.analyses_removed)
+    }
+
+    /// Removes, atomically, every file and analysis of this namespace whose
+    /// path starts with `path_prefix`, and counts them. An empty prefix is
+    /// `InvalidArgument` ([`Client::clear_session`] removes a whole namespace).
+    pub async fn invalidate_prefix(
+        &self,
+        path_prefix: impl Into<String>,
+    ) -> Result<pb::InvalidatePrefixResponse, Error> {
+        self.call(pb::InvalidatePrefixRequest {
+            session_id: self.sid(),
+            path_prefix: path_prefix.into(),
+        })
+        .await
     }
 
     /// Removes everything of this namespace, atomically.
@@ -739,6 +750,170 @@ impl<'a> std::future::IntoFuture for InvalidateFile<'a> {
     }
 }
 
+/// A `get_file` call being built: the digest of the content the caller holds
+/// may be given before it is awaited. Awaiting it sends `GetFile` and gives
+/// the file, or `None` when it is not cached.
+#[must_use = "a get_file call does nothing until it is awaited"]
+pub struct GetFile<'a> {
+    client: &'a Client,
+    request: pb::GetFileRequest,
+}
+
+impl GetFile<'_> {
+    /// The SHA-256 digest (32 bytes) of the content the caller holds: when it
+    /// is still the file's, the response has `unchanged` set, the metadata
+    /// and an empty `content`.
+    pub fn known_sha256(mut self, digest: impl Into<Vec<u8>>) -> Self {
+        self.request.known_sha256 = Some(digest.into());
+        self
+    }
+}
+
+impl<'a> std::future::IntoFuture for GetFile<'a> {
+    type Output = Result<Option<pb::GetFileResponse>, Error>;
+    type IntoFuture = Call<'a, Option<pb::GetFileResponse>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let GetFile { client, request } = self;
+        Box::pin(client.lookup(request))
+    }
+}
+
+/// A `batch_get_files` call being built: the digests of the contents the
+/// caller holds may be given before it is awaited. Awaiting it sends
+/// `BatchGetFiles` and gives one entry per path, in order, `None` for a miss.
+#[must_use = "a batch_get_files call does nothing until it is awaited"]
+pub struct BatchGetFiles<'a> {
+    client: &'a Client,
+    request: pb::BatchGetFilesRequest,
+}
+
+impl BatchGetFiles<'_> {
+    /// By path, the SHA-256 digest (32 bytes) of the content the caller
+    /// holds: any `(path, digest)` pairs, e.g. a `HashMap` (added to those
+    /// given before). A path whose digest is still its file's comes back with
+    /// `unchanged` set, its metadata and an empty `content`.
+    pub fn known_sha256<K, P, D>(mut self, known: K) -> Self
+    where
+        K: IntoIterator<Item = (P, D)>,
+        P: Into<String>,
+        D: Into<Vec<u8>>,
+    {
+        self.request.known_sha256.extend(
+            known
+                .into_iter()
+                .map(|(path, digest)| (path.into(), digest.into())),
+        );
+        self
+    }
+}
+
+impl<'a> std::future::IntoFuture for BatchGetFiles<'a> {
+    type Output = Result<Vec<Option<pb::FileResult>>, Error>;
+    type IntoFuture = Call<'a, Vec<Option<pb::FileResult>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let BatchGetFiles { client, request } = self;
+        Box::pin(async move {
+            let response = client.call(request).await?;
+            Ok(response
+                .files
+                .into_iter()
+                .map(|f| f.found.then_some(f))
+                .collect())
+        })
+    }
+}
+
+/// A listing of a namespace's files in path order, made by
+/// [`Client::list_files`]: an async pager over `ListFiles` (AIP-158).
+///
+/// Set `.path_prefix(..)` and `.page_size(..)` first, then call
+/// [`next`](ListFiles::next) for one file at a time or
+/// [`next_page`](ListFiles::next_page) for a page at a time, until `None`.
+/// A page is fetched only when it is reached; the listing ends after the page
+/// whose `next_page_token` is empty (a short or even empty page before it is
+/// not the end). Each page is a call of its own, with the handle's deadline.
+/// After an error the pager stays where it was: calling again asks for the
+/// same page again.
+///
+/// It is not a `futures::Stream` (this crate does not depend on `futures`);
+/// one is a line away with `futures::stream::try_unfold(pager, |mut p| async
+/// move { Ok(p.next().await?.map(|m| (m, p))) })`.
+#[derive(Debug)]
+#[must_use = "a listing does nothing until next() or next_page() is awaited"]
+pub struct ListFiles {
+    client: Client,
+    /// The next page's request: its page_token is the last page's
+    /// next_page_token.
+    request: pb::ListFilesRequest,
+    /// What is left of the page fetched last.
+    page: std::vec::IntoIter<pb::FileMetadata>,
+    /// Whether the page fetched last had no next-page token.
+    done: bool,
+}
+
+impl ListFiles {
+    /// Lists only the paths that start with `prefix` (`""`: every path).
+    pub fn path_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.request.path_prefix = prefix.into();
+        self
+    }
+
+    /// The most files one page (one call) brings: 0 is the server's default
+    /// (100), more than 1000 is 1000. It bounds each response, not the listing.
+    pub fn page_size(mut self, page_size: i32) -> Self {
+        self.request.page_size = page_size;
+        self
+    }
+
+    /// The next file, fetching the next page when this one is used up;
+    /// `None` once the last page is.
+    pub async fn next(&mut self) -> Result<Option<pb::FileMetadata>, Error> {
+        loop {
+            if let Some(file) = self.page.next() {
+                return Ok(Some(file));
+            }
+            match self.fetch().await? {
+                Some(page) => self.page = page.into_iter(),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The files of the current page that [`next`](ListFiles::next) has not
+    /// returned yet, or else those of the next page, fetched now (possibly
+    /// none: an empty page is not always the last); `None` once the last
+    /// page is used up.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<pb::FileMetadata>>, Error> {
+        let rest: Vec<_> = self.page.by_ref().collect();
+        if !rest.is_empty() {
+            return Ok(Some(rest));
+        }
+        self.fetch().await
+    }
+
+    /// Every file left, from every page left, in path order.
+    pub async fn collect(mut self) -> Result<Vec<pb::FileMetadata>, Error> {
+        let mut files = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            files.extend(page);
+        }
+        Ok(files)
+    }
+
+    /// Fetches the next page; `None` after the last.
+    async fn fetch(&mut self) -> Result<Option<Vec<pb::FileMetadata>>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let response = self.client.call(self.request.clone()).await?;
+        self.done = response.next_page_token.is_empty();
+        self.request.page_token = response.next_page_token;
+        Ok(Some(response.files))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -753,6 +928,7 @@ mod tests {
             "GetMetadata",
             "GetAnalysis",
             "BatchGetFiles",
+            "ListFiles",
             "GetStats",
             "GetStoreStats",
             "GetServerInfo",
@@ -848,20 +1024,55 @@ mod tests {
 
     #[tokio::test]
     async fn known_digests_are_sent_only_when_given() {
-        let client = Client::connect_lazy("127.0.0.1:1").unwrap();
-        assert_eq!(client.get_file_request("a".into(), None).known_sha256, None);
+        let client = Client::connect_lazy("127.0.0.1:1").unwrap().session("s");
+        let plain = client.get_file("a").request;
+        assert_eq!(
+            (plain.known_sha256, plain.session_id.as_deref()),
+            (None, Some("s"))
+        );
         assert_eq!(
             client
-                .get_file_request("a".into(), Some(vec![3; 32]))
+                .get_file("a")
+                .known_sha256([3; 32])
+                .request
                 .known_sha256,
             Some(vec![3; 32])
         );
-        let plain = client.batch_get_request(["a", "b"], None::<[(String, Vec<u8>); 0]>);
+        let plain = client.batch_get_files(["a", "b"]).request;
         assert_eq!(plain.paths, ["a", "b"]);
         assert!(plain.known_sha256.is_empty());
-        let known = client.batch_get_request(["a", "b"], Some([("a", [4u8; 32])]));
-        assert_eq!(known.known_sha256.len(), 1);
+        let known = client
+            .batch_get_files(vec!["a".to_string(), "b".to_string()])
+            .known_sha256([("a", [4u8; 32])])
+            .known_sha256(std::collections::HashMap::from([(
+                "b".to_string(),
+                vec![5],
+            )]))
+            .request;
+        assert_eq!(known.known_sha256.len(), 2);
         assert_eq!(known.known_sha256["a"], vec![4; 32]);
+        assert_eq!(known.known_sha256["b"], vec![5]);
+    }
+
+    #[tokio::test]
+    async fn listings_carry_the_namespace_prefix_and_page_size() {
+        let client = Client::connect_lazy("127.0.0.1:1").unwrap();
+        let all = client.list_files();
+        assert_eq!(all.request, pb::ListFilesRequest::default());
+        let some = client
+            .session("s")
+            .list_files()
+            .path_prefix("a/")
+            .page_size(2);
+        assert_eq!(
+            some.request,
+            pb::ListFilesRequest {
+                session_id: Some("s".into()),
+                path_prefix: "a/".into(),
+                page_size: 2,
+                page_token: String::new(),
+            }
+        );
     }
 
     #[tokio::test]

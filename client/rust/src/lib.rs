@@ -28,8 +28,8 @@ pub mod pb {
 }
 
 pub use client::{
-    CacheAnalysis, CacheFile, Client, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TARGET, DEFAULT_TIMEOUT,
-    InvalidateFile, METHODS, RETRIED_METHODS, Rpc,
+    BatchGetFiles, CacheAnalysis, CacheFile, Client, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TARGET,
+    DEFAULT_TIMEOUT, GetFile, InvalidateFile, ListFiles, METHODS, RETRIED_METHODS, Rpc,
 };
 pub use error::{Error, PreconditionFailed, Violation};
 pub use pb::{FileMetadata, FileResult, FileUpload};

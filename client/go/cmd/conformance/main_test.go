@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +64,42 @@ func (s *server) ClearSession(context.Context, *pb.ClearSessionRequest) (*pb.Cle
 	s.clears++
 	s.files = map[string][]byte{}
 	return &pb.ClearSessionResponse{}, nil
+}
+
+// ListFiles pages through the paths in order, the token being the last path
+// of the page.
+func (s *server) ListFiles(_ context.Context, r *pb.ListFilesRequest) (*pb.ListFilesResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	size := int(r.GetPageSize())
+	if size == 0 {
+		size = 100
+	}
+	out := &pb.ListFilesResponse{}
+	for _, p := range slices.Sorted(maps.Keys(s.files)) {
+		if !strings.HasPrefix(p, r.GetPathPrefix()) || p <= r.GetPageToken() {
+			continue
+		}
+		if len(out.Files) == size {
+			out.NextPageToken = out.Files[size-1].Path
+			break
+		}
+		out.Files = append(out.Files, &pb.FileMetadata{Path: p, Size: int64(len(s.files[p]))})
+	}
+	return out, nil
+}
+
+func (s *server) InvalidatePrefix(_ context.Context, r *pb.InvalidatePrefixRequest) (*pb.InvalidatePrefixResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := &pb.InvalidatePrefixResponse{}
+	for p := range s.files {
+		if strings.HasPrefix(p, r.GetPathPrefix()) {
+			delete(s.files, p)
+			out.FilesRemoved++
+		}
+	}
+	return out, nil
 }
 
 // poolOf returns a runner pool over in-memory servers, the target
@@ -246,5 +284,58 @@ func TestPreconditionOutcome(t *testing.T) {
 	failure, _ = errorOutcome(contextstore.FromError(status.Error(codes.Aborted, "other")))["error"].(map[string]any)
 	if _, ok := failure["current_version"]; ok || failure["code"] != "ABORTED" {
 		t.Fatalf("outcome = %v", failure)
+	}
+}
+
+// list_files drains every page; list_files_page is one page and its token;
+// invalidate_prefix counts what it removed.
+func TestListAndInvalidatePrefixOperations(t *testing.T) {
+	s := newServer()
+	clients := poolOf(t, nil, nil, s)
+	c := testCase{Name: "list", Sessions: []string{"s"}, Steps: []step{
+		{Op: "cache_file", Session: "s", Args: json.RawMessage(`{"path": "b", "content": ""}`)},
+		{Op: "cache_file", Session: "s", Args: json.RawMessage(`{"path": "a/2", "content": ""}`)},
+		{Op: "cache_file", Session: "s", Args: json.RawMessage(`{"path": "a/1", "content": ""}`)},
+		{Op: "cache_file", Session: "s", Args: json.RawMessage(`{"path": "a/3", "content": ""}`)},
+		{Op: "list_files", Session: "s", Args: json.RawMessage(`{"path_prefix": "a/", "page_size": 2}`)},
+		{Op: "list_files", Session: "s"},
+		{Op: "list_files_page", Session: "s", Args: json.RawMessage(`{"path_prefix": "a/", "page_size": 2}`)},
+		{Op: "list_files_page", Session: "s", Args: json.RawMessage(`{"path_prefix": "a/", "page_token": "a/2"}`)},
+		{Op: "invalidate_prefix", Session: "s", Args: json.RawMessage(`{"path_prefix": "a/"}`)},
+		{Op: "list_files", Session: "s", Args: json.RawMessage(`{"path_prefix": "a/"}`)},
+	}}
+	line := runCase(clients, c)
+	all, _ := line["outcomes"].([]outcome)
+	if len(all) != 10 {
+		t.Fatalf("line = %v", line)
+	}
+	outcomes := all[3:] // after the four cache_file
+	paths := func(result any) []string {
+		var out []string
+		for _, m := range result.([]any) {
+			out = append(out, m.(map[string]any)["path"].(string))
+		}
+		return out
+	}
+	if got := paths(outcomes[1]["result"]); !slices.Equal(got, []string{"a/1", "a/2", "a/3"}) {
+		t.Fatalf("list_files a/ = %v (%v)", got, outcomes[1])
+	}
+	if got := paths(outcomes[2]["result"]); !slices.Equal(got, []string{"a/1", "a/2", "a/3", "b"}) {
+		t.Fatalf("list_files = %v", got)
+	}
+	first := outcomes[3]["result"].(map[string]any)
+	if got := paths(first["files"]); !slices.Equal(got, []string{"a/1", "a/2"}) || first["next_page_token"] != "a/2" {
+		t.Fatalf("list_files_page = %v", first)
+	}
+	last := outcomes[4]["result"].(map[string]any)
+	if got := paths(last["files"]); !slices.Equal(got, []string{"a/3"}) || last["next_page_token"] != "" {
+		t.Fatalf("last list_files_page = %v", last)
+	}
+	if got := outcomes[5]["result"]; !reflect.DeepEqual(got, map[string]any{"files": int64(3), "analyses": int64(0)}) {
+		t.Fatalf("invalidate_prefix = %v", outcomes[5])
+	}
+	// An empty listing is an empty list, not null.
+	if got, err := json.Marshal(outcomes[6]["result"]); err != nil || string(got) != "[]" {
+		t.Fatalf("empty list_files printed %s, %v", got, err)
 	}
 }

@@ -28,6 +28,21 @@ type args struct {
 	// KnownSHA256 is one digest (get_file) or an object of digests by path
 	// (batch_get_files).
 	KnownSHA256 json.RawMessage `json:"known_sha256"`
+	PathPrefix  string          `json:"path_prefix"`
+	PageSize    *int32          `json:"page_size"`
+	PageToken   string          `json:"page_token"`
+}
+
+// listOptions are the path_prefix and page_size given, as ListFiles options.
+func (a args) listOptions() []contextstore.ListOption {
+	var out []contextstore.ListOption
+	if a.PathPrefix != "" {
+		out = append(out, contextstore.WithPathPrefix(a.PathPrefix))
+	}
+	if a.PageSize != nil {
+		out = append(out, contextstore.WithPageSize(*a.PageSize))
+	}
+	return out
 }
 
 type upload struct {
@@ -174,6 +189,33 @@ var operations = map[string]operation{
 			}
 			return out
 		})
+	},
+	// list_files drains the paging iterator: every page, in path order.
+	"list_files": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
+		out := []any{}
+		for m, err := range s.ListFiles(ctx, a.listOptions()...) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, metadata(&m))
+		}
+		return out, nil
+	},
+	"list_files_page": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
+		var pageSize int32 // absent: 0, the server's default
+		if a.PageSize != nil {
+			pageSize = *a.PageSize
+		}
+		return then(s.ListFilesPage(ctx, a.PathPrefix, pageSize, a.PageToken))(func(p *contextstore.FilePage) any {
+			files := make([]any, len(p.Files))
+			for i := range p.Files {
+				files[i] = metadata(&p.Files[i])
+			}
+			return map[string]any{"files": files, "next_page_token": p.NextPageToken}
+		})
+	},
+	"invalidate_prefix": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
+		return then(s.InvalidatePrefix(ctx, a.PathPrefix))(removed)
 	},
 	"stats": func(ctx context.Context, s *contextstore.Session, _ args) (any, error) {
 		return then(s.Stats(ctx))(stats)

@@ -205,16 +205,11 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
             Outcome::of(call.await, |m| metadata(&m))
         }
         "get_file" => {
-            let path = args.string("path")?;
-            let found = match args.optional("known_sha256") {
-                Some(_) => {
-                    handle
-                        .get_file_if_changed(path, args.bytes("known_sha256")?)
-                        .await
-                }
-                None => handle.get_file(path).await,
-            };
-            Outcome::read(found, |f| {
+            let mut call = handle.get_file(args.string("path")?);
+            if args.optional("known_sha256").is_some() {
+                call = call.known_sha256(args.bytes("known_sha256")?);
+            }
+            Outcome::read(call.await, |f| {
                 file(&f.content, f.metadata.as_ref(), f.unchanged)
             })
         }
@@ -266,19 +261,17 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
                 .iter()
                 .map(string)
                 .collect::<Result<Vec<_>, _>>()?;
-            let files = match args.optional("known_sha256") {
-                Some(known) => {
-                    let known = known.as_object().ok_or("known_sha256: not an object")?;
-                    let known = known
-                        .iter()
-                        .map(|(path, digest)| Ok((path.clone(), base64(digest)?)))
-                        .collect::<Result<Vec<_>, String>>()
-                        .map_err(|e| format!("known_sha256: {e}"))?;
-                    handle.batch_get_files_if_changed(paths, known).await
-                }
-                None => handle.batch_get_files(paths).await,
-            };
-            Outcome::of(files, |files| {
+            let mut call = handle.batch_get_files(paths);
+            if let Some(known) = args.optional("known_sha256") {
+                let known = known.as_object().ok_or("known_sha256: not an object")?;
+                let known = known
+                    .iter()
+                    .map(|(path, digest)| Ok((path.clone(), base64(digest)?)))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(|e| format!("known_sha256: {e}"))?;
+                call = call.known_sha256(known);
+            }
+            Outcome::of(call.await, |files| {
                 files
                     .iter()
                     .map(|f| {
@@ -299,6 +292,34 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
                 all.iter().map(metadata).collect()
             })
         }
+        // Drains the pager: every page, in path order.
+        "list_files" => {
+            let mut pager = handle.list_files();
+            if let Some(prefix) = args.optional_string("path_prefix")? {
+                pager = pager.path_prefix(prefix);
+            }
+            if let Some(size) = args.page_size()? {
+                pager = pager.page_size(size);
+            }
+            Outcome::of(pager.collect().await, |all| {
+                all.iter().map(metadata).collect()
+            })
+        }
+        "list_files_page" => {
+            let prefix = args.optional_string("path_prefix")?.unwrap_or_default();
+            let token = args.optional_string("page_token")?.unwrap_or_default();
+            let size = args.page_size()?.unwrap_or(0);
+            Outcome::of(handle.list_files_page(prefix, size, token).await, |page| {
+                json!({
+                    "files": page.files.iter().map(metadata).collect::<Vec<_>>(),
+                    "next_page_token": page.next_page_token,
+                })
+            })
+        }
+        "invalidate_prefix" => Outcome::of(
+            handle.invalidate_prefix(args.string("path_prefix")?).await,
+            |r| removed(r.files_removed, r.analyses_removed),
+        ),
         "stats" => Outcome::of(handle.stats().await, |s| stats!(s)),
         "store_stats" => Outcome::of(handle.store_stats().await, |s| stats!(s)),
         "server_info" => Outcome::of(handle.server_info().await, |i| server_info(&i)),
@@ -333,6 +354,24 @@ impl<'a> Args<'a> {
     fn if_version(self) -> Result<Option<i64>, String> {
         self.optional("if_version")
             .map(|v| v.as_i64().ok_or(format!("if_version: not an integer: {v}")))
+            .transpose()
+    }
+
+    /// An optional string argument.
+    fn optional_string(self, key: &str) -> Result<Option<String>, String> {
+        self.optional(key)
+            .map(|v| string(v).map_err(|e| format!("{key}: {e}")))
+            .transpose()
+    }
+
+    /// `page_size`, a number (negative ones are sent: the server refuses them).
+    fn page_size(self) -> Result<Option<i32>, String> {
+        self.optional("page_size")
+            .map(|v| {
+                v.as_i64()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .ok_or(format!("page_size: not a 32-bit integer: {v}"))
+            })
             .transpose()
     }
 
@@ -584,6 +623,22 @@ mod tests {
         );
         let printed = failure(&Error::from(tonic::Status::aborted("x")));
         assert!(printed.get("current_version").is_none());
+    }
+
+    #[test]
+    fn listing_arguments_are_optional() {
+        let given = json!({"path_prefix": "a/", "page_size": -1, "page_token": "t"});
+        let args = Args(given.as_object().unwrap());
+        assert_eq!(args.optional_string("path_prefix"), Ok(Some("a/".into())));
+        assert_eq!(args.page_size(), Ok(Some(-1)));
+        let none = Map::new();
+        let args = Args(&none);
+        assert_eq!(args.optional_string("page_token"), Ok(None));
+        assert_eq!(args.page_size(), Ok(None));
+        let bad = json!({"page_size": 1e12, "path_prefix": 3});
+        let args = Args(bad.as_object().unwrap());
+        assert!(args.page_size().is_err());
+        assert!(args.optional_string("path_prefix").is_err());
     }
 
     #[test]
