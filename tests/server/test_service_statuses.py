@@ -144,6 +144,19 @@ CASES = {
         ),
         grpc.StatusCode.ABORTED,
     ),
+    "ListFiles": Case(
+        "ListFiles",
+        pb.ListFilesRequest(session_id=BAD_SESSION, path_prefix="\x00" * 2049, page_size=-1,
+                            page_token="é" * 4000),  # fmt: skip
+        grpc.StatusCode.INVALID_ARGUMENT,
+        4,
+    ),
+    "InvalidatePrefix": Case(
+        "InvalidatePrefix",
+        pb.InvalidatePrefixRequest(session_id=BAD_SESSION, path_prefix=""),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        2,
+    ),
     "GetStats": Case(
         "GetStats",
         pb.GetStatsRequest(session_id=BAD_SESSION),
