@@ -146,8 +146,9 @@ CASES = {
     ),
     "ListFiles": Case(
         "ListFiles",
-        pb.ListFilesRequest(session_id=BAD_SESSION, path_prefix="\x00" * 2049, page_size=-1,
-                            page_token="é" * 4000),  # fmt: skip
+        pb.ListFilesRequest(
+            session_id=BAD_SESSION, path_prefix="\x00" * 2049, page_size=-1, page_token="é" * 4000
+        ),
         grpc.StatusCode.INVALID_ARGUMENT,
         4,
     ),
