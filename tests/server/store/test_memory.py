@@ -19,8 +19,8 @@ from support import FakeClock
 
 from contextstore.server.store.base import Budgets, FileWrite, Namespace, Store
 from contextstore.server.store.memory import StripedStore
+from contextstore.server.store.namespace import Change
 from contextstore.server.store.records import Key
-from contextstore.server.store.shard import Change
 
 TTL = 10.0
 # The model's budgets with a total one, which the memory backend evicts in

@@ -54,7 +54,8 @@ from contextstore.server.store.base import (
     check_fits,
     file_charge,
 )
-from contextstore.server.store.shard import Change, ChangeSink, Shard
+from contextstore.server.store.namespace import Change, ChangeSink
+from contextstore.server.store.shard import Shard
 from contextstore.server.wire import WireFile
 
 
