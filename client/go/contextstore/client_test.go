@@ -3,7 +3,6 @@ package contextstore_test
 import (
 	"context"
 	"errors"
-	"net"
 	"reflect"
 	"slices"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"github.com/contextstore/contextstore/client/go/contextstore"
 	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -160,27 +158,14 @@ func (f *fake) GetServerInfo(ctx context.Context, _ *pb.GetServerInfoRequest) (*
 // serve starts a fake server on an in-memory listener.
 func serve(t *testing.T) (*fake, *bufconn.Listener) {
 	t.Helper()
-	listener := bufconn.Listen(1 << 20)
-	server := grpc.NewServer()
 	f := &fake{files: map[string][]byte{}, unavailable: map[string]int{}}
-	pb.RegisterContextStoreServiceServer(server, f)
-	go func() { _ = server.Serve(listener) }()
-	t.Cleanup(server.Stop)
-	return f, listener
+	return f, serveFake(t, f)
 }
 
 func start(t *testing.T, opts ...contextstore.Option) (*contextstore.Client, *fake) {
 	t.Helper()
 	f, listener := serve(t)
-	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return listener.DialContext(ctx)
-	})
-	client, err := contextstore.NewClient("passthrough:///bufnet", append(opts, contextstore.WithDialOptions(dialer))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client, f
+	return connectFake(t, listener, opts...), f
 }
 
 func TestRoundTripAndNamespaces(t *testing.T) {

@@ -3,7 +3,6 @@ package contextstore_test
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,10 +11,8 @@ import (
 
 	"github.com/contextstore/contextstore/client/go/contextstore"
 	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -80,21 +77,8 @@ func (f *listFake) listRequests() []*pb.ListFilesRequest {
 
 func startList(t *testing.T, pages ...[]string) (*contextstore.Client, *listFake) {
 	t.Helper()
-	listener := bufconn.Listen(1 << 20)
-	server := grpc.NewServer()
 	f := &listFake{pages: pages}
-	pb.RegisterContextStoreServiceServer(server, f)
-	go func() { _ = server.Serve(listener) }()
-	t.Cleanup(server.Stop)
-	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return listener.DialContext(ctx)
-	})
-	client, err := contextstore.NewClient("passthrough:///bufnet", contextstore.WithDialOptions(dialer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client, f
+	return connectFake(t, serveFake(t, f)), f
 }
 
 // The iterator follows every token until an empty one, through short and

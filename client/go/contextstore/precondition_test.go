@@ -5,17 +5,14 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"net"
 	"sync"
 	"testing"
 
 	"github.com/contextstore/contextstore/client/go/contextstore"
 	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -100,21 +97,8 @@ func (f *casFake) last() proto.Message {
 
 func startCAS(t *testing.T) (*contextstore.Session, *casFake) {
 	t.Helper()
-	listener := bufconn.Listen(1 << 20)
-	server := grpc.NewServer()
 	f := &casFake{}
-	pb.RegisterContextStoreServiceServer(server, f)
-	go func() { _ = server.Serve(listener) }()
-	t.Cleanup(server.Stop)
-	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return listener.DialContext(ctx)
-	})
-	client, err := contextstore.NewClient("passthrough:///bufnet", contextstore.WithDialOptions(dialer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client.Session("s"), f
+	return connectFake(t, serveFake(t, f)).Session("s"), f
 }
 
 // preconditionFailed is the status the contract specifies for a failed

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/contextstore/contextstore/client/go/contextstore"
-	pb "github.com/contextstore/contextstore/client/go/gen/contextstore/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -149,16 +148,11 @@ func (s *seen) get() (authorization, clients []string) {
 func serveWith(t *testing.T, creds credentials.TransportCredentials) (*seen, *bufconn.Listener) {
 	t.Helper()
 	s := &seen{}
-	listener := bufconn.Listen(1 << 20)
 	options := []grpc.ServerOption{grpc.UnaryInterceptor(s.interceptor)}
 	if creds != nil {
 		options = append(options, grpc.Creds(creds))
 	}
-	server := grpc.NewServer(options...)
-	pb.RegisterContextStoreServiceServer(server, &fake{files: map[string][]byte{}, unavailable: map[string]int{}})
-	go func() { _ = server.Serve(listener) }()
-	t.Cleanup(server.Stop)
-	return s, listener
+	return s, serveFake(t, &fake{files: map[string][]byte{}, unavailable: map[string]int{}}, options...)
 }
 
 func serverTLS(t *testing.T, certFile, keyFile string, clientCA *ca) credentials.TransportCredentials {
@@ -185,16 +179,6 @@ func dialAll(listeners map[string]*bufconn.Listener) contextstore.Option {
 		}
 		return nil, errors.New("connection refused")
 	}))
-}
-
-func newClient(t *testing.T, target string, opts ...contextstore.Option) *contextstore.Client {
-	t.Helper()
-	client, err := contextstore.NewClient(target, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client
 }
 
 func statsCode(client *contextstore.Client) codes.Code {

@@ -358,7 +358,12 @@ impl Client {
     ) -> CacheFile<'_> {
         CacheFile {
             client: self,
-            file: pb::FileUpload::new(path, content),
+            request: pb::CacheFileRequest {
+                session_id: self.sid(),
+                path: path.into(),
+                content: content.into(),
+                ..Default::default()
+            },
         }
     }
 
@@ -623,140 +628,119 @@ impl Client {
 
 type Call<'a, T> = std::pin::Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
 
-/// A `cache_file` call being built: labels, an mtime and preconditions may be
-/// added before it is awaited. Awaiting it sends `CacheFile` and gives the
-/// file's metadata.
-#[must_use = "a cache_file call does nothing until it is awaited"]
-pub struct CacheFile<'a> {
-    client: &'a Client,
-    file: pb::FileUpload,
+/// Declares a call builder, `$builder { client, request }` (the request a
+/// `$request_type`) with the attributes (docs) given, and makes it a future:
+/// awaiting it sends the request and gives what `$body` makes of it.
+macro_rules! call_builder {
+    (
+        $(#[$attr:meta])*
+        $builder:ident($request_type:ty) -> $output:ty,
+        |$client:ident, $request:ident| $body:expr
+    ) => {
+        $(#[$attr])*
+        pub struct $builder<'a> {
+            client: &'a Client,
+            request: $request_type,
+        }
+
+        impl<'a> std::future::IntoFuture for $builder<'a> {
+            type Output = Result<$output, Error>;
+            type IntoFuture = Call<'a, $output>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                let $builder {
+                    client: $client,
+                    request: $request,
+                } = self;
+                Box::pin(async move { $body })
+            }
+        }
+    };
+}
+
+/// The `if_version` and `if_sha256` methods of a builder whose request has
+/// those two fields; `$does` is what the call does ("Stores", "Removes") and
+/// `$if_none` what an `if_version(0)` means beyond "only if there is none".
+macro_rules! preconditions {
+    ($builder:ident, $does:literal, $if_none:literal) => {
+        impl $builder<'_> {
+            #[doc = concat!(
+                $does,
+                " only if the file at the path has this version now; 0: only if there is none",
+                $if_none,
+                "."
+            )]
+            pub fn if_version(mut self, version: i64) -> Self {
+                self.request.if_version = Some(version);
+                self
+            }
+
+            #[doc = concat!(
+                $does,
+                " only if the content of the file at the path has this SHA-256 digest (32 bytes)."
+            )]
+            pub fn if_sha256(mut self, digest: impl Into<Vec<u8>>) -> Self {
+                self.request.if_sha256 = Some(digest.into());
+                self
+            }
+        }
+    };
+}
+
+call_builder! {
+    /// A `cache_file` call being built: labels, an mtime and preconditions may be
+    /// added before it is awaited. Awaiting it sends `CacheFile` and gives the
+    /// file's metadata.
+    #[must_use = "a cache_file call does nothing until it is awaited"]
+    CacheFile(pb::CacheFileRequest) -> pb::FileMetadata,
+    |client, request| {
+        Ok(client.call(request).await?.metadata.unwrap_or_default())
+    }
 }
 
 impl CacheFile<'_> {
     /// Adds a label.
     pub fn with_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.file = self.file.with_label(key, value);
+        self.request.labels.insert(key.into(), value.into());
         self
     }
 
     /// Sets the modification time the caller knows (a `SystemTime` converts).
     pub fn with_mtime(mut self, mtime: impl Into<crate::Timestamp>) -> Self {
-        self.file = self.file.with_mtime(mtime);
-        self
-    }
-
-    /// Stores only if the file there has this version now; 0: only if there
-    /// is none (create only).
-    pub fn if_version(mut self, version: i64) -> Self {
-        self.file = self.file.with_if_version(version);
-        self
-    }
-
-    /// Stores only if the content there has this SHA-256 digest (32 bytes).
-    pub fn if_sha256(mut self, digest: impl Into<Vec<u8>>) -> Self {
-        self.file = self.file.with_if_sha256(digest);
-        self
-    }
-
-    fn into_request(self) -> pb::CacheFileRequest {
-        let file = self.file;
-        pb::CacheFileRequest {
-            session_id: self.client.sid(),
-            path: file.path,
-            content: file.content,
-            labels: file.labels,
-            mtime: file.mtime,
-            if_version: file.if_version,
-            if_sha256: file.if_sha256,
-        }
-    }
-}
-
-impl<'a> std::future::IntoFuture for CacheFile<'a> {
-    type Output = Result<pb::FileMetadata, Error>;
-    type IntoFuture = Call<'a, pb::FileMetadata>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let client = self.client;
-        let request = self.into_request();
-        Box::pin(async move { Ok(client.call(request).await?.metadata.unwrap_or_default()) })
-    }
-}
-
-/// A `cache_analysis` call being built: preconditions on the file at the path
-/// may be added before it is awaited. Awaiting it sends `CacheAnalysis`.
-#[must_use = "a cache_analysis call does nothing until it is awaited"]
-pub struct CacheAnalysis<'a> {
-    client: &'a Client,
-    request: pb::CacheAnalysisRequest,
-}
-
-impl CacheAnalysis<'_> {
-    /// Stores only if the file at the path has this version now; 0: only if
-    /// there is none.
-    pub fn if_version(mut self, version: i64) -> Self {
-        self.request.if_version = Some(version);
-        self
-    }
-
-    /// Stores only if the content of the file at the path has this SHA-256
-    /// digest (32 bytes).
-    pub fn if_sha256(mut self, digest: impl Into<Vec<u8>>) -> Self {
-        self.request.if_sha256 = Some(digest.into());
+        self.request.mtime = Some(mtime.into());
         self
     }
 }
 
-impl<'a> std::future::IntoFuture for CacheAnalysis<'a> {
-    type Output = Result<pb::CacheAnalysisResponse, Error>;
-    type IntoFuture = Call<'a, pb::CacheAnalysisResponse>;
+preconditions!(CacheFile, "Stores", " (create only)");
 
-    fn into_future(self) -> Self::IntoFuture {
-        let CacheAnalysis { client, request } = self;
-        Box::pin(client.call(request))
-    }
+call_builder! {
+    /// A `cache_analysis` call being built: preconditions on the file at the path
+    /// may be added before it is awaited. Awaiting it sends `CacheAnalysis`.
+    #[must_use = "a cache_analysis call does nothing until it is awaited"]
+    CacheAnalysis(pb::CacheAnalysisRequest) -> pb::CacheAnalysisResponse,
+    |client, request| client.call(request).await
 }
 
-/// An `invalidate_file` call being built: preconditions may be added before it
-/// is awaited. Awaiting it sends `InvalidateFile` and gives what was removed.
-#[must_use = "an invalidate_file call does nothing until it is awaited"]
-pub struct InvalidateFile<'a> {
-    client: &'a Client,
-    request: pb::InvalidateFileRequest,
+preconditions!(CacheAnalysis, "Stores", "");
+
+call_builder! {
+    /// An `invalidate_file` call being built: preconditions may be added before it
+    /// is awaited. Awaiting it sends `InvalidateFile` and gives what was removed.
+    #[must_use = "an invalidate_file call does nothing until it is awaited"]
+    InvalidateFile(pb::InvalidateFileRequest) -> pb::InvalidateFileResponse,
+    |client, request| client.call(request).await
 }
 
-impl InvalidateFile<'_> {
-    /// Removes only if the file there has this version now; 0: only if there
-    /// is none (then nothing is removed).
-    pub fn if_version(mut self, version: i64) -> Self {
-        self.request.if_version = Some(version);
-        self
-    }
+preconditions!(InvalidateFile, "Removes", " (then nothing is removed)");
 
-    /// Removes only if the content there has this SHA-256 digest (32 bytes).
-    pub fn if_sha256(mut self, digest: impl Into<Vec<u8>>) -> Self {
-        self.request.if_sha256 = Some(digest.into());
-        self
-    }
-}
-
-impl<'a> std::future::IntoFuture for InvalidateFile<'a> {
-    type Output = Result<pb::InvalidateFileResponse, Error>;
-    type IntoFuture = Call<'a, pb::InvalidateFileResponse>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let InvalidateFile { client, request } = self;
-        Box::pin(client.call(request))
-    }
-}
-
-/// A `get_file` call being built: the digest of the content the caller holds
-/// may be given before it is awaited. Awaiting it sends `GetFile` and gives
-/// the file, or `None` when it is not cached.
-#[must_use = "a get_file call does nothing until it is awaited"]
-pub struct GetFile<'a> {
-    client: &'a Client,
-    request: pb::GetFileRequest,
+call_builder! {
+    /// A `get_file` call being built: the digest of the content the caller holds
+    /// may be given before it is awaited. Awaiting it sends `GetFile` and gives
+    /// the file, or `None` when it is not cached.
+    #[must_use = "a get_file call does nothing until it is awaited"]
+    GetFile(pb::GetFileRequest) -> Option<pb::GetFileResponse>,
+    |client, request| client.lookup(request).await
 }
 
 impl GetFile<'_> {
@@ -769,23 +753,20 @@ impl GetFile<'_> {
     }
 }
 
-impl<'a> std::future::IntoFuture for GetFile<'a> {
-    type Output = Result<Option<pb::GetFileResponse>, Error>;
-    type IntoFuture = Call<'a, Option<pb::GetFileResponse>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let GetFile { client, request } = self;
-        Box::pin(client.lookup(request))
+call_builder! {
+    /// A `batch_get_files` call being built: the digests of the contents the
+    /// caller holds may be given before it is awaited. Awaiting it sends
+    /// `BatchGetFiles` and gives one entry per path, in order, `None` for a miss.
+    #[must_use = "a batch_get_files call does nothing until it is awaited"]
+    BatchGetFiles(pb::BatchGetFilesRequest) -> Vec<Option<pb::FileResult>>,
+    |client, request| {
+        let response = client.call(request).await?;
+        Ok(response
+            .files
+            .into_iter()
+            .map(|f| f.found.then_some(f))
+            .collect())
     }
-}
-
-/// A `batch_get_files` call being built: the digests of the contents the
-/// caller holds may be given before it is awaited. Awaiting it sends
-/// `BatchGetFiles` and gives one entry per path, in order, `None` for a miss.
-#[must_use = "a batch_get_files call does nothing until it is awaited"]
-pub struct BatchGetFiles<'a> {
-    client: &'a Client,
-    request: pb::BatchGetFilesRequest,
 }
 
 impl BatchGetFiles<'_> {
@@ -805,23 +786,6 @@ impl BatchGetFiles<'_> {
                 .map(|(path, digest)| (path.into(), digest.into())),
         );
         self
-    }
-}
-
-impl<'a> std::future::IntoFuture for BatchGetFiles<'a> {
-    type Output = Result<Vec<Option<pb::FileResult>>, Error>;
-    type IntoFuture = Call<'a, Vec<Option<pb::FileResult>>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let BatchGetFiles { client, request } = self;
-        Box::pin(async move {
-            let response = client.call(request).await?;
-            Ok(response
-                .files
-                .into_iter()
-                .map(|f| f.found.then_some(f))
-                .collect())
-        })
     }
 }
 
@@ -971,14 +935,14 @@ mod tests {
     #[tokio::test]
     async fn preconditions_are_sent_only_when_given_zero_included() {
         let client = Client::connect_lazy("127.0.0.1:1").unwrap().session("s");
-        let plain = client.cache_file("a.py", b"x".to_vec()).into_request();
+        let plain = client.cache_file("a.py", b"x".to_vec()).request;
         assert_eq!((plain.if_version, &plain.if_sha256), (None, &None));
         assert!(!has_varint_field(&plain, 6));
         let create = client
             .cache_file("a.py", b"x".to_vec())
             .with_label("k", "v")
             .if_version(0)
-            .into_request();
+            .request;
         assert_eq!(create.if_version, Some(0));
         assert!(has_varint_field(&create, 6), "if_version 0 not on the wire");
         assert_eq!(create.labels["k"], "v");
@@ -987,7 +951,7 @@ mod tests {
             .cache_file("a.py", b"x".to_vec())
             .if_version(4)
             .if_sha256([9; 32])
-            .into_request();
+            .request;
         assert_eq!(
             (both.if_version, both.if_sha256),
             (Some(4), Some(vec![9; 32]))

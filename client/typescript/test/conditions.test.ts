@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 
-import * as grpc from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
 
 import { ContextStoreClient } from "../src/client";
@@ -18,6 +17,7 @@ import {
 } from "../src/errors";
 import { BadRequest, ErrorInfo } from "../src/gen/google/rpc/error_details";
 import { Status as RpcStatus } from "../src/gen/google/rpc/status";
+import { serve } from "./fake-server";
 
 const ONE = createHash("sha256").update("one\n").digest();
 const TWO = createHash("sha256").update("two\n").digest();
@@ -117,20 +117,6 @@ test("preconditionFields sends ifVersion 0 as a present zero and leaves absent c
   const none = pb.CacheFileRequest.encode({ ...pb.CacheFileRequest.create(), ...preconditionFields({}) });
   assert.equal(none.finish().length, 0);
 });
-
-/** Serves `implementation` on a free local port (other RPCs: UNIMPLEMENTED). */
-async function serve(
-  implementation: Partial<pb.ContextStoreServiceServer>,
-): Promise<{ target: string; stop: () => void }> {
-  const server = new grpc.Server();
-  server.addService(pb.ContextStoreServiceService, implementation as grpc.UntypedServiceImplementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
-  return { target: `127.0.0.1:${port}`, stop: () => server.forceShutdown() };
-}
 
 function metadataOf(path: string, sha256: Buffer): pb.FileMetadata {
   return { ...pb.FileMetadata.create(), path, sha256, version: 3n, size: 4n };

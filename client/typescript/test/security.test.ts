@@ -8,6 +8,7 @@ import { ContextStoreClient, type ClientOptions } from "../src/client";
 import { ContextStoreError, Status } from "../src/errors";
 import * as pb from "../src/gen/contextstore/v1/context_store";
 import { TOKEN_ENV } from "../src/security";
+import { serve as serveFake } from "./fake-server";
 import { Pki } from "./pki";
 
 const pki = Pki.make();
@@ -26,15 +27,6 @@ interface Seen {
 /** A GetStats-only server on 127.0.0.1: TLS with required client certificates, or plaintext. */
 async function serve(tls: boolean): Promise<{ port: number; seen: Seen[]; stop: () => void }> {
   const seen: Seen[] = [];
-  const server = new grpc.Server();
-  server.addService(pb.ContextStoreServiceService, {
-    getStats: (call: grpc.ServerUnaryCall<pb.GetStatsRequest, pb.GetStatsResponse>, callback) => {
-      const cn = call.getAuthContext().sslPeerCertificate?.subject.CN;
-      const peer = Array.isArray(cn) ? cn.join(",") : cn;
-      seen.push({ authorization: call.metadata.get("authorization").map(String), peer });
-      callback(null, pb.GetStatsResponse.create());
-    },
-  } as Partial<pb.ContextStoreServiceServer> as grpc.UntypedServiceImplementation);
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(
         pki.caPem,
@@ -42,10 +34,18 @@ async function serve(tls: boolean): Promise<{ port: number; seen: Seen[]; stop: 
         true, // mTLS: a client without a certificate of this CA is refused
       )
     : grpc.ServerCredentials.createInsecure();
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
+  const server = await serveFake(
+    {
+      getStats: (call, callback) => {
+        const cn = call.getAuthContext().sslPeerCertificate?.subject.CN;
+        const peer = Array.isArray(cn) ? cn.join(",") : cn;
+        seen.push({ authorization: call.metadata.get("authorization").map(String), peer });
+        callback(null, pb.GetStatsResponse.create());
+      },
+    },
+    credentials,
   );
-  return { port, seen, stop: () => server.forceShutdown() };
+  return { ...server, seen };
 }
 
 async function withClient(target: string, options: ClientOptions, run: (c: ContextStoreClient) => Promise<void>) {

@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import * as grpc from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
 
 import { ContextStoreClient, retriedMethods, timestampFromDate, timestampToDate } from "../src/client";
@@ -10,6 +9,7 @@ import * as pb from "../src/gen/contextstore/v1/context_store";
 import { ContextStoreError, Status, decodeStatusDetails, toContextStoreError } from "../src/errors";
 import { BadRequest, QuotaFailure } from "../src/gen/google/rpc/error_details";
 import { Status as RpcStatus } from "../src/gen/google/rpc/status";
+import { serve } from "./fake-server";
 
 test("the status details decode into field violations and quota subjects", () => {
   const status = RpcStatus.encode({
@@ -94,20 +94,6 @@ async function fakeServer(): Promise<{ target: string; seen: [string, unknown][]
     },
   };
   return { ...(await serve(implementation)), seen };
-}
-
-/** Serves `implementation` on a free local port (other RPCs: UNIMPLEMENTED). */
-async function serve(
-  implementation: Partial<pb.ContextStoreServiceServer>,
-): Promise<{ target: string; stop: () => void }> {
-  const server = new grpc.Server();
-  server.addService(pb.ContextStoreServiceService, implementation as grpc.UntypedServiceImplementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
-  return { target: `127.0.0.1:${port}`, stop: () => server.forceShutdown() };
 }
 
 test("each method sends its RPC in the handle's namespace", async () => {

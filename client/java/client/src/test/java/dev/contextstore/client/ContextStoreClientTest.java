@@ -19,50 +19,23 @@ import dev.contextstore.v1.InvalidateAnalysisRequest;
 import dev.contextstore.v1.InvalidateAnalysisResponse;
 import dev.contextstore.v1.InvalidatePrefixRequest;
 import dev.contextstore.v1.InvalidatePrefixResponse;
-import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.Status;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /** The client against an in-process fake server: which request each method sends. */
 class ContextStoreClientTest {
   private final FakeService service = new FakeService();
-  private Server server;
-  private ManagedChannel channel;
-  private ContextStoreClient client;
-
-  @BeforeEach
-  void start() throws IOException {
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
-    channel =
-        ContextStoreClient.configure(
-                InProcessChannelBuilder.forName(name).directExecutor(),
-                ContextStoreClient.DEFAULT_MAX_MESSAGE_BYTES)
-            .build();
-    client = ContextStoreClient.of(channel, Duration.ofSeconds(5));
-  }
-
-  @AfterEach
-  void stop() throws InterruptedException {
-    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-  }
+  @AutoClose private final InProcessServer server = new InProcessServer(service);
+  private final ContextStoreClient client = server.client();
 
   @Test
   void theRetriedMethodsAreTheContractsReads() {

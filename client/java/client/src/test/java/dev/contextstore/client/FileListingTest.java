@@ -8,23 +8,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.contextstore.v1.ContextStoreServiceGrpc;
 import dev.contextstore.v1.ListFilesRequest;
 import dev.contextstore.v1.ListFilesResponse;
-import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.Status;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
-import java.io.IOException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /** listFiles and listFilesPage against an in-process ListFiles over fixed pages. */
@@ -38,28 +30,8 @@ class FileListingTest {
       List.of(List.of("a/1", "a/2"), List.of(), List.of("a/3"));
 
   private final PagedService service = new PagedService();
-  private Server server;
-  private ManagedChannel channel;
-  private ContextStoreClient client;
-
-  @BeforeEach
-  void start() throws IOException {
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
-    channel =
-        ContextStoreClient.configure(
-                InProcessChannelBuilder.forName(name).directExecutor(),
-                ContextStoreClient.DEFAULT_MAX_MESSAGE_BYTES)
-            .build();
-    client = ContextStoreClient.of(channel, Duration.ofSeconds(5));
-  }
-
-  @AfterEach
-  void stop() throws InterruptedException {
-    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-  }
+  @AutoClose private final InProcessServer server = new InProcessServer(service);
+  private final ContextStoreClient client = server.client();
 
   private static List<String> paths(Iterable<FileMetadata> files) {
     List<String> paths = new ArrayList<>();

@@ -27,27 +27,19 @@ import dev.contextstore.v1.GetFileRequest;
 import dev.contextstore.v1.GetFileResponse;
 import dev.contextstore.v1.InvalidateFileRequest;
 import dev.contextstore.v1.InvalidateFileResponse;
-import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /** Compare-and-set writes and conditional reads: the requests sent, the errors decoded. */
@@ -56,28 +48,8 @@ class PreconditionTest {
   private static final byte[] TWO = sha256("two\n");
 
   private final FakeService service = new FakeService();
-  private Server server;
-  private ManagedChannel channel;
-  private ContextStoreClient client;
-
-  @BeforeEach
-  void start() throws IOException {
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
-    channel =
-        ContextStoreClient.configure(
-                InProcessChannelBuilder.forName(name).directExecutor(),
-                ContextStoreClient.DEFAULT_MAX_MESSAGE_BYTES)
-            .build();
-    client = ContextStoreClient.of(channel, Duration.ofSeconds(5)).session("s1");
-  }
-
-  @AfterEach
-  void stop() throws InterruptedException {
-    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-  }
+  @AutoClose private final InProcessServer server = new InProcessServer(service);
+  private final ContextStoreClient client = server.client().session("s1");
 
   private static byte[] sha256(String text) {
     try {
