@@ -105,7 +105,7 @@ def flood(spec: Flood, *, protoset: Path) -> FloodResult:
     flags = ["--total-bytes", str(spec.budget_bytes), "--session-ttl-seconds", "0"]
     with procs.contextstore_server(*flags) as server:
 
-        def run(rpc: str, data: object, calls: int) -> procs.GhzResult:
+        def run(rpc: str, data: object, calls: int) -> procs.LoadResult:
             return procs.ghz(
                 server.address, rpc, data, protoset_path=protoset,
                 concurrency=spec.concurrency, calls=calls,

@@ -117,7 +117,9 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class GhzResult:
+class LoadResult:
+    """One load generator's run (ghz's, or h2load's with its own counts)."""
+
     rps: float
     count: int
     errors: dict[str, int]
@@ -147,7 +149,7 @@ def ghz(
     concurrency: int,
     calls: int,
     tls_flags: Sequence[str] = (),
-) -> GhzResult:
+) -> LoadResult:
     """A closed-loop ghz run of ``calls`` calls, pinned to the load CPU.
 
     A count, not a duration: at the end of a timed run ghz cancels the calls
@@ -165,7 +167,7 @@ def ghz(
     done = subprocess.run(pinned(argv, LOAD_CPU), capture_output=True, text=True, check=True)
     report = json.loads(done.stdout)
     errors = {k: v for k, v in (report.get("statusCodeDistribution") or {}).items() if k != "OK"}
-    return GhzResult(report["rps"], report["count"], errors, _p50_us(report))
+    return LoadResult(report["rps"], report["count"], errors, _p50_us(report))
 
 
 def _p50_us(report: dict[str, Any]) -> float:

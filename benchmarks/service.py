@@ -84,7 +84,7 @@ def _preload(address: str, paths: list[str], secured: secure.Secured | None) -> 
         session.batch_cache_files([FileUpload(p, floor.CONTENT) for p in paths])
 
 
-def _ghz(address: str, load: Load, calls: int, secured: secure.Secured | None) -> procs.GhzResult:
+def _ghz(address: str, load: Load, calls: int, secured: secure.Secured | None) -> procs.LoadResult:
     return procs.ghz(
         address, load.rpc, load.request,
         protoset_path=load.protoset, concurrency=load.concurrency, calls=calls,
@@ -158,7 +158,7 @@ def server_rate(
 
 def _pinned_h2load(
     address: str, load: Load, calls: int, secured: secure.Secured | None
-) -> procs.GhzResult:
+) -> procs.LoadResult:
     """``load`` from h2load on the load CPU, every call proven served by the hit counter.
 
     h2load cannot read gRPC statuses; each call of a load reads ``load.paths``,
@@ -173,7 +173,7 @@ def _pinned_h2load(
     )  # fmt: skip
     served = (_hits(address) - before) // len(load.paths)
     errors = {} if result.succeeded == served == calls else {"unserved": calls - served}
-    return procs.GhzResult(result.rps, calls, errors, math.nan)
+    return procs.LoadResult(result.rps, calls, errors, math.nan)
 
 
 def h2load_rate(calls: int, *, ours: bool) -> Rate:
