@@ -13,274 +13,54 @@
  *   (exact to the nanosecond; see `timestampToDate` / `timestampFromDate`).
  */
 
-import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema, MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import * as grpc from "@grpc/grpc-js";
-
 import * as pb from "./gen/contextstore/v1/context_store";
-import { DESCRIPTOR_SET_BASE64 } from "./gen/descriptor_set";
-import { Timestamp } from "./gen/google/protobuf/timestamp";
-import { knownDigest, knownDigests, preconditionFields, type Precondition } from "./conditions";
-import { ContextStoreError, Status, toContextStoreError } from "./errors";
+import type { Timestamp } from "./gen/google/protobuf/timestamp";
+import { knownDigest, knownDigests, preconditionFields } from "./conditions";
+import { cachedFile, toBuffer, toTimestamp } from "./convert";
+import { ContextStoreError, Status } from "./errors";
 import { allFiles, listFilesRequest, type FilesPage, type ListFilesOptions, type ListFilesPageOptions } from "./listing";
-import { channelSecurity, type TlsOptions } from "./security";
-import { channelTarget } from "./target";
+import type { MethodName, RequestOf, ResponseOf } from "./methods";
+import { DEFAULT_TARGET, Transport, type CallOptions, type ClientOptions } from "./transport";
+import type {
+  BatchGetFilesOptions,
+  CacheAnalysisOptions,
+  CachedAnalysis,
+  CachedFile,
+  CacheFileOptions,
+  Content,
+  FileInput,
+  FileMetadata,
+  GetFileOptions,
+  InvalidateFileOptions,
+  Removed,
+  ServerInfo,
+  Stats,
+} from "./types";
 
-export const DEFAULT_TARGET = "127.0.0.1:50051";
-export const DEFAULT_TIMEOUT_MS = 10_000;
-/** The server's default limit: 16 MiB of content plus 1 MiB of headroom. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 17 * 1024 * 1024;
+// -- re-exports: the public API this module has always given ---------------------
 
-const SERVICE_NAME = "contextstore.v1.ContextStoreService";
-
-// -- the method table, derived from the generated service definition ----------
-
-type Service = typeof pb.ContextStoreServiceService;
-type StubName = keyof Service;
-
-/** An RPC of contextstore.v1.ContextStoreService, by its proto name ("CacheFile", ...). */
-export type MethodName = Capitalize<StubName>;
-/** The request message type of an RPC. */
-export type RequestOf<M extends MethodName> = Parameters<Service[Uncapitalize<M>]["requestSerialize"]>[0];
-/** The response message type of an RPC. */
-export type ResponseOf<M extends MethodName> = ReturnType<Service[Uncapitalize<M>]["responseDeserialize"]>;
-
-interface UnaryDefinition<Req, Res> {
-  path: string;
-  requestSerialize(value: Req): Buffer;
-  requestDeserialize(value: Buffer): Req;
-  responseSerialize(value: Res): Buffer;
-  responseDeserialize(value: Buffer): Res;
-}
-
-/** The generated grpc-js definition of one RPC (serializers included). */
-export function methodDefinition<M extends MethodName>(
-  method: M,
-): UnaryDefinition<RequestOf<M>, ResponseOf<M>> {
-  const key = (method.charAt(0).toLowerCase() + method.slice(1)) as StubName;
-  const definition = pb.ContextStoreServiceService[key] as unknown as
-    | UnaryDefinition<RequestOf<M>, ResponseOf<M>>
-    | undefined;
-  if (definition === undefined) throw new TypeError(`unknown RPC ${method}`);
-  return definition;
-}
-
-/** Every RPC name, in the order of the service definition. */
-export const METHOD_NAMES: readonly MethodName[] = Object.keys(pb.ContextStoreServiceService).map(
-  (key) => (key.charAt(0).toUpperCase() + key.slice(1)) as MethodName,
-);
-
-let retried: readonly MethodName[] | undefined;
-
-/**
- * The RPCs the contract marks `option idempotency_level = NO_SIDE_EFFECTS` (the reads), read
- * from its FileDescriptorSet (gen/descriptor_set.ts, written by protoc with the stubs): the
- * channel retries these, and only these, on UNAVAILABLE.
- */
-export function retriedMethods(): readonly MethodName[] {
-  if (retried === undefined) {
-    const files = fromBinary(FileDescriptorSetSchema, Buffer.from(DESCRIPTOR_SET_BASE64, "base64"));
-    const service = createFileRegistry(files).getService(SERVICE_NAME);
-    if (service === undefined) throw new Error(`no ${SERVICE_NAME} in the embedded descriptor set`);
-    const names = service.methods
-      .filter((m) => m.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS)
-      .map((m) => m.name);
-    for (const name of names) {
-      // Both come from the same protoc run (make proto); check-proto keeps them so.
-      if (!(METHOD_NAMES as readonly string[]).includes(name)) throw new Error(`${name} has no generated stub`);
-    }
-    retried = Object.freeze(names as MethodName[]);
-  }
-  return retried;
-}
-
-// -- public types ---------------------------------------------------------------
-
-export interface ClientOptions {
-  /** Default deadline of every call, in milliseconds (10 s). */
-  timeoutMs?: number;
-  /** Largest message sent or received (17 MiB, the server's default limit). */
-  maxMessageBytes?: number;
-  /**
-   * TLS: `ca` (PEM CA bundle file to trust; the system roots when absent), `cert` and `key`
-   * (client certificate and key files, for mTLS: both or neither). Plaintext when absent.
-   */
-  tls?: TlsOptions;
-  /**
-   * Sent on every call as `authorization: Bearer <token>`. When absent, the environment variable
-   * `CONTEXTSTORE_TOKEN` (so is `undefined`); empty: no token.
-   */
-  token?: string | undefined;
-  /** Ready-made channel credentials, instead of `tls`; plaintext when both are absent. */
-  credentials?: grpc.ChannelCredentials;
-  /** Extra grpc-js channel options. */
-  channelOptions?: grpc.ChannelOptions;
-}
-
-export interface CallOptions {
-  /** This call's deadline in milliseconds, instead of the client's default. */
-  timeoutMs?: number;
-  /** Cancels the call (it then rejects with CANCELLED). */
-  signal?: AbortSignal;
-  /** Extra request metadata. */
-  metadata?: grpc.Metadata;
-}
-
-/** File content: bytes, or a string stored as UTF-8. */
-export type Content = Uint8Array | string;
-
-/** `ifVersion` / `ifSha256`: store only over the file they name (see `Precondition`). */
-export interface CacheFileOptions extends CallOptions, Precondition {
-  labels?: Record<string, string>;
-  /** The file's modification time, stored and echoed back as given. */
-  mtime?: Date | Timestamp;
-}
-
-/** One file of a batch upload; a failed precondition of any item stores none of them. */
-export interface FileInput extends Precondition {
-  path: string;
-  content: Content;
-  labels?: Record<string, string>;
-  mtime?: Date | Timestamp;
-}
-
-/** `ifVersion` / `ifSha256`: store only if the file at the path is the one they name. */
-export interface CacheAnalysisOptions extends CallOptions, Precondition {}
-
-/** `ifVersion` / `ifSha256`: remove only the file they name. */
-export interface InvalidateFileOptions extends CallOptions, Precondition {}
-
-export interface GetFileOptions extends CallOptions {
-  /** The digest of the content held (32 bytes): if still current, the content is not sent. */
-  knownSha256?: Uint8Array | undefined;
-}
-
-export interface BatchGetFilesOptions extends CallOptions {
-  /** By path, the digest of the content held: each path still current comes back unchanged. */
-  knownSha256?: ReadonlyMap<string, Uint8Array> | Readonly<Record<string, Uint8Array>> | undefined;
-}
-
-/** A cached file: its content and metadata. */
-export interface CachedFile {
-  /** Empty when `unchanged`. */
-  content: Buffer;
-  metadata: pb.FileMetadata;
-  /** The content is the one the read's `knownSha256` named, so it was not sent. */
-  unchanged: boolean;
-}
-
-export type FileMetadata = pb.FileMetadata;
-export type CachedAnalysis = pb.GetAnalysisResponse;
-/** What a removal took away (invalidateFile, invalidatePrefix, clearSession). */
-export type Removed = pb.InvalidateFileResponse;
-/** Counters of one namespace (stats) or of the whole store (storeStats). */
-export type Stats = pb.GetStatsResponse;
-/** `backendProperties` holds the backend's own facts; `stripes` is deprecated (read `backendProperties.stripes`). */
-export type ServerInfo = pb.GetServerInfoResponse;
-export type Limits = pb.Limits;
-export { Timestamp };
-
-// -- conversions ----------------------------------------------------------------
-
-function toBuffer(content: Content): Buffer {
-  if (typeof content === "string") return Buffer.from(content, "utf8");
-  if (Buffer.isBuffer(content)) return content;
-  return Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-}
-
-/** A Date as a Timestamp (millisecond precision, as Date has). */
-export function timestampFromDate(date: Date): Timestamp {
-  const millis = date.getTime();
-  const seconds = Math.floor(millis / 1000);
-  return { seconds: BigInt(seconds), nanos: (millis - seconds * 1000) * 1_000_000 };
-}
-
-/** A Timestamp as a Date (truncated to milliseconds). */
-export function timestampToDate(timestamp: Timestamp): Date {
-  return new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1_000_000));
-}
-
-function toTimestamp(value: Date | Timestamp | undefined): Timestamp | undefined {
-  if (value === undefined) return undefined;
-  return value instanceof Date ? timestampFromDate(value) : value;
-}
-
-function cachedFile(content: Buffer, metadata: pb.FileMetadata | undefined, unchanged: boolean): CachedFile {
-  return { content, metadata: metadata ?? pb.FileMetadata.create(), unchanged };
-}
-
-/** Calls spread over every address of the target (round_robin); reads retried on UNAVAILABLE. */
-function serviceConfig(): string {
-  return JSON.stringify({
-    loadBalancingConfig: [{ round_robin: {} }],
-    methodConfig: [
-      {
-        name: retriedMethods().map((method) => ({ service: SERVICE_NAME, method })),
-        retryPolicy: {
-          maxAttempts: 4,
-          initialBackoff: "0.05s",
-          maxBackoff: "1s",
-          backoffMultiplier: 2,
-          retryableStatusCodes: ["UNAVAILABLE"],
-        },
-      },
-    ],
-  });
-}
-
-// -- the channel ------------------------------------------------------------------
-
-/** One channel and its default deadline, shared by every handle of a client. */
-class Transport {
-  readonly stub: pb.ContextStoreServiceClient;
-  readonly timeoutMs: number;
-
-  constructor(target: string, options: ClientOptions) {
-    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const { credentials, interceptors } = channelSecurity(options);
-    this.stub = new pb.ContextStoreServiceClient(channelTarget(target), credentials, {
-      "grpc.service_config": serviceConfig(),
-      "grpc.enable_retries": 1,
-      "grpc.max_receive_message_length": maxMessageBytes,
-      "grpc.max_send_message_length": maxMessageBytes,
-      ...options.channelOptions,
-      ...(interceptors.length > 0 ? { interceptors } : {}), // the token's header on plaintext
-    });
-  }
-
-  unary<M extends MethodName>(
-    method: M,
-    request: RequestOf<M>,
-    options: CallOptions = {},
-  ): Promise<ResponseOf<M>> {
-    const definition = methodDefinition(method);
-    const deadline = Date.now() + (options.timeoutMs ?? this.timeoutMs);
-    const signal = options.signal;
-    return new Promise<ResponseOf<M>>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(new ContextStoreError(Status.CANCELLED, "aborted before the call started"));
-        return;
-      }
-      const onAbort = (): void => call.cancel();
-      const call = this.stub.makeUnaryRequest(
-        definition.path,
-        definition.requestSerialize,
-        definition.responseDeserialize,
-        request,
-        options.metadata ?? new grpc.Metadata(),
-        { deadline },
-        (error, response) => {
-          signal?.removeEventListener("abort", onAbort);
-          if (error) reject(toContextStoreError(error));
-          else if (response === undefined) reject(new ContextStoreError(Status.INTERNAL, "no response"));
-          else resolve(response);
-        },
-      );
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-}
+export { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TARGET, DEFAULT_TIMEOUT_MS } from "./transport";
+export type { CallOptions, ClientOptions } from "./transport";
+export { METHOD_NAMES, methodDefinition, retriedMethods } from "./methods";
+export type { MethodName, RequestOf, ResponseOf } from "./methods";
+export type {
+  BatchGetFilesOptions,
+  CacheAnalysisOptions,
+  CachedAnalysis,
+  CachedFile,
+  CacheFileOptions,
+  Content,
+  FileInput,
+  FileMetadata,
+  GetFileOptions,
+  InvalidateFileOptions,
+  Limits,
+  Removed,
+  ServerInfo,
+  Stats,
+} from "./types";
+export { timestampFromDate, timestampToDate } from "./convert";
+export { Timestamp } from "./gen/google/protobuf/timestamp";
 
 // -- the handles --------------------------------------------------------------------
 
