@@ -3,6 +3,7 @@ package dev.contextstore.client;
 import io.grpc.CallCredentials;
 import io.grpc.Metadata;
 import java.util.concurrent.Executor;
+import java.util.function.Function;
 
 /**
  * Call credentials putting {@code authorization: Bearer <token>} on every call. Applied whatever
@@ -20,6 +21,15 @@ final class BearerToken extends CallCredentials {
 
   BearerToken(String token) {
     this.token = token;
+  }
+
+  /**
+   * The call credentials of {@code token}, or when it is {@code null} of {@link #ENV} as {@code
+   * environment} reads it; {@code null} for no token (none, or an empty one).
+   */
+  static CallCredentials choose(String token, Function<String, String> environment) {
+    String chosen = token != null ? token : environment.apply(ENV);
+    return chosen == null || chosen.isEmpty() ? null : new BearerToken(chosen);
   }
 
   @Override

@@ -60,7 +60,7 @@ public final class FileListing implements Iterable<FileMetadata> {
 
   static FilesPage page(ListFilesResponse response) {
     return new FilesPage(
-        response.getFilesList().stream().map(ContextStoreClient::metadata).toList(),
+        response.getFilesList().stream().map(Convert::metadata).toList(),
         response.getNextPageToken());
   }
 

@@ -49,13 +49,13 @@ class ContextStoreClientTest {
             "GetStats",
             "GetStoreStats",
             "GetServerInfo"),
-        Set.copyOf(ContextStoreClient.RETRIED_METHODS));
-    assertEquals(8, ContextStoreClient.RETRIED_METHODS.size(), "no method twice");
+        Set.copyOf(Channels.RETRIED_METHODS));
+    assertEquals(8, Channels.RETRIED_METHODS.size(), "no method twice");
   }
 
   @Test
   void theServiceConfigNamesExactlyTheRetriedMethods() {
-    List<?> methodConfig = (List<?>) ContextStoreClient.serviceConfig().get("methodConfig");
+    List<?> methodConfig = (List<?>) Channels.serviceConfig().get("methodConfig");
     assertEquals(1, methodConfig.size());
     Map<?, ?> config = (Map<?, ?>) methodConfig.get(0);
     Set<Object> methods = new HashSet<>();
@@ -64,7 +64,7 @@ class ContextStoreClientTest {
       assertEquals(ContextStoreServiceGrpc.SERVICE_NAME, method.get("service"));
       methods.add(method.get("method"));
     }
-    assertEquals(Set.copyOf(ContextStoreClient.RETRIED_METHODS), methods);
+    assertEquals(Set.copyOf(Channels.RETRIED_METHODS), methods);
     Map<?, ?> retry = (Map<?, ?>) config.get("retryPolicy");
     assertEquals(List.of("UNAVAILABLE"), retry.get("retryableStatusCodes"));
   }

@@ -31,7 +31,7 @@ final class InProcessServer implements AutoCloseable {
       throw new UncheckedIOException(e);
     }
     channel =
-        ContextStoreClient.configure(
+        Channels.configure(
                 InProcessChannelBuilder.forName(name).directExecutor(),
                 ContextStoreClient.DEFAULT_MAX_MESSAGE_BYTES)
             .build();
