@@ -94,7 +94,7 @@ class ContextStoreServicer:
         ns, path = namespace_and_path(request, self._config)
         found = self._store.get_file_wire(ns, path)
         if found is None:
-            raise NotFound(f"no file {quote(path)} in {_where(ns)}")
+            raise _no_file(ns, path)
         return wire.get_file_response(path, found.content, found.tail)
 
     def _get_file_if_changed(self, request: pb.GetFileRequest) -> bytes:
@@ -104,7 +104,7 @@ class ContextStoreServicer:
             known = check.known_sha256(request)
         found = self._store.get_file_wire(ns, path)
         if found is None:
-            raise NotFound(f"no file {quote(path)} in {_where(ns)}")
+            raise _no_file(ns, path)
         if wire.tail_sha256(found.tail) == known:
             return wire.get_file_response(path, b"", found.tail) + wire.UNCHANGED
         return wire.get_file_response(path, found.content, found.tail)
@@ -115,7 +115,7 @@ class ContextStoreServicer:
         ns, path = namespace_and_path(request, self._config)
         tail = self._store.get_metadata_wire(ns, path)
         if tail is None:
-            raise NotFound(f"no file {quote(path)} in {_where(ns)}")
+            raise _no_file(ns, path)
         return wire.get_metadata_response(path, tail)
 
     @rpc
@@ -294,6 +294,11 @@ def _fill_stats(out: pb.GetStatsResponse | pb.GetStoreStatsResponse, stats: Stat
     # more (for metrics) that are not on the wire.
     for f in out.DESCRIPTOR.fields:
         setattr(out, f.name, getattr(stats, f.name))
+
+
+def _no_file(ns: str | None, path: str) -> NotFound:
+    """The miss of a file read (GetFile, GetMetadata): built only on the miss path."""
+    return NotFound(f"no file {quote(path)} in {_where(ns)}")
 
 
 def _where(ns: str | None) -> str:
