@@ -17,6 +17,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -32,6 +33,74 @@ else:
     from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _WatchEventKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WatchEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WatchEventKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WATCH_EVENT_KIND_UNSPECIFIED: _WatchEventKind.ValueType  # 0
+    WATCH_EVENT_KIND_FILE_CACHED: _WatchEventKind.ValueType  # 1
+    """A file was stored or replaced."""
+    WATCH_EVENT_KIND_FILE_INVALIDATED: _WatchEventKind.ValueType  # 2
+    """A file was removed by InvalidateFile or InvalidatePrefix."""
+    WATCH_EVENT_KIND_FILE_EVICTED: _WatchEventKind.ValueType  # 3
+    """A file was evicted by a byte or entry budget."""
+    WATCH_EVENT_KIND_ANALYSIS_CACHED: _WatchEventKind.ValueType  # 4
+    """An analysis was stored or replaced."""
+    WATCH_EVENT_KIND_ANALYSIS_REMOVED: _WatchEventKind.ValueType  # 5
+    """An analysis was removed; reason says why."""
+    WATCH_EVENT_KIND_SESSION_CLEARED: _WatchEventKind.ValueType  # 6
+    """ClearSession removed the whole namespace."""
+    WATCH_EVENT_KIND_SESSION_EXPIRED: _WatchEventKind.ValueType  # 7
+    """The session expired after session_ttl idle; everything in it is gone."""
+
+class WatchEventKind(_WatchEventKind, metaclass=_WatchEventKindEnumTypeWrapper):
+    """WatchEventKind says what changed."""
+
+WATCH_EVENT_KIND_UNSPECIFIED: WatchEventKind.ValueType  # 0
+WATCH_EVENT_KIND_FILE_CACHED: WatchEventKind.ValueType  # 1
+"""A file was stored or replaced."""
+WATCH_EVENT_KIND_FILE_INVALIDATED: WatchEventKind.ValueType  # 2
+"""A file was removed by InvalidateFile or InvalidatePrefix."""
+WATCH_EVENT_KIND_FILE_EVICTED: WatchEventKind.ValueType  # 3
+"""A file was evicted by a byte or entry budget."""
+WATCH_EVENT_KIND_ANALYSIS_CACHED: WatchEventKind.ValueType  # 4
+"""An analysis was stored or replaced."""
+WATCH_EVENT_KIND_ANALYSIS_REMOVED: WatchEventKind.ValueType  # 5
+"""An analysis was removed; reason says why."""
+WATCH_EVENT_KIND_SESSION_CLEARED: WatchEventKind.ValueType  # 6
+"""ClearSession removed the whole namespace."""
+WATCH_EVENT_KIND_SESSION_EXPIRED: WatchEventKind.ValueType  # 7
+"""The session expired after session_ttl idle; everything in it is gone."""
+Global___WatchEventKind: _TypeAlias = WatchEventKind  # noqa: Y015
+
+class _RemovalReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RemovalReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RemovalReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REMOVAL_REASON_UNSPECIFIED: _RemovalReason.ValueType  # 0
+    REMOVAL_REASON_STALE: _RemovalReason.ValueType  # 1
+    """Its file was stored with content it was not computed from."""
+    REMOVAL_REASON_INVALIDATED: _RemovalReason.ValueType  # 2
+    """InvalidateFile, InvalidateAnalysis or InvalidatePrefix."""
+    REMOVAL_REASON_EVICTED: _RemovalReason.ValueType  # 3
+    """A byte or entry budget."""
+
+class RemovalReason(_RemovalReason, metaclass=_RemovalReasonEnumTypeWrapper):
+    """RemovalReason says why an analysis was removed."""
+
+REMOVAL_REASON_UNSPECIFIED: RemovalReason.ValueType  # 0
+REMOVAL_REASON_STALE: RemovalReason.ValueType  # 1
+"""Its file was stored with content it was not computed from."""
+REMOVAL_REASON_INVALIDATED: RemovalReason.ValueType  # 2
+"""InvalidateFile, InvalidateAnalysis or InvalidatePrefix."""
+REMOVAL_REASON_EVICTED: RemovalReason.ValueType  # 3
+"""A byte or entry budget."""
+Global___RemovalReason: _TypeAlias = RemovalReason  # noqa: Y015
 
 @_typing.final
 class FileMetadata(_message.Message):
@@ -250,16 +319,20 @@ class CacheFileResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     METADATA_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """The namespace's revision after the call (see Revisions)."""
     @_builtins.property
     def metadata(self) -> Global___FileMetadata: ...
     def __init__(
         self,
         *,
         metadata: Global___FileMetadata | None = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -436,16 +509,20 @@ class CacheAnalysisResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CACHED_AT_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """The namespace's revision after the call (see Revisions)."""
     @_builtins.property
     def cached_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
         cached_at: _timestamp_pb2.Timestamp | None = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cached_at", b"cached_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached_at", b"cached_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached_at", b"cached_at", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -556,17 +633,21 @@ class InvalidateFileResponse(_message.Message):
 
     FILES_REMOVED_FIELD_NUMBER: _builtins.int
     ANALYSES_REMOVED_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     files_removed: _builtins.int
     analyses_removed: _builtins.int
+    revision: _builtins.int
+    """The namespace's revision after the call (see Revisions)."""
     def __init__(
         self,
         *,
         files_removed: _builtins.int = ...,
         analyses_removed: _builtins.int = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses_removed", b"analyses_removed", "files_removed", b"files_removed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses_removed", b"analyses_removed", "files_removed", b"files_removed", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -614,15 +695,19 @@ class InvalidateAnalysisResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ANALYSES_REMOVED_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     analyses_removed: _builtins.int
+    revision: _builtins.int
+    """The namespace's revision after the call (see Revisions)."""
     def __init__(
         self,
         *,
         analyses_removed: _builtins.int = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses_removed", b"analyses_removed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses_removed", b"analyses_removed", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -659,17 +744,21 @@ class ClearSessionResponse(_message.Message):
 
     FILES_REMOVED_FIELD_NUMBER: _builtins.int
     ANALYSES_REMOVED_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     files_removed: _builtins.int
     analyses_removed: _builtins.int
+    revision: _builtins.int
+    """The namespace's revision after the call (see Revisions)."""
     def __init__(
         self,
         *,
         files_removed: _builtins.int = ...,
         analyses_removed: _builtins.int = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses_removed", b"analyses_removed", "files_removed", b"files_removed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses_removed", b"analyses_removed", "files_removed", b"files_removed", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -822,16 +911,20 @@ class BatchCacheFilesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     METADATA_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """The namespace's revision after the call (see Revisions)."""
     @_builtins.property
     def metadata(self) -> _containers.RepeatedCompositeFieldContainer[Global___FileMetadata]: ...
     def __init__(
         self,
         *,
         metadata: _abc.Iterable[Global___FileMetadata] | None = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -880,8 +973,13 @@ class ListFilesResponse(_message.Message):
 
     FILES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Empty on the last page."""
+    revision: _builtins.int
+    """The namespace's revision this page was read at: Watch from it to see
+    every change after this page.
+    """
     @_builtins.property
     def files(self) -> _containers.RepeatedCompositeFieldContainer[Global___FileMetadata]: ...
     def __init__(
@@ -889,10 +987,11 @@ class ListFilesResponse(_message.Message):
         *,
         files: _abc.Iterable[Global___FileMetadata] | None = ...,
         next_page_token: _builtins.str = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["files", b"files", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["files", b"files", "next_page_token", b"next_page_token", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -933,21 +1032,138 @@ class InvalidatePrefixResponse(_message.Message):
 
     FILES_REMOVED_FIELD_NUMBER: _builtins.int
     ANALYSES_REMOVED_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     files_removed: _builtins.int
     analyses_removed: _builtins.int
+    revision: _builtins.int
+    """The namespace's revision after the call (see Revisions)."""
     def __init__(
         self,
         *,
         files_removed: _builtins.int = ...,
         analyses_removed: _builtins.int = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses_removed", b"analyses_removed", "files_removed", b"files_removed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses_removed", b"analyses_removed", "files_removed", b"files_removed", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InvalidatePrefixResponse: _TypeAlias = InvalidatePrefixResponse  # noqa: Y015
+
+@_typing.final
+class WatchRequest(_message.Message):
+    """WatchRequest opens a stream of one namespace's changes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    START_REVISION_FIELD_NUMBER: _builtins.int
+    PATH_PREFIX_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    start_revision: _builtins.int
+    """Exclusive: the last revision received; changes after it are replayed.
+    0: from now.
+    """
+    path_prefix: _builtins.str
+    """Only events whose path starts with it (session events always arrive);
+    empty: every event.
+    """
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str | None = ...,
+        start_revision: _builtins.int = ...,
+        path_prefix: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "session_id", b"session_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_session_id", b"_session_id", "path_prefix", b"path_prefix", "session_id", b"session_id", "start_revision", b"start_revision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__session_id: _TypeAlias = _typing.Literal["session_id"]  # noqa: Y015
+    _WhichOneofArgType__session_id: _TypeAlias = _typing.Literal["_session_id", b"_session_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__session_id) -> _WhichOneofReturnType__session_id | None: ...
+
+Global___WatchRequest: _TypeAlias = WatchRequest  # noqa: Y015
+
+@_typing.final
+class WatchResponse(_message.Message):
+    """WatchResponse is one revision of a namespace: its events, or progress."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVISION_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """The namespace's revision: that of these events, or, for progress, the
+    revision up to which nothing was missed.
+    """
+    progress: _builtins.bool
+    """No events: a heartbeat, or the stream's first response."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___WatchEvent]:
+        """The events of one atomic change, in the order they happened. Empty for
+        progress; never empty otherwise (a change whose events path_prefix
+        filters out entirely is not sent).
+        """
+
+    def __init__(
+        self,
+        *,
+        revision: _builtins.int = ...,
+        events: _abc.Iterable[Global___WatchEvent] | None = ...,
+        progress: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "progress", b"progress", "revision", b"revision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchResponse: _TypeAlias = WatchResponse  # noqa: Y015
+
+@_typing.final
+class WatchEvent(_message.Message):
+    """WatchEvent is one change to one entry, or to a whole namespace."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ANALYSIS_TYPE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    kind: Global___WatchEventKind.ValueType
+    path: _builtins.str
+    """Empty for session events."""
+    sha256: _builtins.bytes
+    """FILE_CACHED: the stored content's digest."""
+    version: _builtins.int
+    """FILE_CACHED: the stored file's version."""
+    analysis_type: _builtins.str
+    """ANALYSIS_CACHED and ANALYSIS_REMOVED: the analysis type."""
+    reason: Global___RemovalReason.ValueType
+    """ANALYSIS_REMOVED: why."""
+    def __init__(
+        self,
+        *,
+        kind: Global___WatchEventKind.ValueType = ...,
+        path: _builtins.str = ...,
+        sha256: _builtins.bytes = ...,
+        version: _builtins.int = ...,
+        analysis_type: _builtins.str = ...,
+        reason: Global___RemovalReason.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_type", b"analysis_type", "kind", b"kind", "path", b"path", "reason", b"reason", "sha256", b"sha256", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchEvent: _TypeAlias = WatchEvent  # noqa: Y015
 
 @_typing.final
 class GetStatsRequest(_message.Message):
@@ -1121,6 +1337,9 @@ class Limits(_message.Message):
     MAX_CONCURRENT_RPCS_FIELD_NUMBER: _builtins.int
     MAX_INFLIGHT_RESPONSE_BYTES_FIELD_NUMBER: _builtins.int
     RECEIVE_TIMEOUT_FIELD_NUMBER: _builtins.int
+    MAX_WATCHERS_FIELD_NUMBER: _builtins.int
+    WATCH_PROGRESS_INTERVAL_FIELD_NUMBER: _builtins.int
+    WATCH_HISTORY_REVISIONS_FIELD_NUMBER: _builtins.int
     max_content_bytes: _builtins.int
     max_message_bytes: _builtins.int
     max_batch_items: _builtins.int
@@ -1144,6 +1363,10 @@ class Limits(_message.Message):
     """Total size of responses built but not yet sent; a call that would pass
     it gets RESOURCE_EXHAUSTED.
     """
+    max_watchers: _builtins.int
+    """Watch streams open at once; past it Watch gets RESOURCE_EXHAUSTED."""
+    watch_history_revisions: _builtins.int
+    """Revisions of history kept per namespace for Watch to resume from."""
     @_builtins.property
     def session_ttl(self) -> _duration_pb2.Duration:
         """Idle-session time to live; zero means sessions never expire."""
@@ -1153,6 +1376,10 @@ class Limits(_message.Message):
         """How long a call's request message may take to arrive before the call is
         cancelled.
         """
+
+    @_builtins.property
+    def watch_progress_interval(self) -> _duration_pb2.Duration:
+        """How often an idle Watch stream gets a progress response."""
 
     def __init__(
         self,
@@ -1173,10 +1400,13 @@ class Limits(_message.Message):
         max_concurrent_rpcs: _builtins.int = ...,
         max_inflight_response_bytes: _builtins.int = ...,
         receive_timeout: _duration_pb2.Duration | None = ...,
+        max_watchers: _builtins.int = ...,
+        watch_progress_interval: _duration_pb2.Duration | None = ...,
+        watch_history_revisions: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["receive_timeout", b"receive_timeout", "session_ttl", b"session_ttl"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receive_timeout", b"receive_timeout", "session_ttl", b"session_ttl", "watch_progress_interval", b"watch_progress_interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_analysis_type_bytes", b"max_analysis_type_bytes", "max_batch_items", b"max_batch_items", "max_concurrent_rpcs", b"max_concurrent_rpcs", "max_content_bytes", b"max_content_bytes", "max_inflight_response_bytes", b"max_inflight_response_bytes", "max_label_key_bytes", b"max_label_key_bytes", "max_label_value_bytes", b"max_label_value_bytes", "max_labels", b"max_labels", "max_message_bytes", b"max_message_bytes", "max_path_bytes", b"max_path_bytes", "max_session_id_bytes", b"max_session_id_bytes", "receive_timeout", b"receive_timeout", "session_bytes", b"session_bytes", "session_entries", b"session_entries", "session_ttl", b"session_ttl", "total_bytes", b"total_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_analysis_type_bytes", b"max_analysis_type_bytes", "max_batch_items", b"max_batch_items", "max_concurrent_rpcs", b"max_concurrent_rpcs", "max_content_bytes", b"max_content_bytes", "max_inflight_response_bytes", b"max_inflight_response_bytes", "max_label_key_bytes", b"max_label_key_bytes", "max_label_value_bytes", b"max_label_value_bytes", "max_labels", b"max_labels", "max_message_bytes", b"max_message_bytes", "max_path_bytes", b"max_path_bytes", "max_session_id_bytes", b"max_session_id_bytes", "max_watchers", b"max_watchers", "receive_timeout", b"receive_timeout", "session_bytes", b"session_bytes", "session_entries", b"session_entries", "session_ttl", b"session_ttl", "total_bytes", b"total_bytes", "watch_history_revisions", b"watch_history_revisions", "watch_progress_interval", b"watch_progress_interval"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

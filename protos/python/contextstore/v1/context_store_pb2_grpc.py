@@ -43,6 +43,18 @@ class ContextStoreServiceStub:
     UNAVAILABLE. Writes are not retried. Any call may also fail with
     UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
     or RESOURCE_EXHAUSTED (too many calls in flight).
+
+    Revisions. Every namespace has a revision that every change to it
+    increases: a write, an invalidation, an eviction, a stale analysis
+    dropped, a clear, an expiry. One atomic change (a call, a batch, a clear)
+    is one revision. Responses of writes carry the namespace's revision after
+    the call (unchanged when the call changed nothing), ListFiles the
+    revision its page was read at. Revisions come from a store-wide source
+    that only grows, seeded from the wall clock in microseconds, so they never
+    go backwards for a namespace name: not across ClearSession, expiry or a
+    server (or Redis) restart. A namespace that holds nothing reports the
+    source's current value. Revisions of different namespaces are not
+    comparable.
     """
 
     def __init__(self, channel):
@@ -111,6 +123,11 @@ class ContextStoreServiceStub:
                 request_serializer=contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixRequest.SerializeToString,
                 response_deserializer=contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/contextstore.v1.ContextStoreService/Watch',
+                request_serializer=contextstore_dot_v1_dot_context__store__pb2.WatchRequest.SerializeToString,
+                response_deserializer=contextstore_dot_v1_dot_context__store__pb2.WatchResponse.FromString,
+                _registered_method=True)
         self.GetStats = channel.unary_unary(
                 '/contextstore.v1.ContextStoreService/GetStats',
                 request_serializer=contextstore_dot_v1_dot_context__store__pb2.GetStatsRequest.SerializeToString,
@@ -146,6 +163,18 @@ class ContextStoreServiceServicer:
     UNAVAILABLE. Writes are not retried. Any call may also fail with
     UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
     or RESOURCE_EXHAUSTED (too many calls in flight).
+
+    Revisions. Every namespace has a revision that every change to it
+    increases: a write, an invalidation, an eviction, a stale analysis
+    dropped, a clear, an expiry. One atomic change (a call, a batch, a clear)
+    is one revision. Responses of writes carry the namespace's revision after
+    the call (unchanged when the call changed nothing), ListFiles the
+    revision its page was read at. Revisions come from a store-wide source
+    that only grows, seeded from the wall clock in microseconds, so they never
+    go backwards for a namespace name: not across ClearSession, expiry or a
+    server (or Redis) restart. A namespace that holds nothing reports the
+    source's current value. Revisions of different namespaces are not
+    comparable.
     """
 
     def CacheFile(self, request, context):
@@ -281,6 +310,38 @@ class ContextStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """Watch streams the changes of one namespace, optionally only those under
+        path_prefix. The first response is a progress response carrying the
+        revision the stream starts from; after it, each response carries one
+        revision: its events (one atomic change, whole, in one response), or
+        progress = true and no events, sent every watch_progress_interval (see
+        Limits) while nothing changes, so the client knows it has missed nothing
+        up to that revision.
+
+        Guarantees: the events of a namespace arrive in revision order and none
+        is skipped. start_revision is exclusive: pass the last revision received
+        and every change after it is replayed, while the server still retains
+        it (a bounded history per namespace, kept after the namespace empties so
+        a watcher can resume across ClearSession; it is not counted in stats).
+        When it is no longer retained the call fails with OUT_OF_RANGE carrying
+        a google.rpc.ErrorInfo with reason REVISION_COMPACTED and metadata
+        oldest_revision (the oldest start_revision still served) and
+        current_revision: re-read (ListFiles gives a revision) and watch from
+        there. Never a silent gap. A watcher that falls behind reads from the
+        history at its own pace, and costs the server no memory of its own; one
+        that falls behind the history gets OUT_OF_RANGE the same way.
+
+        Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative
+        start_revision or one ahead of the namespace's revision), OUT_OF_RANGE
+        (start_revision no longer retained), RESOURCE_EXHAUSTED (max_watchers
+        streams are open), UNAVAILABLE (the server is stopping, or the stream was
+        dropped: resume from the last revision received).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStats(self, request, context):
         """GetStats returns the counters of one namespace: the global namespace when
         session_id is absent or empty, as in every other RPC. Counters cover the
@@ -371,6 +432,11 @@ def add_ContextStoreServiceServicer_to_server(servicer, server):
                     request_deserializer=contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixRequest.FromString,
                     response_serializer=contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixResponse.SerializeToString,
             ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=contextstore_dot_v1_dot_context__store__pb2.WatchRequest.FromString,
+                    response_serializer=contextstore_dot_v1_dot_context__store__pb2.WatchResponse.SerializeToString,
+            ),
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
                     request_deserializer=contextstore_dot_v1_dot_context__store__pb2.GetStatsRequest.FromString,
@@ -412,6 +478,18 @@ class ContextStoreService:
     UNAVAILABLE. Writes are not retried. Any call may also fail with
     UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
     or RESOURCE_EXHAUSTED (too many calls in flight).
+
+    Revisions. Every namespace has a revision that every change to it
+    increases: a write, an invalidation, an eviction, a stale analysis
+    dropped, a clear, an expiry. One atomic change (a call, a batch, a clear)
+    is one revision. Responses of writes carry the namespace's revision after
+    the call (unchanged when the call changed nothing), ListFiles the
+    revision its page was read at. Revisions come from a store-wide source
+    that only grows, seeded from the wall clock in microseconds, so they never
+    go backwards for a namespace name: not across ClearSession, expiry or a
+    server (or Redis) restart. A namespace that holds nothing reports the
+    source's current value. Revisions of different namespaces are not
+    comparable.
     """
 
     @staticmethod
@@ -728,6 +806,33 @@ class ContextStoreService:
             '/contextstore.v1.ContextStoreService/InvalidatePrefix',
             contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixRequest.SerializeToString,
             contextstore_dot_v1_dot_context__store__pb2.InvalidatePrefixResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/contextstore.v1.ContextStoreService/Watch',
+            contextstore_dot_v1_dot_context__store__pb2.WatchRequest.SerializeToString,
+            contextstore_dot_v1_dot_context__store__pb2.WatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

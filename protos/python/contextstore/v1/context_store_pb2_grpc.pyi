@@ -52,6 +52,18 @@ class ContextStoreServiceStub:
     UNAVAILABLE. Writes are not retried. Any call may also fail with
     UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
     or RESOURCE_EXHAUSTED (too many calls in flight).
+
+    Revisions. Every namespace has a revision that every change to it
+    increases: a write, an invalidation, an eviction, a stale analysis
+    dropped, a clear, an expiry. One atomic change (a call, a batch, a clear)
+    is one revision. Responses of writes carry the namespace's revision after
+    the call (unchanged when the call changed nothing), ListFiles the
+    revision its page was read at. Revisions come from a store-wide source
+    that only grows, seeded from the wall clock in microseconds, so they never
+    go backwards for a namespace name: not across ClearSession, expiry or a
+    server (or Redis) restart. A namespace that holds nothing reports the
+    source's current value. Revisions of different namespaces are not
+    comparable.
     """
 
     @_typing.overload
@@ -143,6 +155,34 @@ class ContextStoreServiceStub:
     Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
     removes a whole namespace).
     """
+    Watch: _grpc.UnaryStreamMultiCallable[_context_store_pb2.WatchRequest, _context_store_pb2.WatchResponse]
+    """Watch streams the changes of one namespace, optionally only those under
+    path_prefix. The first response is a progress response carrying the
+    revision the stream starts from; after it, each response carries one
+    revision: its events (one atomic change, whole, in one response), or
+    progress = true and no events, sent every watch_progress_interval (see
+    Limits) while nothing changes, so the client knows it has missed nothing
+    up to that revision.
+
+    Guarantees: the events of a namespace arrive in revision order and none
+    is skipped. start_revision is exclusive: pass the last revision received
+    and every change after it is replayed, while the server still retains
+    it (a bounded history per namespace, kept after the namespace empties so
+    a watcher can resume across ClearSession; it is not counted in stats).
+    When it is no longer retained the call fails with OUT_OF_RANGE carrying
+    a google.rpc.ErrorInfo with reason REVISION_COMPACTED and metadata
+    oldest_revision (the oldest start_revision still served) and
+    current_revision: re-read (ListFiles gives a revision) and watch from
+    there. Never a silent gap. A watcher that falls behind reads from the
+    history at its own pace, and costs the server no memory of its own; one
+    that falls behind the history gets OUT_OF_RANGE the same way.
+
+    Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative
+    start_revision or one ahead of the namespace's revision), OUT_OF_RANGE
+    (start_revision no longer retained), RESOURCE_EXHAUSTED (max_watchers
+    streams are open), UNAVAILABLE (the server is stopping, or the stream was
+    dropped: resume from the last revision received).
+    """
     GetStats: _grpc.UnaryUnaryMultiCallable[_context_store_pb2.GetStatsRequest, _context_store_pb2.GetStatsResponse]
     """GetStats returns the counters of one namespace: the global namespace when
     session_id is absent or empty, as in every other RPC. Counters cover the
@@ -178,6 +218,18 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     UNAVAILABLE. Writes are not retried. Any call may also fail with
     UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
     or RESOURCE_EXHAUSTED (too many calls in flight).
+
+    Revisions. Every namespace has a revision that every change to it
+    increases: a write, an invalidation, an eviction, a stale analysis
+    dropped, a clear, an expiry. One atomic change (a call, a batch, a clear)
+    is one revision. Responses of writes carry the namespace's revision after
+    the call (unchanged when the call changed nothing), ListFiles the
+    revision its page was read at. Revisions come from a store-wide source
+    that only grows, seeded from the wall clock in microseconds, so they never
+    go backwards for a namespace name: not across ClearSession, expiry or a
+    server (or Redis) restart. A namespace that holds nothing reports the
+    source's current value. Revisions of different namespaces are not
+    comparable.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -266,6 +318,34 @@ class ContextStoreServiceAsyncStub(ContextStoreServiceStub):
     Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
     removes a whole namespace).
     """
+    Watch: _aio.UnaryStreamMultiCallable[_context_store_pb2.WatchRequest, _context_store_pb2.WatchResponse]  # type: ignore[assignment]
+    """Watch streams the changes of one namespace, optionally only those under
+    path_prefix. The first response is a progress response carrying the
+    revision the stream starts from; after it, each response carries one
+    revision: its events (one atomic change, whole, in one response), or
+    progress = true and no events, sent every watch_progress_interval (see
+    Limits) while nothing changes, so the client knows it has missed nothing
+    up to that revision.
+
+    Guarantees: the events of a namespace arrive in revision order and none
+    is skipped. start_revision is exclusive: pass the last revision received
+    and every change after it is replayed, while the server still retains
+    it (a bounded history per namespace, kept after the namespace empties so
+    a watcher can resume across ClearSession; it is not counted in stats).
+    When it is no longer retained the call fails with OUT_OF_RANGE carrying
+    a google.rpc.ErrorInfo with reason REVISION_COMPACTED and metadata
+    oldest_revision (the oldest start_revision still served) and
+    current_revision: re-read (ListFiles gives a revision) and watch from
+    there. Never a silent gap. A watcher that falls behind reads from the
+    history at its own pace, and costs the server no memory of its own; one
+    that falls behind the history gets OUT_OF_RANGE the same way.
+
+    Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative
+    start_revision or one ahead of the namespace's revision), OUT_OF_RANGE
+    (start_revision no longer retained), RESOURCE_EXHAUSTED (max_watchers
+    streams are open), UNAVAILABLE (the server is stopping, or the stream was
+    dropped: resume from the last revision received).
+    """
     GetStats: _aio.UnaryUnaryMultiCallable[_context_store_pb2.GetStatsRequest, _context_store_pb2.GetStatsResponse]  # type: ignore[assignment]
     """GetStats returns the counters of one namespace: the global namespace when
     session_id is absent or empty, as in every other RPC. Counters cover the
@@ -300,6 +380,18 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     UNAVAILABLE. Writes are not retried. Any call may also fail with
     UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
     or RESOURCE_EXHAUSTED (too many calls in flight).
+
+    Revisions. Every namespace has a revision that every change to it
+    increases: a write, an invalidation, an eviction, a stale analysis
+    dropped, a clear, an expiry. One atomic change (a call, a batch, a clear)
+    is one revision. Responses of writes carry the namespace's revision after
+    the call (unchanged when the call changed nothing), ListFiles the
+    revision its page was read at. Revisions come from a store-wide source
+    that only grows, seeded from the wall clock in microseconds, so they never
+    go backwards for a namespace name: not across ClearSession, expiry or a
+    server (or Redis) restart. A namespace that holds nothing reports the
+    source's current value. Revisions of different namespaces are not
+    comparable.
     """
 
     @_abc_1.abstractmethod
@@ -457,6 +549,40 @@ class ContextStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         cost grows with what it removes, not with the namespace or the store.
         Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
         removes a whole namespace).
+        """
+
+    @_abc_1.abstractmethod
+    def Watch(
+        self,
+        request: _context_store_pb2.WatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_context_store_pb2.WatchResponse], _abc.AsyncIterator[_context_store_pb2.WatchResponse]]:
+        """Watch streams the changes of one namespace, optionally only those under
+        path_prefix. The first response is a progress response carrying the
+        revision the stream starts from; after it, each response carries one
+        revision: its events (one atomic change, whole, in one response), or
+        progress = true and no events, sent every watch_progress_interval (see
+        Limits) while nothing changes, so the client knows it has missed nothing
+        up to that revision.
+
+        Guarantees: the events of a namespace arrive in revision order and none
+        is skipped. start_revision is exclusive: pass the last revision received
+        and every change after it is replayed, while the server still retains
+        it (a bounded history per namespace, kept after the namespace empties so
+        a watcher can resume across ClearSession; it is not counted in stats).
+        When it is no longer retained the call fails with OUT_OF_RANGE carrying
+        a google.rpc.ErrorInfo with reason REVISION_COMPACTED and metadata
+        oldest_revision (the oldest start_revision still served) and
+        current_revision: re-read (ListFiles gives a revision) and watch from
+        there. Never a silent gap. A watcher that falls behind reads from the
+        history at its own pace, and costs the server no memory of its own; one
+        that falls behind the history gets OUT_OF_RANGE the same way.
+
+        Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative
+        start_revision or one ahead of the namespace's revision), OUT_OF_RANGE
+        (start_revision no longer retained), RESOURCE_EXHAUSTED (max_watchers
+        streams are open), UNAVAILABLE (the server is stopping, or the stream was
+        dropped: resume from the last revision received).
         """
 
     @_abc_1.abstractmethod

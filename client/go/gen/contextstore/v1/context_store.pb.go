@@ -32,6 +32,134 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// WatchEventKind says what changed.
+type WatchEventKind int32
+
+const (
+	WatchEventKind_WATCH_EVENT_KIND_UNSPECIFIED WatchEventKind = 0
+	// A file was stored or replaced.
+	WatchEventKind_WATCH_EVENT_KIND_FILE_CACHED WatchEventKind = 1
+	// A file was removed by InvalidateFile or InvalidatePrefix.
+	WatchEventKind_WATCH_EVENT_KIND_FILE_INVALIDATED WatchEventKind = 2
+	// A file was evicted by a byte or entry budget.
+	WatchEventKind_WATCH_EVENT_KIND_FILE_EVICTED WatchEventKind = 3
+	// An analysis was stored or replaced.
+	WatchEventKind_WATCH_EVENT_KIND_ANALYSIS_CACHED WatchEventKind = 4
+	// An analysis was removed; reason says why.
+	WatchEventKind_WATCH_EVENT_KIND_ANALYSIS_REMOVED WatchEventKind = 5
+	// ClearSession removed the whole namespace.
+	WatchEventKind_WATCH_EVENT_KIND_SESSION_CLEARED WatchEventKind = 6
+	// The session expired after session_ttl idle; everything in it is gone.
+	WatchEventKind_WATCH_EVENT_KIND_SESSION_EXPIRED WatchEventKind = 7
+)
+
+// Enum value maps for WatchEventKind.
+var (
+	WatchEventKind_name = map[int32]string{
+		0: "WATCH_EVENT_KIND_UNSPECIFIED",
+		1: "WATCH_EVENT_KIND_FILE_CACHED",
+		2: "WATCH_EVENT_KIND_FILE_INVALIDATED",
+		3: "WATCH_EVENT_KIND_FILE_EVICTED",
+		4: "WATCH_EVENT_KIND_ANALYSIS_CACHED",
+		5: "WATCH_EVENT_KIND_ANALYSIS_REMOVED",
+		6: "WATCH_EVENT_KIND_SESSION_CLEARED",
+		7: "WATCH_EVENT_KIND_SESSION_EXPIRED",
+	}
+	WatchEventKind_value = map[string]int32{
+		"WATCH_EVENT_KIND_UNSPECIFIED":      0,
+		"WATCH_EVENT_KIND_FILE_CACHED":      1,
+		"WATCH_EVENT_KIND_FILE_INVALIDATED": 2,
+		"WATCH_EVENT_KIND_FILE_EVICTED":     3,
+		"WATCH_EVENT_KIND_ANALYSIS_CACHED":  4,
+		"WATCH_EVENT_KIND_ANALYSIS_REMOVED": 5,
+		"WATCH_EVENT_KIND_SESSION_CLEARED":  6,
+		"WATCH_EVENT_KIND_SESSION_EXPIRED":  7,
+	}
+)
+
+func (x WatchEventKind) Enum() *WatchEventKind {
+	p := new(WatchEventKind)
+	*p = x
+	return p
+}
+
+func (x WatchEventKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WatchEventKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_contextstore_v1_context_store_proto_enumTypes[0].Descriptor()
+}
+
+func (WatchEventKind) Type() protoreflect.EnumType {
+	return &file_contextstore_v1_context_store_proto_enumTypes[0]
+}
+
+func (x WatchEventKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WatchEventKind.Descriptor instead.
+func (WatchEventKind) EnumDescriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{0}
+}
+
+// RemovalReason says why an analysis was removed.
+type RemovalReason int32
+
+const (
+	RemovalReason_REMOVAL_REASON_UNSPECIFIED RemovalReason = 0
+	// Its file was stored with content it was not computed from.
+	RemovalReason_REMOVAL_REASON_STALE RemovalReason = 1
+	// InvalidateFile, InvalidateAnalysis or InvalidatePrefix.
+	RemovalReason_REMOVAL_REASON_INVALIDATED RemovalReason = 2
+	// A byte or entry budget.
+	RemovalReason_REMOVAL_REASON_EVICTED RemovalReason = 3
+)
+
+// Enum value maps for RemovalReason.
+var (
+	RemovalReason_name = map[int32]string{
+		0: "REMOVAL_REASON_UNSPECIFIED",
+		1: "REMOVAL_REASON_STALE",
+		2: "REMOVAL_REASON_INVALIDATED",
+		3: "REMOVAL_REASON_EVICTED",
+	}
+	RemovalReason_value = map[string]int32{
+		"REMOVAL_REASON_UNSPECIFIED": 0,
+		"REMOVAL_REASON_STALE":       1,
+		"REMOVAL_REASON_INVALIDATED": 2,
+		"REMOVAL_REASON_EVICTED":     3,
+	}
+)
+
+func (x RemovalReason) Enum() *RemovalReason {
+	p := new(RemovalReason)
+	*p = x
+	return p
+}
+
+func (x RemovalReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RemovalReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_contextstore_v1_context_store_proto_enumTypes[1].Descriptor()
+}
+
+func (RemovalReason) Type() protoreflect.EnumType {
+	return &file_contextstore_v1_context_store_proto_enumTypes[1]
+}
+
+func (x RemovalReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RemovalReason.Descriptor instead.
+func (RemovalReason) EnumDescriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{1}
+}
+
 // FileMetadata describes one cached file.
 type FileMetadata struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -314,8 +442,10 @@ func (x *CacheFileRequest) GetIfSha256() []byte {
 
 // CacheFileResponse carries the stored file's metadata.
 type CacheFileResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Metadata      *FileMetadata          `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Metadata *FileMetadata          `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// The namespace's revision after the call (see Revisions).
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -355,6 +485,13 @@ func (x *CacheFileResponse) GetMetadata() *FileMetadata {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *CacheFileResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // GetFileRequest reads one file.
@@ -670,8 +807,10 @@ func (x *CacheAnalysisRequest) GetIfSha256() []byte {
 
 // CacheAnalysisResponse says when the analysis was stored.
 type CacheAnalysisResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CachedAt      *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=cached_at,json=cachedAt,proto3" json:"cached_at,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	CachedAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=cached_at,json=cachedAt,proto3" json:"cached_at,omitempty"`
+	// The namespace's revision after the call (see Revisions).
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -711,6 +850,13 @@ func (x *CacheAnalysisResponse) GetCachedAt() *timestamppb.Timestamp {
 		return x.CachedAt
 	}
 	return nil
+}
+
+func (x *CacheAnalysisResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // GetAnalysisRequest reads one analysis result.
@@ -903,8 +1049,10 @@ type InvalidateFileResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	FilesRemoved    int64                  `protobuf:"varint,1,opt,name=files_removed,json=filesRemoved,proto3" json:"files_removed,omitempty"`
 	AnalysesRemoved int64                  `protobuf:"varint,2,opt,name=analyses_removed,json=analysesRemoved,proto3" json:"analyses_removed,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The namespace's revision after the call (see Revisions).
+	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InvalidateFileResponse) Reset() {
@@ -947,6 +1095,13 @@ func (x *InvalidateFileResponse) GetFilesRemoved() int64 {
 func (x *InvalidateFileResponse) GetAnalysesRemoved() int64 {
 	if x != nil {
 		return x.AnalysesRemoved
+	}
+	return 0
+}
+
+func (x *InvalidateFileResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
 	}
 	return 0
 }
@@ -1017,8 +1172,10 @@ func (x *InvalidateAnalysisRequest) GetAnalysisType() string {
 type InvalidateAnalysisResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AnalysesRemoved int64                  `protobuf:"varint,1,opt,name=analyses_removed,json=analysesRemoved,proto3" json:"analyses_removed,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The namespace's revision after the call (see Revisions).
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InvalidateAnalysisResponse) Reset() {
@@ -1054,6 +1211,13 @@ func (*InvalidateAnalysisResponse) Descriptor() ([]byte, []int) {
 func (x *InvalidateAnalysisResponse) GetAnalysesRemoved() int64 {
 	if x != nil {
 		return x.AnalysesRemoved
+	}
+	return 0
+}
+
+func (x *InvalidateAnalysisResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
 	}
 	return 0
 }
@@ -1108,8 +1272,10 @@ type ClearSessionResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	FilesRemoved    int64                  `protobuf:"varint,1,opt,name=files_removed,json=filesRemoved,proto3" json:"files_removed,omitempty"`
 	AnalysesRemoved int64                  `protobuf:"varint,2,opt,name=analyses_removed,json=analysesRemoved,proto3" json:"analyses_removed,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The namespace's revision after the call (see Revisions).
+	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClearSessionResponse) Reset() {
@@ -1152,6 +1318,13 @@ func (x *ClearSessionResponse) GetFilesRemoved() int64 {
 func (x *ClearSessionResponse) GetAnalysesRemoved() int64 {
 	if x != nil {
 		return x.AnalysesRemoved
+	}
+	return 0
+}
+
+func (x *ClearSessionResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
 	}
 	return 0
 }
@@ -1398,8 +1571,10 @@ func (x *BatchCacheFilesRequest) GetFiles() []*FileUpload {
 
 // BatchCacheFilesResponse has one metadata per stored file, in request order.
 type BatchCacheFilesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Metadata      []*FileMetadata        `protobuf:"bytes,1,rep,name=metadata,proto3" json:"metadata,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Metadata []*FileMetadata        `protobuf:"bytes,1,rep,name=metadata,proto3" json:"metadata,omitempty"`
+	// The namespace's revision after the call (see Revisions).
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1439,6 +1614,13 @@ func (x *BatchCacheFilesResponse) GetMetadata() []*FileMetadata {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *BatchCacheFilesResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // ListFilesRequest lists a namespace's files, a page at a time.
@@ -1519,6 +1701,9 @@ type ListFilesResponse struct {
 	Files []*FileMetadata        `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
 	// Empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The namespace's revision this page was read at: Watch from it to see
+	// every change after this page.
+	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1565,6 +1750,13 @@ func (x *ListFilesResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListFilesResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // InvalidatePrefixRequest removes every path under a prefix.
@@ -1626,8 +1818,10 @@ type InvalidatePrefixResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	FilesRemoved    int64                  `protobuf:"varint,1,opt,name=files_removed,json=filesRemoved,proto3" json:"files_removed,omitempty"`
 	AnalysesRemoved int64                  `protobuf:"varint,2,opt,name=analyses_removed,json=analysesRemoved,proto3" json:"analyses_removed,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The namespace's revision after the call (see Revisions).
+	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InvalidatePrefixResponse) Reset() {
@@ -1674,6 +1868,235 @@ func (x *InvalidatePrefixResponse) GetAnalysesRemoved() int64 {
 	return 0
 }
 
+func (x *InvalidatePrefixResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// WatchRequest opens a stream of one namespace's changes.
+type WatchRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId *string                `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3,oneof" json:"session_id,omitempty"`
+	// Exclusive: the last revision received; changes after it are replayed.
+	// 0: from now.
+	StartRevision int64 `protobuf:"varint,2,opt,name=start_revision,json=startRevision,proto3" json:"start_revision,omitempty"`
+	// Only events whose path starts with it (session events always arrive);
+	// empty: every event.
+	PathPrefix    string `protobuf:"bytes,3,opt,name=path_prefix,json=pathPrefix,proto3" json:"path_prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WatchRequest) GetSessionId() string {
+	if x != nil && x.SessionId != nil {
+		return *x.SessionId
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetStartRevision() int64 {
+	if x != nil {
+		return x.StartRevision
+	}
+	return 0
+}
+
+func (x *WatchRequest) GetPathPrefix() string {
+	if x != nil {
+		return x.PathPrefix
+	}
+	return ""
+}
+
+// WatchResponse is one revision of a namespace: its events, or progress.
+type WatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The namespace's revision: that of these events, or, for progress, the
+	// revision up to which nothing was missed.
+	Revision int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The events of one atomic change, in the order they happened. Empty for
+	// progress; never empty otherwise (a change whose events path_prefix
+	// filters out entirely is not sent).
+	Events []*WatchEvent `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	// No events: a heartbeat, or the stream's first response.
+	Progress      bool `protobuf:"varint,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchResponse) Reset() {
+	*x = WatchResponse{}
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchResponse) ProtoMessage() {}
+
+func (x *WatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *WatchResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *WatchResponse) GetEvents() []*WatchEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WatchResponse) GetProgress() bool {
+	if x != nil {
+		return x.Progress
+	}
+	return false
+}
+
+// WatchEvent is one change to one entry, or to a whole namespace.
+type WatchEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  WatchEventKind         `protobuf:"varint,1,opt,name=kind,proto3,enum=contextstore.v1.WatchEventKind" json:"kind,omitempty"`
+	// Empty for session events.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// FILE_CACHED: the stored content's digest.
+	Sha256 []byte `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// FILE_CACHED: the stored file's version.
+	Version int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// ANALYSIS_CACHED and ANALYSIS_REMOVED: the analysis type.
+	AnalysisType string `protobuf:"bytes,5,opt,name=analysis_type,json=analysisType,proto3" json:"analysis_type,omitempty"`
+	// ANALYSIS_REMOVED: why.
+	Reason        RemovalReason `protobuf:"varint,6,opt,name=reason,proto3,enum=contextstore.v1.RemovalReason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEvent) Reset() {
+	*x = WatchEvent{}
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEvent) ProtoMessage() {}
+
+func (x *WatchEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
+func (*WatchEvent) Descriptor() ([]byte, []int) {
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *WatchEvent) GetKind() WatchEventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return WatchEventKind_WATCH_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *WatchEvent) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+func (x *WatchEvent) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *WatchEvent) GetAnalysisType() string {
+	if x != nil {
+		return x.AnalysisType
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetReason() RemovalReason {
+	if x != nil {
+		return x.Reason
+	}
+	return RemovalReason_REMOVAL_REASON_UNSPECIFIED
+}
+
 // GetStatsRequest selects one namespace.
 type GetStatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1685,7 +2108,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +2120,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[27]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +2133,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{27}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetStatsRequest) GetSessionId() string {
@@ -1741,7 +2164,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1753,7 +2176,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[28]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1766,7 +2189,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{28}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetStatsResponse) GetFiles() int64 {
@@ -1834,7 +2257,7 @@ type GetStoreStatsRequest struct {
 
 func (x *GetStoreStatsRequest) Reset() {
 	*x = GetStoreStatsRequest{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +2269,7 @@ func (x *GetStoreStatsRequest) String() string {
 func (*GetStoreStatsRequest) ProtoMessage() {}
 
 func (x *GetStoreStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[29]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +2282,7 @@ func (x *GetStoreStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStoreStatsRequest) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{29}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{32}
 }
 
 // GetStoreStatsResponse carries the counters of the whole store.
@@ -1882,7 +2305,7 @@ type GetStoreStatsResponse struct {
 
 func (x *GetStoreStatsResponse) Reset() {
 	*x = GetStoreStatsResponse{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[30]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1894,7 +2317,7 @@ func (x *GetStoreStatsResponse) String() string {
 func (*GetStoreStatsResponse) ProtoMessage() {}
 
 func (x *GetStoreStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[30]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1907,7 +2330,7 @@ func (x *GetStoreStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStoreStatsResponse) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{30}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetStoreStatsResponse) GetFiles() int64 {
@@ -1975,7 +2398,7 @@ type GetServerInfoRequest struct {
 
 func (x *GetServerInfoRequest) Reset() {
 	*x = GetServerInfoRequest{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[31]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2410,7 @@ func (x *GetServerInfoRequest) String() string {
 func (*GetServerInfoRequest) ProtoMessage() {}
 
 func (x *GetServerInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[31]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2423,7 @@ func (x *GetServerInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetServerInfoRequest) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{31}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{34}
 }
 
 // Limits are the bounds the server enforces.
@@ -2032,13 +2455,19 @@ type Limits struct {
 	// How long a call's request message may take to arrive before the call is
 	// cancelled.
 	ReceiveTimeout *durationpb.Duration `protobuf:"bytes,16,opt,name=receive_timeout,json=receiveTimeout,proto3" json:"receive_timeout,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Watch streams open at once; past it Watch gets RESOURCE_EXHAUSTED.
+	MaxWatchers int64 `protobuf:"varint,17,opt,name=max_watchers,json=maxWatchers,proto3" json:"max_watchers,omitempty"`
+	// How often an idle Watch stream gets a progress response.
+	WatchProgressInterval *durationpb.Duration `protobuf:"bytes,18,opt,name=watch_progress_interval,json=watchProgressInterval,proto3" json:"watch_progress_interval,omitempty"`
+	// Revisions of history kept per namespace for Watch to resume from.
+	WatchHistoryRevisions int64 `protobuf:"varint,19,opt,name=watch_history_revisions,json=watchHistoryRevisions,proto3" json:"watch_history_revisions,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[32]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2479,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[32]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2492,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{32}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Limits) GetMaxContentBytes() int64 {
@@ -2178,6 +2607,27 @@ func (x *Limits) GetReceiveTimeout() *durationpb.Duration {
 	return nil
 }
 
+func (x *Limits) GetMaxWatchers() int64 {
+	if x != nil {
+		return x.MaxWatchers
+	}
+	return 0
+}
+
+func (x *Limits) GetWatchProgressInterval() *durationpb.Duration {
+	if x != nil {
+		return x.WatchProgressInterval
+	}
+	return nil
+}
+
+func (x *Limits) GetWatchHistoryRevisions() int64 {
+	if x != nil {
+		return x.WatchHistoryRevisions
+	}
+	return 0
+}
+
 // GetServerInfoResponse describes the server.
 type GetServerInfoResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -2199,7 +2649,7 @@ type GetServerInfoResponse struct {
 
 func (x *GetServerInfoResponse) Reset() {
 	*x = GetServerInfoResponse{}
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[33]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2211,7 +2661,7 @@ func (x *GetServerInfoResponse) String() string {
 func (*GetServerInfoResponse) ProtoMessage() {}
 
 func (x *GetServerInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_contextstore_v1_context_store_proto_msgTypes[33]
+	mi := &file_contextstore_v1_context_store_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2224,7 +2674,7 @@ func (x *GetServerInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetServerInfoResponse) Descriptor() ([]byte, []int) {
-	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{33}
+	return file_contextstore_v1_context_store_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetServerInfoResponse) GetVersion() string {
@@ -2310,9 +2760,10 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\v_session_idB\r\n" +
 	"\v_if_versionB\f\n" +
 	"\n" +
-	"_if_sha256\"N\n" +
+	"_if_sha256\"j\n" +
 	"\x11CacheFileResponse\x129\n" +
-	"\bmetadata\x18\x01 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"\x90\x01\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\x90\x01\n" +
 	"\x0eGetFileRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x12\n" +
@@ -2343,9 +2794,10 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\v_session_idB\r\n" +
 	"\v_if_versionB\f\n" +
 	"\n" +
-	"_if_sha256\"P\n" +
+	"_if_sha256\"l\n" +
 	"\x15CacheAnalysisResponse\x127\n" +
-	"\tcached_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bcachedAt\"\x80\x01\n" +
+	"\tcached_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bcachedAt\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\x80\x01\n" +
 	"\x12GetAnalysisRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x12\n" +
@@ -2365,26 +2817,29 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\v_session_idB\r\n" +
 	"\v_if_versionB\f\n" +
 	"\n" +
-	"_if_sha256\"h\n" +
+	"_if_sha256\"\x84\x01\n" +
 	"\x16InvalidateFileResponse\x12#\n" +
 	"\rfiles_removed\x18\x01 \x01(\x03R\ffilesRemoved\x12)\n" +
-	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\"\x9e\x01\n" +
+	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"\x9e\x01\n" +
 	"\x19InvalidateAnalysisRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12(\n" +
 	"\ranalysis_type\x18\x03 \x01(\tH\x01R\fanalysisType\x88\x01\x01B\r\n" +
 	"\v_session_idB\x10\n" +
-	"\x0e_analysis_type\"G\n" +
+	"\x0e_analysis_type\"c\n" +
 	"\x1aInvalidateAnalysisResponse\x12)\n" +
-	"\x10analyses_removed\x18\x01 \x01(\x03R\x0fanalysesRemoved\"H\n" +
+	"\x10analyses_removed\x18\x01 \x01(\x03R\x0fanalysesRemoved\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"H\n" +
 	"\x13ClearSessionRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01B\r\n" +
-	"\v_session_id\"f\n" +
+	"\v_session_id\"\x82\x01\n" +
 	"\x14ClearSessionResponse\x12#\n" +
 	"\rfiles_removed\x18\x01 \x01(\x03R\ffilesRemoved\x12)\n" +
-	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\"\xfa\x01\n" +
+	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"\xfa\x01\n" +
 	"\x14BatchGetFilesRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x14\n" +
@@ -2407,9 +2862,10 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x121\n" +
 	"\x05files\x18\x02 \x03(\v2\x1b.contextstore.v1.FileUploadR\x05filesB\r\n" +
-	"\v_session_id\"T\n" +
+	"\v_session_id\"p\n" +
 	"\x17BatchCacheFilesResponse\x129\n" +
-	"\bmetadata\x18\x01 \x03(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\"\xa2\x01\n" +
+	"\bmetadata\x18\x01 \x03(\v2\x1d.contextstore.v1.FileMetadataR\bmetadata\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\xa2\x01\n" +
 	"\x10ListFilesRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x1f\n" +
@@ -2418,19 +2874,40 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageTokenB\r\n" +
-	"\v_session_id\"p\n" +
+	"\v_session_id\"\x8c\x01\n" +
 	"\x11ListFilesResponse\x123\n" +
 	"\x05files\x18\x01 \x03(\v2\x1d.contextstore.v1.FileMetadataR\x05files\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"m\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"m\n" +
 	"\x17InvalidatePrefixRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12\x1f\n" +
 	"\vpath_prefix\x18\x02 \x01(\tR\n" +
 	"pathPrefixB\r\n" +
-	"\v_session_id\"j\n" +
+	"\v_session_id\"\x86\x01\n" +
 	"\x18InvalidatePrefixResponse\x12#\n" +
 	"\rfiles_removed\x18\x01 \x01(\x03R\ffilesRemoved\x12)\n" +
-	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\"D\n" +
+	"\x10analyses_removed\x18\x02 \x01(\x03R\x0fanalysesRemoved\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"\x89\x01\n" +
+	"\fWatchRequest\x12\"\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01\x12%\n" +
+	"\x0estart_revision\x18\x02 \x01(\x03R\rstartRevision\x12\x1f\n" +
+	"\vpath_prefix\x18\x03 \x01(\tR\n" +
+	"pathPrefixB\r\n" +
+	"\v_session_id\"|\n" +
+	"\rWatchResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\x123\n" +
+	"\x06events\x18\x02 \x03(\v2\x1b.contextstore.v1.WatchEventR\x06events\x12\x1a\n" +
+	"\bprogress\x18\x03 \x01(\bR\bprogress\"\xe4\x01\n" +
+	"\n" +
+	"WatchEvent\x123\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1f.contextstore.v1.WatchEventKindR\x04kind\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x03R\aversion\x12#\n" +
+	"\ranalysis_type\x18\x05 \x01(\tR\fanalysisType\x126\n" +
+	"\x06reason\x18\x06 \x01(\x0e2\x1e.contextstore.v1.RemovalReasonR\x06reason\"D\n" +
 	"\x0fGetStatsRequest\x12\"\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tH\x00R\tsessionId\x88\x01\x01B\r\n" +
@@ -2454,7 +2931,7 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x06misses\x18\x06 \x01(\x03R\x06misses\x12\x1c\n" +
 	"\tevictions\x18\a \x01(\x03R\tevictions\x12 \n" +
 	"\vexpirations\x18\b \x01(\x03R\vexpirations\"\x16\n" +
-	"\x14GetServerInfoRequest\"\xf5\x05\n" +
+	"\x14GetServerInfoRequest\"\xa3\a\n" +
 	"\x06Limits\x12*\n" +
 	"\x11max_content_bytes\x18\x01 \x01(\x03R\x0fmaxContentBytes\x12*\n" +
 	"\x11max_message_bytes\x18\x02 \x01(\x03R\x0fmaxMessageBytes\x12&\n" +
@@ -2475,7 +2952,10 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"sessionTtl\x12.\n" +
 	"\x13max_concurrent_rpcs\x18\x0e \x01(\x03R\x11maxConcurrentRpcs\x12=\n" +
 	"\x1bmax_inflight_response_bytes\x18\x0f \x01(\x03R\x18maxInflightResponseBytes\x12B\n" +
-	"\x0freceive_timeout\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\x0ereceiveTimeout\"\xce\x02\n" +
+	"\x0freceive_timeout\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\x0ereceiveTimeout\x12!\n" +
+	"\fmax_watchers\x18\x11 \x01(\x03R\vmaxWatchers\x12Q\n" +
+	"\x17watch_progress_interval\x18\x12 \x01(\v2\x19.google.protobuf.DurationR\x15watchProgressInterval\x126\n" +
+	"\x17watch_history_revisions\x18\x13 \x01(\x03R\x15watchHistoryRevisions\"\xce\x02\n" +
 	"\x15GetServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12\x1c\n" +
@@ -2484,7 +2964,21 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x12backend_properties\x18\x05 \x03(\v2=.contextstore.v1.GetServerInfoResponse.BackendPropertiesEntryR\x11backendProperties\x1aD\n" +
 	"\x16BackendPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xb6\v\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xb7\x02\n" +
+	"\x0eWatchEventKind\x12 \n" +
+	"\x1cWATCH_EVENT_KIND_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cWATCH_EVENT_KIND_FILE_CACHED\x10\x01\x12%\n" +
+	"!WATCH_EVENT_KIND_FILE_INVALIDATED\x10\x02\x12!\n" +
+	"\x1dWATCH_EVENT_KIND_FILE_EVICTED\x10\x03\x12$\n" +
+	" WATCH_EVENT_KIND_ANALYSIS_CACHED\x10\x04\x12%\n" +
+	"!WATCH_EVENT_KIND_ANALYSIS_REMOVED\x10\x05\x12$\n" +
+	" WATCH_EVENT_KIND_SESSION_CLEARED\x10\x06\x12$\n" +
+	" WATCH_EVENT_KIND_SESSION_EXPIRED\x10\a*\x85\x01\n" +
+	"\rRemovalReason\x12\x1e\n" +
+	"\x1aREMOVAL_REASON_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14REMOVAL_REASON_STALE\x10\x01\x12\x1e\n" +
+	"\x1aREMOVAL_REASON_INVALIDATED\x10\x02\x12\x1a\n" +
+	"\x16REMOVAL_REASON_EVICTED\x10\x032\x85\f\n" +
 	"\x13ContextStoreService\x12R\n" +
 	"\tCacheFile\x12!.contextstore.v1.CacheFileRequest\x1a\".contextstore.v1.CacheFileResponse\x12Q\n" +
 	"\aGetFile\x12\x1f.contextstore.v1.GetFileRequest\x1a .contextstore.v1.GetFileResponse\"\x03\x90\x02\x01\x12]\n" +
@@ -2497,7 +2991,8 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\rBatchGetFiles\x12%.contextstore.v1.BatchGetFilesRequest\x1a&.contextstore.v1.BatchGetFilesResponse\"\x03\x90\x02\x01\x12d\n" +
 	"\x0fBatchCacheFiles\x12'.contextstore.v1.BatchCacheFilesRequest\x1a(.contextstore.v1.BatchCacheFilesResponse\x12W\n" +
 	"\tListFiles\x12!.contextstore.v1.ListFilesRequest\x1a\".contextstore.v1.ListFilesResponse\"\x03\x90\x02\x01\x12g\n" +
-	"\x10InvalidatePrefix\x12(.contextstore.v1.InvalidatePrefixRequest\x1a).contextstore.v1.InvalidatePrefixResponse\x12T\n" +
+	"\x10InvalidatePrefix\x12(.contextstore.v1.InvalidatePrefixRequest\x1a).contextstore.v1.InvalidatePrefixResponse\x12M\n" +
+	"\x05Watch\x12\x1d.contextstore.v1.WatchRequest\x1a\x1e.contextstore.v1.WatchResponse\"\x03\x90\x02\x010\x01\x12T\n" +
 	"\bGetStats\x12 .contextstore.v1.GetStatsRequest\x1a!.contextstore.v1.GetStatsResponse\"\x03\x90\x02\x01\x12c\n" +
 	"\rGetStoreStats\x12%.contextstore.v1.GetStoreStatsRequest\x1a&.contextstore.v1.GetStoreStatsResponse\"\x03\x90\x02\x01\x12c\n" +
 	"\rGetServerInfo\x12%.contextstore.v1.GetServerInfoRequest\x1a&.contextstore.v1.GetServerInfoResponse\"\x03\x90\x02\x01B}\n" +
@@ -2515,108 +3010,120 @@ func file_contextstore_v1_context_store_proto_rawDescGZIP() []byte {
 	return file_contextstore_v1_context_store_proto_rawDescData
 }
 
-var file_contextstore_v1_context_store_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_contextstore_v1_context_store_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_contextstore_v1_context_store_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_contextstore_v1_context_store_proto_goTypes = []any{
-	(*FileMetadata)(nil),               // 0: contextstore.v1.FileMetadata
-	(*FileUpload)(nil),                 // 1: contextstore.v1.FileUpload
-	(*CacheFileRequest)(nil),           // 2: contextstore.v1.CacheFileRequest
-	(*CacheFileResponse)(nil),          // 3: contextstore.v1.CacheFileResponse
-	(*GetFileRequest)(nil),             // 4: contextstore.v1.GetFileRequest
-	(*GetFileResponse)(nil),            // 5: contextstore.v1.GetFileResponse
-	(*GetMetadataRequest)(nil),         // 6: contextstore.v1.GetMetadataRequest
-	(*GetMetadataResponse)(nil),        // 7: contextstore.v1.GetMetadataResponse
-	(*CacheAnalysisRequest)(nil),       // 8: contextstore.v1.CacheAnalysisRequest
-	(*CacheAnalysisResponse)(nil),      // 9: contextstore.v1.CacheAnalysisResponse
-	(*GetAnalysisRequest)(nil),         // 10: contextstore.v1.GetAnalysisRequest
-	(*GetAnalysisResponse)(nil),        // 11: contextstore.v1.GetAnalysisResponse
-	(*InvalidateFileRequest)(nil),      // 12: contextstore.v1.InvalidateFileRequest
-	(*InvalidateFileResponse)(nil),     // 13: contextstore.v1.InvalidateFileResponse
-	(*InvalidateAnalysisRequest)(nil),  // 14: contextstore.v1.InvalidateAnalysisRequest
-	(*InvalidateAnalysisResponse)(nil), // 15: contextstore.v1.InvalidateAnalysisResponse
-	(*ClearSessionRequest)(nil),        // 16: contextstore.v1.ClearSessionRequest
-	(*ClearSessionResponse)(nil),       // 17: contextstore.v1.ClearSessionResponse
-	(*BatchGetFilesRequest)(nil),       // 18: contextstore.v1.BatchGetFilesRequest
-	(*FileResult)(nil),                 // 19: contextstore.v1.FileResult
-	(*BatchGetFilesResponse)(nil),      // 20: contextstore.v1.BatchGetFilesResponse
-	(*BatchCacheFilesRequest)(nil),     // 21: contextstore.v1.BatchCacheFilesRequest
-	(*BatchCacheFilesResponse)(nil),    // 22: contextstore.v1.BatchCacheFilesResponse
-	(*ListFilesRequest)(nil),           // 23: contextstore.v1.ListFilesRequest
-	(*ListFilesResponse)(nil),          // 24: contextstore.v1.ListFilesResponse
-	(*InvalidatePrefixRequest)(nil),    // 25: contextstore.v1.InvalidatePrefixRequest
-	(*InvalidatePrefixResponse)(nil),   // 26: contextstore.v1.InvalidatePrefixResponse
-	(*GetStatsRequest)(nil),            // 27: contextstore.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),           // 28: contextstore.v1.GetStatsResponse
-	(*GetStoreStatsRequest)(nil),       // 29: contextstore.v1.GetStoreStatsRequest
-	(*GetStoreStatsResponse)(nil),      // 30: contextstore.v1.GetStoreStatsResponse
-	(*GetServerInfoRequest)(nil),       // 31: contextstore.v1.GetServerInfoRequest
-	(*Limits)(nil),                     // 32: contextstore.v1.Limits
-	(*GetServerInfoResponse)(nil),      // 33: contextstore.v1.GetServerInfoResponse
-	nil,                                // 34: contextstore.v1.FileMetadata.LabelsEntry
-	nil,                                // 35: contextstore.v1.FileUpload.LabelsEntry
-	nil,                                // 36: contextstore.v1.CacheFileRequest.LabelsEntry
-	nil,                                // 37: contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
-	nil,                                // 38: contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
-	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 40: google.protobuf.Duration
+	(WatchEventKind)(0),                // 0: contextstore.v1.WatchEventKind
+	(RemovalReason)(0),                 // 1: contextstore.v1.RemovalReason
+	(*FileMetadata)(nil),               // 2: contextstore.v1.FileMetadata
+	(*FileUpload)(nil),                 // 3: contextstore.v1.FileUpload
+	(*CacheFileRequest)(nil),           // 4: contextstore.v1.CacheFileRequest
+	(*CacheFileResponse)(nil),          // 5: contextstore.v1.CacheFileResponse
+	(*GetFileRequest)(nil),             // 6: contextstore.v1.GetFileRequest
+	(*GetFileResponse)(nil),            // 7: contextstore.v1.GetFileResponse
+	(*GetMetadataRequest)(nil),         // 8: contextstore.v1.GetMetadataRequest
+	(*GetMetadataResponse)(nil),        // 9: contextstore.v1.GetMetadataResponse
+	(*CacheAnalysisRequest)(nil),       // 10: contextstore.v1.CacheAnalysisRequest
+	(*CacheAnalysisResponse)(nil),      // 11: contextstore.v1.CacheAnalysisResponse
+	(*GetAnalysisRequest)(nil),         // 12: contextstore.v1.GetAnalysisRequest
+	(*GetAnalysisResponse)(nil),        // 13: contextstore.v1.GetAnalysisResponse
+	(*InvalidateFileRequest)(nil),      // 14: contextstore.v1.InvalidateFileRequest
+	(*InvalidateFileResponse)(nil),     // 15: contextstore.v1.InvalidateFileResponse
+	(*InvalidateAnalysisRequest)(nil),  // 16: contextstore.v1.InvalidateAnalysisRequest
+	(*InvalidateAnalysisResponse)(nil), // 17: contextstore.v1.InvalidateAnalysisResponse
+	(*ClearSessionRequest)(nil),        // 18: contextstore.v1.ClearSessionRequest
+	(*ClearSessionResponse)(nil),       // 19: contextstore.v1.ClearSessionResponse
+	(*BatchGetFilesRequest)(nil),       // 20: contextstore.v1.BatchGetFilesRequest
+	(*FileResult)(nil),                 // 21: contextstore.v1.FileResult
+	(*BatchGetFilesResponse)(nil),      // 22: contextstore.v1.BatchGetFilesResponse
+	(*BatchCacheFilesRequest)(nil),     // 23: contextstore.v1.BatchCacheFilesRequest
+	(*BatchCacheFilesResponse)(nil),    // 24: contextstore.v1.BatchCacheFilesResponse
+	(*ListFilesRequest)(nil),           // 25: contextstore.v1.ListFilesRequest
+	(*ListFilesResponse)(nil),          // 26: contextstore.v1.ListFilesResponse
+	(*InvalidatePrefixRequest)(nil),    // 27: contextstore.v1.InvalidatePrefixRequest
+	(*InvalidatePrefixResponse)(nil),   // 28: contextstore.v1.InvalidatePrefixResponse
+	(*WatchRequest)(nil),               // 29: contextstore.v1.WatchRequest
+	(*WatchResponse)(nil),              // 30: contextstore.v1.WatchResponse
+	(*WatchEvent)(nil),                 // 31: contextstore.v1.WatchEvent
+	(*GetStatsRequest)(nil),            // 32: contextstore.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),           // 33: contextstore.v1.GetStatsResponse
+	(*GetStoreStatsRequest)(nil),       // 34: contextstore.v1.GetStoreStatsRequest
+	(*GetStoreStatsResponse)(nil),      // 35: contextstore.v1.GetStoreStatsResponse
+	(*GetServerInfoRequest)(nil),       // 36: contextstore.v1.GetServerInfoRequest
+	(*Limits)(nil),                     // 37: contextstore.v1.Limits
+	(*GetServerInfoResponse)(nil),      // 38: contextstore.v1.GetServerInfoResponse
+	nil,                                // 39: contextstore.v1.FileMetadata.LabelsEntry
+	nil,                                // 40: contextstore.v1.FileUpload.LabelsEntry
+	nil,                                // 41: contextstore.v1.CacheFileRequest.LabelsEntry
+	nil,                                // 42: contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
+	nil,                                // 43: contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
+	(*timestamppb.Timestamp)(nil),      // 44: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 45: google.protobuf.Duration
 }
 var file_contextstore_v1_context_store_proto_depIdxs = []int32{
-	39, // 0: contextstore.v1.FileMetadata.mtime:type_name -> google.protobuf.Timestamp
-	39, // 1: contextstore.v1.FileMetadata.cached_at:type_name -> google.protobuf.Timestamp
-	34, // 2: contextstore.v1.FileMetadata.labels:type_name -> contextstore.v1.FileMetadata.LabelsEntry
-	35, // 3: contextstore.v1.FileUpload.labels:type_name -> contextstore.v1.FileUpload.LabelsEntry
-	39, // 4: contextstore.v1.FileUpload.mtime:type_name -> google.protobuf.Timestamp
-	36, // 5: contextstore.v1.CacheFileRequest.labels:type_name -> contextstore.v1.CacheFileRequest.LabelsEntry
-	39, // 6: contextstore.v1.CacheFileRequest.mtime:type_name -> google.protobuf.Timestamp
-	0,  // 7: contextstore.v1.CacheFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	0,  // 8: contextstore.v1.GetFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	0,  // 9: contextstore.v1.GetMetadataResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	39, // 10: contextstore.v1.CacheAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
-	39, // 11: contextstore.v1.GetAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
-	37, // 12: contextstore.v1.BatchGetFilesRequest.known_sha256:type_name -> contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
-	0,  // 13: contextstore.v1.FileResult.metadata:type_name -> contextstore.v1.FileMetadata
-	19, // 14: contextstore.v1.BatchGetFilesResponse.files:type_name -> contextstore.v1.FileResult
-	1,  // 15: contextstore.v1.BatchCacheFilesRequest.files:type_name -> contextstore.v1.FileUpload
-	0,  // 16: contextstore.v1.BatchCacheFilesResponse.metadata:type_name -> contextstore.v1.FileMetadata
-	0,  // 17: contextstore.v1.ListFilesResponse.files:type_name -> contextstore.v1.FileMetadata
-	40, // 18: contextstore.v1.Limits.session_ttl:type_name -> google.protobuf.Duration
-	40, // 19: contextstore.v1.Limits.receive_timeout:type_name -> google.protobuf.Duration
-	32, // 20: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
-	38, // 21: contextstore.v1.GetServerInfoResponse.backend_properties:type_name -> contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
-	2,  // 22: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
-	4,  // 23: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
-	6,  // 24: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
-	8,  // 25: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
-	10, // 26: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
-	12, // 27: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
-	14, // 28: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
-	16, // 29: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
-	18, // 30: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
-	21, // 31: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
-	23, // 32: contextstore.v1.ContextStoreService.ListFiles:input_type -> contextstore.v1.ListFilesRequest
-	25, // 33: contextstore.v1.ContextStoreService.InvalidatePrefix:input_type -> contextstore.v1.InvalidatePrefixRequest
-	27, // 34: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
-	29, // 35: contextstore.v1.ContextStoreService.GetStoreStats:input_type -> contextstore.v1.GetStoreStatsRequest
-	31, // 36: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
-	3,  // 37: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
-	5,  // 38: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
-	7,  // 39: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
-	9,  // 40: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
-	11, // 41: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
-	13, // 42: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
-	15, // 43: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
-	17, // 44: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
-	20, // 45: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
-	22, // 46: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
-	24, // 47: contextstore.v1.ContextStoreService.ListFiles:output_type -> contextstore.v1.ListFilesResponse
-	26, // 48: contextstore.v1.ContextStoreService.InvalidatePrefix:output_type -> contextstore.v1.InvalidatePrefixResponse
-	28, // 49: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
-	30, // 50: contextstore.v1.ContextStoreService.GetStoreStats:output_type -> contextstore.v1.GetStoreStatsResponse
-	33, // 51: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
-	37, // [37:52] is the sub-list for method output_type
-	22, // [22:37] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	44, // 0: contextstore.v1.FileMetadata.mtime:type_name -> google.protobuf.Timestamp
+	44, // 1: contextstore.v1.FileMetadata.cached_at:type_name -> google.protobuf.Timestamp
+	39, // 2: contextstore.v1.FileMetadata.labels:type_name -> contextstore.v1.FileMetadata.LabelsEntry
+	40, // 3: contextstore.v1.FileUpload.labels:type_name -> contextstore.v1.FileUpload.LabelsEntry
+	44, // 4: contextstore.v1.FileUpload.mtime:type_name -> google.protobuf.Timestamp
+	41, // 5: contextstore.v1.CacheFileRequest.labels:type_name -> contextstore.v1.CacheFileRequest.LabelsEntry
+	44, // 6: contextstore.v1.CacheFileRequest.mtime:type_name -> google.protobuf.Timestamp
+	2,  // 7: contextstore.v1.CacheFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
+	2,  // 8: contextstore.v1.GetFileResponse.metadata:type_name -> contextstore.v1.FileMetadata
+	2,  // 9: contextstore.v1.GetMetadataResponse.metadata:type_name -> contextstore.v1.FileMetadata
+	44, // 10: contextstore.v1.CacheAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
+	44, // 11: contextstore.v1.GetAnalysisResponse.cached_at:type_name -> google.protobuf.Timestamp
+	42, // 12: contextstore.v1.BatchGetFilesRequest.known_sha256:type_name -> contextstore.v1.BatchGetFilesRequest.KnownSha256Entry
+	2,  // 13: contextstore.v1.FileResult.metadata:type_name -> contextstore.v1.FileMetadata
+	21, // 14: contextstore.v1.BatchGetFilesResponse.files:type_name -> contextstore.v1.FileResult
+	3,  // 15: contextstore.v1.BatchCacheFilesRequest.files:type_name -> contextstore.v1.FileUpload
+	2,  // 16: contextstore.v1.BatchCacheFilesResponse.metadata:type_name -> contextstore.v1.FileMetadata
+	2,  // 17: contextstore.v1.ListFilesResponse.files:type_name -> contextstore.v1.FileMetadata
+	31, // 18: contextstore.v1.WatchResponse.events:type_name -> contextstore.v1.WatchEvent
+	0,  // 19: contextstore.v1.WatchEvent.kind:type_name -> contextstore.v1.WatchEventKind
+	1,  // 20: contextstore.v1.WatchEvent.reason:type_name -> contextstore.v1.RemovalReason
+	45, // 21: contextstore.v1.Limits.session_ttl:type_name -> google.protobuf.Duration
+	45, // 22: contextstore.v1.Limits.receive_timeout:type_name -> google.protobuf.Duration
+	45, // 23: contextstore.v1.Limits.watch_progress_interval:type_name -> google.protobuf.Duration
+	37, // 24: contextstore.v1.GetServerInfoResponse.limits:type_name -> contextstore.v1.Limits
+	43, // 25: contextstore.v1.GetServerInfoResponse.backend_properties:type_name -> contextstore.v1.GetServerInfoResponse.BackendPropertiesEntry
+	4,  // 26: contextstore.v1.ContextStoreService.CacheFile:input_type -> contextstore.v1.CacheFileRequest
+	6,  // 27: contextstore.v1.ContextStoreService.GetFile:input_type -> contextstore.v1.GetFileRequest
+	8,  // 28: contextstore.v1.ContextStoreService.GetMetadata:input_type -> contextstore.v1.GetMetadataRequest
+	10, // 29: contextstore.v1.ContextStoreService.CacheAnalysis:input_type -> contextstore.v1.CacheAnalysisRequest
+	12, // 30: contextstore.v1.ContextStoreService.GetAnalysis:input_type -> contextstore.v1.GetAnalysisRequest
+	14, // 31: contextstore.v1.ContextStoreService.InvalidateFile:input_type -> contextstore.v1.InvalidateFileRequest
+	16, // 32: contextstore.v1.ContextStoreService.InvalidateAnalysis:input_type -> contextstore.v1.InvalidateAnalysisRequest
+	18, // 33: contextstore.v1.ContextStoreService.ClearSession:input_type -> contextstore.v1.ClearSessionRequest
+	20, // 34: contextstore.v1.ContextStoreService.BatchGetFiles:input_type -> contextstore.v1.BatchGetFilesRequest
+	23, // 35: contextstore.v1.ContextStoreService.BatchCacheFiles:input_type -> contextstore.v1.BatchCacheFilesRequest
+	25, // 36: contextstore.v1.ContextStoreService.ListFiles:input_type -> contextstore.v1.ListFilesRequest
+	27, // 37: contextstore.v1.ContextStoreService.InvalidatePrefix:input_type -> contextstore.v1.InvalidatePrefixRequest
+	29, // 38: contextstore.v1.ContextStoreService.Watch:input_type -> contextstore.v1.WatchRequest
+	32, // 39: contextstore.v1.ContextStoreService.GetStats:input_type -> contextstore.v1.GetStatsRequest
+	34, // 40: contextstore.v1.ContextStoreService.GetStoreStats:input_type -> contextstore.v1.GetStoreStatsRequest
+	36, // 41: contextstore.v1.ContextStoreService.GetServerInfo:input_type -> contextstore.v1.GetServerInfoRequest
+	5,  // 42: contextstore.v1.ContextStoreService.CacheFile:output_type -> contextstore.v1.CacheFileResponse
+	7,  // 43: contextstore.v1.ContextStoreService.GetFile:output_type -> contextstore.v1.GetFileResponse
+	9,  // 44: contextstore.v1.ContextStoreService.GetMetadata:output_type -> contextstore.v1.GetMetadataResponse
+	11, // 45: contextstore.v1.ContextStoreService.CacheAnalysis:output_type -> contextstore.v1.CacheAnalysisResponse
+	13, // 46: contextstore.v1.ContextStoreService.GetAnalysis:output_type -> contextstore.v1.GetAnalysisResponse
+	15, // 47: contextstore.v1.ContextStoreService.InvalidateFile:output_type -> contextstore.v1.InvalidateFileResponse
+	17, // 48: contextstore.v1.ContextStoreService.InvalidateAnalysis:output_type -> contextstore.v1.InvalidateAnalysisResponse
+	19, // 49: contextstore.v1.ContextStoreService.ClearSession:output_type -> contextstore.v1.ClearSessionResponse
+	22, // 50: contextstore.v1.ContextStoreService.BatchGetFiles:output_type -> contextstore.v1.BatchGetFilesResponse
+	24, // 51: contextstore.v1.ContextStoreService.BatchCacheFiles:output_type -> contextstore.v1.BatchCacheFilesResponse
+	26, // 52: contextstore.v1.ContextStoreService.ListFiles:output_type -> contextstore.v1.ListFilesResponse
+	28, // 53: contextstore.v1.ContextStoreService.InvalidatePrefix:output_type -> contextstore.v1.InvalidatePrefixResponse
+	30, // 54: contextstore.v1.ContextStoreService.Watch:output_type -> contextstore.v1.WatchResponse
+	33, // 55: contextstore.v1.ContextStoreService.GetStats:output_type -> contextstore.v1.GetStatsResponse
+	35, // 56: contextstore.v1.ContextStoreService.GetStoreStats:output_type -> contextstore.v1.GetStoreStatsResponse
+	38, // 57: contextstore.v1.ContextStoreService.GetServerInfo:output_type -> contextstore.v1.GetServerInfoResponse
+	42, // [42:58] is the sub-list for method output_type
+	26, // [26:42] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_contextstore_v1_context_store_proto_init() }
@@ -2638,18 +3145,20 @@ func file_contextstore_v1_context_store_proto_init() {
 	file_contextstore_v1_context_store_proto_msgTypes[23].OneofWrappers = []any{}
 	file_contextstore_v1_context_store_proto_msgTypes[25].OneofWrappers = []any{}
 	file_contextstore_v1_context_store_proto_msgTypes[27].OneofWrappers = []any{}
+	file_contextstore_v1_context_store_proto_msgTypes[30].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_contextstore_v1_context_store_proto_rawDesc), len(file_contextstore_v1_context_store_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   39,
+			NumEnums:      2,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_contextstore_v1_context_store_proto_goTypes,
 		DependencyIndexes: file_contextstore_v1_context_store_proto_depIdxs,
+		EnumInfos:         file_contextstore_v1_context_store_proto_enumTypes,
 		MessageInfos:      file_contextstore_v1_context_store_proto_msgTypes,
 	}.Build()
 	File_contextstore_v1_context_store_proto = out.File

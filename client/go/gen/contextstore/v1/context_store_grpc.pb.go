@@ -40,6 +40,7 @@ const (
 	ContextStoreService_BatchCacheFiles_FullMethodName    = "/contextstore.v1.ContextStoreService/BatchCacheFiles"
 	ContextStoreService_ListFiles_FullMethodName          = "/contextstore.v1.ContextStoreService/ListFiles"
 	ContextStoreService_InvalidatePrefix_FullMethodName   = "/contextstore.v1.ContextStoreService/InvalidatePrefix"
+	ContextStoreService_Watch_FullMethodName              = "/contextstore.v1.ContextStoreService/Watch"
 	ContextStoreService_GetStats_FullMethodName           = "/contextstore.v1.ContextStoreService/GetStats"
 	ContextStoreService_GetStoreStats_FullMethodName      = "/contextstore.v1.ContextStoreService/GetStoreStats"
 	ContextStoreService_GetServerInfo_FullMethodName      = "/contextstore.v1.ContextStoreService/GetServerInfo"
@@ -66,6 +67,18 @@ const (
 // UNAVAILABLE. Writes are not retried. Any call may also fail with
 // UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
 // or RESOURCE_EXHAUSTED (too many calls in flight).
+//
+// Revisions. Every namespace has a revision that every change to it
+// increases: a write, an invalidation, an eviction, a stale analysis
+// dropped, a clear, an expiry. One atomic change (a call, a batch, a clear)
+// is one revision. Responses of writes carry the namespace's revision after
+// the call (unchanged when the call changed nothing), ListFiles the
+// revision its page was read at. Revisions come from a store-wide source
+// that only grows, seeded from the wall clock in microseconds, so they never
+// go backwards for a namespace name: not across ClearSession, expiry or a
+// server (or Redis) restart. A namespace that holds nothing reports the
+// source's current value. Revisions of different namespaces are not
+// comparable.
 type ContextStoreServiceClient interface {
 	// CacheFile stores or replaces a file. Every analysis of that path in that
 	// namespace not recorded against this content's digest is dropped: those of
@@ -140,6 +153,33 @@ type ContextStoreServiceClient interface {
 	// Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
 	// removes a whole namespace).
 	InvalidatePrefix(ctx context.Context, in *InvalidatePrefixRequest, opts ...grpc.CallOption) (*InvalidatePrefixResponse, error)
+	// Watch streams the changes of one namespace, optionally only those under
+	// path_prefix. The first response is a progress response carrying the
+	// revision the stream starts from; after it, each response carries one
+	// revision: its events (one atomic change, whole, in one response), or
+	// progress = true and no events, sent every watch_progress_interval (see
+	// Limits) while nothing changes, so the client knows it has missed nothing
+	// up to that revision.
+	//
+	// Guarantees: the events of a namespace arrive in revision order and none
+	// is skipped. start_revision is exclusive: pass the last revision received
+	// and every change after it is replayed, while the server still retains
+	// it (a bounded history per namespace, kept after the namespace empties so
+	// a watcher can resume across ClearSession; it is not counted in stats).
+	// When it is no longer retained the call fails with OUT_OF_RANGE carrying
+	// a google.rpc.ErrorInfo with reason REVISION_COMPACTED and metadata
+	// oldest_revision (the oldest start_revision still served) and
+	// current_revision: re-read (ListFiles gives a revision) and watch from
+	// there. Never a silent gap. A watcher that falls behind reads from the
+	// history at its own pace, and costs the server no memory of its own; one
+	// that falls behind the history gets OUT_OF_RANGE the same way.
+	//
+	// Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative
+	// start_revision or one ahead of the namespace's revision), OUT_OF_RANGE
+	// (start_revision no longer retained), RESOURCE_EXHAUSTED (max_watchers
+	// streams are open), UNAVAILABLE (the server is stopping, or the stream was
+	// dropped: resume from the last revision received).
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 	// GetStats returns the counters of one namespace: the global namespace when
 	// session_id is absent or empty, as in every other RPC. Counters cover the
 	// namespace since it was last created.
@@ -282,6 +322,25 @@ func (c *contextStoreServiceClient) InvalidatePrefix(ctx context.Context, in *In
 	return out, nil
 }
 
+func (c *contextStoreServiceClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ContextStoreService_ServiceDesc.Streams[0], ContextStoreService_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ContextStoreService_WatchClient = grpc.ServerStreamingClient[WatchResponse]
+
 func (c *contextStoreServiceClient) GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetStatsResponse)
@@ -333,6 +392,18 @@ func (c *contextStoreServiceClient) GetServerInfo(ctx context.Context, in *GetSe
 // UNAVAILABLE. Writes are not retried. Any call may also fail with
 // UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
 // or RESOURCE_EXHAUSTED (too many calls in flight).
+//
+// Revisions. Every namespace has a revision that every change to it
+// increases: a write, an invalidation, an eviction, a stale analysis
+// dropped, a clear, an expiry. One atomic change (a call, a batch, a clear)
+// is one revision. Responses of writes carry the namespace's revision after
+// the call (unchanged when the call changed nothing), ListFiles the
+// revision its page was read at. Revisions come from a store-wide source
+// that only grows, seeded from the wall clock in microseconds, so they never
+// go backwards for a namespace name: not across ClearSession, expiry or a
+// server (or Redis) restart. A namespace that holds nothing reports the
+// source's current value. Revisions of different namespaces are not
+// comparable.
 type ContextStoreServiceServer interface {
 	// CacheFile stores or replaces a file. Every analysis of that path in that
 	// namespace not recorded against this content's digest is dropped: those of
@@ -407,6 +478,33 @@ type ContextStoreServiceServer interface {
 	// Errors: INVALID_ARGUMENT (session_id, an empty path_prefix: ClearSession
 	// removes a whole namespace).
 	InvalidatePrefix(context.Context, *InvalidatePrefixRequest) (*InvalidatePrefixResponse, error)
+	// Watch streams the changes of one namespace, optionally only those under
+	// path_prefix. The first response is a progress response carrying the
+	// revision the stream starts from; after it, each response carries one
+	// revision: its events (one atomic change, whole, in one response), or
+	// progress = true and no events, sent every watch_progress_interval (see
+	// Limits) while nothing changes, so the client knows it has missed nothing
+	// up to that revision.
+	//
+	// Guarantees: the events of a namespace arrive in revision order and none
+	// is skipped. start_revision is exclusive: pass the last revision received
+	// and every change after it is replayed, while the server still retains
+	// it (a bounded history per namespace, kept after the namespace empties so
+	// a watcher can resume across ClearSession; it is not counted in stats).
+	// When it is no longer retained the call fails with OUT_OF_RANGE carrying
+	// a google.rpc.ErrorInfo with reason REVISION_COMPACTED and metadata
+	// oldest_revision (the oldest start_revision still served) and
+	// current_revision: re-read (ListFiles gives a revision) and watch from
+	// there. Never a silent gap. A watcher that falls behind reads from the
+	// history at its own pace, and costs the server no memory of its own; one
+	// that falls behind the history gets OUT_OF_RANGE the same way.
+	//
+	// Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative
+	// start_revision or one ahead of the namespace's revision), OUT_OF_RANGE
+	// (start_revision no longer retained), RESOURCE_EXHAUSTED (max_watchers
+	// streams are open), UNAVAILABLE (the server is stopping, or the stream was
+	// dropped: resume from the last revision received).
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	// GetStats returns the counters of one namespace: the global namespace when
 	// session_id is absent or empty, as in every other RPC. Counters cover the
 	// namespace since it was last created.
@@ -464,6 +562,9 @@ func (UnimplementedContextStoreServiceServer) ListFiles(context.Context, *ListFi
 }
 func (UnimplementedContextStoreServiceServer) InvalidatePrefix(context.Context, *InvalidatePrefixRequest) (*InvalidatePrefixResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method InvalidatePrefix not implemented")
+}
+func (UnimplementedContextStoreServiceServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedContextStoreServiceServer) GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
@@ -711,6 +812,17 @@ func _ContextStoreService_InvalidatePrefix_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContextStoreService_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ContextStoreServiceServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ContextStoreService_WatchServer = grpc.ServerStreamingServer[WatchResponse]
+
 func _ContextStoreService_GetStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetStatsRequest)
 	if err := dec(in); err != nil {
@@ -833,6 +945,12 @@ var ContextStoreService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ContextStoreService_GetServerInfo_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Watch",
+			Handler:       _ContextStoreService_Watch_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "contextstore/v1/context_store.proto",
 }

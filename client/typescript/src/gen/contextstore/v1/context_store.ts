@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -24,6 +26,38 @@ import { Timestamp } from "../../google/protobuf/timestamp";
 export const protobufPackage = "contextstore.v1";
 
 export const protobufFileName = "contextstore/v1/context_store.proto";
+
+/** WatchEventKind says what changed. */
+export enum WatchEventKind {
+  WATCH_EVENT_KIND_UNSPECIFIED = 0,
+  /** WATCH_EVENT_KIND_FILE_CACHED - A file was stored or replaced. */
+  WATCH_EVENT_KIND_FILE_CACHED = 1,
+  /** WATCH_EVENT_KIND_FILE_INVALIDATED - A file was removed by InvalidateFile or InvalidatePrefix. */
+  WATCH_EVENT_KIND_FILE_INVALIDATED = 2,
+  /** WATCH_EVENT_KIND_FILE_EVICTED - A file was evicted by a byte or entry budget. */
+  WATCH_EVENT_KIND_FILE_EVICTED = 3,
+  /** WATCH_EVENT_KIND_ANALYSIS_CACHED - An analysis was stored or replaced. */
+  WATCH_EVENT_KIND_ANALYSIS_CACHED = 4,
+  /** WATCH_EVENT_KIND_ANALYSIS_REMOVED - An analysis was removed; reason says why. */
+  WATCH_EVENT_KIND_ANALYSIS_REMOVED = 5,
+  /** WATCH_EVENT_KIND_SESSION_CLEARED - ClearSession removed the whole namespace. */
+  WATCH_EVENT_KIND_SESSION_CLEARED = 6,
+  /** WATCH_EVENT_KIND_SESSION_EXPIRED - The session expired after session_ttl idle; everything in it is gone. */
+  WATCH_EVENT_KIND_SESSION_EXPIRED = 7,
+  UNRECOGNIZED = -1,
+}
+
+/** RemovalReason says why an analysis was removed. */
+export enum RemovalReason {
+  REMOVAL_REASON_UNSPECIFIED = 0,
+  /** REMOVAL_REASON_STALE - Its file was stored with content it was not computed from. */
+  REMOVAL_REASON_STALE = 1,
+  /** REMOVAL_REASON_INVALIDATED - InvalidateFile, InvalidateAnalysis or InvalidatePrefix. */
+  REMOVAL_REASON_INVALIDATED = 2,
+  /** REMOVAL_REASON_EVICTED - A byte or entry budget. */
+  REMOVAL_REASON_EVICTED = 3,
+  UNRECOGNIZED = -1,
+}
 
 /** FileMetadata describes one cached file. */
 export interface FileMetadata {
@@ -93,7 +127,11 @@ export interface CacheFileRequest_LabelsEntry {
 
 /** CacheFileResponse carries the stored file's metadata. */
 export interface CacheFileResponse {
-  metadata: FileMetadata | undefined;
+  metadata:
+    | FileMetadata
+    | undefined;
+  /** The namespace's revision after the call (see Revisions). */
+  revision: bigint;
 }
 
 /** GetFileRequest reads one file. */
@@ -145,7 +183,11 @@ export interface CacheAnalysisRequest {
 
 /** CacheAnalysisResponse says when the analysis was stored. */
 export interface CacheAnalysisResponse {
-  cachedAt: Timestamp | undefined;
+  cachedAt:
+    | Timestamp
+    | undefined;
+  /** The namespace's revision after the call (see Revisions). */
+  revision: bigint;
 }
 
 /** GetAnalysisRequest reads one analysis result. */
@@ -177,6 +219,8 @@ export interface InvalidateFileRequest {
 export interface InvalidateFileResponse {
   filesRemoved: bigint;
   analysesRemoved: bigint;
+  /** The namespace's revision after the call (see Revisions). */
+  revision: bigint;
 }
 
 /** InvalidateAnalysisRequest removes one analysis type, or all of a path. */
@@ -190,6 +234,8 @@ export interface InvalidateAnalysisRequest {
 /** InvalidateAnalysisResponse counts what was removed. */
 export interface InvalidateAnalysisResponse {
   analysesRemoved: bigint;
+  /** The namespace's revision after the call (see Revisions). */
+  revision: bigint;
 }
 
 /** ClearSessionRequest removes a whole namespace. */
@@ -201,6 +247,8 @@ export interface ClearSessionRequest {
 export interface ClearSessionResponse {
   filesRemoved: bigint;
   analysesRemoved: bigint;
+  /** The namespace's revision after the call (see Revisions). */
+  revision: bigint;
 }
 
 /** BatchGetFilesRequest reads many files of one namespace. */
@@ -246,6 +294,8 @@ export interface BatchCacheFilesRequest {
 /** BatchCacheFilesResponse has one metadata per stored file, in request order. */
 export interface BatchCacheFilesResponse {
   metadata: FileMetadata[];
+  /** The namespace's revision after the call (see Revisions). */
+  revision: bigint;
 }
 
 /** ListFilesRequest lists a namespace's files, a page at a time. */
@@ -266,6 +316,11 @@ export interface ListFilesResponse {
   files: FileMetadata[];
   /** Empty on the last page. */
   nextPageToken: string;
+  /**
+   * The namespace's revision this page was read at: Watch from it to see
+   * every change after this page.
+   */
+  revision: bigint;
 }
 
 /** InvalidatePrefixRequest removes every path under a prefix. */
@@ -281,6 +336,57 @@ export interface InvalidatePrefixRequest {
 export interface InvalidatePrefixResponse {
   filesRemoved: bigint;
   analysesRemoved: bigint;
+  /** The namespace's revision after the call (see Revisions). */
+  revision: bigint;
+}
+
+/** WatchRequest opens a stream of one namespace's changes. */
+export interface WatchRequest {
+  sessionId?:
+    | string
+    | undefined;
+  /**
+   * Exclusive: the last revision received; changes after it are replayed.
+   * 0: from now.
+   */
+  startRevision: bigint;
+  /**
+   * Only events whose path starts with it (session events always arrive);
+   * empty: every event.
+   */
+  pathPrefix: string;
+}
+
+/** WatchResponse is one revision of a namespace: its events, or progress. */
+export interface WatchResponse {
+  /**
+   * The namespace's revision: that of these events, or, for progress, the
+   * revision up to which nothing was missed.
+   */
+  revision: bigint;
+  /**
+   * The events of one atomic change, in the order they happened. Empty for
+   * progress; never empty otherwise (a change whose events path_prefix
+   * filters out entirely is not sent).
+   */
+  events: WatchEvent[];
+  /** No events: a heartbeat, or the stream's first response. */
+  progress: boolean;
+}
+
+/** WatchEvent is one change to one entry, or to a whole namespace. */
+export interface WatchEvent {
+  kind: WatchEventKind;
+  /** Empty for session events. */
+  path: string;
+  /** FILE_CACHED: the stored content's digest. */
+  sha256: Buffer;
+  /** FILE_CACHED: the stored file's version. */
+  version: bigint;
+  /** ANALYSIS_CACHED and ANALYSIS_REMOVED: the analysis type. */
+  analysisType: string;
+  /** ANALYSIS_REMOVED: why. */
+  reason: RemovalReason;
 }
 
 /** GetStatsRequest selects one namespace. */
@@ -365,7 +471,17 @@ export interface Limits {
    * How long a call's request message may take to arrive before the call is
    * cancelled.
    */
-  receiveTimeout: Duration | undefined;
+  receiveTimeout:
+    | Duration
+    | undefined;
+  /** Watch streams open at once; past it Watch gets RESOURCE_EXHAUSTED. */
+  maxWatchers: bigint;
+  /** How often an idle Watch stream gets a progress response. */
+  watchProgressInterval:
+    | Duration
+    | undefined;
+  /** Revisions of history kept per namespace for Watch to resume from. */
+  watchHistoryRevisions: bigint;
 }
 
 /** GetServerInfoResponse describes the server. */
@@ -1046,13 +1162,19 @@ export const CacheFileRequest_LabelsEntry: MessageFns<CacheFileRequest_LabelsEnt
 };
 
 function createBaseCacheFileResponse(): CacheFileResponse {
-  return { metadata: undefined };
+  return { metadata: undefined, revision: 0n };
 }
 
 export const CacheFileResponse: MessageFns<CacheFileResponse> = {
   encode(message: CacheFileResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.metadata !== undefined) {
       FileMetadata.encode(message.metadata, writer.uint32(10).fork()).join();
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(16).int64(message.revision);
     }
     return writer;
   },
@@ -1078,6 +1200,14 @@ export const CacheFileResponse: MessageFns<CacheFileResponse> = {
             message.metadata = FileMetadata.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1098,6 +1228,7 @@ export const CacheFileResponse: MessageFns<CacheFileResponse> = {
     message.metadata = (object.metadata !== undefined && object.metadata !== null)
       ? FileMetadata.fromPartial(object.metadata)
       : undefined;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -1514,13 +1645,19 @@ export const CacheAnalysisRequest: MessageFns<CacheAnalysisRequest> = {
 };
 
 function createBaseCacheAnalysisResponse(): CacheAnalysisResponse {
-  return { cachedAt: undefined };
+  return { cachedAt: undefined, revision: 0n };
 }
 
 export const CacheAnalysisResponse: MessageFns<CacheAnalysisResponse> = {
   encode(message: CacheAnalysisResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.cachedAt !== undefined) {
       Timestamp.encode(message.cachedAt, writer.uint32(10).fork()).join();
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(16).int64(message.revision);
     }
     return writer;
   },
@@ -1546,6 +1683,14 @@ export const CacheAnalysisResponse: MessageFns<CacheAnalysisResponse> = {
             message.cachedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1566,6 +1711,7 @@ export const CacheAnalysisResponse: MessageFns<CacheAnalysisResponse> = {
     message.cachedAt = (object.cachedAt !== undefined && object.cachedAt !== null)
       ? Timestamp.fromPartial(object.cachedAt)
       : undefined;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -1815,7 +1961,7 @@ export const InvalidateFileRequest: MessageFns<InvalidateFileRequest> = {
 };
 
 function createBaseInvalidateFileResponse(): InvalidateFileResponse {
-  return { filesRemoved: 0n, analysesRemoved: 0n };
+  return { filesRemoved: 0n, analysesRemoved: 0n, revision: 0n };
 }
 
 export const InvalidateFileResponse: MessageFns<InvalidateFileResponse> = {
@@ -1831,6 +1977,12 @@ export const InvalidateFileResponse: MessageFns<InvalidateFileResponse> = {
         throw new globalThis.Error("value provided for field message.analysesRemoved of type int64 too large");
       }
       writer.uint32(16).int64(message.analysesRemoved);
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(24).int64(message.revision);
     }
     return writer;
   },
@@ -1864,6 +2016,14 @@ export const InvalidateFileResponse: MessageFns<InvalidateFileResponse> = {
             message.analysesRemoved = reader.int64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1887,6 +2047,7 @@ export const InvalidateFileResponse: MessageFns<InvalidateFileResponse> = {
     message.analysesRemoved = (object.analysesRemoved !== undefined && object.analysesRemoved !== null)
       ? BigInt(object.analysesRemoved)
       : 0n;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -1971,7 +2132,7 @@ export const InvalidateAnalysisRequest: MessageFns<InvalidateAnalysisRequest> = 
 };
 
 function createBaseInvalidateAnalysisResponse(): InvalidateAnalysisResponse {
-  return { analysesRemoved: 0n };
+  return { analysesRemoved: 0n, revision: 0n };
 }
 
 export const InvalidateAnalysisResponse: MessageFns<InvalidateAnalysisResponse> = {
@@ -1981,6 +2142,12 @@ export const InvalidateAnalysisResponse: MessageFns<InvalidateAnalysisResponse> 
         throw new globalThis.Error("value provided for field message.analysesRemoved of type int64 too large");
       }
       writer.uint32(8).int64(message.analysesRemoved);
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(16).int64(message.revision);
     }
     return writer;
   },
@@ -2006,6 +2173,14 @@ export const InvalidateAnalysisResponse: MessageFns<InvalidateAnalysisResponse> 
             message.analysesRemoved = reader.int64() as bigint;
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2026,6 +2201,7 @@ export const InvalidateAnalysisResponse: MessageFns<InvalidateAnalysisResponse> 
     message.analysesRemoved = (object.analysesRemoved !== undefined && object.analysesRemoved !== null)
       ? BigInt(object.analysesRemoved)
       : 0n;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -2086,7 +2262,7 @@ export const ClearSessionRequest: MessageFns<ClearSessionRequest> = {
 };
 
 function createBaseClearSessionResponse(): ClearSessionResponse {
-  return { filesRemoved: 0n, analysesRemoved: 0n };
+  return { filesRemoved: 0n, analysesRemoved: 0n, revision: 0n };
 }
 
 export const ClearSessionResponse: MessageFns<ClearSessionResponse> = {
@@ -2102,6 +2278,12 @@ export const ClearSessionResponse: MessageFns<ClearSessionResponse> = {
         throw new globalThis.Error("value provided for field message.analysesRemoved of type int64 too large");
       }
       writer.uint32(16).int64(message.analysesRemoved);
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(24).int64(message.revision);
     }
     return writer;
   },
@@ -2135,6 +2317,14 @@ export const ClearSessionResponse: MessageFns<ClearSessionResponse> = {
             message.analysesRemoved = reader.int64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2158,6 +2348,7 @@ export const ClearSessionResponse: MessageFns<ClearSessionResponse> = {
     message.analysesRemoved = (object.analysesRemoved !== undefined && object.analysesRemoved !== null)
       ? BigInt(object.analysesRemoved)
       : 0n;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -2547,13 +2738,19 @@ export const BatchCacheFilesRequest: MessageFns<BatchCacheFilesRequest> = {
 };
 
 function createBaseBatchCacheFilesResponse(): BatchCacheFilesResponse {
-  return { metadata: [] };
+  return { metadata: [], revision: 0n };
 }
 
 export const BatchCacheFilesResponse: MessageFns<BatchCacheFilesResponse> = {
   encode(message: BatchCacheFilesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.metadata) {
       FileMetadata.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(16).int64(message.revision);
     }
     return writer;
   },
@@ -2579,6 +2776,14 @@ export const BatchCacheFilesResponse: MessageFns<BatchCacheFilesResponse> = {
             message.metadata.push(FileMetadata.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2597,6 +2802,7 @@ export const BatchCacheFilesResponse: MessageFns<BatchCacheFilesResponse> = {
   fromPartial(object: DeepPartial<BatchCacheFilesResponse>): BatchCacheFilesResponse {
     const message = createBaseBatchCacheFilesResponse();
     message.metadata = object.metadata?.map((e) => FileMetadata.fromPartial(e)) || [];
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -2693,7 +2899,7 @@ export const ListFilesRequest: MessageFns<ListFilesRequest> = {
 };
 
 function createBaseListFilesResponse(): ListFilesResponse {
-  return { files: [], nextPageToken: "" };
+  return { files: [], nextPageToken: "", revision: 0n };
 }
 
 export const ListFilesResponse: MessageFns<ListFilesResponse> = {
@@ -2703,6 +2909,12 @@ export const ListFilesResponse: MessageFns<ListFilesResponse> = {
     }
     if (message.nextPageToken !== "") {
       writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(24).int64(message.revision);
     }
     return writer;
   },
@@ -2736,6 +2948,14 @@ export const ListFilesResponse: MessageFns<ListFilesResponse> = {
             message.nextPageToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2755,6 +2975,7 @@ export const ListFilesResponse: MessageFns<ListFilesResponse> = {
     const message = createBaseListFilesResponse();
     message.files = object.files?.map((e) => FileMetadata.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     return message;
   },
 };
@@ -2827,7 +3048,7 @@ export const InvalidatePrefixRequest: MessageFns<InvalidatePrefixRequest> = {
 };
 
 function createBaseInvalidatePrefixResponse(): InvalidatePrefixResponse {
-  return { filesRemoved: 0n, analysesRemoved: 0n };
+  return { filesRemoved: 0n, analysesRemoved: 0n, revision: 0n };
 }
 
 export const InvalidatePrefixResponse: MessageFns<InvalidatePrefixResponse> = {
@@ -2843,6 +3064,12 @@ export const InvalidatePrefixResponse: MessageFns<InvalidatePrefixResponse> = {
         throw new globalThis.Error("value provided for field message.analysesRemoved of type int64 too large");
       }
       writer.uint32(16).int64(message.analysesRemoved);
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(24).int64(message.revision);
     }
     return writer;
   },
@@ -2876,6 +3103,14 @@ export const InvalidatePrefixResponse: MessageFns<InvalidatePrefixResponse> = {
             message.analysesRemoved = reader.int64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2899,6 +3134,291 @@ export const InvalidatePrefixResponse: MessageFns<InvalidatePrefixResponse> = {
     message.analysesRemoved = (object.analysesRemoved !== undefined && object.analysesRemoved !== null)
       ? BigInt(object.analysesRemoved)
       : 0n;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
+    return message;
+  },
+};
+
+function createBaseWatchRequest(): WatchRequest {
+  return { sessionId: undefined, startRevision: 0n, pathPrefix: "" };
+}
+
+export const WatchRequest: MessageFns<WatchRequest> = {
+  encode(message: WatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== undefined) {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.startRevision !== 0n) {
+      if (BigInt.asIntN(64, message.startRevision) !== message.startRevision) {
+        throw new globalThis.Error("value provided for field message.startRevision of type int64 too large");
+      }
+      writer.uint32(16).int64(message.startRevision);
+    }
+    if (message.pathPrefix !== "") {
+      writer.uint32(26).string(message.pathPrefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startRevision = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pathPrefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchRequest>): WatchRequest {
+    return WatchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchRequest>): WatchRequest {
+    const message = createBaseWatchRequest();
+    message.sessionId = object.sessionId ?? undefined;
+    message.startRevision = (object.startRevision !== undefined && object.startRevision !== null)
+      ? BigInt(object.startRevision)
+      : 0n;
+    message.pathPrefix = object.pathPrefix ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchResponse(): WatchResponse {
+  return { revision: 0n, events: [], progress: false };
+}
+
+export const WatchResponse: MessageFns<WatchResponse> = {
+  encode(message: WatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(8).int64(message.revision);
+    }
+    for (const v of message.events) {
+      WatchEvent.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.progress !== false) {
+      writer.uint32(24).bool(message.progress);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(WatchEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.progress = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchResponse>): WatchResponse {
+    return WatchResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchResponse>): WatchResponse {
+    const message = createBaseWatchResponse();
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
+    message.events = object.events?.map((e) => WatchEvent.fromPartial(e)) || [];
+    message.progress = object.progress ?? false;
+    return message;
+  },
+};
+
+function createBaseWatchEvent(): WatchEvent {
+  return { kind: 0, path: "", sha256: Buffer.alloc(0), version: 0n, analysisType: "", reason: 0 };
+}
+
+export const WatchEvent: MessageFns<WatchEvent> = {
+  encode(message: WatchEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.sha256.length !== 0) {
+      writer.uint32(26).bytes(message.sha256);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asIntN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type int64 too large");
+      }
+      writer.uint32(32).int64(message.version);
+    }
+    if (message.analysisType !== "") {
+      writer.uint32(42).string(message.analysisType);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(48).int32(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sha256 = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.version = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.analysisType = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchEvent>): WatchEvent {
+    return WatchEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchEvent>): WatchEvent {
+    const message = createBaseWatchEvent();
+    message.kind = object.kind ?? 0;
+    message.path = object.path ?? "";
+    message.sha256 = object.sha256 ?? Buffer.alloc(0);
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.analysisType = object.analysisType ?? "";
+    message.reason = object.reason ?? 0;
     return message;
   },
 };
@@ -3392,6 +3912,9 @@ function createBaseLimits(): Limits {
     maxConcurrentRpcs: 0n,
     maxInflightResponseBytes: 0n,
     receiveTimeout: undefined,
+    maxWatchers: 0n,
+    watchProgressInterval: undefined,
+    watchHistoryRevisions: 0n,
   };
 }
 
@@ -3486,6 +4009,21 @@ export const Limits: MessageFns<Limits> = {
     }
     if (message.receiveTimeout !== undefined) {
       Duration.encode(message.receiveTimeout, writer.uint32(130).fork()).join();
+    }
+    if (message.maxWatchers !== 0n) {
+      if (BigInt.asIntN(64, message.maxWatchers) !== message.maxWatchers) {
+        throw new globalThis.Error("value provided for field message.maxWatchers of type int64 too large");
+      }
+      writer.uint32(136).int64(message.maxWatchers);
+    }
+    if (message.watchProgressInterval !== undefined) {
+      Duration.encode(message.watchProgressInterval, writer.uint32(146).fork()).join();
+    }
+    if (message.watchHistoryRevisions !== 0n) {
+      if (BigInt.asIntN(64, message.watchHistoryRevisions) !== message.watchHistoryRevisions) {
+        throw new globalThis.Error("value provided for field message.watchHistoryRevisions of type int64 too large");
+      }
+      writer.uint32(152).int64(message.watchHistoryRevisions);
     }
     return writer;
   },
@@ -3631,6 +4169,30 @@ export const Limits: MessageFns<Limits> = {
             message.receiveTimeout = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.maxWatchers = reader.int64() as bigint;
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.watchProgressInterval = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.watchHistoryRevisions = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3695,6 +4257,17 @@ export const Limits: MessageFns<Limits> = {
     message.receiveTimeout = (object.receiveTimeout !== undefined && object.receiveTimeout !== null)
       ? Duration.fromPartial(object.receiveTimeout)
       : undefined;
+    message.maxWatchers = (object.maxWatchers !== undefined && object.maxWatchers !== null)
+      ? BigInt(object.maxWatchers)
+      : 0n;
+    message.watchProgressInterval =
+      (object.watchProgressInterval !== undefined && object.watchProgressInterval !== null)
+        ? Duration.fromPartial(object.watchProgressInterval)
+        : undefined;
+    message.watchHistoryRevisions =
+      (object.watchHistoryRevisions !== undefined && object.watchHistoryRevisions !== null)
+        ? BigInt(object.watchHistoryRevisions)
+        : 0n;
     return message;
   },
 };
@@ -3908,6 +4481,18 @@ export const GetServerInfoResponse_BackendPropertiesEntry: MessageFns<GetServerI
  * UNAVAILABLE. Writes are not retried. Any call may also fail with
  * UNAVAILABLE (server or storage backend down, or draining), DEADLINE_EXCEEDED,
  * or RESOURCE_EXHAUSTED (too many calls in flight).
+ *
+ * Revisions. Every namespace has a revision that every change to it
+ * increases: a write, an invalidation, an eviction, a stale analysis
+ * dropped, a clear, an expiry. One atomic change (a call, a batch, a clear)
+ * is one revision. Responses of writes carry the namespace's revision after
+ * the call (unchanged when the call changed nothing), ListFiles the
+ * revision its page was read at. Revisions come from a store-wide source
+ * that only grows, seeded from the wall clock in microseconds, so they never
+ * go backwards for a namespace name: not across ClearSession, expiry or a
+ * server (or Redis) restart. A namespace that holds nothing reports the
+ * source's current value. Revisions of different namespaces are not
+ * comparable.
  */
 export type ContextStoreServiceService = typeof ContextStoreServiceService;
 export const ContextStoreServiceService = {
@@ -4116,6 +4701,43 @@ export const ContextStoreServiceService = {
     responseDeserialize: (value: Buffer): InvalidatePrefixResponse => InvalidatePrefixResponse.decode(value),
   },
   /**
+   * Watch streams the changes of one namespace, optionally only those under
+   * path_prefix. The first response is a progress response carrying the
+   * revision the stream starts from; after it, each response carries one
+   * revision: its events (one atomic change, whole, in one response), or
+   * progress = true and no events, sent every watch_progress_interval (see
+   * Limits) while nothing changes, so the client knows it has missed nothing
+   * up to that revision.
+   *
+   * Guarantees: the events of a namespace arrive in revision order and none
+   * is skipped. start_revision is exclusive: pass the last revision received
+   * and every change after it is replayed, while the server still retains
+   * it (a bounded history per namespace, kept after the namespace empties so
+   * a watcher can resume across ClearSession; it is not counted in stats).
+   * When it is no longer retained the call fails with OUT_OF_RANGE carrying
+   * a google.rpc.ErrorInfo with reason REVISION_COMPACTED and metadata
+   * oldest_revision (the oldest start_revision still served) and
+   * current_revision: re-read (ListFiles gives a revision) and watch from
+   * there. Never a silent gap. A watcher that falls behind reads from the
+   * history at its own pace, and costs the server no memory of its own; one
+   * that falls behind the history gets OUT_OF_RANGE the same way.
+   *
+   * Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative
+   * start_revision or one ahead of the namespace's revision), OUT_OF_RANGE
+   * (start_revision no longer retained), RESOURCE_EXHAUSTED (max_watchers
+   * streams are open), UNAVAILABLE (the server is stopping, or the stream was
+   * dropped: resume from the last revision received).
+   */
+  watch: {
+    path: "/contextstore.v1.ContextStoreService/Watch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchResponse): Buffer => Buffer.from(WatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchResponse => WatchResponse.decode(value),
+  },
+  /**
    * GetStats returns the counters of one namespace: the global namespace when
    * session_id is absent or empty, as in every other RPC. Counters cover the
    * namespace since it was last created.
@@ -4259,6 +4881,35 @@ export interface ContextStoreServiceServer extends UntypedServiceImplementation 
    * removes a whole namespace).
    */
   invalidatePrefix: handleUnaryCall<InvalidatePrefixRequest, InvalidatePrefixResponse>;
+  /**
+   * Watch streams the changes of one namespace, optionally only those under
+   * path_prefix. The first response is a progress response carrying the
+   * revision the stream starts from; after it, each response carries one
+   * revision: its events (one atomic change, whole, in one response), or
+   * progress = true and no events, sent every watch_progress_interval (see
+   * Limits) while nothing changes, so the client knows it has missed nothing
+   * up to that revision.
+   *
+   * Guarantees: the events of a namespace arrive in revision order and none
+   * is skipped. start_revision is exclusive: pass the last revision received
+   * and every change after it is replayed, while the server still retains
+   * it (a bounded history per namespace, kept after the namespace empties so
+   * a watcher can resume across ClearSession; it is not counted in stats).
+   * When it is no longer retained the call fails with OUT_OF_RANGE carrying
+   * a google.rpc.ErrorInfo with reason REVISION_COMPACTED and metadata
+   * oldest_revision (the oldest start_revision still served) and
+   * current_revision: re-read (ListFiles gives a revision) and watch from
+   * there. Never a silent gap. A watcher that falls behind reads from the
+   * history at its own pace, and costs the server no memory of its own; one
+   * that falls behind the history gets OUT_OF_RANGE the same way.
+   *
+   * Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative
+   * start_revision or one ahead of the namespace's revision), OUT_OF_RANGE
+   * (start_revision no longer retained), RESOURCE_EXHAUSTED (max_watchers
+   * streams are open), UNAVAILABLE (the server is stopping, or the stream was
+   * dropped: resume from the last revision received).
+   */
+  watch: handleServerStreamingCall<WatchRequest, WatchResponse>;
   /**
    * GetStats returns the counters of one namespace: the global namespace when
    * session_id is absent or empty, as in every other RPC. Counters cover the
@@ -4545,6 +5196,40 @@ export interface ContextStoreServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: InvalidatePrefixResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Watch streams the changes of one namespace, optionally only those under
+   * path_prefix. The first response is a progress response carrying the
+   * revision the stream starts from; after it, each response carries one
+   * revision: its events (one atomic change, whole, in one response), or
+   * progress = true and no events, sent every watch_progress_interval (see
+   * Limits) while nothing changes, so the client knows it has missed nothing
+   * up to that revision.
+   *
+   * Guarantees: the events of a namespace arrive in revision order and none
+   * is skipped. start_revision is exclusive: pass the last revision received
+   * and every change after it is replayed, while the server still retains
+   * it (a bounded history per namespace, kept after the namespace empties so
+   * a watcher can resume across ClearSession; it is not counted in stats).
+   * When it is no longer retained the call fails with OUT_OF_RANGE carrying
+   * a google.rpc.ErrorInfo with reason REVISION_COMPACTED and metadata
+   * oldest_revision (the oldest start_revision still served) and
+   * current_revision: re-read (ListFiles gives a revision) and watch from
+   * there. Never a silent gap. A watcher that falls behind reads from the
+   * history at its own pace, and costs the server no memory of its own; one
+   * that falls behind the history gets OUT_OF_RANGE the same way.
+   *
+   * Errors: INVALID_ARGUMENT (session_id, path_prefix, a negative
+   * start_revision or one ahead of the namespace's revision), OUT_OF_RANGE
+   * (start_revision no longer retained), RESOURCE_EXHAUSTED (max_watchers
+   * streams are open), UNAVAILABLE (the server is stopping, or the stream was
+   * dropped: resume from the last revision received).
+   */
+  watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchResponse>;
+  watch(
+    request: WatchRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchResponse>;
   /**
    * GetStats returns the counters of one namespace: the global namespace when
    * session_id is absent or empty, as in every other RPC. Counters cover the
