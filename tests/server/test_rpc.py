@@ -49,6 +49,9 @@ def _example(kind: type[ContextStoreError]) -> ContextStoreError:
         "path": "src/a.py",
         "current_version": 7,
         "current_sha256": bytes(32),
+        "start": 5,
+        "oldest": 10,
+        "current": 20,
     }
     if kind.__init__ is Exception.__init__:  # a plain message
         return kind("a message")

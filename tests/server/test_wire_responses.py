@@ -174,12 +174,16 @@ def test_the_servicers_reads_send_what_plain_building_would(
     )  # fmt: skip
 
 
-@given(st.lists(st.tuples(NAMES, metadata), max_size=5), st.text(max_size=200))
+@given(
+    st.lists(st.tuples(NAMES, metadata), max_size=5),
+    st.text(max_size=200),
+    st.integers(0, 2**63 - 1),
+)
 def test_list_response_parses_as_the_built_message(
-    files: list[tuple[str, FileMetadata]], token: str
+    files: list[tuple[str, FileMetadata]], token: str, revision: int
 ) -> None:
-    built = pb.ListFilesResponse(next_page_token=token)
+    built = pb.ListFilesResponse(next_page_token=token, revision=revision)
     for path, m in files:
         _fill_metadata(built.files.add(), decode_metadata(path, _tail(m)))
-    sent = wire.list_response([(path, _tail(m)) for path, m in files], token)
+    sent = wire.list_response([(path, _tail(m)) for path, m in files], token, revision)
     assert pb.ListFilesResponse.FromString(sent) == built

@@ -132,6 +132,7 @@ class Server:
     def stop(self, grace: float | None = None) -> None:
         """Refuse new calls, let in-flight ones finish within the grace period."""
         self._health.enter_graceful_shutdown()
+        self._servicer.watches.close()  # streams never end on their own: end them, resumably
         self._grpc.stop(self.config.grace_seconds if grace is None else grace).wait()
         self.backend_health.stop()
         self.guard.stop()

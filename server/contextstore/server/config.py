@@ -97,6 +97,30 @@ class ServerConfig:
         "longest wait for a call's request to arrive before the call is cancelled", 5.0
     )
     grace_seconds: float = _opt("drain time for in-flight RPCs on SIGTERM/SIGINT", 5.0)
+    max_watchers: int = _opt(
+        "Watch streams open at once, each with a thread of its own beside the workers; "
+        "past it RESOURCE_EXHAUSTED",
+        64,
+    )
+    watch_progress_seconds: float = _opt(
+        "how often an idle Watch stream is sent a progress response", 5.0
+    )
+    watch_history_revisions: int = _opt(
+        "revisions of history kept per namespace for watchers to resume from", 1000
+    )
+    watch_history_events: int = _opt(
+        "events of history kept store-wide (memory backend; about 160 bytes each)", 262_144
+    )
+    watch_history_seconds: float = _opt(
+        "how long the history of an emptied namespace is kept (redis backend; the memory "
+        "backend keeps it until --watch-history-events needs the room)",
+        3600.0,
+    )
+    watch_max_stream_seconds: float = _opt(
+        "end a Watch stream (UNAVAILABLE: clients resume) once it is this old and has sent a "
+        "change, so long-lived streams spread over restarted and added servers (0: never)",
+        0.0,
+    )
     max_content_bytes: int = _opt("largest file content or analysis result", 16 * MiB)
     max_batch_items: int = _opt("most items in one batch call", 1000)
     max_labels: int = _opt("most labels on one file", 64)
@@ -142,6 +166,9 @@ class ServerConfig:
             session_bytes=self.session_bytes,
             session_entries=self.session_entries,
             session_ttl_seconds=self.session_ttl_seconds,
+            watch_history_revisions=self.watch_history_revisions,
+            watch_history_events=self.watch_history_events,
+            watch_history_seconds=self.watch_history_seconds,
         )
 
     def __post_init__(self) -> None:
@@ -155,15 +182,19 @@ class ServerConfig:
             _check(f, getattr(self, f.name))
         _check_redis(self)
         _check_tls(self)
+        if self.watch_progress_seconds <= 0:
+            raise ValueError(f"{setting_name('watch_progress_seconds')} must be more than 0")
 
 
 _AT_LEAST_ONE = (
     "stripes", "workers", "max_concurrent_rpcs", "max_batch_items", "max_inflight_response_bytes",
+    "max_watchers", "watch_history_revisions", "watch_history_events",
 )  # fmt: skip
 _AT_MOST: Mapping[str, tuple[int | float, str]] = {
     "max_content_bytes": (MAX_CONTENT_BYTES, "gRPC's largest message less 1 MiB of headroom"),
     "stripes": (MAX_STRIPES, "more only costs memory"),
     "workers": (MAX_WORKERS, "more only costs memory"),
+    "max_watchers": (MAX_WORKERS, "each is a thread"),
 }
 
 

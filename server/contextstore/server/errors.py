@@ -164,3 +164,25 @@ class BackendUnavailable(ContextStoreError):
         """Only part of the backend failed (one Redis Cluster primary): the
         health service keeps to what its own checks find."""
         super().__init__(f"the {backend} backend is unavailable: {detail}")
+
+
+class RevisionCompacted(ContextStoreError):
+    """A watch asked for changes no longer retained; maps to OUT_OF_RANGE.
+
+    ``oldest`` is the oldest start revision still served, ``current`` the
+    namespace's revision: the caller re-reads and watches from there.
+    """
+
+    def __init__(self, start: int, oldest: int, current: int) -> None:
+        self.start = start
+        self.oldest = oldest
+        self.current = current
+        super().__init__(
+            f"revision {start} is compacted: the history now starts after {oldest} "
+            f"(current {current}); re-read and watch from the revision read"
+        )
+
+
+class StreamInterrupted(ContextStoreError):
+    """A stream ends early but may be resumed (the server is stopping, or the
+    stream reached its age limit); maps to UNAVAILABLE, which clients resume."""

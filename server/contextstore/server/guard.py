@@ -78,6 +78,10 @@ class CallGuard(grpc.ServerInterceptor):
     def __init__(self, config: ServerConfig, *, timer: Callable[[], float] = time.monotonic):
         self.workers = config.workers
         self.admission = Admission(config.max_concurrent_rpcs, config.max_inflight_response_bytes)
+        # Long-lived response streams (Watch) are admitted apart and hold no
+        # worker token: each has a pool thread of its own, counted in
+        # ``pool_threads``, so open streams never take a unary call's room.
+        self.streams = Admission(config.max_watchers, config.max_inflight_response_bytes)
         timed_out = RateLimitedLog(log, "requests_timed_out", timer=timer)
         self.watchdog = Watchdog(
             config.receive_timeout_seconds,
@@ -98,7 +102,7 @@ class CallGuard(grpc.ServerInterceptor):
     @property
     def pool_threads(self) -> int:
         """Threads the server's pool needs: one per admitted call, and room to refuse."""
-        return self.admission.max_calls + self.workers
+        return self.admission.max_calls + self.workers + self.streams.max_calls
 
     def start(self) -> None:
         self.watchdog.start()
@@ -116,7 +120,8 @@ class CallGuard(grpc.ServerInterceptor):
             return None
         method: str = handler_call_details.method
         guarded, refusal = self._built.get(method, handler)
-        return guarded if self.admission.admit() else refusal
+        admission = self.streams if _long_lived(handler) else self.admission
+        return guarded if admission.admit() else refusal
 
     def _handlers(self, method: str, handler: Handler) -> tuple[Handler, Handler]:
         """The guarded and the refusing form of ``handler``."""
@@ -130,13 +135,18 @@ class CallGuard(grpc.ServerInterceptor):
     # -- refusal ---------------------------------------------------------------
 
     def _refusal(self, handler: Handler, method: str) -> Handler:
-        message = (
-            f"server busy: {self.admission.max_calls} calls in progress, the most "
-            f"--max-concurrent-rpcs allows; retry later"
-        )
+        if _long_lived(handler):
+            limit, flag = self.streams.max_calls, "max_watchers"
+            message = f"server busy: {limit} streams open, the most --max-watchers allows"
+        else:
+            limit, flag = self.admission.max_calls, "max_concurrent_rpcs"
+            message = (
+                f"server busy: {limit} calls in progress, the most --max-concurrent-rpcs allows"
+            )
+        message += "; retry later"
 
         def refuse(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            self._busy.note(f"reason=max_concurrent_rpcs method={method}")
+            self._busy.note(f"reason={flag} method={method}")
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
 
         def refuse_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
@@ -209,7 +219,7 @@ class CallGuard(grpc.ServerInterceptor):
 
     def _unary_stream(self, inner: Behavior, method: str) -> Behavior:
         def unary_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            self.admission.begin(context)
+            self.streams.begin(context)
             yield from inner(self._one(requests, context, method), context)
 
         return unary_stream
@@ -246,6 +256,11 @@ class CallGuard(grpc.ServerInterceptor):
                 f"response would pass --max-inflight-response-bytes "
                 f"({_mib(admission.max_bytes)}); retry later",
             )
+
+
+def _long_lived(handler: Handler) -> bool:
+    """A response stream that may stay open indefinitely: Watch, and health's Watch."""
+    return handler.response_streaming and not handler.request_streaming
 
 
 def _wrap(

@@ -34,6 +34,8 @@ from contextstore.server.errors import (
     NotFound,
     PreconditionFailed,
     QuotaExceeded,
+    RevisionCompacted,
+    StreamInterrupted,
     clip,
 )
 
@@ -89,6 +91,18 @@ def _precondition(error: PreconditionFailed) -> Message:
     return detail
 
 
+def _compacted(error: RevisionCompacted) -> Message:
+    detail: Message = error_details_pb2.ErrorInfo(
+        reason="REVISION_COMPACTED",
+        domain=ERROR_DOMAIN,
+        metadata={
+            "oldest_revision": str(error.oldest),
+            "current_revision": str(error.current),
+        },
+    )
+    return detail
+
+
 def _no_detail(error: ContextStoreError) -> None:
     return None
 
@@ -99,6 +113,8 @@ STATUS: dict[type[ContextStoreError], tuple[int, Detail]] = {
     QuotaExceeded: (code_pb2.RESOURCE_EXHAUSTED, _quota_failure),
     PreconditionFailed: (code_pb2.ABORTED, _precondition),
     BackendUnavailable: (code_pb2.UNAVAILABLE, _no_detail),
+    RevisionCompacted: (code_pb2.OUT_OF_RANGE, _compacted),
+    StreamInterrupted: (code_pb2.UNAVAILABLE, _no_detail),
 }
 """Each domain error's status code and detail builder. A subclass takes its
 nearest listed ancestor's row; a ``ContextStoreError`` with no row at all is a

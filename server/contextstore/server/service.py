@@ -5,6 +5,7 @@ Domain errors become statuses in ``contextstore.server.rpc``, through one table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -21,6 +22,7 @@ from contextstore.server.errors import NotFound, QuotaExceeded, quote
 from contextstore.server.rpc import ErrorHook, rpc
 from contextstore.server.store.base import FileMetadata, Removed, Stats, Store
 from contextstore.server.validation import Checks, namespace_and_path
+from contextstore.server.watching import WatchStreams
 from contextstore.server.wire import WireFile
 from contextstore.v1 import context_store_pb2 as pb
 
@@ -61,7 +63,11 @@ def _lower_bound_size(paths: list[str], found: list[WireFile | None]) -> int:
 
 
 def _removed(removed: Removed) -> dict[str, int]:
-    return {"files_removed": removed.files, "analyses_removed": removed.analyses}
+    return {
+        "files_removed": removed.files,
+        "analyses_removed": removed.analyses,
+        "revision": removed.revision,
+    }
 
 
 class ContextStoreServicer:
@@ -75,6 +81,7 @@ class ContextStoreServicer:
     def __init__(self, store: Store, config: ServerConfig) -> None:
         self._store = store
         self._config = config
+        self.watches = WatchStreams(store, config)
         self.on_error: ErrorHook | None = None  # told of every domain error (see ``rpc``)
 
     @rpc
@@ -82,7 +89,7 @@ class ContextStoreServicer:
         with Checks(self._config) as check:
             ns, write = check.namespace(request), check.file_write(request)
         meta = self._store.cache_file(ns, write)
-        response = pb.CacheFileResponse()
+        response = pb.CacheFileResponse(revision=meta.revision)
         _fill_metadata(response.metadata, meta)
         return response
 
@@ -129,7 +136,9 @@ class ContextStoreServicer:
         cached = self._store.cache_analysis(
             ns, request.path, request.analysis_type, request.result, expect=expect
         )
-        return pb.CacheAnalysisResponse(cached_at=_timestamp(cached.cached_at_ns))
+        return pb.CacheAnalysisResponse(
+            cached_at=_timestamp(cached.cached_at_ns), revision=cached.revision
+        )
 
     @rpc
     def GetAnalysis(self, request: pb.GetAnalysisRequest, context: Any) -> pb.GetAnalysisResponse:
@@ -163,8 +172,10 @@ class ContextStoreServicer:
                 check.path(request.path)
             else:
                 check.analysis(request.path, analysis_type)
-        count = self._store.invalidate_analysis(ns, request.path, analysis_type)
-        return pb.InvalidateAnalysisResponse(analyses_removed=count)
+        removed = self._store.invalidate_analysis(ns, request.path, analysis_type)
+        return pb.InvalidateAnalysisResponse(
+            analyses_removed=removed.analyses, revision=removed.revision
+        )
 
     @rpc
     def ClearSession(
@@ -207,7 +218,9 @@ class ContextStoreServicer:
         with Checks(self._config) as check:
             ns, writes = check.namespace(request), check.file_writes(request.files)
         metas = self._store.batch_cache_files(ns, writes)
-        response = pb.BatchCacheFilesResponse()
+        # An empty batch changed nothing: the revision is the namespace's.
+        revision = metas[0].revision if metas else self._store.revision(ns)
+        response = pb.BatchCacheFilesResponse(revision=revision)
         for meta in metas:
             _fill_metadata(response.metadata.add(), meta)
         return response
@@ -223,7 +236,7 @@ class ContextStoreServicer:
         token = (
             "" if listing.next_after is None else paging.make_token(ns, prefix, listing.next_after)
         )
-        return wire.list_response(listing.files, token)
+        return wire.list_response(listing.files, token, listing.revision)
 
     @rpc
     def InvalidatePrefix(
@@ -234,6 +247,14 @@ class ContextStoreServicer:
             prefix = check.prefix(request.path_prefix, required=True)
         removed = self._store.invalidate_prefix(ns, prefix)
         return pb.InvalidatePrefixResponse(**_removed(removed))
+
+    @rpc
+    def Watch(self, request: pb.WatchRequest, context: Any) -> Iterator[bytes]:
+        """Encoded ``WatchResponse``s, for as long as the caller stays (``watching``)."""
+        with Checks(self._config) as check:
+            ns, prefix = check.namespace(request), check.prefix(request.path_prefix)
+            start = check.start_revision(request.start_revision)
+        yield from self.watches.stream(ns, start, prefix, context)
 
     @rpc
     def GetStats(self, request: pb.GetStatsRequest, context: Any) -> pb.GetStatsResponse:
@@ -256,10 +277,8 @@ class ContextStoreServicer:
         self, request: pb.GetServerInfoRequest, context: Any
     ) -> pb.GetServerInfoResponse:
         c = self._config
-        ttl = duration_pb2.Duration()
-        ttl.FromNanoseconds(int(c.session_ttl_seconds * 1e9))
-        receive_timeout = duration_pb2.Duration()
-        receive_timeout.FromNanoseconds(int(c.receive_timeout_seconds * 1e9))
+        ttl = _duration(c.session_ttl_seconds)
+        receive_timeout = _duration(c.receive_timeout_seconds)
         limits = pb.Limits(
             max_content_bytes=c.max_content_bytes,
             max_message_bytes=c.max_message_bytes,
@@ -277,6 +296,9 @@ class ContextStoreServicer:
             max_concurrent_rpcs=c.max_concurrent_rpcs,
             max_inflight_response_bytes=c.max_inflight_response_bytes,
             receive_timeout=receive_timeout,
+            max_watchers=c.max_watchers,
+            watch_progress_interval=_duration(c.watch_progress_seconds),
+            watch_history_revisions=c.watch_history_revisions,
         )
         properties = self._store.properties
         return pb.GetServerInfoResponse(
@@ -294,6 +316,12 @@ def _fill_stats(out: pb.GetStatsResponse | pb.GetStoreStatsResponse, stats: Stat
     # more (for metrics) that are not on the wire.
     for f in out.DESCRIPTOR.fields:
         setattr(out, f.name, getattr(stats, f.name))
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    out = duration_pb2.Duration()
+    out.FromNanoseconds(int(seconds * 1e9))
+    return out
 
 
 def _no_file(ns: str | None, path: str) -> NotFound:
@@ -324,10 +352,15 @@ def method_handlers(servicer: ContextStoreServicer) -> dict[str, grpc.RpcMethodH
     """
     handlers = {}
     for method in SERVICE.methods:
-        if method.client_streaming or method.server_streaming:
-            raise NotImplementedError(f"{method.name} streams; register it by its shape")
+        if method.client_streaming:
+            raise NotImplementedError(f"{method.name} streams requests; register it by its shape")
         request = getattr(pb, method.input_type.name)
-        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
             getattr(servicer, method.name),
             request_deserializer=request.FromString,
             response_serializer=_serialize,

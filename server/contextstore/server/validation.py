@@ -190,6 +190,11 @@ class Checks:
             self._add([FieldViolation("page_size", "must not be negative")])
         return size
 
+    def start_revision(self, revision: int) -> int:
+        if revision < 0:
+            self._add([FieldViolation("start_revision", "must not be negative")])
+        return revision
+
     def page_token(self, token: str, ns: Namespace, prefix: str) -> str | None:
         """The path a page token resumes after (``paging``), or a violation."""
         try:

@@ -197,8 +197,9 @@ def batch_response(
     return b"".join(parts)
 
 
-def list_response(files: Sequence[tuple[str, bytes]], next_page_token: str) -> bytes:
-    """An encoded ``ListFilesResponse``: each file (1) its path and tail, then the token (2)."""
+def list_response(files: Sequence[tuple[str, bytes]], next_page_token: str, revision: int) -> bytes:
+    """An encoded ``ListFilesResponse``: each file (1) its path and tail, the token (2),
+    the revision (3)."""
     parts: list[bytes] = []
     for path, tail in files:
         name = path.encode()
@@ -206,6 +207,8 @@ def list_response(files: Sequence[tuple[str, bytes]], next_page_token: str) -> b
         parts.append(_field(_LEN_1, meta))
     if next_page_token:
         parts.append(_field(_LEN_2, next_page_token.encode()))
+    if revision:
+        parts.append(b"\x18" + varint(revision))
     return b"".join(parts)
 
 

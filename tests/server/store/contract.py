@@ -30,6 +30,7 @@ from server.store.contract_sessions import MakeStore as MakeStore
 from server.store.contract_sessions import SessionContract
 from server.store.contract_sessions import fw as fw
 from server.store.contract_threads import ThreadContract
+from server.store.contract_watch import WatchContract
 from server.store.model import check_against_model
 from support import FakeClock, FakeWall
 
@@ -53,7 +54,7 @@ class Backend(Protocol):
     ) -> Store: ...
 
 
-class StoreContract(SessionContract, ThreadContract, PreconditionContract):
+class StoreContract(SessionContract, ThreadContract, PreconditionContract, WatchContract):
     """The promises of ``Store``; subclass it with a ``backend`` fixture."""
 
     pytestmark = pytest.mark.timeout(120)
@@ -168,7 +169,7 @@ class StoreContract(SessionContract, ThreadContract, PreconditionContract):
         store.cache_file("s", fw("a", b"x"))
         store.cache_analysis("s", "a", "t1", b"r")
         store.cache_analysis("s", "a", "t2", b"r")  # evicts the file, keeps the analyses
-        assert store.invalidate_analysis("s", "a", "t1") == 1
+        assert store.invalidate_analysis("s", "a", "t1").analyses == 1
         assert store.invalidate_file("s", "a") == Removed(0, 1)
         for path in "cde":  # the third evicts an analysis
             store.cache_analysis("s", path, "t", b"r")
@@ -214,14 +215,14 @@ class StoreContract(SessionContract, ThreadContract, PreconditionContract):
         store.cache_file("s", fw("a", b"x"))
         for t in ("t1", "t2", "t3"):
             store.cache_analysis("s", "a", t, b"r")
-        assert store.invalidate_analysis("s", "a", "t1") == 1
-        assert store.invalidate_analysis("s", "a", "t1") == 0
-        assert store.invalidate_analysis("s", "a", "nope") == 0
+        assert store.invalidate_analysis("s", "a", "t1").analyses == 1
+        assert store.invalidate_analysis("s", "a", "t1").analyses == 0
+        assert store.invalidate_analysis("s", "a", "nope").analyses == 0
         assert store.get_analysis("s", "a", "t2") is not None
-        assert store.invalidate_analysis("s", "a", None) == 2
+        assert store.invalidate_analysis("s", "a", None).analyses == 2
         assert store.get_analysis("s", "a", "t3") is None
         assert store.get_file("s", "a") is not None
-        assert store.invalidate_analysis("missing", "a", None) == 0
+        assert store.invalidate_analysis("missing", "a", None).analyses == 0
 
     def test_clear_session_resets_only_that_namespace(self, store: Store) -> None:
         for ns in ("s", "o", None):

@@ -395,7 +395,7 @@ class StoreMachine(RuleBasedStateMachine):
             expected = self.model.drop_analyses(ns, path, None)
         else:
             expected = int(self.model.entries.pop((ns, path, kind), None) is not None)
-        assert self.store.invalidate_analysis(ns, path, kind) == expected
+        assert self.store.invalidate_analysis(ns, path, kind).analyses == expected
         self._same_stats(ns)
 
     @rule(ns=namespaces, prefix=st.sampled_from(PREFIXES), limit=st.sampled_from([1, 2, 100]))

@@ -29,6 +29,7 @@ from contextstore.server.store.base import (
     Stats,
     Store,
 )
+from contextstore.server.store.events import Cursor
 from contextstore.server.wire import WireFile
 
 T = TypeVar("T")
@@ -111,7 +112,7 @@ class MeteredStore(Store):
         return self._run("invalidate_file", partial(self.inner.invalidate_file, expect=expect),
                          ns, path)  # fmt: skip
 
-    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
+    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> Removed:
         return self._run("invalidate_analysis", self.inner.invalidate_analysis, ns, path,
                          analysis_type)  # fmt: skip
 
@@ -136,6 +137,12 @@ class MeteredStore(Store):
     def batch_cache_files(self, ns: Namespace, writes: Sequence[FileWrite]) -> list[FileMetadata]:
         return self._run("batch_cache_files", self.inner.batch_cache_files, ns, writes)
 
+    def revision(self, ns: Namespace) -> int:
+        return self._run("revision", self.inner.revision, ns)
+
+    def watch(self, ns: Namespace, after: int) -> Cursor:
+        return self._run("watch", self.inner.watch, ns, after)
+
     def stats(self, ns: Namespace) -> Stats:
         return self._run("stats", self.inner.stats, ns)
 
@@ -155,8 +162,8 @@ class MeteredStore(Store):
 OPERATIONS = (
     "cache_file", "get_file", "get_metadata", "cache_analysis", "get_analysis",
     "invalidate_file", "invalidate_analysis", "clear_session", "batch_get_files",
-    "batch_cache_files", "list_files", "invalidate_prefix", "stats", "store_stats",
-    "expire_idle", "check",
+    "batch_cache_files", "list_files", "invalidate_prefix", "revision", "watch", "stats",
+    "store_stats", "expire_idle", "check",
 )  # fmt: skip
 
 

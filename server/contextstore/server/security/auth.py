@@ -34,8 +34,8 @@ _SERVICE = pb.DESCRIPTOR.services_by_name["ContextStoreService"]
 HEALTH_SERVICE = "grpc.health.v1.Health"
 REFLECTION_PREFIX = "/grpc.reflection."  # v1 and v1alpha
 
-_READ = ("GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "ListFiles", "GetStats",
-         "GetServerInfo")  # fmt: skip
+_READ = ("GetFile", "GetMetadata", "GetAnalysis", "BatchGetFiles", "ListFiles", "Watch",
+         "GetStats", "GetServerInfo")  # fmt: skip
 _WRITE = ("CacheFile", "CacheAnalysis", "InvalidateFile", "InvalidateAnalysis", "InvalidatePrefix",
           "ClearSession", "BatchCacheFiles")  # fmt: skip
 _ADMIN = ("GetStoreStats",)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 
 from contextstore.server import wire
 from contextstore.server.errors import QuotaExceeded
+from contextstore.server.store.events import Cursor
 from contextstore.server.wire import WireFile
 
 Namespace = str | None
@@ -29,6 +30,13 @@ class Budgets:
     session_bytes: int = 0
     session_entries: int = 0
     session_ttl_seconds: float = 3600.0
+    watch_history_revisions: int = 1000
+    """Revisions of history kept per namespace, for watchers to resume from."""
+    watch_history_events: int = 262_144
+    """Events of history kept store-wide (about 160 bytes each in memory)."""
+    watch_history_seconds: float = 3600.0
+    """How long a namespace that is gone keeps its history (Redis; in memory,
+    until ``watch_history_events`` needs the room)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,8 @@ class FileMetadata:
     cached_at_ns: int
     labels: Mapping[str, str]
     version: int
+    revision: int = field(default=0, compare=False)
+    """From a write: the namespace's revision after it. Reads leave it 0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,8 @@ class CachedFile:
 class CachedAnalysis:
     result: bytes
     cached_at_ns: int
+    revision: int = field(default=0, compare=False)
+    """From a write: the namespace's revision after it. Reads leave it 0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +109,16 @@ class Listing:
 
     files: list[tuple[str, bytes]]
     next_after: str | None
+    revision: int = 0
+    """The namespace's revision the page was read at."""
 
 
 @dataclass(frozen=True, slots=True)
 class Removed:
     files: int = 0
     analyses: int = 0
+    revision: int = field(default=0, compare=False)
+    """The namespace's revision after the removal (compared by counts alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +146,16 @@ class Stats:
 # each slot's own setter, spelled out, builds the same object in about half
 # the time (a loop over the setters would give most of that back).
 _new = object.__new__
-_set_path, _set_size, _set_sha256, _set_mtime, _set_cached_at, _set_labels, _set_version = (
-    getattr(FileMetadata, f.name).__set__ for f in fields(FileMetadata)
-)
+(
+    _set_path,
+    _set_size,
+    _set_sha256,
+    _set_mtime,
+    _set_cached_at,
+    _set_labels,
+    _set_version,
+    _set_revision,
+) = (getattr(FileMetadata, f.name).__set__ for f in fields(FileMetadata))
 
 
 def new_metadata(
@@ -143,8 +166,9 @@ def new_metadata(
     cached_at_ns: int,
     labels: Mapping[str, str],
     version: int,
+    revision: int = 0,
 ) -> FileMetadata:
-    """``FileMetadata(...)``, built faster: for stores' read paths."""
+    """``FileMetadata(...)``, built faster: for stores' read and write paths."""
     meta = _new(FileMetadata)
     _set_path(meta, path)
     _set_size(meta, size)
@@ -153,6 +177,7 @@ def new_metadata(
     _set_cached_at(meta, cached_at_ns)
     _set_labels(meta, labels)
     _set_version(meta, version)
+    _set_revision(meta, revision)
     return meta
 
 
@@ -254,6 +279,21 @@ class Store(abc.ABC):
     - **Stats.** ``stats(ns)`` counts one namespace since it was last created
       (a cleared or expired namespace starts from zero); ``store_stats()`` sums
       every namespace and counts sessions and expirations.
+    - **Revisions.** Every change to a namespace (a write, an invalidation,
+      an eviction, a stale analysis dropped, a clear, an expiry) takes a
+      revision from a source shared by many namespaces that only grows,
+      seeded from the wall clock in microseconds (``events.next_revision``),
+      so a namespace's revisions never go backwards, not across clears,
+      expiry or restarts. One call's changes are one revision, except
+      evictions, which may follow as their own. Write results carry the
+      namespace's revision after the call (``revision``; unchanged when the
+      call changed nothing), and so does a listing: for a namespace holding
+      nothing, the source's current value.
+    - **Watch.** ``watch`` hands out a ``Cursor`` over a bounded history of a
+      namespace's revisions, kept after the namespace empties until the
+      bound needs the room. A cursor returns every change after its
+      revision, in order, each whole and once, or raises
+      ``RevisionCompacted`` when they are no longer retained; never a gap.
     - **Failure.** A backend that cannot reach its storage, or does not hear
       back in time, raises ``BackendUnavailable``; a call that raised stored
       nothing it should not have.
@@ -312,7 +352,7 @@ class Store(abc.ABC):
     ) -> Removed: ...
 
     @abc.abstractmethod
-    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
+    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> Removed:
         """Remove one analysis type of ``path``, or all of them when ``None``."""
 
     @abc.abstractmethod
@@ -348,6 +388,20 @@ class Store(abc.ABC):
     def batch_cache_files(
         self, ns: Namespace, writes: Sequence[FileWrite]
     ) -> list[FileMetadata]: ...
+
+    @abc.abstractmethod
+    def revision(self, ns: Namespace) -> int:
+        """``ns``'s revision now (see "Revisions"); not a data call."""
+
+    @abc.abstractmethod
+    def watch(self, ns: Namespace, after: int) -> Cursor:
+        """A cursor over ``ns``'s changes after the revision ``after`` (0: from now).
+
+        Raises ``RevisionCompacted`` if they are no longer retained, and
+        ``InvalidArgument`` (``start_revision``) if ``after`` is ahead of the
+        namespace's revision. Watching is not a data call: it keeps no session
+        alive and creates none. Close the cursor when done.
+        """
 
     @abc.abstractmethod
     def stats(self, ns: Namespace) -> Stats:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from contextstore.server import wire
-from contextstore.server.errors import PreconditionFailed
+from contextstore.server.errors import FieldViolation, InvalidArgument, PreconditionFailed
 from contextstore.server.store.base import (
     Budgets,
     CachedAnalysis,
@@ -54,6 +54,8 @@ from contextstore.server.store.base import (
     check_fits,
     file_charge,
 )
+from contextstore.server.store.events import Cursor
+from contextstore.server.store.history import History, HistoryCursor
 from contextstore.server.store.namespace import Change, ChangeSink
 from contextstore.server.store.shard import Shard
 from contextstore.server.wire import WireFile
@@ -81,7 +83,18 @@ class StripedStore(Store):
         """``sink``, if given, is told of every change under its stripe lock."""
         if stripes < 1:
             raise ValueError("stripes must be at least 1")
-        self._shards = [Shard(sink) for _ in range(stripes)]
+        self._budgets = budgets or Budgets()
+        per_stripe = -(-self._budgets.watch_history_events // stripes)
+        self._shards = [
+            Shard(
+                sink,
+                history=History(
+                    max_revisions=self._budgets.watch_history_revisions, max_events=per_stripe
+                ),
+                wall_clock=wall_clock,
+            )
+            for _ in range(stripes)
+        ]
         self._locks = [threading.Lock() for _ in range(stripes)]
         self._evict_lock = threading.Lock()
         # Under _evict_lock: (stripe, tick) where the stripe's oldest entry,
@@ -91,7 +104,6 @@ class StripedStore(Store):
         self._ticks = itertools.count(1)
         # Versions count writes only, so a version says nothing of reads.
         self._versions = itertools.count(1)
-        self._budgets = budgets or Budgets()
         self._timer = timer
         self._wall_clock = wall_clock
 
@@ -136,6 +148,7 @@ class StripedStore(Store):
                 shard.put_file(ns, w, d, h, next(ticks), wall(), version=next(versions))
                 for w, d, h in zip(writes, digests, heads, strict=True)
             ]
+            shard.commit()
         self._enforce_budgets(ns, i)
         return metas
 
@@ -174,6 +187,7 @@ class StripedStore(Store):
             analysis = self._shards[i].put_analysis(
                 ns, path, analysis_type, result, next(self._ticks), self._wall_clock()
             )
+            self._shards[i].commit()
         self._enforce_budgets(ns, i)
         return analysis
 
@@ -191,19 +205,22 @@ class StripedStore(Store):
             self._enter(ns, i, create=False)
             if expect is not None:
                 self._check(ns, i, [(path, expect)])
-            return self._shards[i].remove_file(ns, path)
+            removed = self._shards[i].remove_file(ns, path)
+            return Removed(removed.files, removed.analyses, self._shards[i].commit())
 
-    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
+    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> Removed:
         i = self._stripe(ns)
         with self._locks[i]:
             self._enter(ns, i, create=False)
-            return self._shards[i].remove_analyses(ns, path, analysis_type)
+            count = self._shards[i].remove_analyses(ns, path, analysis_type)
+            return Removed(0, count, self._shards[i].commit())
 
     def invalidate_prefix(self, ns: Namespace, prefix: str) -> Removed:
         i = self._stripe(ns)
         with self._locks[i]:
             self._enter(ns, i, create=False)
-            return self._shards[i].remove_prefix(ns, prefix)
+            removed = self._shards[i].remove_prefix(ns, prefix)
+            return Removed(removed.files, removed.analyses, self._shards[i].commit())
 
     def list_files(self, ns: Namespace, prefix: str, after: str | None, limit: int) -> Listing:
         i = self._stripe(ns)
@@ -216,7 +233,31 @@ class StripedStore(Store):
         with self._locks[i]:
             # An idle session is already gone, whichever access finds it first.
             self._expire_locked(ns, i, self._timer())
+            if ns not in self._sessions:  # nothing to clear: no change, no revision
+                return Removed(0, 0, self._shards[i].revision)
             return self._drop(ns, i, Change.CLEARED)
+
+    def revision(self, ns: Namespace) -> int:
+        i = self._stripe(ns)
+        with self._locks[i]:
+            return self._shards[i].revision
+
+    def watch(self, ns: Namespace, after: int) -> Cursor:
+        i = self._stripe(ns)
+        shard = self._shards[i]
+        with self._locks[i]:
+            current = shard.revision
+            if after > current:
+                raise InvalidArgument(
+                    [
+                        FieldViolation(
+                            "start_revision", f"{after} is ahead of the revision, {current}"
+                        )
+                    ]
+                )
+            start = after or current
+            shard.history.since(ns, start, current)  # raises if compacted
+            return HistoryCursor(shard.history, ns, self._locks[i], lambda: shard.revision, start)
 
     # -- sessions and stats --------------------------------------------------
 
@@ -330,6 +371,7 @@ class StripedStore(Store):
                 used, count = shard.usage(ns)
                 over_bytes = b.session_bytes and used > b.session_bytes
                 if not (over_bytes or (b.session_entries and count > b.session_entries)):
+                    shard.commit()
                     return
                 shard.evict_oldest(ns, in_namespace=True)
 
@@ -376,6 +418,7 @@ class StripedStore(Store):
             if tick is None or tick >= below:
                 return False
             shard.evict_oldest()
+            shard.commit()
             return True
 
 

@@ -11,8 +11,12 @@ stored; a file's metadata is kept encoded as reads send it (``wire``).
 
 Every change to a namespace's entries goes through ``_insert`` or ``_remove``
 (clears and expiry too, entry by entry), which report it, with its cause, to
-the shard's ``ChangeSink`` if it has one: whatever must observe changes
-(a Watch stream, a replica) needs no other hook.
+the shard's ``ChangeSink`` if it has one.
+
+Changes are also events (``events``): noted as they happen, under the lock,
+into one open revision, which ``commit`` seals into the shard's ``History``
+before the caller releases the lock; so one lock hold's changes are one
+revision, whole. The shard is its namespaces' revision source.
 
 Recency is a store-wide tick, so the oldest head across shards is the store's
 least recently used entry: eviction for the total budget stays exact across
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from collections.abc import Callable, Mapping
 from itertools import takewhile
 from types import MappingProxyType
@@ -34,6 +39,7 @@ from contextstore.server import wire
 from contextstore.server.store import records
 from contextstore.server.store.base import (
     LIST_LOOKS,
+    Budgets,
     CachedAnalysis,
     FileMetadata,
     FileWrite,
@@ -44,17 +50,47 @@ from contextstore.server.store.base import (
     label_charge,
     new_metadata,
 )
+from contextstore.server.store.events import (
+    EventKind,
+    RawEvent,
+    Reason,
+    next_revision,
+    raw_event,
+)
+from contextstore.server.store.history import History
 from contextstore.server.store.namespace import Change, ChangeSink, NsState
 from contextstore.server.store.records import Key, Record
 from contextstore.server.wire import WireFile
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
+# The event a removal is, by cause and entry kind (file, analysis); clears and
+# expiry are one session event instead of one per entry.
+_FILE_REMOVED = {
+    Change.INVALIDATED: EventKind.FILE_INVALIDATED,
+    Change.EVICTED: EventKind.FILE_EVICTED,
+}
+_ANALYSIS_REMOVED = {
+    Change.INVALIDATED: Reason.INVALIDATED,
+    Change.STALE: Reason.STALE,
+    Change.EVICTED: Reason.EVICTED,
+}
+_SESSION_GONE = {
+    Change.CLEARED: EventKind.SESSION_CLEARED,
+    Change.EXPIRED: EventKind.SESSION_EXPIRED,
+}
+
 
 class Shard:
     """Namespaces of one stripe. Not thread-safe: callers hold the stripe lock."""
 
-    def __init__(self, sink: ChangeSink | None = None) -> None:
+    def __init__(
+        self,
+        sink: ChangeSink | None = None,
+        *,
+        history: History | None = None,
+        wall_clock: Callable[[], int] = time.time_ns,
+    ) -> None:
         self.namespaces: dict[Namespace, NsState] = {}
         self.files = 0
         self.analyses = 0
@@ -70,6 +106,42 @@ class Shard:
         self._last_wall_ns = 0
         self._heads: list[tuple[int, int, NsState]] = []
         self._seq = itertools.count()
+        if history is None:
+            default = Budgets()
+            history = History(
+                max_revisions=default.watch_history_revisions,
+                max_events=default.watch_history_events,
+            )
+        self.history = history
+        # The last revision issued; at first, the clock's: whatever a store
+        # before this one issued (a restarted server's) is below it, and so is
+        # the history's floor, so a watcher resuming from then is told of the gap.
+        self.revision = next_revision(0, wall_clock())
+        self.history.forgotten = max(self.history.forgotten, self.revision)
+        self._wall_clock = wall_clock
+        # The fields of the events of the revision not yet committed (``RawEvent``).
+        self._open: list[int | str | bytes] | None = None
+        self._open_ns: Namespace = None
+
+    # -- revisions -----------------------------------------------------------
+
+    def commit(self) -> int:
+        """Seal the events noted since the last commit into one revision; the shard's revision.
+
+        Call before releasing the lock, after every call that may change.
+        """
+        if self._open is not None:
+            self.history.append(self._open_ns, (self.revision, *self._open))
+            self._open = None
+        return self.revision
+
+    def _note(self, ns: Namespace, event: RawEvent) -> None:
+        if self._open is not None and self._open_ns != ns:
+            self.commit()  # another namespace's change: its own revision
+        if self._open is None:
+            self.revision = next_revision(self.revision, self._wall_clock())
+            self._open, self._open_ns = [], ns
+        self._open.extend(event)
 
     # -- writes --------------------------------------------------------------
 
@@ -96,23 +168,28 @@ class Shard:
             label_bytes=label_charge(write.labels),
         )
         self._insert(state, path, record, tick)
+        self._note(ns, raw_event(EventKind.FILE_CACHED, path, sha256, version))
         labels = write.labels or _NO_LABELS
         size = len(write.content)
-        return new_metadata(path, size, sha256, write.mtime_ns, cached_at, labels, version)
+        return new_metadata(
+            path, size, sha256, write.mtime_ns, cached_at, labels, version, self.revision
+        )
 
     def put_analysis(
         self, ns: Namespace, path: str, analysis_type: str, result: bytes, tick: int, wall_ns: int
     ) -> CachedAnalysis:
         state = self._state(ns)
         file = state.entries.get(path)
+        cached_at = self._cached_at(wall_ns)
         record = records.new_analysis(
             result,
             source=records.file_sha256(file) if file is not None else None,
-            cached_at_ns=self._cached_at(wall_ns),
+            cached_at_ns=cached_at,
             tick=tick,
         )
         self._insert(state, (path, analysis_type), record, tick)
-        return records.cached_analysis(record)
+        self._note(ns, raw_event(EventKind.ANALYSIS_CACHED, path, analysis_type=analysis_type))
+        return CachedAnalysis(result, cached_at, self.revision)
 
     # -- reads ---------------------------------------------------------------
 
@@ -151,7 +228,7 @@ class Shard:
         """
         state = self.namespaces.get(ns)
         if state is None:
-            return Listing([], None)
+            return Listing([], None, self.revision)
         found: list[tuple[str, bytes]] = []
         looks, last = limit * LIST_LOOKS, None
         start = (prefix, (True, True)) if after is None else (after, (False, True))
@@ -159,12 +236,12 @@ class Shard:
             if not path.startswith(prefix):
                 break
             if len(found) == limit or looks == 0:
-                return Listing(found, last)
+                return Listing(found, last, self.revision)
             record = state.entries.get(path)
             if record is not None:
                 found.append((path, records.file_tail(record)))
             last, looks = path, looks - 1
-        return Listing(found, None)
+        return Listing(found, None, self.revision)
 
     # -- removals ------------------------------------------------------------
 
@@ -208,10 +285,11 @@ class Shard:
         if state is None:
             return Removed()
         state.dropped = True  # its ``_heads`` item, if any, is now void
-        removed = Removed(state.files, state.analyses)
+        files, analyses = state.files, state.analyses
         for key in list(state.entries):
             self._remove(state, key, cause)
-        return removed
+        self._note(ns, raw_event(_SESSION_GONE[cause]))
+        return Removed(files, analyses, self.commit())
 
     # -- eviction ------------------------------------------------------------
 
@@ -383,6 +461,19 @@ class Shard:
             state.paths.remove(path)
         if self._sink is not None:
             self._sink(state.ns, key, cause)
+        if isinstance(key, str):
+            gone = _FILE_REMOVED.get(cause)
+            if gone is not None:
+                self._note(state.ns, raw_event(gone, key))
+        else:
+            reason = _ANALYSIS_REMOVED.get(cause)
+            if reason is not None:
+                self._note(
+                    state.ns,
+                    raw_event(
+                        EventKind.ANALYSIS_REMOVED, key[0], analysis_type=key[1], reason=reason
+                    ),
+                )
         return record
 
     def _account(self, state: NsState, key: Key, record: Record, sign: int) -> None:

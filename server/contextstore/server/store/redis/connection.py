@@ -239,6 +239,26 @@ class Functions:
             pass
         return client.execute_command(*command)
 
+    def blocking_client(self, key: str, timeout: float) -> redis.Redis:
+        """A client with one connection of its own to the primary of ``key``.
+
+        For blocking reads (``XREAD BLOCK``), which would otherwise hold a
+        connection of the shared pool for as long as they wait.
+        """
+        pool: Any
+        if self._cluster:
+            client: Any = self._client
+            node = guard(lambda: client.get_node_from_key(key), partial=True)
+            pool = client.get_redis_connection(node).connection_pool
+        else:
+            assert isinstance(self._client, redis.Redis)
+            pool = self._client.connection_pool
+        kwargs = {**pool.connection_kwargs, "socket_timeout": timeout}
+        own = redis.ConnectionPool(
+            connection_class=pool.connection_class, max_connections=1, **kwargs
+        )
+        return redis.Redis(connection_pool=own)
+
     def ping(self) -> None:
         """Pass if Redis answers: for a Cluster, if any primary does."""
         if not self._cluster:

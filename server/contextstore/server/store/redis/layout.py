@@ -42,16 +42,17 @@ class NamespaceKeys:
     data: str
     paths: str
     recency: str
+    changes: str
     tally: str
     idle: str
+    streams: str
     id: str
     is_session: str  # "1" or "0": Redis arguments are strings
 
     def keys(self, lru: bool) -> tuple[str, ...]:
         """What a namespace function takes: recency only when it is kept (``library.lua``)."""
-        if lru:
-            return (self.data, self.tally, self.idle, self.paths, self.recency)
-        return (self.data, self.tally, self.idle, self.paths)
+        common = (self.data, self.tally, self.idle, self.paths, self.changes, self.streams)
+        return (*common, self.recency) if lru else common
 
 
 class Layout:
@@ -81,8 +82,10 @@ class Layout:
             data=base + ns_id,
             paths=base + ns_id + "p",
             recency=base + ns_id + "r",
+            changes=base + ns_id + "w",
             tally=base + "t",
             idle=base + "u",
+            streams=base + "w",
             id=ns_id,
             is_session="0" if ns is None else "1",
         )
@@ -91,9 +94,9 @@ class Layout:
         """What every key of ``bucket`` starts with; a namespace's data key adds its id."""
         return f"{self.prefix}{{{bucket}}}"
 
-    def bucket_keys(self, bucket: int) -> tuple[str, str]:
+    def bucket_keys(self, bucket: int) -> tuple[str, str, str]:
         base = self.bucket_prefix(bucket)
-        return (base + "t", base + "u")
+        return (base + "t", base + "u", base + "w")
 
 
 # -- records -------------------------------------------------------------------

@@ -40,7 +40,7 @@ from typing import Any
 
 import redis
 
-from contextstore.server.errors import PreconditionFailed
+from contextstore.server.errors import FieldViolation, InvalidArgument, PreconditionFailed
 from contextstore.server.store.base import (
     LIST_LOOKS,
     Budgets,
@@ -57,6 +57,7 @@ from contextstore.server.store.base import (
     check_fits,
     file_charge,
 )
+from contextstore.server.store.events import Cursor
 from contextstore.server.store.redis import layout
 from contextstore.server.store.redis.connection import (
     BACKEND,
@@ -64,6 +65,12 @@ from contextstore.server.store.redis.connection import (
     Functions,
     Settings,
     connect,
+)
+from contextstore.server.store.redis.watching import (
+    READ_COUNT,
+    WAIT_SLICE,
+    StreamCursor,
+    parse_history,
 )
 from contextstore.server.wire import WireFile
 
@@ -98,6 +105,8 @@ class RedisStore(Store):
         self._timer = timer
         self._wall_clock = wall_clock
         self._ttl = str(self._budgets.session_ttl_seconds).encode()
+        self._history = str(self._budgets.watch_history_revisions).encode()
+        self._timeout = settings.timeout_seconds
         # Recency is kept only for the namespace budgets' eviction; without one
         # a read is spared a sorted-set update per entry.
         self._tracked = bool(self._budgets.session_bytes or self._budgets.session_entries)
@@ -130,7 +139,7 @@ class RedisStore(Store):
         return self._functions.call(
             name,
             keys.keys(self._tracked),
-            (now, self._ttl, keys.id, keys.is_session, *args),
+            (now, self._ttl, keys.id, keys.is_session, self._history, *args),
         )
 
     # -- files -----------------------------------------------------------------
@@ -150,7 +159,7 @@ class RedisStore(Store):
                 charge, len(write.content), digest, write.mtime_ns, write.labels
             )
             args += (write.path, digest, head, write.content, *_expect_arguments(write.expect))
-        stamps = _met(self._call(
+        revision, *stamps = _met(self._call(
             "put_files", ns, layout.cached_at_argument(self._wall_clock()), *self._session_budgets,
             *args,
         ))  # fmt: skip
@@ -163,6 +172,7 @@ class RedisStore(Store):
                 cached_at_ns=int(at),
                 labels=w.labels,
                 version=int(version),
+                revision=revision,
             )
             for w, digest, (at, version) in zip(writes, digests, stamps, strict=True)
         ]
@@ -190,12 +200,12 @@ class RedisStore(Store):
     ) -> CachedAnalysis:  # fmt: skip
         charge = analysis_charge(path, analysis_type, result)
         check_fits(self._budgets, charge, 1)
-        at = _met(self._call(
+        at, revision = _met(self._call(
             "put_analysis", ns, layout.cached_at_argument(self._wall_clock()),
             *self._session_budgets, path, analysis_type, result, charge,
             *_expect_arguments(expect),
         ))  # fmt: skip
-        return CachedAnalysis(result, int(at))
+        return CachedAnalysis(result, int(at), revision)
 
     def get_analysis(self, ns: Namespace, path: str, analysis_type: str) -> CachedAnalysis | None:
         record = self._call("get", ns, b"a", f"{path}\0{analysis_type}")[0]
@@ -204,29 +214,56 @@ class RedisStore(Store):
     # -- removals --------------------------------------------------------------
 
     def invalidate_file(self, ns: Namespace, path: str, *, expect: Expect | None = None) -> Removed:
-        files, analyses = _met(self._call("invalidate_file", ns, path, *_expect_arguments(expect)))
-        return Removed(files, analyses)
+        files, analyses, revision = _met(
+            self._call("invalidate_file", ns, path, *_expect_arguments(expect))
+        )
+        return Removed(files, analyses, revision)
 
-    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> int:
+    def invalidate_analysis(self, ns: Namespace, path: str, analysis_type: str | None) -> Removed:
         types = () if analysis_type is None else (analysis_type,)
-        count: int = self._call("invalidate_analysis", ns, path, *types)
-        return count
+        count, revision = self._call("invalidate_analysis", ns, path, *types)
+        return Removed(0, count, revision)
 
     def list_files(self, ns: Namespace, prefix: str, after: str | None, limit: int) -> Listing:
         reply = self._call(
             "list", ns, prefix, after or "", limit, limit * LIST_LOOKS, LIST_BUDGET_BYTES
         )
-        pairs = reply[1:]
+        revision, next_after, *pairs = reply
         files = [(p.decode(), tail) for p, tail in zip(pairs[::2], pairs[1::2], strict=True)]
-        return Listing(files, None if reply[0] is None else reply[0].decode())
+        return Listing(files, None if next_after is None else next_after.decode(), revision)
 
     def invalidate_prefix(self, ns: Namespace, prefix: str) -> Removed:
-        files, analyses = self._call("invalidate_prefix", ns, prefix)
-        return Removed(files, analyses)
+        files, analyses, revision = self._call("invalidate_prefix", ns, prefix)
+        return Removed(files, analyses, revision)
 
     def clear_session(self, ns: Namespace) -> Removed:
-        files, analyses = self._call("clear", ns)
-        return Removed(files, analyses)
+        files, analyses, revision = self._call("clear", ns)
+        return Removed(files, analyses, revision)
+
+    # -- revisions and watch ---------------------------------------------------
+
+    def revision(self, ns: Namespace) -> int:
+        current: int = self._call("revision", ns)
+        return current
+
+    def watch(self, ns: Namespace, after: int) -> Cursor:
+        def read(since: int) -> Any:
+            return self._call("history", ns, since, READ_COUNT)
+
+        current = self.revision(ns)
+        if after > current:
+            raise InvalidArgument(
+                [FieldViolation("start_revision", f"{after} is ahead of the revision, {current}")]
+            )
+        stream = self._layout.namespace(ns).changes
+        start = after or current
+        parse_history(start, read(start))  # raises now if compacted
+        return StreamCursor(
+            read,
+            lambda: self._functions.blocking_client(stream, self._timeout + WAIT_SLICE),
+            stream,
+            start,
+        )
 
     # -- sessions and stats ----------------------------------------------------
 
@@ -262,15 +299,15 @@ class RedisStore(Store):
         )
 
     def expire_idle(self) -> int:
-        if self._budgets.session_ttl_seconds <= 0:
-            return 0
+        # Also when sessions never expire: the sweep deletes old histories.
         return self._buckets()[-1]
 
     def _buckets(self) -> list[int]:
         """Sweep every bucket and sum its figures (``bucket`` in ``library.lua``)."""
         common, tracked = (repr(self._timer()), self._ttl), b"1" if self._tracked else b"0"
+        kept = (self._history, repr(self._budgets.watch_history_seconds))
         calls = [
-            (self._layout.bucket_keys(b), (*common, self._layout.bucket_prefix(b), tracked))
+            (self._layout.bucket_keys(b), (*common, self._layout.bucket_prefix(b), tracked, *kept))
             for b in range(layout.BUCKETS)
         ]
         sums = [0] * 10

@@ -1,0 +1,111 @@
+"""Watch streams: a store's cursor, turned into a stream of ``WatchResponse``.
+
+The store keeps the history and wakes cursors (``Store.watch``); this module
+only paces a stream: it sends each change whole, filtered by the caller's
+prefix, a progress response when the stream has been quiet for
+``watch_progress_seconds``, and ends it with a resumable UNAVAILABLE when the
+server stops or the stream reaches ``watch_max_stream_seconds``. A stream
+holds one pool thread, none of the unary workers' tokens (``CallGuard``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from contextstore.server.config import ServerConfig
+from contextstore.server.errors import StreamInterrupted
+from contextstore.server.store.base import Namespace, Store
+from contextstore.server.store.events import Cursor, EventKind, Revision
+from contextstore.v1 import context_store_pb2 as pb
+
+_SESSION_KINDS = (EventKind.SESSION_CLEARED, EventKind.SESSION_EXPIRED)
+
+
+def progress(revision: int) -> bytes:
+    return pb.WatchResponse(revision=revision, progress=True).SerializeToString()
+
+
+def encode(change: Revision, prefix: str) -> bytes | None:
+    """A ``WatchResponse`` of ``change``'s events under ``prefix``; None if there are none.
+
+    Session events concern every path, so no prefix filters them out.
+    """
+    response = pb.WatchResponse(revision=change.revision)
+    for e in change.events:
+        if prefix and not e.path.startswith(prefix) and e.kind not in _SESSION_KINDS:
+            continue
+        response.events.add(
+            kind=e.kind,
+            path=e.path,
+            sha256=e.sha256,
+            version=e.version,
+            analysis_type=e.analysis_type,
+            reason=e.reason,
+        )
+    return response.SerializeToString() if response.events else None
+
+
+class WatchStreams:
+    """Runs the server's Watch streams; ``close`` ends them all (resumably)."""
+
+    def __init__(
+        self, store: Store, config: ServerConfig, *, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._quiet = config.watch_progress_seconds
+        self._max_age = config.watch_max_stream_seconds
+        self._timer = timer
+        self._lock = threading.Lock()
+        self._open: set[Cursor] = set()
+        self._closing = False
+
+    def stream(self, ns: Namespace, start: int, prefix: str, context: Any) -> Iterator[bytes]:
+        cursor = self._store.watch(ns, start)
+        with self._lock:
+            self._open.add(cursor)
+            closing = self._closing
+        # A client that leaves wakes its stream's thread at once, to end it.
+        context.add_callback(cursor.wake)
+        try:
+            if closing:
+                raise StreamInterrupted("the server is stopping: resume from another")
+            yield progress(cursor.revision)
+            yield from self._follow(cursor, prefix, context)
+        finally:
+            with self._lock:
+                self._open.discard(cursor)
+            cursor.close()
+
+    def _follow(self, cursor: Cursor, prefix: str, context: Any) -> Iterator[bytes]:
+        timer = self._timer
+        started = last_sent = timer()
+        sent_change = False
+        while context.is_active():
+            if self._closing:
+                raise StreamInterrupted(
+                    "the server is stopping: resume from the last revision received"
+                )
+            if self._max_age and sent_change and timer() - started >= self._max_age:
+                raise StreamInterrupted(
+                    "the stream reached watch_max_stream_seconds: resume from the last "
+                    "revision received"
+                )
+            for change in cursor.next(max(0.0, self._quiet - (timer() - last_sent))):
+                data = encode(change, prefix)
+                if data is not None:
+                    yield data
+                    last_sent, sent_change = timer(), True
+            if timer() - last_sent >= self._quiet:
+                yield progress(cursor.revision)
+                last_sent = timer()
+
+    def close(self) -> None:
+        """End every stream with UNAVAILABLE, so clients resume elsewhere; refuse new ones."""
+        with self._lock:
+            self._closing = True
+            cursors = list(self._open)
+        for cursor in cursors:
+            cursor.wake()
