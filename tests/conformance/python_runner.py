@@ -32,9 +32,11 @@ from contextstore.client import (
     FileUpload,
     PreconditionFailed,
     Removed,
+    RevisionCompacted,
     ServerInfo,
     Stats,
     Tls,
+    WatchResponse,
     flags,
 )
 
@@ -109,6 +111,22 @@ OPERATIONS: dict[str, Operation] = {
 READS = {"get_file", "get_metadata", "get_analysis"}
 
 
+def _watch(c: ContextStoreClient, a: Args) -> list[WatchResponse]:
+    """The first ``responses`` responses carrying events; the stream's first response
+    (progress) at least, so that ``responses`` 0 still proves the stream opened."""
+    wanted, found = a["responses"], []
+    with c.watch(a.get("start_revision", 0), path_prefix=a.get("path_prefix", "")) as watch:
+        for response in watch:
+            if not response.progress:
+                found.append(response)
+            if len(found) == wanted:
+                break
+    return found
+
+
+OPERATIONS["watch"] = _watch
+
+
 # -- normalized results (README.md, "Results") -----------------------------------
 
 
@@ -125,6 +143,13 @@ def _metadata(m: FileMetadata) -> dict[str, Any]:
         "path": m.path, "size": m.size, "sha256": _b64(m.sha256),
         "mtime": None if m.mtime is None else _rfc3339(m.mtime),
         "cached_at": _rfc3339(m.cached_at), "labels": dict(m.labels), "version": m.version,
+    }  # fmt: skip
+
+
+def _event(e: Any) -> dict[str, Any]:
+    return {
+        "kind": e.kind.name, "path": e.path, "sha256": _b64(e.sha256), "version": e.version,
+        "analysis_type": e.analysis_type, "reason": "" if e.reason.value == 0 else e.reason.name,
     }  # fmt: skip
 
 
@@ -157,9 +182,12 @@ def normalize(value: Any) -> Any:
         return {
             "files": [_metadata(m) for m in value.files],
             "next_page_token": value.next_page_token,
+            "revision": value.revision,
         }
     if isinstance(value, Removed):
-        return {"files": value.files, "analyses": value.analyses}
+        return {"files": value.files, "analyses": value.analyses, "revision": value.revision}
+    if isinstance(value, WatchResponse):
+        return {"revision": value.revision, "events": [_event(e) for e in value.events]}
     if isinstance(value, Stats):
         return {name: getattr(value, name) for name in value.__dataclass_fields__}
     if isinstance(value, ServerInfo):
@@ -186,6 +214,9 @@ def run_step(client: ContextStoreClient, step: Args) -> dict[str, Any]:
         if isinstance(error, PreconditionFailed):
             outcome["current_version"] = error.current_version
             outcome["current_sha256"] = _b64(error.current_sha256)
+        if isinstance(error, RevisionCompacted):
+            outcome["oldest_revision"] = error.oldest_revision
+            outcome["current_revision"] = error.current_revision
         return {"error": outcome}
     if result is None and step["op"] in READS:
         return {"miss": True}
@@ -239,8 +270,19 @@ def run_case(clients: Clients, case: Args) -> dict[str, Any]:
             clients.default[0].session(session or None).clear_session()
         except ContextStoreError as error:
             return {"case": case["name"], "setup_error": f"clear_session({session!r}): {error}"}
-    outcomes = [_step_on(clients, k, step) for k, step in enumerate(case["steps"])]
+    outcomes: list[dict[str, Any]] = []
+    for k, step in enumerate(case["steps"]):
+        outcomes.append(_step_on(clients, k, _with_revision(step, outcomes)))
     return {"case": case["name"], "outcomes": outcomes}
+
+
+def _with_revision(step: Args, outcomes: Sequence[Mapping[str, Any]]) -> Args:
+    """``step`` with ``after_step`` (an earlier step's result revision) as ``start_revision``."""
+    args = step.get("args", {})
+    if "after_step" not in args:
+        return step
+    revision = outcomes[args["after_step"]].get("result", {}).get("revision", 0)
+    return {**step, "args": {**args, "start_revision": revision}}
 
 
 def _identity(text: str) -> tuple[str, str]:

@@ -19,13 +19,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from contextstore.client.models import (
     CachedAnalysis,
     CachedFile,
+    EventKind,
     FileMetadata,
     FilePage,
     FileUpload,
     Limits,
+    RemovalReason,
     Removed,
     ServerInfo,
     Stats,
+    WatchEvent,
+    WatchResponse,
 )
 from contextstore.client.targets import DEFAULT_PORT
 from contextstore.v1 import context_store_pb2 as pb
@@ -121,7 +125,7 @@ def _file(content: bytes, m: pb.FileMetadata, unchanged: bool = False) -> Cached
 def _removed(
     r: pb.InvalidateFileResponse | pb.ClearSessionResponse | pb.InvalidatePrefixResponse,
 ) -> Removed:
-    return Removed(files=r.files_removed, analyses=r.analyses_removed)
+    return Removed(files=r.files_removed, analyses=r.analyses_removed, revision=r.revision)
 
 
 def _stats(r: pb.GetStatsResponse | pb.GetStoreStatsResponse) -> Stats:
@@ -150,6 +154,9 @@ def _server_info(r: pb.GetServerInfoResponse) -> ServerInfo:
         max_concurrent_rpcs=lim.max_concurrent_rpcs,
         max_inflight_response_bytes=lim.max_inflight_response_bytes,
         receive_timeout=lim.receive_timeout.ToTimedelta(),
+        max_watchers=lim.max_watchers,
+        watch_progress_interval=lim.watch_progress_interval.ToTimedelta(),
+        watch_history_revisions=lim.watch_history_revisions,
     )
     return ServerInfo(
         version=r.version,
@@ -242,7 +249,7 @@ def list_files_page(
         session_id=session, path_prefix=path_prefix, page_size=page_size, page_token=page_token
     )
     parse: Callable[[Any], FilePage] = lambda r: FilePage(  # noqa: E731
-        [_metadata(m) for m in r.files], r.next_page_token
+        [_metadata(m) for m in r.files], r.next_page_token, r.revision
     )
     return Call("ListFiles", request, parse)
 
@@ -281,3 +288,24 @@ def store_stats() -> Call[Stats]:
 
 def server_info() -> Call[ServerInfo]:
     return Call("GetServerInfo", pb.GetServerInfoRequest(), _server_info)
+
+
+def watch_request(session: Session, start_revision: int, path_prefix: str) -> pb.WatchRequest:
+    return pb.WatchRequest(
+        session_id=session, start_revision=start_revision, path_prefix=path_prefix
+    )
+
+
+def watch_response(r: pb.WatchResponse) -> WatchResponse:
+    events = tuple(
+        WatchEvent(
+            kind=EventKind(e.kind),
+            path=e.path,
+            sha256=e.sha256,
+            version=e.version,
+            analysis_type=e.analysis_type,
+            reason=RemovalReason(e.reason),
+        )
+        for e in r.events
+    )
+    return WatchResponse(revision=r.revision, events=events, progress=r.progress)

@@ -96,6 +96,25 @@ class PreconditionFailed(Aborted):
         self.current_sha256 = bytes.fromhex(info.metadata.get("current_sha256", ""))
 
 
+class OutOfRange(ContextStoreError):
+    """The request asked for something past what the server has."""
+
+
+class RevisionCompacted(OutOfRange):
+    """A watch's start revision is no longer retained: re-read, then watch from there.
+
+    ``oldest_revision`` is the oldest start revision the server still serves,
+    ``current_revision`` the namespace's revision now.
+    """
+
+    def __init__(
+        self, code: grpc.StatusCode, message: str, info: error_details_pb2.ErrorInfo
+    ) -> None:
+        super().__init__(code, message)
+        self.oldest_revision = int(info.metadata.get("oldest_revision") or 0)
+        self.current_revision = int(info.metadata.get("current_revision") or 0)
+
+
 class ServerError(ContextStoreError):
     """The server failed in a way the caller did not cause."""
 
@@ -110,9 +129,12 @@ _BY_CODE: dict[grpc.StatusCode, type[ContextStoreError]] = {
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.ABORTED: Aborted,
+    grpc.StatusCode.OUT_OF_RANGE: OutOfRange,
 }
 PRECONDITION_FAILED = "PRECONDITION_FAILED"
 """``google.rpc.ErrorInfo.reason`` of a failed compare-and-set."""
+REVISION_COMPACTED = "REVISION_COMPACTED"
+"""``google.rpc.ErrorInfo.reason`` of a watch start no longer retained."""
 
 
 def _violations(status: object) -> tuple[Violation, ...]:
@@ -144,4 +166,10 @@ def from_rpc_error(error: grpc.RpcError) -> ContextStoreError:
     info = _error_info(status)
     if code == grpc.StatusCode.ABORTED and info is not None and info.reason == PRECONDITION_FAILED:
         return PreconditionFailed(code, message, info)
+    if (
+        code == grpc.StatusCode.OUT_OF_RANGE
+        and info is not None
+        and info.reason == REVISION_COMPACTED
+    ):
+        return RevisionCompacted(code, message, info)
     return _BY_CODE.get(code, ServerError)(code, message, violations)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,12 +53,17 @@ class FilePage:
 
     files: list[FileMetadata]
     next_page_token: str
+    revision: int = 0
+    """The namespace's revision the page was read at: ``watch`` from it."""
 
 
 @dataclass(frozen=True, slots=True)
 class Removed:
     files: int
     analyses: int
+    revision: int = field(default=0, compare=False)
+    """The namespace's revision after the call; not compared: ``Removed(1, 0)``
+    equals any result that removed one file and no analysis."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,12 @@ class Limits:
     # How long a call's request message may take to arrive before the call is
     # cancelled.
     receive_timeout: timedelta
+    # Watch streams open at once; past it Watch gets RESOURCE_EXHAUSTED.
+    max_watchers: int = 0
+    # How often an idle Watch stream gets a progress response.
+    watch_progress_interval: timedelta = timedelta(0)
+    # Revisions of history kept per namespace for Watch to resume from.
+    watch_history_revisions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +123,50 @@ class ServerInfo:
     # Facts only this backend has, e.g. {"stripes": "64"} for memory.
     backend_properties: Mapping[str, str]
     limits: Limits
+
+
+class EventKind(enum.Enum):
+    """What changed (the contract's ``WatchEventKind``, without its prefix)."""
+
+    FILE_CACHED = 1
+    FILE_INVALIDATED = 2
+    FILE_EVICTED = 3
+    ANALYSIS_CACHED = 4
+    ANALYSIS_REMOVED = 5
+    SESSION_CLEARED = 6
+    SESSION_EXPIRED = 7
+
+
+class RemovalReason(enum.Enum):
+    """Why an analysis was removed; ``NONE`` for every other event."""
+
+    NONE = 0
+    STALE = 1
+    INVALIDATED = 2
+    EVICTED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One change to one entry, or to the whole namespace (``path`` empty)."""
+
+    kind: EventKind
+    path: str = ""
+    sha256: bytes = b""
+    """FILE_CACHED: the stored content's digest."""
+    version: int = 0
+    """FILE_CACHED: the stored file's version."""
+    analysis_type: str = ""
+    reason: RemovalReason = RemovalReason.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResponse:
+    """One revision of a namespace: the events of one atomic change, or progress.
+
+    ``progress`` (no events): nothing was missed up to ``revision``.
+    """
+
+    revision: int
+    events: tuple[WatchEvent, ...] = ()
+    progress: bool = False

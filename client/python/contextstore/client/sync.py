@@ -25,6 +25,7 @@ from contextstore.client.models import (
 )
 from contextstore.client.security import Tls
 from contextstore.client.targets import channel_target
+from contextstore.client.watch import Watch
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
@@ -245,6 +246,19 @@ class ContextStoreClient:
         """One page of ``list_files``: pass ``next_page_token`` back for the next one."""
         call = calls.list_files_page(self._session, path_prefix, page_size, page_token)
         return self._must(call, timeout)
+
+    def watch(self, start_revision: int = 0, *, path_prefix: str = "") -> Watch:
+        """This namespace's changes after ``start_revision`` (0: from now), as they happen.
+
+        Yields a ``WatchResponse`` per revision: the events of one atomic
+        change, or progress (``progress``: nothing missed up to ``revision``);
+        the first is always progress. Only events under ``path_prefix`` (and
+        session events). Resumes by itself from the last revision yielded when
+        the stream drops; raises ``RevisionCompacted`` when the server no
+        longer retains what comes after ``start_revision`` (re-read, then
+        watch from the revision read). No deadline: ``close()`` ends it.
+        """
+        return Watch(self._stub, self._session, start_revision, path_prefix)
 
     def clear_session(self, *, timeout: float | None = None) -> Removed:
         """Remove everything of this namespace, atomically."""

@@ -1,0 +1,179 @@
+"""Watch streams that resume on their own: ``Watch`` (blocking) and ``AsyncWatch``.
+
+A Watch call lasts as long as the caller wants it, so connections drop, and
+servers end streams on purpose (restarts, ``--watch-max-stream-seconds``).
+Both iterators remember the revision of the last response they yielded and,
+when the stream ends with UNAVAILABLE, open another from that revision: the
+server replays what came after it, so the caller sees neither a gap nor a
+repeat. ``Resume`` holds that policy once for both. A start revision the
+server no longer retains raises ``RevisionCompacted``, which is not resumed:
+the caller re-reads (``list_files_page`` gives a revision) and watches again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from contextstore.client import _calls as calls
+from contextstore.client.errors import ContextStoreError, Unavailable, from_rpc_error
+from contextstore.client.models import WatchResponse
+
+ATTEMPTS = 5
+"""Resumes in a row that receive nothing before the error is raised."""
+FIRST_BACKOFF = 0.1
+MAX_BACKOFF = 2.0
+
+
+class Resume:
+    """Where a watch resumes from, and how long it waits before trying."""
+
+    def __init__(self, start_revision: int) -> None:
+        self.revision = start_revision
+        self._failures = 0
+
+    def received(self, response: WatchResponse) -> None:
+        self.revision = response.revision
+        self._failures = 0
+
+    def backoff(self, error: ContextStoreError) -> float | None:
+        """Seconds to wait before resuming after ``error``; None: raise it."""
+        if error.code != grpc.StatusCode.UNAVAILABLE:
+            return None
+        self._failures += 1
+        if self._failures > ATTEMPTS:
+            return None
+        # The first at once (a server ending a stream on purpose is up), then backing off.
+        return (
+            0.0
+            if self._failures == 1
+            else min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (self._failures - 2))
+        )
+
+
+_ENDED = "the server ended the stream"
+
+
+class Watch(Iterator[WatchResponse]):
+    """A namespace's changes as they happen, blocking; ``close()`` (or ``with``) ends it."""
+
+    def __init__(self, stub: Any, session: str | None, start_revision: int, path_prefix: str):
+        self._stub = stub
+        self._session = session
+        self._prefix = path_prefix
+        self._resume = Resume(start_revision)
+        self._call: Any = None
+        self._closed = threading.Event()
+
+    @property
+    def revision(self) -> int:
+        """The revision of the last response yielded (the start revision before any)."""
+        return self._resume.revision
+
+    def __iter__(self) -> Watch:
+        return self
+
+    def __next__(self) -> WatchResponse:
+        while not self._closed.is_set():
+            if self._call is None:
+                request = calls.watch_request(self._session, self._resume.revision, self._prefix)
+                self._call = self._stub.Watch(request)
+            try:
+                response = calls.watch_response(next(self._call))
+            except StopIteration:
+                error: ContextStoreError = Unavailable(grpc.StatusCode.UNAVAILABLE, _ENDED)
+            except grpc.RpcError as rpc_error:
+                if self._closed.is_set():
+                    break
+                error = from_rpc_error(rpc_error)
+            else:
+                self._resume.received(response)
+                return response
+            self._call = None
+            wait = self._resume.backoff(error)
+            if wait is None:
+                raise error
+            self._closed.wait(wait)  # a backoff that close() cuts short
+        raise StopIteration
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._call is not None:
+            self._call.cancel()
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncWatch(AsyncIterator[WatchResponse]):
+    """``Watch`` for asyncio: ``async for``, and ``await close()`` (or ``async with``)."""
+
+    def __init__(self, stub: Any, session: str | None, start_revision: int, path_prefix: str):
+        self._stub = stub
+        self._session = session
+        self._prefix = path_prefix
+        self._resume = Resume(start_revision)
+        self._call: Any = None
+        self._closed = asyncio.Event()
+
+    @property
+    def revision(self) -> int:
+        return self._resume.revision
+
+    def __aiter__(self) -> AsyncWatch:
+        return self
+
+    async def __anext__(self) -> WatchResponse:
+        while not self._closed.is_set():
+            if self._call is None:
+                request = calls.watch_request(self._session, self._resume.revision, self._prefix)
+                self._call = self._stub.Watch(request)
+            try:
+                message = await self._call.read()
+            except grpc.RpcError as rpc_error:
+                if self._closed.is_set():
+                    break
+                error: ContextStoreError = from_rpc_error(rpc_error)
+            else:
+                if message is not grpc.aio.EOF:
+                    response = calls.watch_response(message)
+                    self._resume.received(response)
+                    return response
+                error = Unavailable(grpc.StatusCode.UNAVAILABLE, _ENDED)
+            self._call = None
+            wait = self._resume.backoff(error)
+            if wait is None:
+                raise error
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), wait)
+        raise StopAsyncIteration
+
+    async def close(self) -> None:
+        self._closed.set()
+        if self._call is not None:
+            self._call.cancel()
+
+    async def __aenter__(self) -> AsyncWatch:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
