@@ -35,16 +35,17 @@ import {
   type Precondition,
   PreconditionFailedError,
   type Removed,
+  RevisionCompactedError,
   type ServerInfo,
   type Stats,
   type Timestamp,
   type TlsOptions,
 } from "@contextstore/client";
 
-const DEADLINE_MS = 10_000;
+import { int64, RunnerError, type Args, type Json } from "./common";
+import { watch } from "./watch";
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Args = Readonly<Record<string, unknown>>;
+const DEADLINE_MS = 10_000;
 
 interface Step {
   op: string;
@@ -62,9 +63,6 @@ interface Case {
 
 /** A read that found nothing (the client resolved to `undefined`). */
 const MISS = Symbol("miss");
-
-/** The step's arguments are not what the operation takes: the adapter cannot run it. */
-class RunnerError extends Error {}
 
 // -- arguments (README.md, "Operations") ----------------------------------------------------
 
@@ -233,11 +231,11 @@ function analysis(a: CachedAnalysis): Json {
 }
 
 function removed(r: Removed): Json {
-  return { files: String(r.filesRemoved), analyses: String(r.analysesRemoved) };
+  return { files: String(r.filesRemoved), analyses: String(r.analysesRemoved), revision: int64(r.revision) };
 }
 
 function page(p: FilesPage): Json {
-  return { files: p.files.map(metadata), next_page_token: p.nextPageToken };
+  return { files: p.files.map(metadata), next_page_token: p.nextPageToken, revision: int64(p.revision) };
 }
 
 function stats(s: Stats): Json {
@@ -285,7 +283,12 @@ function orMiss<T>(value: T | undefined, normalize: (value: T) => Json): Json | 
 
 // -- operations (README.md, "Operations") ---------------------------------------------------
 
-type Operation = (handle: ContextStoreSession, args: Args) => Promise<Json | typeof MISS>;
+/** `earlier`: the outcomes of the case's steps before this one (watch's `after_step` reads them). */
+type Operation = (
+  handle: ContextStoreSession,
+  args: Args,
+  earlier: readonly Json[],
+) => Promise<Json | typeof MISS>;
 
 const OPERATIONS: Readonly<Record<string, Operation>> = {
   cache_file: async (h, a) => {
@@ -327,6 +330,7 @@ const OPERATIONS: Readonly<Record<string, Operation>> = {
   stats: async (h) => stats(await h.stats()),
   store_stats: async (h) => stats(await h.storeStats()),
   server_info: async (h) => serverInfo(await h.serverInfo()),
+  watch: (h, a, earlier) => watch(h, a, earlier, DEADLINE_MS),
 };
 
 // -- running --------------------------------------------------------------------------------
@@ -335,22 +339,24 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function runStep(client: ContextStoreClient, step: Step): Promise<Json> {
+async function runStep(client: ContextStoreClient, step: Step, earlier: readonly Json[]): Promise<Json> {
   const operation = OPERATIONS[step.op];
   if (operation === undefined) return { runner_error: `unknown operation ${JSON.stringify(step.op)}` };
   const handle = client.session(step.session);
   let result;
   try {
-    result = await operation(handle, step.args ?? {});
+    result = await operation(handle, step.args ?? {}, earlier);
   } catch (error) {
     if (error instanceof ContextStoreError) {
       const violations = [...error.fields, ...error.quotaSubjects];
       const failure: { [key: string]: Json } = { code: error.codeName, violations, message: error.details };
       if (error instanceof PreconditionFailedError) {
-        // A number, as the README asks; past 2^53 only a decimal string keeps it exact.
-        const version = error.currentVersion;
-        failure.current_version = version <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(version) : String(version);
+        failure.current_version = int64(error.currentVersion);
         failure.current_sha256 = b64(error.currentSha256);
+      }
+      if (error instanceof RevisionCompactedError) {
+        failure.oldest_revision = int64(error.oldestRevision);
+        failure.current_revision = int64(error.currentRevision);
       }
       return { error: failure };
     }
@@ -429,7 +435,7 @@ async function runCase(clients: Clients, testCase: Case): Promise<Json> {
       outcomes.push({ runner_error: message(error) });
       continue;
     }
-    outcomes.push(await runStep(client, step));
+    outcomes.push(await runStep(client, step, outcomes));
   }
   return { case: testCase.name, outcomes };
 }

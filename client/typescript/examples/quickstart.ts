@@ -29,7 +29,7 @@ async function main(target = "127.0.0.1:50051"): Promise<void> {
 
     console.log((await agent.stats()).files, (await client.storeStats()).files); // this session's, the whole store's
     console.log((await client.serverInfo()).backendProperties); // { stripes: '64', eviction: '...' }
-    console.log(await agent.clearSession()); // { filesRemoved: 1n, analysesRemoved: 0n }
+    console.log(await agent.clearSession()); // { filesRemoved: 1n, analysesRemoved: 0n, revision }
   } finally {
     client.close();
   }

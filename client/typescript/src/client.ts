@@ -9,6 +9,9 @@
  * - A read of one missing entry resolves to `undefined` instead of rejecting.
  * - Failures reject with a `ContextStoreError` (`code`, `fieldViolations`, `quotaSubjects`);
  *   a failed compare-and-set (`ifVersion` / `ifSha256`) with its subclass `PreconditionFailedError`.
+ * - `watch()` streams a namespace's changes as an async generator, resuming on its own when the
+ *   server drops the stream; a start revision older than the server's history rejects with
+ *   `RevisionCompactedError`. Writes and `listFilesPage` give the revisions to watch from.
  * - int64 fields are `bigint`; Timestamps are `{ seconds: bigint, nanos: number }`
  *   (exact to the nanosecond; see `timestampToDate` / `timestampFromDate`).
  */
@@ -21,6 +24,7 @@ import { ContextStoreError, Status } from "./errors";
 import { allFiles, listFilesRequest, type FilesPage, type ListFilesOptions, type ListFilesPageOptions } from "./listing";
 import type { MethodName, RequestOf, ResponseOf } from "./methods";
 import { DEFAULT_TARGET, Transport, type CallOptions, type ClientOptions } from "./transport";
+import { resumingWatch, watchRequest, type WatchOptions, type WatchResponse } from "./watch";
 import type {
   BatchGetFilesOptions,
   CacheAnalysisOptions,
@@ -59,6 +63,7 @@ export type {
   ServerInfo,
   Stats,
 } from "./types";
+export type { RemovalReason, WatchEvent, WatchEventKind, WatchOptions, WatchResponse } from "./watch";
 export { timestampFromDate, timestampToDate } from "./convert";
 export { Timestamp } from "./gen/google/protobuf/timestamp";
 
@@ -182,7 +187,28 @@ export class ContextStoreSession {
   /** One page of `listFiles`, for callers that keep the token: pass `nextPageToken` back as `pageToken`. */
   async listFilesPage(options: ListFilesPageOptions = {}): Promise<FilesPage> {
     const response = await this.call("ListFiles", listFilesRequest(this.sessionId, options), options);
-    return { files: response.files, nextPageToken: response.nextPageToken };
+    return { files: response.files, nextPageToken: response.nextPageToken, revision: response.revision };
+  }
+
+  // -- watching -------------------------------------------------------------------
+
+  /**
+   * The changes of this namespace after `startRevision` (absent or 0: from now), only those under
+   * `pathPrefix` (session events always), as an async generator of responses: each the events of
+   * one revision, in revision order, or a progress response (the first one, then heartbeats while
+   * nothing changes) saying which revision the watch is up to date with. When the server drops
+   * the stream (UNAVAILABLE), it reopens it from the last revision received, with no gap and no
+   * duplicate (see `resumingWatch` in watch.ts for the schedule), and throws the UNAVAILABLE
+   * error only after 5 attempts in a row that received nothing. A start revision the server no
+   * longer retains throws `RevisionCompactedError`: re-read, then watch again. The call has no
+   * deadline: `break` / `return()` (or aborting `signal`, which throws CANCELLED) ends it.
+   * Nothing is sent before iteration starts; a non-integer `startRevision` throws a TypeError.
+   */
+  watch(options: WatchOptions = {}): AsyncGenerator<WatchResponse, void, undefined> {
+    const request = watchRequest(this.sessionId, options);
+    const open = (startRevision: bigint) =>
+      this.transport.serverStream("Watch", { ...request, startRevision }, options.metadata?.clone());
+    return resumingWatch(open, request.startRevision, options.signal);
   }
 
   // -- analyses -------------------------------------------------------------------

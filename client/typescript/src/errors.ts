@@ -3,7 +3,9 @@
  * google.rpc details the server attached (grpc-status-details-bin):
  * BadRequest field violations for INVALID_ARGUMENT, QuotaFailure subjects for
  * RESOURCE_EXHAUSTED. A failed compare-and-set (ABORTED with an ErrorInfo of
- * reason PRECONDITION_FAILED) is its subclass PreconditionFailedError.
+ * reason PRECONDITION_FAILED) is its subclass PreconditionFailedError; a Watch start revision the
+ * server no longer retains (OUT_OF_RANGE with an ErrorInfo of reason REVISION_COMPACTED) is its
+ * subclass RevisionCompactedError.
  */
 
 import { Metadata, status as Status, type ServiceError } from "@grpc/grpc-js";
@@ -38,6 +40,8 @@ const ERROR_INFO = "google.rpc.ErrorInfo";
 export const ERROR_DOMAIN = "contextstore.dev";
 /** The ErrorInfo `reason` of a failed compare-and-set (`ifVersion` / `ifSha256`). */
 export const PRECONDITION_FAILED = "PRECONDITION_FAILED";
+/** The ErrorInfo `reason` of a Watch start revision older than the history the server keeps. */
+export const REVISION_COMPACTED = "REVISION_COMPACTED";
 
 /** A google.rpc.ErrorInfo detail: why the call failed, as a stable reason and its facts. */
 export interface ErrorDetail {
@@ -156,6 +160,10 @@ export function toContextStoreError(error: unknown): ContextStoreError {
       const failed = preconditionFailure(errorInfos);
       if (failed !== undefined) return new PreconditionFailedError(error.details, failed, error.metadata);
     }
+    if (error.code === Status.OUT_OF_RANGE) {
+      const compacted = revisionCompaction(errorInfos);
+      if (compacted !== undefined) return new RevisionCompactedError(error.details, compacted, error.metadata);
+    }
     return new ContextStoreError(
       error.code,
       error.details,
@@ -223,4 +231,47 @@ export function preconditionFailure(errorInfos: readonly ErrorDetail[]): Current
     currentVersion: BigInt(version),
     currentSha256: Buffer.from(sha256, "hex"),
   };
+}
+
+// -- compacted history (Watch) -----------------------------------------------------------------
+
+/** What a compacted Watch start revision reports: the revisions the server can still serve. */
+export interface RetainedRevisions {
+  /** The oldest `startRevision` the server still serves for this namespace. */
+  readonly oldestRevision: bigint;
+  /** The namespace's revision when the call failed. */
+  readonly currentRevision: bigint;
+}
+
+/**
+ * Watch was asked to replay from a revision the server no longer retains (its history of the
+ * namespace is bounded): status OUT_OF_RANGE. The client does not resume it, since a watch from a
+ * later revision would silently skip changes: re-read what you need (`listFilesPage` gives the
+ * `revision` its page was read at) and watch again from there. `oldestRevision` and
+ * `currentRevision` say what the server still has.
+ */
+export class RevisionCompactedError extends ContextStoreError implements RetainedRevisions {
+  override readonly name: string = "RevisionCompactedError";
+  readonly oldestRevision: bigint;
+  readonly currentRevision: bigint;
+
+  constructor(details: string, retained: RetainedRevisions, metadata: Metadata = new Metadata()) {
+    super(Status.OUT_OF_RANGE, details, [], [], metadata);
+    this.oldestRevision = retained.oldestRevision;
+    this.currentRevision = retained.currentRevision;
+  }
+}
+
+/**
+ * The revisions a REVISION_COMPACTED ErrorInfo of contextstore.dev names, or `undefined` when
+ * there is none or its metadata is malformed (the error then stays a plain ContextStoreError,
+ * as a malformed PRECONDITION_FAILED does).
+ */
+export function revisionCompaction(errorInfos: readonly ErrorDetail[]): RetainedRevisions | undefined {
+  const info = errorInfos.find((i) => i.reason === REVISION_COMPACTED && i.domain === ERROR_DOMAIN);
+  if (info === undefined) return undefined;
+  const oldest = info.metadata["oldest_revision"] ?? "";
+  const current = info.metadata["current_revision"] ?? "";
+  if (!DECIMAL.test(oldest) || !DECIMAL.test(current)) return undefined;
+  return { oldestRevision: BigInt(oldest), currentRevision: BigInt(current) };
 }

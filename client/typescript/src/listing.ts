@@ -29,6 +29,8 @@ export interface FilesPage {
   files: pb.FileMetadata[];
   /** Pass it back as `pageToken` for the next page; `""` on the last page. */
   nextPageToken: string;
+  /** The namespace's revision this page was read at: `watch` from it to see every later change. */
+  revision: bigint;
 }
 
 function int32(value: number | undefined, name: string): number {

@@ -1,7 +1,8 @@
 /**
  * The channel: client and call options, the channel's service config (round_robin over every
  * address, reads retried on UNAVAILABLE), and `Transport`, the one grpc-js channel and default
- * deadline every handle of a client shares, which runs a unary RPC as a promise.
+ * deadline every handle of a client shares, which runs a unary RPC as a promise and opens a
+ * server stream (Watch).
  */
 
 import * as grpc from "@grpc/grpc-js";
@@ -122,5 +123,30 @@ export class Transport {
       );
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  /**
+   * Opens a server-streaming RPC (Watch). It gets no deadline: a stream lives as long as its
+   * caller wants, and ends when the caller cancels it (`cancel()`; watch.ts ties that to the
+   * caller's `signal` and to the end of iteration). The stream always has an `error` listener,
+   * so that the CANCELLED status a `cancel()` produces once nobody reads the stream any more is
+   * not thrown as an unhandled `error` event.
+   */
+  serverStream<M extends MethodName>(
+    method: M,
+    request: RequestOf<M>,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): grpc.ClientReadableStream<ResponseOf<M>> {
+    const definition = methodDefinition(method);
+    const call = this.stub.makeServerStreamRequest(
+      definition.path,
+      definition.requestSerialize,
+      definition.responseDeserialize,
+      request,
+      metadata,
+      {},
+    );
+    call.on("error", () => {}); // readers see the error through iteration; see above
+    return call;
   }
 }

@@ -53,7 +53,11 @@ export interface CachedFile {
 
 export type FileMetadata = pb.FileMetadata;
 export type CachedAnalysis = pb.GetAnalysisResponse;
-/** What a removal took away (invalidateFile, invalidatePrefix, clearSession). */
+/**
+ * What a removal took away (invalidateFile, invalidatePrefix, clearSession): `filesRemoved`,
+ * `analysesRemoved`, and `revision`, the namespace's revision after the call (unchanged when it
+ * removed nothing), to `watch` from.
+ */
 export type Removed = pb.InvalidateFileResponse;
 /** Counters of one namespace (stats) or of the whole store (storeStats). */
 export type Stats = pb.GetStatsResponse;

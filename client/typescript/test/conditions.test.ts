@@ -127,19 +127,19 @@ test("the preconditions and known digests go in the requests; unchanged comes ba
   const fake = await serve({
     cacheFile: (call, callback) => {
       seen.push(["CacheFile", call.request]);
-      callback(null, { metadata: metadataOf(call.request.path, ONE) });
+      callback(null, { metadata: metadataOf(call.request.path, ONE), revision: 11n });
     },
     batchCacheFiles: (call, callback) => {
       seen.push(["BatchCacheFiles", call.request]);
-      callback(null, { metadata: call.request.files.map((f) => metadataOf(f.path, ONE)) });
+      callback(null, { metadata: call.request.files.map((f) => metadataOf(f.path, ONE)), revision: 12n });
     },
     cacheAnalysis: (call, callback) => {
       seen.push(["CacheAnalysis", call.request]);
-      callback(null, { cachedAt: { seconds: 1n, nanos: 0 } });
+      callback(null, { cachedAt: { seconds: 1n, nanos: 0 }, revision: 13n });
     },
     invalidateFile: (call, callback) => {
       seen.push(["InvalidateFile", call.request]);
-      callback(null, { filesRemoved: 1n, analysesRemoved: 0n });
+      callback(null, { filesRemoved: 1n, analysesRemoved: 0n, revision: 14n });
     },
     getFile: (call, callback) => {
       seen.push(["GetFile", call.request]);

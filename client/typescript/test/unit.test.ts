@@ -73,11 +73,11 @@ async function fakeServer(): Promise<{ target: string; seen: [string, unknown][]
     },
     invalidateAnalysis: (call, callback) => {
       seen.push(["InvalidateAnalysis", call.request]);
-      callback(null, { analysesRemoved: call.request.analysisType === undefined ? 3n : 1n });
+      callback(null, { analysesRemoved: call.request.analysisType === undefined ? 3n : 1n, revision: 5n });
     },
     clearSession: (call, callback) => {
       seen.push(["ClearSession", call.request]);
-      callback(null, { filesRemoved: 2n, analysesRemoved: 1n });
+      callback(null, { filesRemoved: 2n, analysesRemoved: 1n, revision: 6n });
     },
     getServerInfo: (call, callback) => {
       seen.push(["GetServerInfo", call.request]);
@@ -106,7 +106,7 @@ test("each method sends its RPC in the handle's namespace", async () => {
     assert.equal((await session.storeStats()).files, 7n);
     assert.equal(await session.invalidateAnalysis("a.py", "ast"), 1n);
     assert.equal(await session.invalidateAnalyses("a.py"), 3n);
-    assert.deepEqual(await client.clearSession(), { filesRemoved: 2n, analysesRemoved: 1n });
+    assert.deepEqual(await client.clearSession(), { filesRemoved: 2n, analysesRemoved: 1n, revision: 6n });
     const info = await client.serverInfo();
     assert.deepEqual(info.backendProperties, { stripes: "64", eviction: "exact store-wide LRU" });
     assert.equal(info.limits?.maxInflightResponseBytes, 16_777_216n);
@@ -138,9 +138,10 @@ test("the retried methods are the contract's NO_SIDE_EFFECTS reads, and only tho
       "GetStats",
       "GetStoreStats",
       "GetServerInfo",
+      "Watch", // the channel retries it only until the server answers: resuming is the client's
     ]),
   );
-  assert.equal(retriedMethods().length, 8);
+  assert.equal(retriedMethods().length, 9);
 });
 
 /** FileMetadata of `path`, as a listing returns it. */
@@ -165,7 +166,8 @@ async function pagedServer(
         callback({ code: Status.INVALID_ARGUMENT, details: "bad page_token", metadata: new Metadata() });
         return;
       }
-      callback(null, { files: files.map(listed), nextPageToken: index + 1 < pages.length ? `t${index + 1}` : "" });
+      const nextPageToken = index + 1 < pages.length ? `t${index + 1}` : "";
+      callback(null, { files: files.map(listed), nextPageToken, revision: 100n + BigInt(index) });
     },
   });
   return { ...server, seen };
@@ -219,9 +221,11 @@ test("listFilesPage returns one page and the token to pass back", async () => {
     const first = await session.listFilesPage({ pathPrefix: "a/", pageSize: 1 });
     assert.deepEqual(first.files.map((m) => m.path), ["a/1"]);
     assert.equal(first.nextPageToken, "t1");
+    assert.equal(first.revision, 100n, "the revision the page was read at");
     const last = await session.listFilesPage({ pathPrefix: "a/", pageSize: 1, pageToken: first.nextPageToken });
     assert.deepEqual(last.files.map((m) => m.path), ["a/2"]);
     assert.equal(last.nextPageToken, "");
+    assert.equal(last.revision, 101n);
     assert.deepEqual(fake.seen[1], { sessionId: "s1", pathPrefix: "a/", pageSize: 1, pageToken: "t1" });
     await assert.rejects(session.listFilesPage({ pageToken: "bogus" }), (error: unknown) => {
       return error instanceof ContextStoreError && error.code === Status.INVALID_ARGUMENT;
@@ -239,12 +243,16 @@ test("invalidatePrefix sends the prefix in the handle's namespace and resolves t
   const fake = await serve({
     invalidatePrefix: (call, callback) => {
       seen.push(call.request);
-      callback(null, { filesRemoved: 2n, analysesRemoved: 3n });
+      callback(null, { filesRemoved: 2n, analysesRemoved: 3n, revision: 9n });
     },
   });
   const client = new ContextStoreClient(fake.target, { timeoutMs: 5_000 });
   try {
-    assert.deepEqual(await client.session("s1").invalidatePrefix("a/"), { filesRemoved: 2n, analysesRemoved: 3n });
+    assert.deepEqual(await client.session("s1").invalidatePrefix("a/"), {
+      filesRemoved: 2n,
+      analysesRemoved: 3n,
+      revision: 9n,
+    });
     await client.invalidatePrefix("b/");
     assert.deepEqual(seen, [
       { sessionId: "s1", pathPrefix: "a/" },

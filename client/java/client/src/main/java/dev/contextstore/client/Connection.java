@@ -4,10 +4,12 @@ import dev.contextstore.v1.ContextStoreServiceGrpc;
 import dev.contextstore.v1.ContextStoreServiceGrpc.ContextStoreServiceBlockingStub;
 import io.grpc.CallCredentials;
 import io.grpc.Channel;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
+import java.util.Iterator;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -65,6 +67,21 @@ final class Connection implements AutoCloseable {
       return rpc.apply(stub.withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS));
     } catch (StatusRuntimeException error) {
       throw ContextStoreException.from(error);
+    }
+  }
+
+  /**
+   * Starts a server-streaming call (Watch) in {@code context}, without the per-call deadline: a
+   * stream lives until its caller cancels {@code context} (or a deadline of its own ends it). A
+   * failure surfaces from the iterator, as a {@link StatusRuntimeException}.
+   */
+  <R> Iterator<R> stream(
+      Context context, Function<ContextStoreServiceBlockingStub, Iterator<R>> rpc) {
+    Context previous = context.attach(); // the call is bound to the context current as it starts
+    try {
+      return rpc.apply(stub);
+    } finally {
+      context.detach(previous);
     }
   }
 

@@ -17,7 +17,8 @@ import java.util.function.Function;
  * to one session that shares the channel. Every call has a deadline ({@link #DEFAULT_TIMEOUT}
  * unless {@link #withTimeout(Duration)} says otherwise); a read of a missing entry returns
  * {@link Optional#empty()}; every other failure throws {@link ContextStoreException} (a failed
- * {@link Precondition} its subclass {@link PreconditionFailedException}). Reads are
+ * {@link Precondition} its subclass {@link PreconditionFailedException}). {@link
+ * #watch(long, String)} streams a namespace's changes, resuming on its own. Reads are
  * retried on UNAVAILABLE through the channel's service config, which also spreads calls
  * round_robin over every address of the target (several servers may be listed: {@link
  * #ContextStoreClient(String)}). Close the client (not its handles) to release the channel.
@@ -295,6 +296,30 @@ public final class ContextStoreClient implements AutoCloseable {
   public FilesPage listFilesPage(ListFilesOptions options, String pageToken) {
     var request = FileListing.request(sessionId, options, pageToken);
     return FileListing.page(call(s -> s.listFiles(request)));
+  }
+
+  // -- watching ---------------------------------------------------------------
+
+  /** {@link #watch(long, String)} of every path, from now. */
+  public WatchStream watch() {
+    return watch(0, "");
+  }
+
+  /** {@link #watch(long, String)} of every path. */
+  public WatchStream watch(long startRevision) {
+    return watch(startRevision, "");
+  }
+
+  /**
+   * The changes of this namespace after {@code startRevision} ({@code 0}: from now; a revision a
+   * write, {@link FilesPage#revision()} or a response gave), only those under {@code pathPrefix}
+   * ({@code null} or empty: every path; session events always come), in revision order: a
+   * blocking stream without a deadline, which resumes on its own when the server drops it (see
+   * {@link WatchStream}). Close it to cancel the call. A start revision the server no longer
+   * retains throws {@link RevisionCompactedException} from the iteration.
+   */
+  public WatchStream watch(long startRevision, String pathPrefix) {
+    return new WatchStream(connection, Requests.watch(sessionId, startRevision, pathPrefix));
   }
 
   // -- analyses ---------------------------------------------------------------

@@ -17,12 +17,14 @@ import java.util.List;
  * details name ({@code google.rpc.BadRequest} field violations for INVALID_ARGUMENT,
  * {@code google.rpc.QuotaFailure} subjects for RESOURCE_EXHAUSTED). A failed compare-and-set
  * (ABORTED with a {@code google.rpc.ErrorInfo} of reason {@code PRECONDITION_FAILED}) is the
- * subclass {@link PreconditionFailedException}.
+ * subclass {@link PreconditionFailedException}; a Watch start revision the server no longer
+ * retains (OUT_OF_RANGE with one of reason {@code REVISION_COMPACTED}) is the subclass {@link
+ * RevisionCompactedException}.
  *
  * <p>Reads of a missing entry do not throw: they return {@link java.util.Optional#empty()}.
  */
 public sealed class ContextStoreException extends RuntimeException
-    permits PreconditionFailedException {
+    permits PreconditionFailedException, RevisionCompactedException {
   private static final long serialVersionUID = 1L;
 
   private final Status.Code code;
@@ -84,6 +86,14 @@ public sealed class ContextStoreException extends RuntimeException
         var failed = PreconditionFailedException.from(info, description, cause);
         if (failed.isPresent()) {
           return failed.get();
+        }
+      }
+    }
+    if (status.getCode() == Status.Code.OUT_OF_RANGE) {
+      for (ErrorInfo info : infos) {
+        var compacted = RevisionCompactedException.from(info, description, cause);
+        if (compacted.isPresent()) {
+          return compacted.get();
         }
       }
     }

@@ -77,15 +77,53 @@ final class Convert {
   }
 
   static Removed fileRemoved(InvalidateFileResponse r) {
-    return new Removed(r.getFilesRemoved(), r.getAnalysesRemoved());
+    return new Removed(r.getFilesRemoved(), r.getAnalysesRemoved(), r.getRevision());
   }
 
   static Removed prefixRemoved(InvalidatePrefixResponse r) {
-    return new Removed(r.getFilesRemoved(), r.getAnalysesRemoved());
+    return new Removed(r.getFilesRemoved(), r.getAnalysesRemoved(), r.getRevision());
   }
 
   static Removed sessionCleared(ClearSessionResponse r) {
-    return new Removed(r.getFilesRemoved(), r.getAnalysesRemoved());
+    return new Removed(r.getFilesRemoved(), r.getAnalysesRemoved(), r.getRevision());
+  }
+
+  static WatchResponse watchResponse(dev.contextstore.v1.WatchResponse r) {
+    List<WatchEvent> events = r.getEventsList().stream().map(Convert::watchEvent).toList();
+    return new WatchResponse(r.getRevision(), events, r.getProgress());
+  }
+
+  static WatchEvent watchEvent(dev.contextstore.v1.WatchEvent e) {
+    return new WatchEvent(
+        kind(e.getKind()),
+        e.getPath(),
+        e.getSha256().toByteArray(),
+        e.getVersion(),
+        e.getAnalysisType(),
+        reason(e.getReason()));
+  }
+
+  /** A kind this client does not know (a newer server's) is {@link WatchEventKind#UNSPECIFIED}. */
+  static WatchEventKind kind(dev.contextstore.v1.WatchEventKind kind) {
+    return switch (kind) {
+      case WATCH_EVENT_KIND_FILE_CACHED -> WatchEventKind.FILE_CACHED;
+      case WATCH_EVENT_KIND_FILE_INVALIDATED -> WatchEventKind.FILE_INVALIDATED;
+      case WATCH_EVENT_KIND_FILE_EVICTED -> WatchEventKind.FILE_EVICTED;
+      case WATCH_EVENT_KIND_ANALYSIS_CACHED -> WatchEventKind.ANALYSIS_CACHED;
+      case WATCH_EVENT_KIND_ANALYSIS_REMOVED -> WatchEventKind.ANALYSIS_REMOVED;
+      case WATCH_EVENT_KIND_SESSION_CLEARED -> WatchEventKind.SESSION_CLEARED;
+      case WATCH_EVENT_KIND_SESSION_EXPIRED -> WatchEventKind.SESSION_EXPIRED;
+      default -> WatchEventKind.UNSPECIFIED;
+    };
+  }
+
+  static RemovalReason reason(dev.contextstore.v1.RemovalReason reason) {
+    return switch (reason) {
+      case REMOVAL_REASON_STALE -> RemovalReason.STALE;
+      case REMOVAL_REASON_INVALIDATED -> RemovalReason.INVALIDATED;
+      case REMOVAL_REASON_EVICTED -> RemovalReason.EVICTED;
+      default -> RemovalReason.UNSPECIFIED;
+    };
   }
 
   static Stats stats(GetStatsResponse r) {

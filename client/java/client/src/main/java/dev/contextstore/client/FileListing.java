@@ -61,7 +61,8 @@ public final class FileListing implements Iterable<FileMetadata> {
   static FilesPage page(ListFilesResponse response) {
     return new FilesPage(
         response.getFilesList().stream().map(Convert::metadata).toList(),
-        response.getNextPageToken());
+        response.getNextPageToken(),
+        response.getRevision());
   }
 
   /** The files of one page after another, each page fetched when the previous is consumed. */

@@ -10,8 +10,10 @@ import java.util.Objects;
  * @param files this page's files, in path order (possibly none, even when it is not the last)
  * @param nextPageToken pass it back as the page token, with the same options, for the next page;
  *     empty on the last page
+ * @param revision the namespace's revision this page was read at: {@link
+ *     ContextStoreClient#watch(long, String) watch} from it to see every change after this page
  */
-public record FilesPage(List<FileMetadata> files, String nextPageToken) {
+public record FilesPage(List<FileMetadata> files, String nextPageToken, long revision) {
   public FilesPage {
     files = List.copyOf(files);
     Objects.requireNonNull(nextPageToken, "nextPageToken");

@@ -5,5 +5,7 @@ package dev.contextstore.client;
  *
  * @param files files removed
  * @param analyses analyses removed
+ * @param revision the namespace's revision after the call (unchanged when it removed nothing):
+ *     {@link ContextStoreClient#watch(long, String) watch} from it to see every later change
  */
-public record Removed(long files, long analyses) {}
+public record Removed(long files, long analyses, long revision) {}

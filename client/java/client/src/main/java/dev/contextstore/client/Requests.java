@@ -15,6 +15,7 @@ import dev.contextstore.v1.GetStoreStatsRequest;
 import dev.contextstore.v1.InvalidateAnalysisRequest;
 import dev.contextstore.v1.InvalidateFileRequest;
 import dev.contextstore.v1.InvalidatePrefixRequest;
+import dev.contextstore.v1.WatchRequest;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -167,6 +168,18 @@ final class Requests {
 
   static GetStatsRequest getStats(String sessionId) {
     GetStatsRequest.Builder request = GetStatsRequest.newBuilder();
+    if (sessionId != null) {
+      request.setSessionId(sessionId);
+    }
+    return request.build();
+  }
+
+  /** {@code startRevision} is sent as is: a negative one is the server's to refuse. */
+  static WatchRequest watch(String sessionId, long startRevision, String pathPrefix) {
+    WatchRequest.Builder request =
+        WatchRequest.newBuilder()
+            .setStartRevision(startRevision)
+            .setPathPrefix(pathPrefix == null ? "" : pathPrefix);
     if (sessionId != null) {
       request.setSessionId(sessionId);
     }

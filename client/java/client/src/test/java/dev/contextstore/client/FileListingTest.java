@@ -88,6 +88,7 @@ class FileListingTest {
     FilesPage first = client.session("s1").listFilesPage(options, null);
     assertEquals(List.of("a/1", "a/2"), paths(first.files()));
     assertEquals("t1", first.nextPageToken());
+    assertEquals(100, first.revision(), "the revision the page was read at");
     assertFalse(first.isLast());
     FilesPage empty = client.session("s1").listFilesPage(options, first.nextPageToken());
     assertTrue(empty.files().isEmpty());
@@ -96,6 +97,7 @@ class FileListingTest {
     assertEquals(List.of("a/3"), paths(last.files()));
     assertTrue(last.isLast());
     assertEquals("", last.nextPageToken());
+    assertEquals(102, last.revision());
     assertEquals("", service.requests.get(0).getPageToken(), "null: the first page");
   }
 
@@ -137,7 +139,8 @@ class FileListingTest {
         return;
       }
       int index = token.isEmpty() ? 0 : Integer.parseInt(token.substring(1));
-      ListFilesResponse.Builder response = ListFilesResponse.newBuilder();
+      ListFilesResponse.Builder response =
+          ListFilesResponse.newBuilder().setRevision(100 + index);
       for (String path : PAGES.get(index)) {
         response.addFiles(
             dev.contextstore.v1.FileMetadata.newBuilder().setPath(path).setSize(1).setVersion(1));

@@ -20,10 +20,12 @@ import dev.contextstore.client.ListFilesOptions;
 import dev.contextstore.client.Precondition;
 import dev.contextstore.client.PreconditionFailedException;
 import dev.contextstore.client.Removed;
+import dev.contextstore.client.RevisionCompactedException;
 import dev.contextstore.client.ServerInfo;
 import dev.contextstore.client.Stats;
 import dev.contextstore.client.Tls;
 import dev.contextstore.client.Violation;
+import dev.contextstore.client.WatchResponse;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -101,6 +103,7 @@ public final class Main {
     op("stats", (c, a) -> c.stats());
     op("store_stats", (c, a) -> c.storeStats());
     op("server_info", (c, a) -> c.serverInfo());
+    op("watch", (c, a) -> Watching.watch(c, a, DEADLINE)); // after_step: see runStep
   }
 
   private static void op(String name, Operation operation) {
@@ -304,13 +307,14 @@ public final class Main {
         outcomes.add(runnerError(unknown.getMessage()));
         continue;
       }
-      outcomes.add(runStep(client, step));
+      outcomes.add(runStep(client, step, outcomes));
     }
     line.add("outcomes", outcomes);
     return line;
   }
 
-  private static JsonObject runStep(ContextStoreClient client, JsonObject step) {
+  /** {@code earlier}: the outcomes of the case's steps before this one. */
+  private static JsonObject runStep(ContextStoreClient client, JsonObject step, JsonArray earlier) {
     String name = step.get("op").getAsString();
     Operation operation = OPERATIONS.get(name);
     if (operation == null) {
@@ -320,6 +324,13 @@ public final class Main {
     ContextStoreClient handle =
         client.session(session == null || session.isJsonNull() ? null : session.getAsString());
     JsonObject args = step.has("args") ? step.getAsJsonObject("args") : new JsonObject();
+    if (name.equals("watch")) {
+      try {
+        args = Watching.startAfter(args, earlier); // after_step: an earlier result's revision
+      } catch (RuntimeException error) {
+        return runnerError(name + ": " + error.getMessage());
+      }
+    }
     Object result;
     try {
       result = operation.run(handle, args);
@@ -335,6 +346,10 @@ public final class Main {
       if (error instanceof PreconditionFailedException failed) {
         failure.addProperty("current_version", failed.currentVersion());
         failure.addProperty("current_sha256", base64(failed.currentSha256()));
+      }
+      if (error instanceof RevisionCompactedException compacted) {
+        failure.addProperty("oldest_revision", compacted.oldestRevision());
+        failure.addProperty("current_revision", compacted.currentRevision());
       }
       JsonObject outcome = new JsonObject();
       outcome.add("error", failure);
@@ -489,13 +504,18 @@ public final class Main {
       JsonObject json = new JsonObject();
       json.addProperty("files", removed.files());
       json.addProperty("analyses", removed.analyses());
+      json.addProperty("revision", removed.revision());
       return json;
     }
     if (value instanceof FilesPage page) {
       JsonObject json = new JsonObject();
       json.add("files", normalize(page.files()));
       json.addProperty("next_page_token", page.nextPageToken());
+      json.addProperty("revision", page.revision());
       return json;
+    }
+    if (value instanceof WatchResponse response) { // an element of watch
+      return Watching.normalize(response);
     }
     if (value instanceof Stats stats) {
       return stats(stats);
