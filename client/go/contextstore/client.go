@@ -11,6 +11,10 @@
 // field violations or quota subjects the server attached (errors.As). A
 // compare-and-set write (IfVersion, IfSHA256) whose precondition failed is a
 // *PreconditionFailedError, carrying the current version and digest.
+//
+// Session.Watch streams a namespace's changes, revision by revision, resuming
+// on its own when a stream drops; it takes no default deadline. A start
+// revision the server no longer retains is a *RevisionCompactedError.
 package contextstore
 
 import (

@@ -131,7 +131,7 @@ func (f *fake) ClearSession(ctx context.Context, r *pb.ClearSessionRequest) (*pb
 	if err := f.answer("ClearSession"); err != nil {
 		return nil, err
 	}
-	return &pb.ClearSessionResponse{FilesRemoved: 2, AnalysesRemoved: 1}, nil
+	return &pb.ClearSessionResponse{FilesRemoved: 2, AnalysesRemoved: 1, Revision: 77}, nil
 }
 
 // GetServerInfo answers every field of Limits with a distinct non-zero value.
@@ -140,8 +140,9 @@ func (f *fake) GetServerInfo(ctx context.Context, _ *pb.GetServerInfoRequest) (*
 		return nil, err
 	}
 	limits := &pb.Limits{
-		SessionTtl:     durationpb.New(90 * time.Minute),
-		ReceiveTimeout: durationpb.New(7500 * time.Millisecond),
+		SessionTtl:            durationpb.New(90 * time.Minute),
+		ReceiveTimeout:        durationpb.New(7500 * time.Millisecond),
+		WatchProgressInterval: durationpb.New(2 * time.Second),
 	}
 	fields := limits.ProtoReflect().Descriptor().Fields()
 	for i := range fields.Len() {
@@ -231,7 +232,7 @@ func TestClearSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if removed != (contextstore.Removed{Files: 2, Analyses: 1}) {
+	if removed != (contextstore.Removed{Files: 2, Analyses: 1, Revision: 77}) {
 		t.Fatalf("removed = %+v", removed)
 	}
 	if _, err := client.Global().ClearSession(context.Background()); err != nil {
@@ -256,6 +257,9 @@ func TestServerInfo(t *testing.T) {
 	}
 	if info.Limits.ReceiveTimeout != 7500*time.Millisecond {
 		t.Fatalf("receive timeout = %v", info.Limits.ReceiveTimeout)
+	}
+	if info.Limits.WatchProgressInterval != 2*time.Second {
+		t.Fatalf("watch progress interval = %v", info.Limits.WatchProgressInterval)
 	}
 	// Every limit of the contract reaches Limits: the fake sets each one.
 	limits := reflect.ValueOf(info.Limits)

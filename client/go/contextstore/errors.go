@@ -18,8 +18,9 @@ import (
 //	if errors.Is(err, contextstore.ErrNotFound) { ... }
 //
 // Every error a method returns for a failed RPC is an *Error (a failed
-// precondition is a *PreconditionFailedError wrapping one, so errors.As finds
-// the *Error either way); errors.Is matches it against the sentinel of its
+// precondition is a *PreconditionFailedError wrapping one, a compacted Watch
+// start a *RevisionCompactedError, so errors.As finds the *Error either
+// way); errors.Is matches it against the sentinel of its
 // code (and against context.Canceled or context.DeadlineExceeded for
 // CANCELLED and DEADLINE_EXCEEDED).
 var (
@@ -32,6 +33,10 @@ var (
 // ErrPreconditionFailed matches, with errors.Is, a compare-and-set write whose
 // precondition (IfVersion, IfSHA256) did not hold: a *PreconditionFailedError.
 var ErrPreconditionFailed = errors.New("contextstore: precondition failed")
+
+// ErrRevisionCompacted matches, with errors.Is, a Watch whose start revision
+// the server no longer retains: a *RevisionCompactedError.
+var ErrRevisionCompacted = errors.New("contextstore: revision compacted")
 
 type codeSentinel struct{ code codes.Code }
 
@@ -121,10 +126,11 @@ func (e *Error) QuotaSubjects() []string {
 }
 
 // The google.rpc.ErrorInfo of a failed precondition (the contract's
-// "Precondition failures").
+// "Precondition failures"); errorDomain is the domain of every reason the
+// contract gives (REVISION_COMPACTED too).
 const (
 	preconditionReason = "PRECONDITION_FAILED"
-	preconditionDomain = "contextstore.dev"
+	errorDomain        = "contextstore.dev"
 )
 
 // PreconditionFailedError is a compare-and-set write (IfVersion, IfSHA256)
@@ -178,7 +184,7 @@ func (e *PreconditionFailedError) GRPCStatus() *status.Status {
 // another error's. A value the server did not give (or gave malformed) is
 // left zero: version 0, an empty digest.
 func preconditionOf(e *Error, info *errdetails.ErrorInfo) *PreconditionFailedError {
-	if e.Code != codes.Aborted || info.GetReason() != preconditionReason || info.GetDomain() != preconditionDomain {
+	if e.Code != codes.Aborted || info.GetReason() != preconditionReason || info.GetDomain() != errorDomain {
 		return nil
 	}
 	metadata := info.GetMetadata()
@@ -195,8 +201,10 @@ func preconditionOf(e *Error, info *errdetails.ErrorInfo) *PreconditionFailedErr
 // FromError turns an error returned by a generated stub into an *Error
 // carrying the status code and the BadRequest / QuotaFailure details, or,
 // for a failed precondition (ABORTED with an ErrorInfo PRECONDITION_FAILED),
-// a *PreconditionFailedError wrapping that *Error. An error that carries no
-// gRPC status (or nil) is returned unchanged.
+// a *PreconditionFailedError wrapping that *Error, or, for a compacted Watch
+// start (OUT_OF_RANGE with an ErrorInfo REVISION_COMPACTED), a
+// *RevisionCompactedError wrapping it. An error that carries no gRPC status
+// (or nil) is returned unchanged.
 func FromError(err error) error {
 	if err == nil {
 		return nil
@@ -204,6 +212,10 @@ func FromError(err error) error {
 	var precondition *PreconditionFailedError
 	if errors.As(err, &precondition) {
 		return precondition
+	}
+	var compacted *RevisionCompactedError
+	if errors.As(err, &compacted) {
+		return compacted
 	}
 	var already *Error
 	if errors.As(err, &already) {
@@ -214,12 +226,18 @@ func FromError(err error) error {
 		return err
 	}
 	e := &Error{Code: st.Code(), Message: st.Message(), status: st}
-	var failed *PreconditionFailedError
+	// The first ErrorInfo the contract gives a reason decides the type.
+	var reasoned error
 	for _, detail := range st.Details() {
 		switch d := detail.(type) {
 		case *errdetails.ErrorInfo:
-			if pf := preconditionOf(e, d); pf != nil && failed == nil {
-				failed = pf
+			if reasoned != nil {
+				break
+			}
+			if pf := preconditionOf(e, d); pf != nil {
+				reasoned = pf
+			} else if rc := compactedOf(e, d); rc != nil {
+				reasoned = rc
 			}
 		case *errdetails.BadRequest:
 			for _, v := range d.GetFieldViolations() {
@@ -231,8 +249,8 @@ func FromError(err error) error {
 			}
 		}
 	}
-	if failed != nil {
-		return failed
+	if reasoned != nil {
+		return reasoned
 	}
 	return e
 }

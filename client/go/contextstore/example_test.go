@@ -150,3 +150,38 @@ func ExampleSession_ListFiles() {
 	}
 	fmt.Println(removed.Files, removed.Analyses)
 }
+
+func ExampleSession_Watch() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	client, err := contextstore.NewClient("127.0.0.1:50051")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	agent := client.Session("agent-42")
+
+	// Read a snapshot, then watch every change after it: the page's revision
+	// is where the watch starts (exclusive).
+	page, err := agent.ListFilesPage(ctx, "src/", 1000, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for r, err := range agent.Watch(ctx, contextstore.WithStartRevision(page.Revision), contextstore.WithWatchPrefix("src/")) {
+		var compacted *contextstore.RevisionCompactedError
+		switch {
+		case errors.As(err, &compacted):
+			// Too far behind: the changes since page.Revision are gone.
+			// Read again, then watch from the new page's revision.
+			fmt.Println("compacted; oldest retained", compacted.OldestRevision)
+			return
+		case err != nil:
+			log.Fatal(err) // UNAVAILABLE after 5 attempts, or ctx's end
+		case r.Progress:
+			continue // up to date with r.Revision; nothing changed
+		}
+		for _, e := range r.Events { // one atomic change, whole
+			fmt.Println(r.Revision, e.Kind, e.Path, e.Reason)
+		}
+	}
+}

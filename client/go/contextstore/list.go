@@ -23,13 +23,16 @@ func WithPageSize(n int32) ListOption {
 	return func(r *pb.ListFilesRequest) { r.PageSize = n }
 }
 
-// FilePage is one page of ListFilesPage: its files in path order, and the
-// token of the next page ("" on the last).
+// FilePage is one page of ListFilesPage: its files in path order, the
+// token of the next page ("" on the last) and the revision it was read at.
 type FilePage struct {
 	Files []FileMetadata
 	// NextPageToken goes back to ListFilesPage, with the same prefix, for the
 	// next page; "" when this page is the last.
 	NextPageToken string
+	// Revision is the namespace's revision this page was read at: Watch
+	// from it (WithStartRevision) to see every change after this page.
+	Revision int64
 }
 
 // ListFiles iterates over the metadata of this namespace's files, in path
@@ -89,7 +92,9 @@ func (s *Session) ListFilesPage(ctx context.Context, prefix string, pageSize int
 	if err != nil {
 		return nil, err
 	}
-	page := &FilePage{Files: make([]FileMetadata, len(r.GetFiles())), NextPageToken: r.GetNextPageToken()}
+	page := &FilePage{
+		Files: make([]FileMetadata, len(r.GetFiles())), NextPageToken: r.GetNextPageToken(), Revision: r.GetRevision(),
+	}
 	for i, m := range r.GetFiles() {
 		page.Files[i] = metadataOf(m)
 	}
@@ -105,5 +110,5 @@ func (s *Session) InvalidatePrefix(ctx context.Context, prefix string) (Removed,
 	if err != nil {
 		return Removed{}, err
 	}
-	return Removed{Files: r.GetFilesRemoved(), Analyses: r.GetAnalysesRemoved()}, nil
+	return Removed{Files: r.GetFilesRemoved(), Analyses: r.GetAnalysesRemoved(), Revision: r.GetRevision()}, nil
 }

@@ -49,6 +49,7 @@ func (f *listFake) ListFiles(_ context.Context, r *pb.ListFilesRequest) (*pb.Lis
 	if i+1 < len(f.pages) {
 		out.NextPageToken = "p" + strconv.Itoa(i+1)
 	}
+	out.Revision = int64(1000 + i)
 	return out, nil
 }
 
@@ -59,7 +60,7 @@ func (f *listFake) InvalidatePrefix(_ context.Context, r *pb.InvalidatePrefixReq
 	if r.GetPathPrefix() == "" {
 		return nil, status.Error(codes.InvalidArgument, "empty path_prefix")
 	}
-	return &pb.InvalidatePrefixResponse{FilesRemoved: 3, AnalysesRemoved: 2}, nil
+	return &pb.InvalidatePrefixResponse{FilesRemoved: 3, AnalysesRemoved: 2, Revision: 55}, nil
 }
 
 // listRequests returns the ListFiles requests received.
@@ -160,14 +161,14 @@ func TestListFilesPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Files) != 2 || page.Files[1].Path != "b" || page.NextPageToken != "p1" {
+	if len(page.Files) != 2 || page.Files[1].Path != "b" || page.NextPageToken != "p1" || page.Revision != 1000 {
 		t.Fatalf("page = %+v", page)
 	}
 	page, err = s.ListFilesPage(context.Background(), "x", 2, page.NextPageToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Files) != 1 || page.Files[0].Path != "c" || page.NextPageToken != "" {
+	if len(page.Files) != 1 || page.Files[0].Path != "c" || page.NextPageToken != "" || page.Revision != 1001 {
 		t.Fatalf("last page = %+v", page)
 	}
 	r := f.listRequests()[1]
@@ -185,7 +186,7 @@ func TestInvalidatePrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if removed != (contextstore.Removed{Files: 3, Analyses: 2}) {
+	if removed != (contextstore.Removed{Files: 3, Analyses: 2, Revision: 55}) {
 		t.Fatalf("removed = %+v", removed)
 	}
 	r, ok := f.requests[0].(*pb.InvalidatePrefixRequest)

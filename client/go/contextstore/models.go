@@ -65,6 +65,9 @@ type Analysis struct {
 type Removed struct {
 	Files    int64
 	Analyses int64
+	// Revision is the namespace's revision after the call (unchanged when
+	// the call removed nothing): Watch from it to see every later change.
+	Revision int64
 }
 
 // Stats are the counters of one namespace or of the whole store.
@@ -109,6 +112,15 @@ type Limits struct {
 	// ReceiveTimeout is how long a call's request message may take to arrive
 	// before the call is cancelled.
 	ReceiveTimeout time.Duration
+	// MaxWatchers is how many Watch streams may be open at once; past it
+	// Watch gets RESOURCE_EXHAUSTED.
+	MaxWatchers int64
+	// WatchProgressInterval is how often an idle Watch stream gets a
+	// progress response.
+	WatchProgressInterval time.Duration
+	// WatchHistoryRevisions is how many revisions of history each namespace
+	// keeps for Watch to resume from.
+	WatchHistoryRevisions int64
 }
 
 // ServerInfo describes the server.
@@ -195,6 +207,9 @@ func serverInfoOf(r *pb.GetServerInfoResponse) *ServerInfo {
 			MaxConcurrentRPCs:        l.GetMaxConcurrentRpcs(),
 			MaxInflightResponseBytes: l.GetMaxInflightResponseBytes(),
 			ReceiveTimeout:           l.GetReceiveTimeout().AsDuration(),
+			MaxWatchers:              l.GetMaxWatchers(),
+			WatchProgressInterval:    l.GetWatchProgressInterval().AsDuration(),
+			WatchHistoryRevisions:    l.GetWatchHistoryRevisions(),
 		},
 	}
 }

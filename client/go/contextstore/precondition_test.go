@@ -50,7 +50,7 @@ func (f *casFake) InvalidateFile(_ context.Context, r *pb.InvalidateFileRequest)
 	if err := f.got(r); err != nil {
 		return nil, err
 	}
-	return &pb.InvalidateFileResponse{FilesRemoved: 1}, nil
+	return &pb.InvalidateFileResponse{FilesRemoved: 1, Revision: 9}, nil
 }
 
 func (f *casFake) BatchCacheFiles(_ context.Context, r *pb.BatchCacheFilesRequest) (*pb.BatchCacheFilesResponse, error) {
@@ -152,8 +152,8 @@ func TestPreconditionsOnTheWire(t *testing.T) {
 		t.Fatalf("CacheAnalysis IfSHA256 sent %v", r)
 	}
 
-	if _, err := s.InvalidateFile(ctx, "a"); err != nil {
-		t.Fatal(err)
+	if removed, err := s.InvalidateFile(ctx, "a"); err != nil || removed != (contextstore.Removed{Files: 1, Revision: 9}) {
+		t.Fatal(removed, err)
 	}
 	if r := f.last().(*pb.InvalidateFileRequest); r.IfVersion != nil || r.IfSha256 != nil {
 		t.Fatalf("InvalidateFile without precondition sent %v", r)

@@ -7,9 +7,11 @@ import (
 )
 
 // The retried methods come from the contract's idempotency levels: exactly
-// the reads, so a new read is retried without touching this client.
+// the reads, so a new read is retried without touching this client. Watch is
+// one: gRPC retries it only until its first response arrives, and Watch's own
+// resume takes over from there.
 func TestRetriedMethodsAreTheContractsReads(t *testing.T) {
-	want := []string{"BatchGetFiles", "GetAnalysis", "GetFile", "GetMetadata", "GetServerInfo", "GetStats", "GetStoreStats", "ListFiles"}
+	want := []string{"BatchGetFiles", "GetAnalysis", "GetFile", "GetMetadata", "GetServerInfo", "GetStats", "GetStoreStats", "ListFiles", "Watch"}
 	got := slices.Sorted(slices.Values(retriedMethods()))
 	if !slices.Equal(got, want) {
 		t.Fatalf("retried methods = %v, want %v", got, want)

@@ -257,7 +257,7 @@ func (s *Session) InvalidateFile(ctx context.Context, path string, opts ...Inval
 	if err != nil {
 		return Removed{}, err
 	}
-	return Removed{Files: r.GetFilesRemoved(), Analyses: r.GetAnalysesRemoved()}, nil
+	return Removed{Files: r.GetFilesRemoved(), Analyses: r.GetAnalysesRemoved(), Revision: r.GetRevision()}, nil
 }
 
 // InvalidateAnalysis removes one analysis type of a path; returns the count.
@@ -285,7 +285,7 @@ func (s *Session) ClearSession(ctx context.Context) (Removed, error) {
 	if err != nil {
 		return Removed{}, err
 	}
-	return Removed{Files: r.GetFilesRemoved(), Analyses: r.GetAnalysesRemoved()}, nil
+	return Removed{Files: r.GetFilesRemoved(), Analyses: r.GetAnalysesRemoved(), Revision: r.GetRevision()}, nil
 }
 
 // Stats returns the counters of this handle's namespace: its session, or the

@@ -78,7 +78,8 @@ mod sealed {
 }
 
 /// A request message of `ContextStoreService`, with the RPC it goes to.
-/// Implemented for every `*Request` message of [`pb`]; used by [`Client::call`].
+/// Implemented for every unary `*Request` message of [`pb`] (all but
+/// `WatchRequest`: see [`Client::watch`]); used by [`Client::call`].
 pub trait Rpc: prost::Message + Clone + sealed::Sealed + Sized + Send + 'static {
     /// The response message.
     type Response: prost::Message + Default + Send + 'static;
@@ -316,14 +317,31 @@ impl Client {
         }
     }
 
-    async fn attempt<R: Rpc>(&self, request: R, deadline: Instant) -> Result<R::Response, Failure> {
-        let mut request = tonic::Request::new(request);
-        request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+    /// `message` as a request carrying this handle's token, as every call does.
+    fn authorized<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
         if let Some(token) = &self.token {
             request
                 .metadata_mut()
                 .insert("authorization", token.clone());
         }
+        request
+    }
+
+    /// Opens one `Watch` stream for [`crate::Watch`]: with the token, and no
+    /// deadline (a watch is long-lived; dropping the stream cancels it).
+    /// Never retried here: the pager resumes on its own.
+    pub(crate) async fn open_watch(
+        &self,
+        request: pb::WatchRequest,
+    ) -> Result<tonic::Streaming<pb::WatchResponse>, tonic::Status> {
+        let request = self.authorized(request);
+        Ok(self.stub.clone().watch(request).await?.into_inner())
+    }
+
+    async fn attempt<R: Rpc>(&self, request: R, deadline: Instant) -> Result<R::Response, Failure> {
+        let mut request = self.authorized(request);
+        request.set_timeout(deadline.saturating_duration_since(Instant::now()));
         match R::invoke(self.stub.clone(), request).await {
             Ok(response) => Ok(response.into_inner()),
             Err(status) => Err(Failure {
@@ -472,7 +490,9 @@ impl Client {
     /// first page, then the previous page's `next_page_token`, with the same
     /// prefix; an empty `next_page_token` marks the last page. A page may hold
     /// fewer than `page_size` files, even none, and still not be the last.
-    /// [`Client::list_files`] does the looping.
+    /// [`Client::list_files`] does the looping. The response's `revision` is
+    /// the namespace's revision the page was read at: [`Client::watch`] from
+    /// it to see every change after the page.
     pub async fn list_files_page(
         &self,
         path_prefix: impl Into<String>,
@@ -531,7 +551,8 @@ impl Client {
 
     /// Removes a path's file and every analysis of it; zero counts when absent.
     /// Await it as it is, or add preconditions first, to remove only the file
-    /// they name: `agent.invalidate_file("a.py").if_version(3).await`.
+    /// they name: `agent.invalidate_file("a.py").if_version(3).await`. The
+    /// response's `revision` is the namespace's revision after the call.
     pub fn invalidate_file(&self, path: impl Into<String>) -> InvalidateFile<'_> {
         InvalidateFile {
             client: self,
@@ -571,7 +592,8 @@ impl Client {
     }
 
     /// Removes, atomically, every file and analysis of this namespace whose
-    /// path starts with `path_prefix`, and counts them. An empty prefix is
+    /// path starts with `path_prefix`, and counts them; `revision` is the
+    /// namespace's revision after the call. An empty prefix is
     /// `InvalidArgument` ([`Client::clear_session`] removes a whole namespace).
     pub async fn invalidate_prefix(
         &self,
@@ -584,7 +606,8 @@ impl Client {
         .await
     }
 
-    /// Removes everything of this namespace, atomically.
+    /// Removes everything of this namespace, atomically. The response's
+    /// `revision` is the namespace's revision after the call.
     pub async fn clear_session(&self) -> Result<pb::ClearSessionResponse, Error> {
         self.call(pb::ClearSessionRequest {
             session_id: self.sid(),
@@ -884,6 +907,10 @@ mod tests {
 
     use super::*;
 
+    /// The server-streaming methods: no [`Rpc`] (a unary call), each has a
+    /// pager of its own that resumes it.
+    const STREAMING: &[&str] = &["Watch"];
+
     #[test]
     fn the_retried_methods_are_the_contracts_no_side_effects_reads() {
         let derived: BTreeSet<&str> = RETRIED_METHODS.iter().copied().collect();
@@ -893,6 +920,7 @@ mod tests {
             "GetAnalysis",
             "BatchGetFiles",
             "ListFiles",
+            "Watch",
             "GetStats",
             "GetStoreStats",
             "GetServerInfo",
@@ -901,9 +929,15 @@ mod tests {
     }
 
     #[test]
-    fn every_method_has_an_rpc_retried_as_the_contract_says() {
+    fn every_unary_method_has_an_rpc_retried_as_the_contract_says() {
         let names: Vec<&str> = RPCS.iter().map(|(name, _)| *name).collect();
-        assert_eq!(names, METHODS);
+        let unary: Vec<&str> = METHODS
+            .iter()
+            .copied()
+            .filter(|m| !STREAMING.contains(m))
+            .collect();
+        assert_eq!(names, unary);
+        assert!(STREAMING.iter().all(|m| METHODS.contains(m)));
         for (name, retried) in RPCS {
             assert_eq!(*retried, RETRIED_METHODS.contains(name), "{name}");
         }

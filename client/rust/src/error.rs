@@ -1,8 +1,9 @@
 //! The one error type of the client: a gRPC status code, its message, and the
 //! field violations (`google.rpc.BadRequest`) or quota violations
-//! (`google.rpc.QuotaFailure`) the server attached, or, for a compare-and-set
-//! write whose precondition failed, the [`PreconditionFailed`] it carried
-//! (`google.rpc.ErrorInfo`).
+//! (`google.rpc.QuotaFailure`) the server attached, or the reason a
+//! `google.rpc.ErrorInfo` gave: for a compare-and-set write whose precondition
+//! failed, the [`PreconditionFailed`] it carried; for a watch whose start
+//! revision is no longer retained, the [`RevisionCompacted`].
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -20,9 +21,12 @@ pub struct Violation {
     pub description: String,
 }
 
-/// The `google.rpc.ErrorInfo` reason and domain of a failed precondition.
+/// The `google.rpc.ErrorInfo` reason of a failed precondition, and the domain
+/// of every reason the contract gives.
 const PRECONDITION_REASON: &str = "PRECONDITION_FAILED";
-const PRECONDITION_DOMAIN: &str = "contextstore.dev";
+const ERROR_DOMAIN: &str = "contextstore.dev";
+/// The `google.rpc.ErrorInfo` reason of a watch start revision no longer retained.
+const COMPACTED_REASON: &str = "REVISION_COMPACTED";
 
 /// A compare-and-set write (`if_version`, `if_sha256`) refused because the
 /// file there did not match: the call changed nothing, and its error
@@ -43,7 +47,7 @@ impl PreconditionFailed {
     /// one. A value the server left out (or malformed) reads as none: version
     /// 0, an empty digest.
     fn from_info(info: &tonic_types::ErrorInfo) -> Option<Self> {
-        if info.reason != PRECONDITION_REASON || info.domain != PRECONDITION_DOMAIN {
+        if info.reason != PRECONDITION_REASON || info.domain != ERROR_DOMAIN {
             return None;
         }
         let get = |key: &str| info.metadata.get(key).map_or("", String::as_str);
@@ -53,6 +57,42 @@ impl PreconditionFailed {
             current_sha256: from_hex(get("current_sha256")).unwrap_or_default(),
         })
     }
+}
+
+/// A [`Client::watch`](crate::Client::watch) refused because its start
+/// revision is older than the history the server still keeps for the
+/// namespace: the error ([`Error::revision_compacted`], code `OutOfRange`)
+/// carries the oldest start revision still served and the current revision.
+/// The watch does not resume from it (the changes in between are gone):
+/// re-read (`list_files_page` gives a revision) and watch again from there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevisionCompacted {
+    /// The oldest start revision the server still serves.
+    pub oldest_revision: i64,
+    /// The namespace's revision when the watch was refused.
+    pub current_revision: i64,
+}
+
+impl RevisionCompacted {
+    /// Decodes the `ErrorInfo` of a compacted start revision; `None` for
+    /// another one. A revision the server left out (or malformed) reads 0.
+    fn from_info(info: &tonic_types::ErrorInfo) -> Option<Self> {
+        if info.reason != COMPACTED_REASON || info.domain != ERROR_DOMAIN {
+            return None;
+        }
+        let get = |key: &str| info.metadata.get(key).and_then(|v| v.parse().ok());
+        Some(RevisionCompacted {
+            oldest_revision: get("oldest_revision").unwrap_or(0),
+            current_revision: get("current_revision").unwrap_or(0),
+        })
+    }
+}
+
+/// The reason an `ErrorInfo` of the contract gave a failed call, decoded.
+#[derive(Clone, Debug)]
+enum Reason {
+    PreconditionFailed(PreconditionFailed),
+    RevisionCompacted(RevisionCompacted),
 }
 
 /// Hex (lowercase, as the server sends, or uppercase) to bytes; `None` when
@@ -75,7 +115,7 @@ pub struct Error {
     message: String,
     field_violations: Vec<Violation>,
     quota_violations: Vec<Violation>,
-    precondition: Option<Box<PreconditionFailed>>,
+    reason: Option<Box<Reason>>,
 }
 
 impl Error {
@@ -86,7 +126,7 @@ impl Error {
             message: message.into(),
             field_violations: Vec::new(),
             quota_violations: Vec::new(),
-            precondition: None,
+            reason: None,
         }
     }
 
@@ -127,7 +167,36 @@ impl Error {
     /// # Ok(()) }
     /// ```
     pub fn precondition_failed(&self) -> Option<&PreconditionFailed> {
-        self.precondition.as_deref()
+        match self.reason.as_deref() {
+            Some(Reason::PreconditionFailed(found)) => Some(found),
+            _ => None,
+        }
+    }
+
+    /// The history the server still keeps, when this is a watch refused
+    /// because its start revision is older (`OutOfRange` with an `ErrorInfo`
+    /// of reason `REVISION_COMPACTED`). Not resumed: read again, then watch
+    /// from the revision read.
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: contextstore::Client, since: i64) -> Result<(), contextstore::Error> {
+    /// let mut changes = agent.watch().start_revision(since);
+    /// while let Some(response) = changes.next().await {
+    ///     match response {
+    ///         Ok(r) => println!("{} {} events", r.revision, r.events.len()),
+    ///         Err(e) => match e.revision_compacted() {
+    ///             Some(kept) => println!("too far behind: oldest {}", kept.oldest_revision),
+    ///             None => return Err(e),
+    ///         },
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn revision_compacted(&self) -> Option<&RevisionCompacted> {
+        match self.reason.as_deref() {
+            Some(Reason::RevisionCompacted(kept)) => Some(kept),
+            _ => None,
+        }
     }
 
     /// Every violation, field violations first.
@@ -166,10 +235,19 @@ impl From<tonic::Status> for Error {
                             description: v.description,
                         }))
                 }
-                ErrorDetail::ErrorInfo(info)
-                    if error.code == Code::Aborted && error.precondition.is_none() =>
-                {
-                    error.precondition = PreconditionFailed::from_info(&info).map(Box::new);
+                // The first ErrorInfo the contract gives a reason (with its
+                // code) decides it.
+                ErrorDetail::ErrorInfo(info) if error.reason.is_none() => {
+                    error.reason = match error.code {
+                        Code::Aborted => {
+                            PreconditionFailed::from_info(&info).map(Reason::PreconditionFailed)
+                        }
+                        Code::OutOfRange => {
+                            RevisionCompacted::from_info(&info).map(Reason::RevisionCompacted)
+                        }
+                        _ => None,
+                    }
+                    .map(Box::new);
                 }
                 _ => {}
             }
@@ -219,7 +297,7 @@ fn with_causes(mut message: String, mut source: Option<&(dyn StdError + 'static)
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}: {}", self.code, self.message)?;
-        if let Some(p) = &self.precondition {
+        if let Some(p) = self.precondition_failed() {
             write!(
                 f,
                 "; {}: current version {}, sha256 ",
@@ -228,6 +306,13 @@ impl fmt::Display for Error {
             for byte in &p.current_sha256 {
                 write!(f, "{byte:02x}")?;
             }
+        }
+        if let Some(kept) = self.revision_compacted() {
+            write!(
+                f,
+                "; oldest retained revision {}, current {}",
+                kept.oldest_revision, kept.current_revision
+            )?;
         }
         // The server's message usually names the violations already.
         for v in self
@@ -242,109 +327,6 @@ impl fmt::Display for Error {
 
 impl StdError for Error {}
 
+// The tests are in error/tests.rs, to keep this file short.
 #[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use tonic_types::ErrorDetails;
-
-    use super::*;
-
-    fn aborted(reason: &str, metadata: &[(&str, &str)]) -> tonic::Status {
-        let metadata: HashMap<String, String> = metadata
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        tonic::Status::with_error_details(
-            Code::Aborted,
-            "precondition failed",
-            ErrorDetails::with_error_info(reason, "contextstore.dev", metadata),
-        )
-    }
-
-    #[test]
-    fn a_failed_precondition_carries_the_current_version_and_digest() {
-        let digest = [0xab_u8; 32];
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        let error = Error::from(aborted(
-            "PRECONDITION_FAILED",
-            &[
-                ("path", "a.py"),
-                ("current_version", "7"),
-                ("current_sha256", &hex),
-            ],
-        ));
-        assert_eq!(error.code(), Code::Aborted);
-        assert_eq!(
-            error.precondition_failed(),
-            Some(&PreconditionFailed {
-                path: "a.py".into(),
-                current_version: 7,
-                current_sha256: digest.to_vec(),
-            })
-        );
-        assert!(error.to_string().contains(&hex), "{error}");
-
-        // No file there: version 0, no digest.
-        let none = Error::from(aborted(
-            "PRECONDITION_FAILED",
-            &[
-                ("path", "b.py"),
-                ("current_version", "0"),
-                ("current_sha256", ""),
-            ],
-        ));
-        let found = none.precondition_failed().unwrap();
-        assert_eq!((found.current_version, found.current_sha256.len()), (0, 0));
-    }
-
-    #[test]
-    fn another_abort_is_no_failed_precondition() {
-        assert!(
-            Error::from(tonic::Status::aborted("x"))
-                .precondition_failed()
-                .is_none()
-        );
-        assert!(
-            Error::from(aborted("OTHER", &[("current_version", "1")]))
-                .precondition_failed()
-                .is_none()
-        );
-        let not_aborted = tonic::Status::with_error_details(
-            Code::Internal,
-            "x",
-            ErrorDetails::with_error_info(
-                "PRECONDITION_FAILED",
-                "contextstore.dev",
-                HashMap::new(),
-            ),
-        );
-        assert!(Error::from(not_aborted).precondition_failed().is_none());
-    }
-
-    #[test]
-    fn hex() {
-        assert_eq!(from_hex("00ffA0"), Some(vec![0, 255, 160]));
-        assert_eq!(from_hex(""), Some(vec![]));
-        assert_eq!(from_hex("0"), None);
-        assert_eq!(from_hex("zz"), None);
-        assert_eq!(from_hex("é"), None);
-        assert_eq!(from_hex("+f"), None);
-    }
-
-    #[test]
-    fn a_broken_connection_is_unavailable_a_servers_status_keeps_its_code() {
-        let broken = tonic::Status::from_error(Box::new(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "received fatal alert: CertificateRequired",
-        )));
-        assert_eq!(broken.code(), Code::Unknown);
-        let error = Error::from(broken);
-        assert_eq!(error.code(), Code::Unavailable);
-        assert!(error.message().contains("CertificateRequired"), "{error}");
-        assert_eq!(
-            Error::from(tonic::Status::unknown("boom")).code(),
-            Code::Unknown
-        );
-    }
-}
+mod tests;

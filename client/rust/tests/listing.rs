@@ -69,6 +69,7 @@ async fn serve(pages: Vec<Vec<&'static str>>, fail_at: Option<usize>) -> (Client
                                 } else {
                                     String::new()
                                 },
+                                revision: 1000 + i as i64,
                             })),
                         };
                         async move { answer }
@@ -86,6 +87,7 @@ async fn serve(pages: Vec<Vec<&'static str>>, fail_at: Option<usize>) -> (Client
                                 Ok(tonic::Response::new(pb::InvalidatePrefixResponse {
                                     files_removed: 3,
                                     analyses_removed: 2,
+                                    revision: 55,
                                 }))
                             };
                             async move { answer }
@@ -183,6 +185,7 @@ async fn one_page_at_a_time() {
         (paths(&first.files), first.next_page_token.as_str()),
         (vec!["a", "b"], "p1")
     );
+    assert_eq!(first.revision, 1000);
     let last = agent
         .list_files_page("x", 2, first.next_page_token)
         .await
@@ -208,7 +211,14 @@ async fn one_page_at_a_time() {
 async fn invalidate_prefix_counts_what_it_removed() {
     let (client, seen) = serve(vec![vec![]], None).await;
     let removed = client.session("s").invalidate_prefix("src/").await.unwrap();
-    assert_eq!((removed.files_removed, removed.analyses_removed), (3, 2));
+    assert_eq!(
+        (
+            removed.files_removed,
+            removed.analyses_removed,
+            removed.revision
+        ),
+        (3, 2, 55)
+    );
     let error = client.invalidate_prefix("").await.unwrap_err();
     assert_eq!(error.code(), Code::InvalidArgument);
     let sent = seen.invalidations.lock().unwrap().clone();

@@ -153,17 +153,22 @@ func runCase(p *pool, c testCase) map[string]any {
 			outcomes[i] = outcome{"runner_error": err.Error()}
 			continue
 		}
-		outcomes[i] = runStep(client, st)
+		outcomes[i] = runStep(client, st, outcomes[:i])
 	}
 	return map[string]any{"case": c.Name, "outcomes": outcomes}
 }
 
-func runStep(client *contextstore.Client, st step) outcome {
+// runStep runs one step; earlier are the case's outcomes before it (a
+// watch's after_step names one of them).
+func runStep(client *contextstore.Client, st step, earlier []outcome) outcome {
 	op, ok := operations[st.Op]
 	if !ok {
 		return outcome{"runner_error": fmt.Sprintf("unknown operation %q", st.Op)}
 	}
 	a, err := decodeArgs(st.Args)
+	if err == nil {
+		err = a.resolveAfterStep(earlier)
+	}
 	if err != nil {
 		return outcome{"runner_error": fmt.Sprintf("%s: bad args: %v", st.Op, err)}
 	}
@@ -184,7 +189,8 @@ func runStep(client *contextstore.Client, st step) outcome {
 }
 
 // errorOutcome is a failed call's outcome: its code and violations, plus the
-// current version and digest of a failed precondition.
+// current version and digest of a failed precondition, or the oldest and
+// current revisions of a compacted watch start.
 func errorOutcome(err error) outcome {
 	var e *contextstore.Error
 	if !errors.As(err, &e) {
@@ -199,6 +205,11 @@ func errorOutcome(err error) outcome {
 	if errors.As(err, &precondition) {
 		failure["current_version"] = precondition.CurrentVersion
 		failure["current_sha256"] = b64(precondition.CurrentSHA256)
+	}
+	var compacted *contextstore.RevisionCompactedError
+	if errors.As(err, &compacted) {
+		failure["oldest_revision"] = compacted.OldestRevision
+		failure["current_revision"] = compacted.CurrentRevision
 	}
 	return outcome{"error": failure}
 }

@@ -63,7 +63,7 @@ func (s *server) ClearSession(context.Context, *pb.ClearSessionRequest) (*pb.Cle
 	defer s.mu.Unlock()
 	s.clears++
 	s.files = map[string][]byte{}
-	return &pb.ClearSessionResponse{}, nil
+	return &pb.ClearSessionResponse{Revision: 40}, nil
 }
 
 // ListFiles pages through the paths in order, the token being the last path
@@ -331,7 +331,7 @@ func TestListAndInvalidatePrefixOperations(t *testing.T) {
 	if got := paths(last["files"]); !slices.Equal(got, []string{"a/3"}) || last["next_page_token"] != "" {
 		t.Fatalf("last list_files_page = %v", last)
 	}
-	if got := outcomes[5]["result"]; !reflect.DeepEqual(got, map[string]any{"files": int64(3), "analyses": int64(0)}) {
+	if got := outcomes[5]["result"]; !reflect.DeepEqual(got, map[string]any{"files": int64(3), "analyses": int64(0), "revision": int64(0)}) {
 		t.Fatalf("invalidate_prefix = %v", outcomes[5])
 	}
 	// An empty listing is an empty list, not null.

@@ -31,6 +31,11 @@ type args struct {
 	PathPrefix  string          `json:"path_prefix"`
 	PageSize    *int32          `json:"page_size"`
 	PageToken   string          `json:"page_token"`
+	// watch: start_revision, or after_step (resolved by runStep into
+	// StartRevision), and how many event responses to collect.
+	StartRevision *int64 `json:"start_revision"`
+	AfterStep     *int   `json:"after_step"`
+	Responses     int    `json:"responses"`
 }
 
 // listOptions are the path_prefix and page_size given, as ListFiles options.
@@ -211,7 +216,7 @@ var operations = map[string]operation{
 			for i := range p.Files {
 				files[i] = metadata(&p.Files[i])
 			}
-			return map[string]any{"files": files, "next_page_token": p.NextPageToken}
+			return map[string]any{"files": files, "next_page_token": p.NextPageToken, "revision": p.Revision}
 		})
 	},
 	"invalidate_prefix": func(ctx context.Context, s *contextstore.Session, a args) (any, error) {
@@ -226,6 +231,7 @@ var operations = map[string]operation{
 	"server_info": func(ctx context.Context, s *contextstore.Session, _ args) (any, error) {
 		return then(s.ServerInfo(ctx))(serverInfo)
 	},
+	"watch": watch,
 }
 
 // then normalizes a call's value when it succeeded:
@@ -273,7 +279,7 @@ func analysis(a *contextstore.Analysis) any {
 }
 
 func removed(r contextstore.Removed) any {
-	return map[string]any{"files": r.Files, "analyses": r.Analyses}
+	return map[string]any{"files": r.Files, "analyses": r.Analyses, "revision": r.Revision}
 }
 
 func count(n int64) any { return n }
@@ -307,6 +313,9 @@ func serverInfo(info *contextstore.ServerInfo) any {
 			"max_concurrent_rpcs":         l.MaxConcurrentRPCs,
 			"max_inflight_response_bytes": l.MaxInflightResponseBytes,
 			"receive_timeout":             l.ReceiveTimeout.Seconds(),
+			"max_watchers":                l.MaxWatchers,
+			"watch_progress_interval":     l.WatchProgressInterval.Seconds(),
+			"watch_history_revisions":     l.WatchHistoryRevisions,
 		},
 	}
 }

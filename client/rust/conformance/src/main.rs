@@ -36,6 +36,7 @@ const USAGE: &str = "usage: conformance --target TARGET [--target TARGET...] --c
     [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--token TOKEN] [--identity NAME=TOKEN...]";
 
 mod pool;
+mod watch;
 
 use pool::{Pool, parse_args};
 
@@ -98,10 +99,11 @@ async fn run_case(clients: &mut Pool, case: &Value) -> Value {
     let mut outcomes = Vec::new();
     for (k, step) in list(case, "steps").iter().enumerate() {
         let identity = step.get("as").and_then(Value::as_str);
-        outcomes.push(match clients.client(k % clients.targets(), identity) {
-            Ok(client) => run_step(&client, step).await,
+        let outcome = match clients.client(k % clients.targets(), identity) {
+            Ok(client) => run_step(&client, step, &outcomes).await,
             Err(problem) => json!({"runner_error": problem}),
-        });
+        };
+        outcomes.push(outcome);
     }
     json!({"case": name, "outcomes": outcomes})
 }
@@ -138,7 +140,9 @@ impl Outcome {
     }
 }
 
-async fn run_step(client: &Client, step: &Value) -> Value {
+/// Runs one step; `earlier` are the case's outcomes before it (a watch's
+/// `after_step` names one of them).
+async fn run_step(client: &Client, step: &Value, earlier: &[Value]) -> Value {
     let op = step.get("op").and_then(Value::as_str).unwrap_or_default();
     let session = step
         .get("session")
@@ -150,7 +154,7 @@ async fn run_step(client: &Client, step: &Value) -> Value {
             .and_then(Value::as_object)
             .unwrap_or(&empty),
     );
-    match call(&client.session(session), op, args).await {
+    match call(&client.session(session), op, args, earlier).await {
         Ok(Outcome::Result(value)) => json!({"result": value}),
         Ok(Outcome::Miss) => json!({"miss": true}),
         Ok(Outcome::Failed(error)) => json!({"error": failure(&error)}),
@@ -159,7 +163,8 @@ async fn run_step(client: &Client, step: &Value) -> Value {
 }
 
 /// A failed call's code, violations and message, plus the current version and
-/// digest of a failed precondition.
+/// digest of a failed precondition, or the oldest and current revisions of a
+/// compacted watch start.
 fn failure(error: &Error) -> Value {
     let mut failure = json!({
         "code": code_name(error.code()),
@@ -169,6 +174,10 @@ fn failure(error: &Error) -> Value {
     if let Some(found) = error.precondition_failed() {
         failure["current_version"] = json!(found.current_version);
         failure["current_sha256"] = json!(BASE64.encode(&found.current_sha256));
+    }
+    if let Some(kept) = error.revision_compacted() {
+        failure["oldest_revision"] = json!(kept.oldest_revision);
+        failure["current_revision"] = json!(kept.current_revision);
     }
     failure
 }
@@ -185,7 +194,12 @@ macro_rules! stats {
 }
 
 /// Runs operation `op` on `handle`; `Err` when the adapter cannot run it.
-async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, String> {
+async fn call(
+    handle: &Client,
+    op: &str,
+    args: Args<'_>,
+    earlier: &[Value],
+) -> Result<Outcome, String> {
     Ok(match op {
         "cache_file" => {
             let upload = args.upload()?;
@@ -242,7 +256,9 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
             if let Some(digest) = args.if_sha256()? {
                 call = call.if_sha256(digest);
             }
-            Outcome::of(call.await, |r| removed(r.files_removed, r.analyses_removed))
+            Outcome::of(call.await, |r| {
+                removed(r.files_removed, r.analyses_removed, r.revision)
+            })
         }
         "invalidate_analysis" => {
             let (path, kind) = (args.string("path")?, args.string("analysis_type")?);
@@ -253,7 +269,7 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
             |n| json!(n),
         ),
         "clear_session" => Outcome::of(handle.clear_session().await, |r| {
-            removed(r.files_removed, r.analyses_removed)
+            removed(r.files_removed, r.analyses_removed, r.revision)
         }),
         "batch_get_files" => {
             let paths = args
@@ -313,16 +329,18 @@ async fn call(handle: &Client, op: &str, args: Args<'_>) -> Result<Outcome, Stri
                 json!({
                     "files": page.files.iter().map(metadata).collect::<Vec<_>>(),
                     "next_page_token": page.next_page_token,
+                    "revision": page.revision,
                 })
             })
         }
         "invalidate_prefix" => Outcome::of(
             handle.invalidate_prefix(args.string("path_prefix")?).await,
-            |r| removed(r.files_removed, r.analyses_removed),
+            |r| removed(r.files_removed, r.analyses_removed, r.revision),
         ),
         "stats" => Outcome::of(handle.stats().await, |s| stats!(s)),
         "store_stats" => Outcome::of(handle.store_stats().await, |s| stats!(s)),
         "server_info" => Outcome::of(handle.server_info().await, |i| server_info(&i)),
+        "watch" => watch::watch(handle, args, earlier).await?,
         _ => return Err("unknown operation".to_string()),
     })
 }
@@ -456,8 +474,8 @@ fn file(content: &[u8], meta: Option<&pb::FileMetadata>, unchanged: bool) -> Val
     })
 }
 
-fn removed(files: i64, analyses: i64) -> Value {
-    json!({"files": files, "analyses": analyses})
+fn removed(files: i64, analyses: i64, revision: i64) -> Value {
+    json!({"files": files, "analyses": analyses, "revision": revision})
 }
 
 fn server_info(info: &pb::GetServerInfoResponse) -> Value {
@@ -470,7 +488,7 @@ fn server_info(info: &pb::GetServerInfoResponse) -> Value {
 }
 
 /// Every field of the contract's `Limits`, the durations (`session_ttl`,
-/// `receive_timeout`) in seconds.
+/// `receive_timeout`, `watch_progress_interval`) in seconds.
 fn limits(l: &pb::Limits) -> Value {
     json!({
         "max_content_bytes": l.max_content_bytes,
@@ -489,6 +507,9 @@ fn limits(l: &pb::Limits) -> Value {
         "max_concurrent_rpcs": l.max_concurrent_rpcs,
         "max_inflight_response_bytes": l.max_inflight_response_bytes,
         "receive_timeout": seconds(l.receive_timeout),
+        "max_watchers": l.max_watchers,
+        "watch_progress_interval": seconds(l.watch_progress_interval),
+        "watch_history_revisions": l.watch_history_revisions,
     })
 }
 
@@ -567,7 +588,7 @@ mod tests {
             json!(16_777_216)
         );
         assert_eq!(printed["limits"]["receive_timeout"], json!(7.5));
-        assert_eq!(printed["limits"].as_object().unwrap().len(), 16);
+        assert_eq!(printed["limits"].as_object().unwrap().len(), 19);
         assert_eq!(printed["backend_properties"], json!({}));
     }
 

@@ -1,0 +1,313 @@
+//! The `Watch` pager against a tonic server that serves `Watch` from a
+//! canned history, dropping streams as told, and records every request.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use contextstore::{Client, Code, Error, WatchEventKind, WatchResponse, pb};
+use tokio::net::TcpListener;
+use tonic::body::Body;
+use tonic::codegen::tokio_stream::{self, Stream, StreamExt};
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_prost::ProstCodec;
+use tonic_types::{ErrorDetails, StatusExt};
+
+type Responses = Pin<Box<dyn Stream<Item = Result<pb::WatchResponse, tonic::Status>> + Send>>;
+
+/// How the server behaves, and what it saw.
+#[derive(Default)]
+struct Fake {
+    /// The path of each revision 1..=len: one FILE_CACHED event each.
+    history: Vec<&'static str>,
+    /// At most this many changes per stream, after its progress response.
+    per_stream: usize,
+    /// End streams with OK instead of UNAVAILABLE.
+    end_ok: bool,
+    /// Keep streams open after what they sent, until the client goes.
+    hold: bool,
+    /// Stream i fails at once with fail[i] when that is `Some`.
+    fail: VecDeque<Option<tonic::Status>>,
+    /// Each request, whether it had a grpc-timeout, and its authorization.
+    seen: Vec<(pb::WatchRequest, bool, String)>,
+}
+
+/// Set when a held stream is dropped: the client went away.
+struct Closed(Arc<AtomicBool>);
+
+impl Drop for Closed {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Serves `fake`; returns a client of it and the flag a held stream sets
+/// when its client goes away.
+async fn serve(fake: Fake) -> (Client, Arc<Mutex<Fake>>, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let fake = Arc::new(Mutex::new(fake));
+    let closed = Arc::new(AtomicBool::new(false));
+    let (state, flag) = (fake.clone(), closed.clone());
+    let service = tower::service_fn(move |request: http::Request<Body>| {
+        let (state, flag) = (state.clone(), flag.clone());
+        let header = |name: &str| {
+            let value = request.headers().get(name);
+            value.map(|v| v.to_str().unwrap().to_string())
+        };
+        let (timeout, token) = (header("grpc-timeout").is_some(), header("authorization"));
+        async move {
+            let watch = tower::service_fn(move |r: tonic::Request<pb::WatchRequest>| {
+                let answer = respond(&state, r.into_inner(), timeout, token.clone(), &flag);
+                async move { answer.map(tonic::Response::new) }
+            });
+            let mut grpc = tonic::server::Grpc::new(ProstCodec::<_, pb::WatchRequest>::default());
+            Ok::<_, Infallible>(grpc.server_streaming(watch, request).await)
+        }
+    });
+    tokio::spawn(Server::builder().serve_with_incoming(service, TcpIncoming::from(listener)));
+    (Client::connect_lazy(&address).unwrap(), fake, closed)
+}
+
+/// One stream: a progress response at the start revision (the last one for
+/// 0), then the changes after it under the prefix, per_stream at most, then
+/// the end the fake is told.
+fn respond(
+    state: &Mutex<Fake>,
+    r: pb::WatchRequest,
+    timeout: bool,
+    token: Option<String>,
+    closed: &Arc<AtomicBool>,
+) -> Result<Responses, tonic::Status> {
+    let mut fake = state.lock().unwrap();
+    fake.seen
+        .push((r.clone(), timeout, token.unwrap_or_default()));
+    if let Some(Some(status)) = fake.fail.pop_front() {
+        return Err(status);
+    }
+    let last = fake.history.len() as i64;
+    let start = if r.start_revision == 0 {
+        last
+    } else {
+        r.start_revision
+    };
+    let mut items = vec![Ok(pb::WatchResponse {
+        revision: start,
+        progress: true,
+        ..Default::default()
+    })];
+    let changes = (start + 1..=last)
+        .map(|rev| (rev, fake.history[rev as usize - 1]))
+        .filter(|(_, path)| path.starts_with(&r.path_prefix))
+        .take(fake.per_stream)
+        .map(|(rev, path)| {
+            Ok(pb::WatchResponse {
+                revision: rev,
+                events: vec![pb::WatchEvent {
+                    kind: WatchEventKind::FileCached.into(),
+                    path: path.to_string(),
+                    version: rev,
+                    ..Default::default()
+                }],
+                progress: false,
+            })
+        });
+    items.extend(changes);
+    if fake.hold {
+        let guard = Closed(closed.clone());
+        let sent = tokio_stream::iter(items).chain(tokio_stream::pending());
+        return Ok(Box::pin(sent.map(move |item| {
+            let _ = &guard; // dropped with the stream
+            item
+        })));
+    }
+    if !fake.end_ok {
+        items.push(Err(tonic::Status::unavailable("stream over")));
+    }
+    Ok(Box::pin(tokio_stream::iter(items)))
+}
+
+fn down() -> Option<tonic::Status> {
+    Some(tonic::Status::unavailable("down"))
+}
+
+/// The next `n` event responses (progress skipped), or the error that came.
+async fn events(watch: &mut contextstore::Watch, n: usize) -> Result<Vec<WatchResponse>, Error> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let response = watch.next().await.expect("the watch ended")?;
+        if !response.progress {
+            out.push(response);
+        }
+    }
+    Ok(out)
+}
+
+fn starts(fake: &Mutex<Fake>) -> Vec<i64> {
+    let fake = fake.lock().unwrap();
+    fake.seen.iter().map(|(r, _, _)| r.start_revision).collect()
+}
+
+// A server that ends every stream after one change: the watch resumes from
+// the last revision received each time, with the same session, prefix and
+// token, and no deadline although the handle's is 50 ms.
+#[tokio::test]
+async fn a_dropped_stream_resumes_from_the_last_revision() {
+    let fake = Fake {
+        history: vec!["a", "src/b", "c", "src/d", "src/e", "f"],
+        per_stream: 1,
+        ..Default::default()
+    };
+    let (client, fake, _) = serve(fake).await;
+    let agent = client
+        .session("s")
+        .with_token("t0k")
+        .unwrap()
+        .with_timeout(Duration::from_millis(50));
+    let mut watch = agent.watch().start_revision(1).path_prefix("src/");
+    let got = events(&mut watch, 3).await.unwrap();
+    let revisions: Vec<i64> = got.iter().map(|r| r.revision).collect();
+    assert_eq!(revisions, [2, 4, 5]);
+    for r in &got {
+        assert_eq!(r.events.len(), 1);
+        assert_eq!(r.events[0].kind(), WatchEventKind::FileCached);
+        assert_eq!(r.events[0].version, r.revision);
+    }
+    assert_eq!(watch.revision(), 5);
+    assert_eq!(starts(&fake), [1, 2, 4]);
+    for (request, timeout, token) in &fake.lock().unwrap().seen {
+        assert_eq!(request.session_id.as_deref(), Some("s"));
+        assert_eq!(request.path_prefix, "src/");
+        assert!(!timeout, "a watch carried a deadline");
+        assert_eq!(token, "Bearer t0k");
+    }
+}
+
+// A stream that ends with OK is resumed like a dropped one, and so is one
+// that failed before anything arrived, from the caller's start revision.
+// Progress responses are given, the first at the start revision.
+#[tokio::test]
+async fn an_ok_end_and_early_failures_resume_too() {
+    let fake = Fake {
+        history: vec!["a", "b", "c"],
+        per_stream: 1,
+        end_ok: true,
+        fail: VecDeque::from([down(), down()]),
+        ..Default::default()
+    };
+    let (client, fake, _) = serve(fake).await;
+    let mut watch = client.watch().start_revision(1);
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let r = watch.next().await.unwrap().unwrap();
+        seen.push((r.revision, r.progress));
+    }
+    let want = [(1, true), (2, false), (2, true), (3, false), (3, true)];
+    assert_eq!(seen, want);
+    assert_eq!(starts(&fake), [1, 1, 1, 2, 3]);
+    assert!(fake.lock().unwrap().seen[0].0.session_id.is_none());
+}
+
+// Five attempts in a row that receive nothing: the UNAVAILABLE error, after
+// waiting 0, 100, 200 and 400 ms between them; then the watch is over.
+#[tokio::test]
+async fn five_empty_attempts_give_up() {
+    let fake = Fake {
+        fail: (0..7).map(|_| down()).collect(),
+        ..Default::default()
+    };
+    let (client, fake, _) = serve(fake).await;
+    let mut watch = client.session("s").watch().start_revision(7);
+    let began = Instant::now();
+    let error = watch.next().await.unwrap().unwrap_err();
+    let elapsed = began.elapsed();
+    assert_eq!(error.code(), Code::Unavailable, "{error}");
+    assert_eq!(starts(&fake), [7; 5]);
+    assert!(
+        elapsed >= Duration::from_millis(700) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    assert!(watch.next().await.is_none());
+    assert_eq!(fake.lock().unwrap().seen.len(), 5);
+}
+
+// A response resets the count: 4 empty attempts, one that receives, then 3
+// empty ones (7, but never 5 in a row) do not give up.
+#[tokio::test]
+async fn a_response_resets_the_attempts() {
+    let fake = Fake {
+        history: vec!["a", "b", "c"],
+        per_stream: 1,
+        fail: VecDeque::from([down(), down(), down(), down(), None, down(), down(), down()]),
+        ..Default::default()
+    };
+    let (client, fake, _) = serve(fake).await;
+    let mut watch = client.watch().start_revision(1);
+    let got = events(&mut watch, 2).await.unwrap();
+    assert_eq!((got[0].revision, got[1].revision), (2, 3));
+    assert_eq!(fake.lock().unwrap().seen.len(), 9);
+}
+
+// Any other failure ends the watch at once, not resumed: a compacted start
+// revision carries the oldest and current revisions.
+#[tokio::test]
+async fn other_failures_end_the_watch() {
+    let metadata = HashMap::from([
+        ("oldest_revision".to_string(), "10".to_string()),
+        ("current_revision".to_string(), "42".to_string()),
+    ]);
+    let compacted = tonic::Status::with_error_details(
+        Code::OutOfRange,
+        "compacted",
+        ErrorDetails::with_error_info("REVISION_COMPACTED", "contextstore.dev", metadata),
+    );
+    for (status, code) in [
+        (compacted, Code::OutOfRange),
+        (
+            tonic::Status::invalid_argument("start_revision"),
+            Code::InvalidArgument,
+        ),
+    ] {
+        let fake = Fake {
+            fail: VecDeque::from([Some(status)]),
+            ..Default::default()
+        };
+        let (client, fake, _) = serve(fake).await;
+        let mut watch = client.watch().start_revision(3);
+        let error = watch.next().await.unwrap().unwrap_err();
+        assert_eq!(error.code(), code);
+        if code == Code::OutOfRange {
+            let kept = error.revision_compacted().expect("a compaction");
+            assert_eq!((kept.oldest_revision, kept.current_revision), (10, 42));
+        } else {
+            assert!(error.revision_compacted().is_none());
+        }
+        assert!(watch.next().await.is_none());
+        assert_eq!(fake.lock().unwrap().seen.len(), 1);
+    }
+}
+
+// Dropping the watch closes the stream.
+#[tokio::test]
+async fn dropping_the_watch_closes_the_stream() {
+    let fake = Fake {
+        history: vec!["a"],
+        hold: true,
+        ..Default::default()
+    };
+    let (client, _, closed) = serve(fake).await;
+    let mut watch = client.session("s").watch();
+    let first = watch.next().await.unwrap().unwrap();
+    assert!(first.progress && first.events.is_empty() && first.revision == 1);
+    assert!(!closed.load(Ordering::SeqCst));
+    drop(watch);
+    let began = Instant::now();
+    while !closed.load(Ordering::SeqCst) {
+        assert!(began.elapsed() < Duration::from_secs(5), "still open");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
