@@ -34,7 +34,7 @@ from contextstore.server.app import Server
 OPERATIONS = {
     "cache_file", "get_file", "get_metadata", "cache_analysis", "get_analysis", "invalidate_file",
     "invalidate_analysis", "invalidate_analyses", "clear_session", "batch_get_files",
-    "batch_cache_files", "list_files", "list_files_page", "invalidate_prefix", "stats",
+    "batch_cache_files", "list_files", "list_files_page", "invalidate_prefix", "watch", "stats",
     "store_stats", "server_info",
 }  # fmt: skip
 WRITES = {"cache_file", "cache_analysis", "batch_cache_files"}

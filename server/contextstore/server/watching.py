@@ -82,22 +82,24 @@ class WatchStreams:
     def _follow(self, cursor: Cursor, prefix: str, context: Any) -> Iterator[bytes]:
         timer = self._timer
         started = last_sent = timer()
-        sent_change = False
         while context.is_active():
             if self._closing:
                 raise StreamInterrupted(
                     "the server is stopping: resume from the last revision received"
                 )
-            if self._max_age and sent_change and timer() - started >= self._max_age:
-                raise StreamInterrupted(
-                    "the stream reached watch_max_stream_seconds: resume from the last "
-                    "revision received"
-                )
             for change in cursor.next(max(0.0, self._quiet - (timer() - last_sent))):
                 data = encode(change, prefix)
-                if data is not None:
-                    yield data
-                    last_sent, sent_change = timer(), True
+                if data is None:
+                    continue
+                yield data
+                last_sent = timer()
+                # Checked per change sent: the client resumes from it, and the
+                # next server replays the rest of the batch.
+                if self._max_age and last_sent - started >= self._max_age:
+                    raise StreamInterrupted(
+                        "the stream reached watch_max_stream_seconds: resume from the "
+                        "last revision received"
+                    )
             if timer() - last_sent >= self._quiet:
                 yield progress(cursor.revision)
                 last_sent = timer()

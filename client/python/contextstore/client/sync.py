@@ -25,7 +25,7 @@ from contextstore.client.models import (
 )
 from contextstore.client.security import Tls
 from contextstore.client.targets import channel_target
-from contextstore.client.watch import Watch
+from contextstore.client.watch import RESUME_TIMEOUT, Watch
 from contextstore.v1 import context_store_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
@@ -247,18 +247,25 @@ class ContextStoreClient:
         call = calls.list_files_page(self._session, path_prefix, page_size, page_token)
         return self._must(call, timeout)
 
-    def watch(self, start_revision: int = 0, *, path_prefix: str = "") -> Watch:
+    def watch(
+        self,
+        start_revision: int = 0,
+        *,
+        path_prefix: str = "",
+        resume_timeout: float = RESUME_TIMEOUT,
+    ) -> Watch:
         """This namespace's changes after ``start_revision`` (0: from now), as they happen.
 
         Yields a ``WatchResponse`` per revision: the events of one atomic
         change, or progress (``progress``: nothing missed up to ``revision``);
         the first is always progress. Only events under ``path_prefix`` (and
         session events). Resumes by itself from the last revision yielded when
-        the stream drops; raises ``RevisionCompacted`` when the server no
+        the stream drops, for up to ``resume_timeout`` seconds without a
+        response; raises ``RevisionCompacted`` when the server no
         longer retains what comes after ``start_revision`` (re-read, then
         watch from the revision read). No deadline: ``close()`` ends it.
         """
-        return Watch(self._stub, self._session, start_revision, path_prefix)
+        return Watch(self._stub, self._session, start_revision, path_prefix, resume_timeout)
 
     def clear_session(self, *, timeout: float | None = None) -> Removed:
         """Remove everything of this namespace, atomically."""

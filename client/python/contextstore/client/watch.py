@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -25,36 +26,47 @@ from contextstore.client import _calls as calls
 from contextstore.client.errors import ContextStoreError, Unavailable, from_rpc_error
 from contextstore.client.models import WatchResponse
 
-ATTEMPTS = 5
-"""Resumes in a row that receive nothing before the error is raised."""
+RESUME_TIMEOUT = 30.0
+"""Seconds a watch keeps resuming without receiving anything before it raises:
+long enough for a server to restart (and the channel to reconnect)."""
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 2.0
 
 
 class Resume:
-    """Where a watch resumes from, and how long it waits before trying."""
+    """Where a watch resumes from, and how long it waits before trying again."""
 
-    def __init__(self, start_revision: int) -> None:
+    def __init__(
+        self,
+        start_revision: int,
+        patience: float = RESUME_TIMEOUT,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.revision = start_revision
-        self._failures = 0
+        self._patience = patience
+        self._timer = timer
+        self._failing_since: float | None = None
+        self._attempts = 0
 
     def received(self, response: WatchResponse) -> None:
         self.revision = response.revision
-        self._failures = 0
+        self._failing_since, self._attempts = None, 0
 
     def backoff(self, error: ContextStoreError) -> float | None:
         """Seconds to wait before resuming after ``error``; None: raise it."""
         if error.code != grpc.StatusCode.UNAVAILABLE:
             return None
-        self._failures += 1
-        if self._failures > ATTEMPTS:
+        now = self._timer()
+        if self._failing_since is None:
+            self._failing_since = now
+        left = self._failing_since + self._patience - now
+        if left <= 0:
             return None
+        self._attempts += 1
         # The first at once (a server ending a stream on purpose is up), then backing off.
-        return (
-            0.0
-            if self._failures == 1
-            else min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (self._failures - 2))
-        )
+        if self._attempts == 1:
+            return 0.0
+        return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (self._attempts - 2), left)
 
 
 _ENDED = "the server ended the stream"
@@ -63,11 +75,18 @@ _ENDED = "the server ended the stream"
 class Watch(Iterator[WatchResponse]):
     """A namespace's changes as they happen, blocking; ``close()`` (or ``with``) ends it."""
 
-    def __init__(self, stub: Any, session: str | None, start_revision: int, path_prefix: str):
+    def __init__(
+        self,
+        stub: Any,
+        session: str | None,
+        start_revision: int,
+        path_prefix: str,
+        resume_timeout: float = RESUME_TIMEOUT,
+    ) -> None:
         self._stub = stub
         self._session = session
         self._prefix = path_prefix
-        self._resume = Resume(start_revision)
+        self._resume = Resume(start_revision, resume_timeout)
         self._call: Any = None
         self._closed = threading.Event()
 
@@ -122,11 +141,18 @@ class Watch(Iterator[WatchResponse]):
 class AsyncWatch(AsyncIterator[WatchResponse]):
     """``Watch`` for asyncio: ``async for``, and ``await close()`` (or ``async with``)."""
 
-    def __init__(self, stub: Any, session: str | None, start_revision: int, path_prefix: str):
+    def __init__(
+        self,
+        stub: Any,
+        session: str | None,
+        start_revision: int,
+        path_prefix: str,
+        resume_timeout: float = RESUME_TIMEOUT,
+    ) -> None:
         self._stub = stub
         self._session = session
         self._prefix = path_prefix
-        self._resume = Resume(start_revision)
+        self._resume = Resume(start_revision, resume_timeout)
         self._call: Any = None
         self._closed = asyncio.Event()
 
