@@ -52,7 +52,7 @@ def test_open_streams_never_take_a_unary_calls_thread(start_server: StartServer)
         assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "--max-watchers" in (refused.value.details() or "")
         for stream in streams:
-            stream.cancel()
+            stream.cancel()  # type: ignore[attr-defined]
 
 
 def test_a_stream_cancelled_by_its_client_frees_its_slot(start_server: StartServer) -> None:

@@ -66,7 +66,8 @@ class Resume:
         # The first at once (a server ending a stream on purpose is up), then backing off.
         if self._attempts == 1:
             return 0.0
-        return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (self._attempts - 2), left)
+        delay: float = FIRST_BACKOFF * 2.0 ** (self._attempts - 2)
+        return min(MAX_BACKOFF, delay, left)
 
 
 _ENDED = "the server ended the stream"
