@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from contextstore.cli import inputs
+from contextstore.cli import inputs, watching
 from contextstore.cli.render import Fetched, Listed
 from contextstore.cli.rpc import Connection, RpcFailure
 from contextstore.client import FileMetadata
@@ -29,6 +29,7 @@ class Outcome:
     response: Message
     value: Any
     missing: tuple[str, ...] = ()
+    printed: bool = False  # a stream (``watch``) printed as it went
 
 
 Command = Callable[[Connection, argparse.Namespace], Outcome]
@@ -92,11 +93,18 @@ def ls(conn: Connection, a: argparse.Namespace) -> Outcome:
     while True:
         call = calls.list_files_page(a.session, a.prefix, 0, token)
         response = conn.run(call)
+        if not token:  # watching from the first page's revision misses nothing after it
+            merged.revision = response.revision  # type: ignore[attr-defined]
         merged.files.extend(response.files)  # type: ignore[attr-defined]
         files += call.parse(response).files
         token = response.next_page_token  # type: ignore[attr-defined]
         if not token:
             return Outcome(merged, Listed(files))
+
+
+def watch(conn: Connection, a: argparse.Namespace) -> Outcome:
+    watching.run(conn, a)
+    return Outcome(pb.WatchResponse(), None, printed=True)
 
 
 def invalidate(conn: Connection, a: argparse.Namespace) -> Outcome:

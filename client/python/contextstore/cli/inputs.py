@@ -80,6 +80,13 @@ def version(text: str) -> int:
     return int(text)
 
 
+def whole(text: str) -> int:
+    """A whole number (a revision, a count): 0 or more, an int64."""
+    if not (text.isascii() and text.isdigit()) or int(text) >= 1 << 63:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 0: {shown(text)}")
+    return int(text)
+
+
 def sha256(text: str) -> bytes:
     """A SHA-256 digest for ``--if-sha256``, as 64 hex digits (what ``meta`` prints)."""
     try:

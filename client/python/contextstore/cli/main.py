@@ -111,7 +111,9 @@ def _client_command(args: argparse.Namespace) -> int:
             outcome = args.run(conn, args)
     except (RpcFailure, UsageError) as error:
         return _fail(args, error)
-    if args.json:
+    if outcome.printed:
+        pass
+    elif args.json:
         render.write_json(render.to_json(outcome.response), sys.stdout)
     else:
         render.human(outcome.value, sys.stdout)

@@ -129,6 +129,7 @@ def build_parser(complete_files: Any = None) -> argparse.ArgumentParser:
         "prefix", nargs="?", default="", type=inputs.utf8, metavar="PREFIX",
         help="only paths that start with PREFIX (e.g. src/)",
     )  # fmt: skip
+    _watch_parser(sub, common)
     _analysis_parsers(sub, common, complete_files)
     inv = _add(
         sub, "invalidate", commands.invalidate,
@@ -186,6 +187,32 @@ def _put_parser(sub: Any, common: argparse.ArgumentParser, complete: Any) -> Non
         help="modification time of the file(s), ISO 8601 (e.g. 2024-05-06T07:08:09+00:00)",
     )  # fmt: skip
     _precondition_flags(put, "store only if")
+
+
+def _watch_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    watch = _add(
+        sub, "watch", commands.watch,
+        "print --session's changes as they happen, a line per event (--json: an object per"
+        " revision, one a line), until Ctrl-C; resumes by itself when the stream drops",
+        common,
+    )  # fmt: skip
+    watch.add_argument(
+        "--from", dest="start", type=inputs.whole, default=0, metavar="REVISION",
+        help="replay every change after REVISION first (what `ls --json` or a write reported);"
+        " 0 (the default): from now",
+    )  # fmt: skip
+    watch.add_argument(
+        "--prefix", type=inputs.utf8, default="", metavar="PREFIX",
+        help="only events of paths that start with PREFIX (and session events)",
+    )  # fmt: skip
+    watch.add_argument(
+        "--count", type=inputs.whole, default=0, metavar="N",
+        help="exit 0 after N revisions with events (0, the default: never)",
+    )  # fmt: skip
+    watch.add_argument(
+        "--progress", action="store_true",
+        help="also print progress (nothing changed up to a revision) when it comes",
+    )  # fmt: skip
 
 
 def _precondition_flags(parser: argparse.ArgumentParser, what: str) -> None:

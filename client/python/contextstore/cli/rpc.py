@@ -117,6 +117,12 @@ class Connection:
             raise RpcFailure.from_rpc_error(error) from None
         return response
 
+    def stub(self) -> Any:
+        """The channel's stub, for a stream (``watch``): no deadline, default size limit."""
+        if self._channel is None:
+            self._open(self._limit)
+        return self._stub
+
     def _open(self, limit: int | None) -> None:
         options = calls.channel_options(limit or calls.DEFAULT_MAX_MESSAGE_BYTES)
         plan = dataclasses.replace(self._plan, options=[*self._plan.options, *options])

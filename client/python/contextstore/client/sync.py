@@ -22,6 +22,7 @@ from contextstore.client.models import (
     Removed,
     ServerInfo,
     Stats,
+    WatchResponse,
 )
 from contextstore.client.security import Tls
 from contextstore.client.targets import channel_target
@@ -253,7 +254,7 @@ class ContextStoreClient:
         *,
         path_prefix: str = "",
         resume_timeout: float = RESUME_TIMEOUT,
-    ) -> Watch:
+    ) -> Watch[WatchResponse]:
         """This namespace's changes after ``start_revision`` (0: from now), as they happen.
 
         Yields a ``WatchResponse`` per revision: the events of one atomic

@@ -18,13 +18,16 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 from contextstore.client import _calls as calls
 from contextstore.client.errors import ContextStoreError, Unavailable, from_rpc_error
 from contextstore.client.models import WatchResponse
+from contextstore.v1 import context_store_pb2 as pb
+
+R = TypeVar("R")
 
 RESUME_TIMEOUT = 30.0
 """Seconds a watch keeps resuming without receiving anything before it raises:
@@ -48,8 +51,8 @@ class Resume:
         self._failing_since: float | None = None
         self._attempts = 0
 
-    def received(self, response: WatchResponse) -> None:
-        self.revision = response.revision
+    def received(self, revision: int) -> None:
+        self.revision = revision
         self._failing_since, self._attempts = None, 0
 
     def backoff(self, error: ContextStoreError) -> float | None:
@@ -73,8 +76,12 @@ class Resume:
 _ENDED = "the server ended the stream"
 
 
-class Watch(Iterator[WatchResponse]):
-    """A namespace's changes as they happen, blocking; ``close()`` (or ``with``) ends it."""
+class Watch(Iterator[R]):
+    """A namespace's changes as they happen, blocking; ``close()`` (or ``with``) ends it.
+
+    Yields what ``parse`` makes of each ``WatchResponse`` message: a typed
+    ``WatchResponse`` from the clients, the message itself for the CLI.
+    """
 
     def __init__(
         self,
@@ -83,7 +90,9 @@ class Watch(Iterator[WatchResponse]):
         start_revision: int,
         path_prefix: str,
         resume_timeout: float = RESUME_TIMEOUT,
+        parse: Callable[[pb.WatchResponse], R] = calls.watch_response,  # type: ignore[assignment]
     ) -> None:
+        self._parse = parse
         self._stub = stub
         self._session = session
         self._prefix = path_prefix
@@ -96,16 +105,16 @@ class Watch(Iterator[WatchResponse]):
         """The revision of the last response yielded (the start revision before any)."""
         return self._resume.revision
 
-    def __iter__(self) -> Watch:
+    def __iter__(self) -> Watch[R]:
         return self
 
-    def __next__(self) -> WatchResponse:
+    def __next__(self) -> R:
         while not self._closed.is_set():
             if self._call is None:
                 request = calls.watch_request(self._session, self._resume.revision, self._prefix)
                 self._call = self._stub.Watch(request)
             try:
-                response = calls.watch_response(next(self._call))
+                message = next(self._call)
             except StopIteration:
                 error: ContextStoreError = Unavailable(grpc.StatusCode.UNAVAILABLE, _ENDED)
             except grpc.RpcError as rpc_error:
@@ -113,8 +122,8 @@ class Watch(Iterator[WatchResponse]):
                     break
                 error = from_rpc_error(rpc_error)
             else:
-                self._resume.received(response)
-                return response
+                self._resume.received(message.revision)
+                return self._parse(message)
             self._call = None
             wait = self._resume.backoff(error)
             if wait is None:
@@ -127,7 +136,7 @@ class Watch(Iterator[WatchResponse]):
         if self._call is not None:
             self._call.cancel()
 
-    def __enter__(self) -> Watch:
+    def __enter__(self) -> Watch[R]:
         return self
 
     def __exit__(
@@ -178,7 +187,7 @@ class AsyncWatch(AsyncIterator[WatchResponse]):
             else:
                 if message is not grpc.aio.EOF:
                     response = calls.watch_response(message)
-                    self._resume.received(response)
+                    self._resume.received(response.revision)
                     return response
                 error = Unavailable(grpc.StatusCode.UNAVAILABLE, _ENDED)
             self._call = None
