@@ -23,6 +23,7 @@ from benchmarks import (
     redis_store,
     service,
     store,
+    watchers,
 )
 from benchmarks.figures import Figure, Measure, Target
 
@@ -54,6 +55,8 @@ class Scales:
     """Figure R4: files cached in Redis on each side."""
     rereads: int
     """Figure W4: files read again, unchanged."""
+    watch: watchers.WatchScale
+    """Figures W1 and W2."""
 
 
 FULL = Scales(
@@ -66,6 +69,7 @@ FULL = Scales(
     agreement=agreement.AgreementScale(),
     redis_files=100_000,
     rereads=1000,
+    watch=watchers.WatchScale(),
 )
 QUICK = Scales(
     service=service.ServiceScale(
@@ -85,6 +89,7 @@ QUICK = Scales(
     agreement=agreement.AgreementScale(rounds=1, seconds=1.0),
     redis_files=2000,
     rereads=200,
+    watch=watchers.WatchScale(rounds=1, calls=2000, watchers=16, events=200),
 )
 
 
@@ -108,6 +113,8 @@ def plan(p: Plan) -> list[tuple[str, Step]]:
         ("R3", lambda _: _redis_clear_cost(s.clears)),
         ("R4", lambda _: redis_store.memory_per_file(files=s.redis_files)),
         ("S1", lambda _: service.secured_get_file(s.service, get_file())),
+        ("W1", lambda _: watchers.watchers_vs_none(s.watch, protoset=p.protoset)),
+        ("W2", lambda _: watchers.event_delay(s.watch)),
         ("W4", lambda _: coordination.unchanged_rereads(s.rereads)),
     ]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,24 +132,27 @@ def server_rate(
     redis: procs.RedisProcess | None = None,
     secured: secure.Secured | None = None,
     preload: bool = True,
+    beside: Callable[[str], AbstractContextManager[object]] | None = None,
 ) -> Rate:
     """``load`` against a fresh server (``command``: another) after a warm-up.
 
     CPU times are read from /proc around the measured run, for the server and
     for ``redis``, the Redis it stores into, if any. ``secured``: the server
     serves mTLS with token auth and metrics, and every call presents them.
-    ``preload=False`` for the floor, which stores nothing.
+    ``preload=False`` for the floor, which stores nothing. ``beside``: other
+    load on the server (given its address) for the warm-up and the run.
     """
     flags = (*flags, *secured.server_flags()) if secured else tuple(flags)
     with procs.contextstore_server(*flags, command=command) as server:
         if preload:
             _preload(server.address, load.paths, secured)
-        send = _pinned_h2load if load.h2load else _ghz
-        send(server.address, load, max(load.calls // 10, load.concurrency), secured)
-        pids = [server.pid] + ([redis.pid] if redis else [])
-        before = [procs.cpu_seconds(pid) for pid in pids]
-        result = send(server.address, load, load.calls, secured)
-        used = [procs.cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
+        with beside(server.address) if beside else nullcontext():
+            send = _pinned_h2load if load.h2load else _ghz
+            send(server.address, load, max(load.calls // 10, load.concurrency), secured)
+            pids = [server.pid] + ([redis.pid] if redis else [])
+            before = [procs.cpu_seconds(pid) for pid in pids]
+            result = send(server.address, load, load.calls, secured)
+            used = [procs.cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
     if result.errors:
         raise RuntimeError(f"{load.rpc} load failed: {result.errors}")
     server_us, *redis_us = (1e6 * seconds / result.count for seconds in used)
@@ -260,7 +263,7 @@ def _server_sides(
 # -- GetFile: figures F1, F3, F4, S1 (and 4b's denominator) ---------------------------
 
 
-def _get_file_load(scale: ServiceScale, protoset: Path, *, concurrency: int, calls: int) -> Load:
+def get_file_load(scale: ServiceScale, protoset: Path, *, concurrency: int, calls: int) -> Load:
     request: dict[str, object] = {"session_id": SESSION, "path": floor.PATH}
     return Load("GetFile", request, [floor.PATH], calls, concurrency, protoset)
 
@@ -274,7 +277,7 @@ def get_file_rounds(scale: ServiceScale, *, protoset: Path, sides: Collection[st
 
     F1, F4 and S1 share the memory backend's runs, F1 and 4b the floor's.
     """
-    load = _get_file_load(scale, protoset, concurrency=scale.concurrency, calls=scale.unary_calls)
+    load = get_file_load(scale, protoset, concurrency=scale.concurrency, calls=scale.unary_calls)
     with _redis_if(REDIS in sides) as redis, secure.secured() as secured:
         runs = _server_sides(load, redis, sides, secured, h2load_calls=scale.h2load_calls)
         return alternate_many(scale.rounds, runs)
@@ -282,7 +285,7 @@ def get_file_rounds(scale: ServiceScale, *, protoset: Path, sides: Collection[st
 
 def sequential_rounds(scale: ServiceScale, *, protoset: Path) -> Rounds:
     """F3: GetFile with one call in flight, ours (MEMORY) and the FLOOR's, alternating."""
-    load = _get_file_load(scale, protoset, concurrency=1, calls=scale.sequential_calls)
+    load = get_file_load(scale, protoset, concurrency=1, calls=scale.sequential_calls)
     return alternate_many(scale.sequential_rounds, _server_sides(load, None, (MEMORY, FLOOR)))
 
 
