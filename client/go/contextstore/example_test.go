@@ -176,7 +176,7 @@ func ExampleSession_Watch() {
 			fmt.Println("compacted; oldest retained", compacted.OldestRevision)
 			return
 		case err != nil:
-			log.Fatal(err) // UNAVAILABLE after 5 attempts, or ctx's end
+			log.Fatal(err) // UNAVAILABLE once resuming timed out (30 s), or ctx's end
 		case r.Progress:
 			continue // up to date with r.Revision; nothing changed
 		}

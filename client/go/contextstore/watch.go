@@ -12,45 +12,93 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// WatchOption sets an optional field of Watch: WithStartRevision and
-// WithWatchPrefix. (ListOption's WithPathPrefix is another type: the
-// listing's prefix is not the watch's.)
-type WatchOption func(*pb.WatchRequest)
+// WatchOption sets an optional setting of Watch: WithStartRevision,
+// WithWatchPrefix and WithResumeTimeout. (ListOption's WithPathPrefix is
+// another type: the listing's prefix is not the watch's.)
+type WatchOption func(*watchSettings)
+
+// watchSettings is what Watch's options set.
+type watchSettings struct {
+	startRevision int64
+	pathPrefix    string
+	resumeTimeout time.Duration
+	now           func() time.Time // the clock of the resume timeout
+}
 
 // WithStartRevision watches from revision, exclusive: every change after it
 // is replayed, then the live ones. Pass the last revision received, a
 // Removed.Revision or a FilePage.Revision. 0 (the default) is from now.
 func WithStartRevision(revision int64) WatchOption {
-	return func(r *pb.WatchRequest) { r.StartRevision = revision }
+	return func(w *watchSettings) { w.startRevision = revision }
 }
 
 // WithWatchPrefix watches only the events whose path starts with prefix
 // (session events always arrive); "" (the default) is every event.
 func WithWatchPrefix(prefix string) WatchOption {
-	return func(r *pb.WatchRequest) { r.PathPrefix = prefix }
+	return func(w *watchSettings) { w.pathPrefix = prefix }
 }
 
-// Resuming a watch whose stream ended with UNAVAILABLE: the first retry since
-// the last response goes at once, the next ones after 100 ms, doubling up to
-// 2 s; after watchAttempts attempts in a row that received nothing, Watch
-// gives up with that UNAVAILABLE error.
+// WithResumeTimeout sets how long Watch keeps resuming a dropped stream
+// without receiving anything before it yields the UNAVAILABLE error:
+// DefaultResumeTimeout (30 s) when not set. It counts from the first failure
+// of a run of failures; a response received ends the run. 0 or less: never
+// resume.
+func WithResumeTimeout(timeout time.Duration) WatchOption {
+	return func(w *watchSettings) { w.resumeTimeout = timeout }
+}
+
+// DefaultResumeTimeout is how long Watch keeps resuming without receiving
+// anything, unless WithResumeTimeout says otherwise: long enough for a server
+// to restart and the channel to reconnect (gRPC's reconnect backoff alone is
+// about 1 s).
+const DefaultResumeTimeout = 30 * time.Second
+
+// Resuming a watch whose stream ended with UNAVAILABLE: the first retry of a
+// run of failures goes at once, the next ones after 100 ms, doubling up to
+// 2 s, none past the resume timeout.
 const (
-	watchAttempts       = 5
 	watchInitialBackoff = 100 * time.Millisecond
 	watchMaxBackoff     = 2 * time.Second
 )
 
-// watchBackoff is the wait before the retry-th retry since the last response
-// (1 for the first).
-func watchBackoff(retry int) time.Duration {
-	if retry <= 1 {
-		return 0
+// resume is where a watch resumes from and how long it waits before trying
+// again: the policy every client shares (the Python client's Resume).
+type resume struct {
+	revision     int64         // of the last response received; the start revision before any
+	patience     time.Duration // the resume timeout
+	failing      bool          // in a run of failures, which began at failingSince
+	failingSince time.Time
+	attempts     int // retries in the run
+}
+
+// received notes a response: the next stream starts after it, and the run
+// of failures, if any, is over.
+func (r *resume) received(revision int64) {
+	r.revision = revision
+	r.failing, r.attempts = false, 0
+}
+
+// backoff is the wait, at now, before resuming after err; false: give up
+// and return err (not UNAVAILABLE, or the resume timeout has passed since
+// the run of failures began).
+func (r *resume) backoff(err error, now time.Time) (time.Duration, bool) {
+	if status.Code(err) != codes.Unavailable {
+		return 0, false
 	}
-	delay := watchInitialBackoff
-	for i := 2; i < retry && delay < watchMaxBackoff; i++ {
-		delay *= 2
+	if !r.failing {
+		r.failing, r.failingSince = true, now
 	}
-	return min(delay, watchMaxBackoff)
+	left := r.patience - now.Sub(r.failingSince)
+	if left <= 0 {
+		return 0, false
+	}
+	r.attempts++
+	// The first at once (a server ending a stream on purpose is up), then backing off.
+	if r.attempts == 1 {
+		return 0, true
+	}
+	delay := watchInitialBackoff << min(r.attempts-2, 5) // 3.2 s: past the maximum
+	return min(delay, watchMaxBackoff, left), true
 }
 
 // Watch iterates over the changes of this namespace, one WatchResponse per
@@ -78,28 +126,28 @@ func watchBackoff(retry int) time.Duration {
 // iterator opens a new one from the last revision received (the caller's
 // start revision if none was), with the same prefix, and carries on: no gap,
 // no duplicate. The first retry goes at once, the next ones after 100 ms
-// doubling to 2 s; after 5 attempts in a row that received nothing it yields
-// the UNAVAILABLE error and ends. A stream ending without a status (the server
-// never does so) is treated the same. Any other failure is yielded once, as
-// the error of a zero WatchResponse, and ends the iteration: notably a
-// *RevisionCompactedError when the start revision is older than the history
-// the server keeps, which cannot be resumed.
+// doubling to 2 s, none past the resume timeout; once that (WithResumeTimeout,
+// by default DefaultResumeTimeout: 30 s) has passed since the first failure
+// with no response received since, it yields the last UNAVAILABLE error and
+// ends. A stream ending without a status (the server never does so) is
+// treated the same. Any other failure is yielded once, as the error of a zero
+// WatchResponse, and ends the iteration: notably a *RevisionCompactedError
+// when the start revision is older than the history the server keeps, which
+// cannot be resumed.
 func (s *Session) Watch(ctx context.Context, opts ...WatchOption) iter.Seq2[WatchResponse, error] {
-	req := &pb.WatchRequest{}
+	settings := watchSettings{resumeTimeout: DefaultResumeTimeout, now: time.Now}
 	for _, opt := range opts {
-		opt(req)
+		opt(&settings)
 	}
-	start, prefix := req.GetStartRevision(), req.GetPathPrefix()
+	prefix := settings.pathPrefix
 	return func(yield func(WatchResponse, error) bool) {
 		// Cancelling it when the loop stops closes the stream.
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		revision := start
-		empty := 0 // attempts in a row that received nothing
-		retry := 0 // retries since the last response
+		state := resume{revision: settings.startRevision, patience: settings.resumeTimeout}
 		for {
-			received, err := s.watchOnce(ctx, revision, prefix, func(r WatchResponse) bool {
-				revision = r.Revision
+			err := s.watchOnce(ctx, state.revision, prefix, func(r WatchResponse) bool {
+				state.received(r.Revision)
 				return yield(r, nil)
 			})
 			switch {
@@ -108,18 +156,13 @@ func (s *Session) Watch(ctx context.Context, opts ...WatchOption) iter.Seq2[Watc
 			case ctx.Err() != nil: // the caller's cancel or deadline, whatever the stream said
 				yield(WatchResponse{}, contextError(ctx))
 				return
-			case status.Code(err) != codes.Unavailable:
+			}
+			wait, again := state.backoff(err, settings.now())
+			if !again {
 				yield(WatchResponse{}, err)
 				return
 			}
-			if received {
-				empty, retry = 0, 0
-			} else if empty++; empty >= watchAttempts {
-				yield(WatchResponse{}, err)
-				return
-			}
-			retry++
-			if !sleep(ctx, watchBackoff(retry)) {
+			if !sleep(ctx, wait) {
 				yield(WatchResponse{}, contextError(ctx))
 				return
 			}
@@ -132,27 +175,25 @@ var errStopped = errors.New("stopped")
 
 // watchOnce runs one Watch stream from revision, handing each response to
 // each, until the stream fails (its error, through FromError; UNAVAILABLE
-// when it ended with OK) or each returns false (errStopped). received says
-// whether any response arrived.
+// when it ended with OK) or each returns false (errStopped).
 func (s *Session) watchOnce(ctx context.Context, revision int64, prefix string,
-	each func(WatchResponse) bool) (received bool, err error) {
+	each func(WatchResponse) bool) error {
 	req := &pb.WatchRequest{SessionId: s.id, StartRevision: revision, PathPrefix: prefix}
 	stream, err := s.client.stub.Watch(ctx, req)
 	if err != nil {
-		return false, FromError(err)
+		return FromError(err)
 	}
 	for {
 		r, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			// The contract never ends a watch with OK: resume as if dropped.
-			return received, FromError(status.Error(codes.Unavailable, "the watch stream ended"))
+			return FromError(status.Error(codes.Unavailable, "the watch stream ended"))
 		}
 		if err != nil {
-			return received, FromError(err)
+			return FromError(err)
 		}
-		received = true
 		if !each(watchResponseOf(r)) {
-			return true, errStopped
+			return errStopped
 		}
 	}
 }

@@ -30,6 +30,8 @@ type watchFake struct {
 	fail      []error
 	// hold keeps each stream open after what it sent, until its client goes.
 	hold bool
+	// tick, when set, runs at the start of every call.
+	tick func()
 
 	mu       sync.Mutex
 	requests []*pb.WatchRequest
@@ -38,6 +40,9 @@ type watchFake struct {
 }
 
 func (f *watchFake) Watch(r *pb.WatchRequest, stream grpc.ServerStreamingServer[pb.WatchResponse]) error {
+	if f.tick != nil {
+		f.tick()
+	}
 	f.mu.Lock()
 	f.requests = append(f.requests, r)
 	_, hasDeadline := stream.Context().Deadline()
@@ -193,39 +198,84 @@ func TestWatchResumesAfterOKAndEarlyFailures(t *testing.T) {
 	}
 }
 
-// Five attempts in a row that receive nothing: the UNAVAILABLE error, after
-// waiting 0, 100, 200 and 400 ms between them.
-func TestWatchGivesUpAfterFiveEmptyAttempts(t *testing.T) {
+// A server that stays down: the watch resumes until the (here tiny) resume
+// timeout has passed since the first failure, then yields the UNAVAILABLE
+// error and ends; every attempt from the caller's start revision.
+func TestWatchGivesUpOnceTheResumeTimeoutHasPassed(t *testing.T) {
 	down := status.Error(codes.Unavailable, "down")
-	f := &watchFake{fail: []error{down, down, down, down, down, down, down}}
+	f := &watchFake{fail: slices.Repeat([]error{down}, 100)}
 	client := rawClient(t, f)
+	timeout := 300 * time.Millisecond
 	began := time.Now()
-	_, err := collect(client.Session("s").Watch(context.Background(), contextstore.WithStartRevision(7)), 1)
+	_, err := collect(client.Session("s").Watch(context.Background(),
+		contextstore.WithStartRevision(7), contextstore.WithResumeTimeout(timeout)), 1)
 	elapsed := time.Since(began)
 	if !errors.Is(err, contextstore.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
-	if n := len(f.sent()); n != 5 {
-		t.Fatalf("%d attempts, want 5", n)
+	sent := f.sent()
+	if len(sent) < 2 || len(sent) > 10 {
+		t.Fatalf("%d attempts, want a few (at once, then 100 ms, 200 ms...)", len(sent))
 	}
-	if elapsed < 700*time.Millisecond || elapsed > 5*time.Second {
-		t.Fatalf("gave up after %v, want the backoff's 700 ms", elapsed)
+	for _, r := range sent {
+		if r.GetStartRevision() != 7 {
+			t.Fatalf("start revision %d, want 7", r.GetStartRevision())
+		}
+	}
+	if elapsed < timeout || elapsed > 5*time.Second {
+		t.Fatalf("gave up after %v, want the resume timeout's %v", elapsed, timeout)
 	}
 }
 
-// A response resets the count: 4 empty attempts, one that receives, 3 empty
-// ones (7 in all, but never 5 in a row) do not give up.
-func TestWatchResponsesResetTheAttempts(t *testing.T) {
+// fakeClock is a clock that moves only when told.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// A response resets the timeout. On a clock that moves 1 s at each call, with
+// a 2.5 s timeout: 3 failed calls (2 s), one that receives, then drops (a new
+// run of failures), 2 failed ones (2 s again), and one that receives: 5 s of
+// failures in all, but never 2.5 s since a response, so the watch carries on.
+func TestWatchResponsesResetTheResumeTimeout(t *testing.T) {
 	down := status.Error(codes.Unavailable, "down")
+	clock := &fakeClock{now: time.Unix(1000, 0)}
 	f := &watchFake{history: []string{"a", "b", "c"}, perStream: 1,
-		fail: []error{down, down, down, down, nil, down, down, down}}
+		fail: []error{down, down, down, nil, down, down}, tick: func() { clock.advance(time.Second) }}
 	client := rawClient(t, f)
-	got, err := collect(client.Session("s").Watch(context.Background(), contextstore.WithStartRevision(1)), 2)
-	if err != nil || len(got) != 2 || got[1].Revision != 3 {
+	got, err := collect(client.Session("s").Watch(context.Background(), contextstore.WithStartRevision(1),
+		contextstore.WithResumeTimeout(2500*time.Millisecond), contextstore.WithWatchClock(clock.Now)), 2)
+	if err != nil || len(got) != 2 || got[0].Revision != 2 || got[1].Revision != 3 {
 		t.Fatalf("got %+v, %v", got, err)
 	}
-	if n := len(f.sent()); n != 9 {
-		t.Fatalf("%d attempts, want 9", n)
+	var starts []int64
+	for _, r := range f.sent() {
+		starts = append(starts, r.GetStartRevision())
+	}
+	if want := []int64{1, 1, 1, 1, 2, 2, 2}; !slices.Equal(starts, want) {
+		t.Fatalf("start revisions sent = %v, want %v", starts, want)
+	}
+
+	// Without the response in the middle, the same clock gives up at the 4th call.
+	f = &watchFake{history: []string{"a", "b", "c"}, perStream: 1,
+		fail: []error{down, down, down, down, down, down, down}, tick: func() { clock.advance(time.Second) }}
+	client = rawClient(t, f)
+	_, err = collect(client.Session("s").Watch(context.Background(), contextstore.WithStartRevision(1),
+		contextstore.WithResumeTimeout(2500*time.Millisecond), contextstore.WithWatchClock(clock.Now)), 2)
+	if !errors.Is(err, contextstore.ErrUnavailable) || len(f.sent()) != 4 {
+		t.Fatalf("err = %v after %d attempts, want UNAVAILABLE after 4", err, len(f.sent()))
 	}
 }
 

@@ -1,7 +1,7 @@
 //! `Watch`: a pager over the server-streaming `Watch` RPC that resumes a
 //! dropped stream from the last revision received.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tonic::Code;
 
@@ -9,20 +9,58 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::pb;
 
-/// Attempts in a row that receive nothing before the watch gives up.
-const ATTEMPTS: u32 = 5;
-/// The wait before the second retry since the last response (the first goes
-/// at once), doubling up to `MAX_BACKOFF`.
+/// The wait before the second retry of a run of failures (the first goes at
+/// once), doubling up to `MAX_BACKOFF`.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// The wait before the `retry`-th retry since the last response (1: the first).
-fn backoff(retry: u32) -> Duration {
-    match retry {
-        0 | 1 => Duration::ZERO,
-        n => INITIAL_BACKOFF
-            .saturating_mul(1 << (n - 2).min(16))
-            .min(MAX_BACKOFF),
+/// How long a watch waits before trying again, and when it gives up: the
+/// policy every client shares (the Python client's `Resume`).
+#[derive(Debug)]
+struct Resume {
+    /// The resume timeout.
+    patience: Duration,
+    /// When the current run of failures began; `None`: not failing.
+    failing_since: Option<Instant>,
+    /// Retries in the current run.
+    attempts: u32,
+}
+
+impl Resume {
+    fn new(patience: Duration) -> Self {
+        Resume {
+            patience,
+            failing_since: None,
+            attempts: 0,
+        }
+    }
+
+    /// A response arrived: the run of failures, if any, is over.
+    fn received(&mut self) {
+        (self.failing_since, self.attempts) = (None, 0);
+    }
+
+    /// The wait, at `now`, before resuming after a failure with `code`;
+    /// `None`: give up (not `Unavailable`, or the resume timeout has passed
+    /// since the run of failures began).
+    fn backoff(&mut self, code: Code, now: Instant) -> Option<Duration> {
+        if code != Code::Unavailable {
+            return None;
+        }
+        let since = *self.failing_since.get_or_insert(now);
+        let left = self
+            .patience
+            .checked_sub(now.saturating_duration_since(since))?;
+        if left.is_zero() {
+            return None;
+        }
+        self.attempts = self.attempts.saturating_add(1);
+        // The first at once (a server ending a stream on purpose is up), then backing off.
+        if self.attempts == 1 {
+            return Some(Duration::ZERO);
+        }
+        let delay = INITIAL_BACKOFF.saturating_mul(1 << (self.attempts - 2).min(16));
+        Some(delay.min(MAX_BACKOFF).min(left))
     }
 }
 
@@ -60,9 +98,7 @@ impl Client {
                 ..Default::default()
             },
             stream: None,
-            received: false,
-            empty: 0,
-            retry: 0,
+            resume: Resume::new(Watch::DEFAULT_RESUME_TIMEOUT),
             ended: false,
         }
     }
@@ -86,9 +122,12 @@ impl Client {
 /// connection was lost), or ends without a status (the server never does
 /// so), it opens a new one from that revision (the caller's start revision
 /// if nothing was received), with the same prefix, and carries on: no gap, no
-/// duplicate. The first retry goes at once, the next ones after 100 ms,
-/// doubling up to 2 s; after 5 attempts in a row that received nothing, that
-/// `Unavailable` error is returned. Any other failure is returned as it is,
+/// duplicate. It keeps resuming while less than the resume timeout
+/// ([`Watch::resume_timeout`]; [`Watch::DEFAULT_RESUME_TIMEOUT`], 30 s, by
+/// default) has passed since the first failure of the current run of
+/// failures (a response received ends the run): the first retry goes at once,
+/// the next ones after 100 ms, doubling up to 2 s, never past the time left.
+/// When the time is up, the last `Unavailable` error is returned. Any other failure is returned as it is,
 /// notably a start revision older than the history the server keeps:
 /// [`Error::revision_compacted`] (`OutOfRange`), never resumed. After an
 /// error the watch is over: `next` returns `None`.
@@ -107,17 +146,19 @@ pub struct Watch {
     request: pb::WatchRequest,
     /// The open stream; `None` before the first call and between attempts.
     stream: Option<tonic::Streaming<pb::WatchResponse>>,
-    /// Whether the open stream gave a response.
-    received: bool,
-    /// Attempts in a row that received nothing.
-    empty: u32,
-    /// Retries since the last response.
-    retry: u32,
+    /// When to resume a dropped stream, and when to give up.
+    resume: Resume,
     /// Set by the error that ended the watch.
     ended: bool,
 }
 
 impl Watch {
+    /// How long a watch keeps resuming without receiving anything, unless
+    /// [`resume_timeout`](Watch::resume_timeout) says otherwise: long enough
+    /// for a server to restart and the channel to reconnect (gRPC's reconnect
+    /// backoff alone is about 1 s).
+    pub const DEFAULT_RESUME_TIMEOUT: Duration = Duration::from_secs(30);
+
     /// Watches from `revision`, exclusive: every change after it is
     /// replayed. Pass the last revision received, a `list_files_page`
     /// `revision` or a write's. 0 (the default) is from now.
@@ -130,6 +171,16 @@ impl Watch {
     /// events always arrive); `""` (the default) is every event.
     pub fn path_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.request.path_prefix = prefix.into();
+        self
+    }
+
+    /// Keeps resuming a dropped stream until `timeout` has passed since the
+    /// first failure of a run of failures with nothing received (a response
+    /// ends the run), then returns the last `Unavailable` error.
+    /// [`DEFAULT_RESUME_TIMEOUT`](Watch::DEFAULT_RESUME_TIMEOUT) (30 s) when
+    /// not set; zero: never resume.
+    pub fn resume_timeout(mut self, timeout: Duration) -> Self {
+        self.resume.patience = timeout;
         self
     }
 
@@ -150,7 +201,6 @@ impl Watch {
                 None => match self.client.open_watch(self.request.clone()).await {
                     Ok(stream) => {
                         self.stream = Some(stream);
-                        self.received = false;
                         continue;
                     }
                     Err(status) => status,
@@ -158,7 +208,7 @@ impl Watch {
                 Some(stream) => match stream.message().await {
                     Ok(Some(response)) => {
                         self.request.start_revision = response.revision;
-                        (self.received, self.empty, self.retry) = (true, 0, 0);
+                        self.resume.received();
                         return Some(Ok(response));
                     }
                     // The contract never ends a watch with OK: resume as if dropped.
@@ -168,17 +218,9 @@ impl Watch {
             };
             self.stream = None;
             let error = Error::from(status);
-            if error.code() != Code::Unavailable {
+            let Some(wait) = self.resume.backoff(error.code(), Instant::now()) else {
                 return self.end(error);
-            }
-            if !std::mem::take(&mut self.received) {
-                self.empty += 1;
-                if self.empty >= ATTEMPTS {
-                    return self.end(error);
-                }
-            }
-            self.retry += 1;
-            let wait = backoff(self.retry);
+            };
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
@@ -195,11 +237,68 @@ impl Watch {
 mod tests {
     use super::*;
 
+    const MS: Duration = Duration::from_millis(1);
+
+    fn unavailable(resume: &mut Resume, at: Instant) -> Option<Duration> {
+        resume.backoff(Code::Unavailable, at)
+    }
+
+    // The clock stands still here, so no wait is cut short.
     #[test]
     fn the_first_retry_goes_at_once_then_100_ms_doubling_to_2_s() {
-        let waits: Vec<u64> = (1..=8).map(|r| backoff(r).as_millis() as u64).collect();
-        assert_eq!(waits, [0, 100, 200, 400, 800, 1600, 2000, 2000]);
-        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+        let mut resume = Resume::new(Duration::from_secs(3600));
+        let now = Instant::now();
+        let waits: Vec<_> = (0..9).map(|_| unavailable(&mut resume, now)).collect();
+        let ms = |n: u32| Some(n * MS);
+        let want = [0, 100, 200, 400, 800, 1600, 2000, 2000, 2000].map(ms);
+        assert_eq!(waits, want);
+        resume.attempts = u32::MAX - 1;
+        assert_eq!(unavailable(&mut resume, now), Some(MAX_BACKOFF));
+    }
+
+    // Resuming goes on while less than the timeout has passed since the first
+    // failure of the run, no wait goes past it, then the error is returned.
+    #[test]
+    fn the_watch_gives_up_once_the_resume_timeout_has_passed() {
+        let mut resume = Resume::new(Duration::from_secs(1));
+        let began = Instant::now();
+        assert_eq!(unavailable(&mut resume, began), Some(Duration::ZERO));
+        assert_eq!(unavailable(&mut resume, began + 10 * MS), Some(100 * MS));
+        assert_eq!(unavailable(&mut resume, began + 700 * MS), Some(200 * MS));
+        // 400 ms, cut to the 100 ms left
+        assert_eq!(unavailable(&mut resume, began + 900 * MS), Some(100 * MS));
+        assert_eq!(unavailable(&mut resume, began + 1000 * MS), None);
+    }
+
+    // A response ends the run: the timeout counts again from the next
+    // failure, whose retry goes at once.
+    #[test]
+    fn a_response_resets_the_resume_timeout() {
+        let mut resume = Resume::new(Duration::from_secs(1));
+        let began = Instant::now();
+        for at in [0, 500, 900] {
+            assert!(unavailable(&mut resume, began + at * MS).is_some(), "{at}");
+        }
+        resume.received();
+        assert_eq!(
+            unavailable(&mut resume, began + 1500 * MS),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(unavailable(&mut resume, began + 2400 * MS), Some(100 * MS));
+        assert_eq!(unavailable(&mut resume, began + 2500 * MS), None);
+    }
+
+    // Only Unavailable is resumed (anything else starts no run), and a zero
+    // timeout resumes nothing.
+    #[test]
+    fn only_unavailable_is_resumed_within_the_timeout() {
+        let mut resume = Resume::new(Duration::from_secs(1));
+        let now = Instant::now();
+        for code in [Code::OutOfRange, Code::InvalidArgument, Code::Internal] {
+            assert_eq!(resume.backoff(code, now), None);
+            assert!(resume.failing_since.is_none());
+        }
+        assert_eq!(unavailable(&mut Resume::new(Duration::ZERO), now), None);
     }
 
     #[tokio::test]
@@ -220,5 +319,8 @@ mod tests {
             }
         );
         assert_eq!(watch.revision(), 42);
+        assert_eq!(watch.resume.patience, Watch::DEFAULT_RESUME_TIMEOUT);
+        let watch = watch.resume_timeout(Duration::from_millis(1500));
+        assert_eq!(watch.resume.patience, Duration::from_millis(1500));
     }
 }

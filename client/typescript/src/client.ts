@@ -24,7 +24,7 @@ import { ContextStoreError, Status } from "./errors";
 import { allFiles, listFilesRequest, type FilesPage, type ListFilesOptions, type ListFilesPageOptions } from "./listing";
 import type { MethodName, RequestOf, ResponseOf } from "./methods";
 import { DEFAULT_TARGET, Transport, type CallOptions, type ClientOptions } from "./transport";
-import { resumingWatch, watchRequest, type WatchOptions, type WatchResponse } from "./watch";
+import { Resume, resumingWatch, WATCH_RESUME, watchRequest, type WatchOptions, type WatchResponse } from "./watch";
 import type {
   BatchGetFilesOptions,
   CacheAnalysisOptions,
@@ -198,17 +198,20 @@ export class ContextStoreSession {
    * one revision, in revision order, or a progress response (the first one, then heartbeats while
    * nothing changes) saying which revision the watch is up to date with. When the server drops
    * the stream (UNAVAILABLE), it reopens it from the last revision received, with no gap and no
-   * duplicate (see `resumingWatch` in watch.ts for the schedule), and throws the UNAVAILABLE
-   * error only after 5 attempts in a row that received nothing. A start revision the server no
-   * longer retains throws `RevisionCompactedError`: re-read, then watch again. The call has no
-   * deadline: `break` / `return()` (or aborting `signal`, which throws CANCELLED) ends it.
-   * Nothing is sent before iteration starts; a non-integer `startRevision` throws a TypeError.
+   * duplicate (see `Resume` in watch.ts for the schedule), and throws the last UNAVAILABLE error
+   * only once `resumeTimeoutMs` (30 s by default) has passed since the first failure with nothing
+   * received since. A start revision the server no longer retains throws
+   * `RevisionCompactedError`: re-read, then watch again. The call has no deadline: `break` /
+   * `return()` (or aborting `signal`, which throws CANCELLED) ends it. Nothing is sent before
+   * iteration starts; a non-integer `startRevision` or a `resumeTimeoutMs` that is not a number
+   * throws a TypeError.
    */
   watch(options: WatchOptions = {}): AsyncGenerator<WatchResponse, void, undefined> {
     const request = watchRequest(this.sessionId, options);
     const open = (startRevision: bigint) =>
       this.transport.serverStream("Watch", { ...request, startRevision }, options.metadata?.clone());
-    return resumingWatch(open, request.startRevision, options.signal);
+    const resume = new Resume(options.resumeTimeoutMs ?? WATCH_RESUME.resumeTimeoutMs);
+    return resumingWatch(open, request.startRevision, options.signal, resume);
   }
 
   // -- analyses -------------------------------------------------------------------

@@ -69,19 +69,64 @@ export interface WatchOptions extends Omit<CallOptions, "timeoutMs"> {
   startRevision?: bigint | number | undefined;
   /** Only events whose path starts with it (session events always arrive); absent or `""`: all. */
   pathPrefix?: string | undefined;
+  /**
+   * How long to keep resuming a dropped stream, in milliseconds since the first failure of a run
+   * of failures with nothing received (a response ends the run); then the last UNAVAILABLE error
+   * is thrown. Absent: `WATCH_RESUME.resumeTimeoutMs` (30 s); `0`: never resume; `Infinity`:
+   * never give up.
+   */
+  resumeTimeoutMs?: number | undefined;
 }
 
 /**
- * How a dropped stream is resumed: the first retry at once, then after `initialBackoffMs`,
- * doubling up to `maxBackoffMs`; after `maxIdleAttempts` attempts in a row that received
- * nothing, the UNAVAILABLE error is thrown. Any response received starts the count again.
+ * How a dropped stream is resumed: while less than `resumeTimeoutMs` (unless the watch's own
+ * `resumeTimeoutMs` says otherwise) has passed since the first failure of a run of failures, the
+ * first retry at once, then after `initialBackoffMs`, doubling up to `maxBackoffMs`, never past
+ * the time left; then the last UNAVAILABLE error is thrown. A response received ends the run.
+ * 30 s is enough for a server to restart and the channel to reconnect (gRPC's reconnect backoff
+ * alone is about 1 s).
  */
-export const WATCH_RESUME = Object.freeze({ maxIdleAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 2_000 });
+export const WATCH_RESUME = Object.freeze({ resumeTimeoutMs: 30_000, initialBackoffMs: 100, maxBackoffMs: 2_000 });
 
-/** The pause before the `retry`-th reopening (1-based) since the last response received. */
-export function resumeDelayMs(retry: number): number {
-  if (retry <= 1) return 0;
-  return Math.min(WATCH_RESUME.initialBackoffMs * 2 ** (retry - 2), WATCH_RESUME.maxBackoffMs);
+/**
+ * How long a watch waits before trying again, and when it gives up: the policy every client
+ * shares (the Python client's `Resume`). `now` is a clock in milliseconds (the tests' own).
+ */
+export class Resume {
+  private failingSince: number | undefined; // when the current run of failures began
+  private attempts = 0; // retries in the current run
+
+  constructor(
+    private readonly patienceMs: number = WATCH_RESUME.resumeTimeoutMs,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    if (typeof patienceMs !== "number" || Number.isNaN(patienceMs)) {
+      throw new TypeError(`resumeTimeoutMs must be a number of milliseconds, got ${patienceMs}`);
+    }
+  }
+
+  /** A response arrived: the run of failures, if any, is over. */
+  received(): void {
+    this.failingSince = undefined;
+    this.attempts = 0;
+  }
+
+  /**
+   * The milliseconds to wait before resuming after `error`; `undefined`: throw it (not
+   * UNAVAILABLE, or the resume timeout has passed since the run of failures began).
+   */
+  backoffMs(error: ContextStoreError): number | undefined {
+    if (error.code !== Status.UNAVAILABLE) return undefined;
+    const now = this.now();
+    this.failingSince ??= now;
+    const left = this.failingSince + this.patienceMs - now;
+    if (!(left > 0)) return undefined;
+    this.attempts += 1;
+    // The first at once (a server ending a stream on purpose is up), then backing off.
+    if (this.attempts === 1) return 0;
+    const delay = WATCH_RESUME.initialBackoffMs * 2 ** (this.attempts - 2);
+    return Math.min(delay, WATCH_RESUME.maxBackoffMs, left);
+  }
 }
 
 const KINDS: Readonly<Record<number, WatchEventKind>> = {
@@ -152,7 +197,7 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * The responses of Watch calls, one call after another: `open(start)` opens one from `start`
  * (exclusive). The first is opened from `startRevision`; when one ends with UNAVAILABLE (or,
  * which the server never does, with OK), the next is opened from the revision of the last
- * response received (from `startRevision` while none was), on the schedule of `WATCH_RESUME`.
+ * response received (from `startRevision` while none was), when `resume` says, until it gives up.
  * A resumed stream's first response, a progress response at that same revision, tells the
  * caller nothing new and is not yielded, so a resume shows no duplicate. Any other failure is
  * thrown, mapped as every call's is (`RevisionCompactedError` for a compacted start revision).
@@ -162,10 +207,9 @@ export async function* resumingWatch(
   open: (start: bigint) => ClientReadableStream<pb.WatchResponse>,
   startRevision: bigint,
   signal: AbortSignal | undefined,
+  resume: Resume = new Resume(),
 ): AsyncGenerator<WatchResponse, void, undefined> {
   let last: bigint | undefined; // the revision of the last response received
-  let retries = 0; // reopenings since the last response received
-  let idle = 0; // attempts in a row that received nothing
   for (;;) {
     if (signal?.aborted) throw cancelled();
     const resumedFrom = last;
@@ -178,8 +222,7 @@ export async function* resumingWatch(
       for await (const message of call as AsyncIterable<pb.WatchResponse>) {
         const repeat = !received && resumedFrom !== undefined && message.progress && message.revision === resumedFrom;
         received = true;
-        retries = 0;
-        idle = 0;
+        resume.received();
         last = message.revision;
         if (!repeat) yield toWatchResponse(message);
       }
@@ -191,9 +234,8 @@ export async function* resumingWatch(
       signal?.removeEventListener("abort", onAbort);
       call.cancel(); // a no-op once the call has ended; else (break, a throw) it ends it
     }
-    if (!received) idle += 1;
-    if (idle >= WATCH_RESUME.maxIdleAttempts) throw dropped;
-    retries += 1;
-    await pause(resumeDelayMs(retries), signal);
+    const wait = resume.backoffMs(dropped);
+    if (wait === undefined) throw dropped;
+    await pause(wait, signal);
   }
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
+import { type ClientReadableStream, Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 
 import { ContextStoreClient } from "../src/client";
 import {
@@ -15,7 +15,7 @@ import {
 import * as pb from "../src/gen/contextstore/v1/context_store";
 import { ErrorInfo } from "../src/gen/google/rpc/error_details";
 import { Status as RpcStatus } from "../src/gen/google/rpc/status";
-import { resumeDelayMs, type WatchResponse } from "../src/watch";
+import { Resume, resumingWatch, type WatchResponse } from "../src/watch";
 import { serve } from "./fake-server";
 
 type Call = ServerWritableStream<pb.WatchRequest, pb.WatchResponse>;
@@ -69,8 +69,58 @@ test("OUT_OF_RANGE with a REVISION_COMPACTED ErrorInfo is a RevisionCompactedErr
   }
 });
 
+const DOWN = new ContextStoreError(Status.UNAVAILABLE, "down");
+
+/** A clock that moves only when told. */
+function fakeClock(): { now: () => number; advance: (ms: number) => void } {
+  let time = 1_000_000;
+  return { now: () => time, advance: (ms) => void (time += ms) };
+}
+
 test("a dropped stream resumes at once, then backs off from 100 ms doubling to 2 s", () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8].map(resumeDelayMs), [0, 100, 200, 400, 800, 1600, 2000, 2000]);
+  const resume = new Resume(3_600_000, fakeClock().now); // the clock stands still: nothing is cut short
+  const waits = Array.from({ length: 9 }, () => resume.backoffMs(DOWN));
+  assert.deepEqual(waits, [0, 100, 200, 400, 800, 1600, 2000, 2000, 2000]);
+});
+
+test("resuming goes on until the resume timeout has passed since the first failure, never past it", () => {
+  const clock = fakeClock();
+  const resume = new Resume(1_000, clock.now);
+  const at = (ms: number): number | undefined => {
+    clock.advance(ms);
+    return resume.backoffMs(DOWN);
+  };
+  assert.equal(at(0), 0); // the run begins: at once
+  assert.equal(at(10), 100);
+  assert.equal(at(690), 200); // at 700 ms: 300 ms left
+  assert.equal(at(200), 100); // at 900 ms: 400 ms, cut to the 100 ms left
+  assert.equal(at(100), undefined); // at 1 s: the timeout has passed
+});
+
+test("a response received resets the resume timeout", () => {
+  const clock = fakeClock();
+  const resume = new Resume(1_000, clock.now);
+  for (const ms of [0, 500, 400]) {
+    clock.advance(ms);
+    assert.notEqual(resume.backoffMs(DOWN), undefined);
+  }
+  resume.received();
+  clock.advance(600); // 1.5 s after the first failure, but the first of a new run
+  assert.equal(resume.backoffMs(DOWN), 0);
+  clock.advance(900);
+  assert.equal(resume.backoffMs(DOWN), 100);
+  clock.advance(100);
+  assert.equal(resume.backoffMs(DOWN), undefined);
+});
+
+test("only UNAVAILABLE is resumed; a zero resume timeout resumes nothing", () => {
+  const resume = new Resume(1_000, fakeClock().now);
+  for (const code of [Status.OUT_OF_RANGE, Status.INVALID_ARGUMENT, Status.INTERNAL]) {
+    assert.equal(resume.backoffMs(new ContextStoreError(code, "no")), undefined);
+  }
+  assert.equal(resume.backoffMs(DOWN), 0, "and they started no run");
+  assert.equal(new Resume(0).backoffMs(DOWN), undefined);
+  assert.throws(() => new Resume(Number.NaN), TypeError);
 });
 
 function change(revision: bigint, path: string): pb.WatchResponse {
@@ -155,39 +205,74 @@ test("watch resumes from the last revision received, with no gap and no duplicat
   }
 });
 
-test("watch gives up after 5 attempts in a row that received nothing; a response resets the count", async () => {
-  const script = ["drop", "drop", "drop", "drop", "send", "drop", "drop", "drop", "drop", "drop"];
+test("watch gives up with UNAVAILABLE once its resume timeout has passed", async () => {
   const starts: bigint[] = [];
   const fake = await serve({
     watch: (call: Call) => {
       starts.push(call.request.startRevision);
-      if (script[starts.length - 1] === "send") {
-        call.write(progress(7n));
-        call.write(change(8n, "a"));
-        call.end(); // OK: treated like UNAVAILABLE
-      } else {
-        fail(call, Status.UNAVAILABLE);
-      }
+      fail(call, Status.UNAVAILABLE);
     },
   });
   const client = new ContextStoreClient(fake.target, { timeoutMs: 5_000 });
   try {
-    const received: bigint[] = [];
-    const began = Date.now();
+    const began = performance.now();
     await assert.rejects(
-      (async () => {
-        for await (const response of client.watch({ startRevision: 7 })) received.push(response.revision);
-      })(),
+      collect(client.watch({ startRevision: 7, resumeTimeoutMs: 300 }), 1),
       (error: unknown) => error instanceof ContextStoreError && error.code === Status.UNAVAILABLE,
     );
-    assert.deepEqual(received, [7n, 8n]);
-    assert.deepEqual(starts, [7n, 7n, 7n, 7n, 7n, 8n, 8n, 8n, 8n, 8n]);
-    // Twice 0 + 100 + 200 + 400 ms of backoff, then 800 ms before the last attempt.
-    assert.ok(Date.now() - began >= 2 * 700 + 800 - 50, `${Date.now() - began} ms`);
+    const elapsed = performance.now() - began;
+    assert.ok(elapsed >= 300 && elapsed < 5_000, `${elapsed} ms`);
+    assert.ok(starts.length >= 2 && starts.length <= 10, `${starts.length} attempts`);
+    assert.ok(starts.every((start) => start === 7n), "every attempt from the caller's start revision");
+    assert.throws(() => client.watch({ resumeTimeoutMs: Number.NaN }), TypeError);
   } finally {
     client.close();
     fake.stop();
   }
+});
+
+/** A Watch call that yields `messages`, then ends with UNAVAILABLE (or with OK when `ok`). */
+function scriptedCall(messages: pb.WatchResponse[], ok = false): ClientReadableStream<pb.WatchResponse> {
+  async function* responses(): AsyncGenerator<pb.WatchResponse> {
+    yield* messages;
+    if (!ok) throw serviceError(Status.UNAVAILABLE, new Metadata());
+  }
+  return Object.assign(responses(), { cancel: () => {} }) as unknown as ClientReadableStream<pb.WatchResponse>;
+}
+
+test("watch carries on while no run of failures lasts the resume timeout; a response resets it", async () => {
+  // A clock that moves 1 s at each call, and a 2.5 s timeout: 3 failed calls (2 s), one that
+  // receives, then drops (a new run), 2 failed ones (2 s again), one that receives: 5 s of
+  // failures in all, never 2.5 s since a response.
+  const script = [[], [], [], [progress(7n), change(8n, "a")], [], [], [progress(8n), change(9n, "b")]];
+  const clock = fakeClock();
+  const starts: bigint[] = [];
+  const open = (start: bigint): ClientReadableStream<pb.WatchResponse> => {
+    clock.advance(1_000);
+    starts.push(start);
+    return scriptedCall(script[starts.length - 1] ?? []);
+  };
+  const watch = resumingWatch(open, 7n, undefined, new Resume(2_500, clock.now));
+  const got = await collect(watch, 3);
+  assert.deepEqual(got.map((r) => r.revision), [7n, 8n, 9n]); // the second 8n, a resumed progress, is not yielded
+  assert.deepEqual(starts, [7n, 7n, 7n, 7n, 8n, 8n, 8n]);
+
+  // Without the responses, the same clock gives up at the 4th call.
+  starts.length = 0;
+  const never = resumingWatch(
+    (start) => {
+      clock.advance(1_000);
+      starts.push(start);
+      return scriptedCall([]);
+    },
+    7n,
+    undefined,
+    new Resume(2_500, clock.now),
+  );
+  await assert.rejects(collect(never, 1), (error: unknown) => {
+    return error instanceof ContextStoreError && error.code === Status.UNAVAILABLE;
+  });
+  assert.deepEqual(starts, [7n, 7n, 7n, 7n]);
 });
 
 test("a compacted start revision or another error ends the watch at once, not resumed", async () => {

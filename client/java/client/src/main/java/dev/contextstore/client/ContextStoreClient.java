@@ -1,6 +1,7 @@
 package dev.contextstore.client;
 
 import dev.contextstore.v1.ContextStoreServiceGrpc.ContextStoreServiceBlockingStub;
+import dev.contextstore.v1.WatchRequest;
 import io.grpc.Channel;
 import java.time.Duration;
 import java.time.Instant;
@@ -316,10 +317,27 @@ public final class ContextStoreClient implements AutoCloseable {
    * ({@code null} or empty: every path; session events always come), in revision order: a
    * blocking stream without a deadline, which resumes on its own when the server drops it (see
    * {@link WatchStream}). Close it to cancel the call. A start revision the server no longer
-   * retains throws {@link RevisionCompactedException} from the iteration.
+   * retains throws {@link RevisionCompactedException} from the iteration. It keeps resuming for up
+   * to {@link WatchStream#DEFAULT_RESUME_TIMEOUT} (30 s) without receiving anything.
    */
   public WatchStream watch(long startRevision, String pathPrefix) {
-    return new WatchStream(connection, Requests.watch(sessionId, startRevision, pathPrefix));
+    return watch(startRevision, pathPrefix, WatchStream.DEFAULT_RESUME_TIMEOUT);
+  }
+
+  /**
+   * {@link #watch(long, String)}, resuming a dropped call until {@code resumeTimeout} has passed
+   * since the first failure of a run of failures with nothing received (a response ends the run),
+   * then throwing the last UNAVAILABLE error; {@link Duration#ZERO}: never resume.
+   */
+  public WatchStream watch(long startRevision, String pathPrefix, Duration resumeTimeout) {
+    return watch(
+        startRevision, pathPrefix, new WatchStream.Resume(resumeTimeout, System::nanoTime));
+  }
+
+  /** {@link #watch(long, String)} with its resume policy, and clock, given: the tests'. */
+  WatchStream watch(long startRevision, String pathPrefix, WatchStream.Resume resume) {
+    WatchRequest request = Requests.watch(sessionId, startRevision, pathPrefix);
+    return new WatchStream(connection, request, resume);
   }
 
   // -- analyses ---------------------------------------------------------------

@@ -169,7 +169,10 @@ final class Convert {
             duration(l.getSessionTtl()),
             l.getMaxConcurrentRpcs(),
             l.getMaxInflightResponseBytes(),
-            duration(l.getReceiveTimeout()));
+            duration(l.getReceiveTimeout()),
+            l.getMaxWatchers(),
+            duration(l.getWatchProgressInterval()),
+            l.getWatchHistoryRevisions());
     return new ServerInfo(r.getVersion(), r.getBackend(), r.getBackendPropertiesMap(), limits);
   }
 }

@@ -24,6 +24,9 @@ import java.time.Duration;
  *     would pass it gets RESOURCE_EXHAUSTED
  * @param receiveTimeout how long a call's request message may take to arrive before the call is
  *     cancelled
+ * @param maxWatchers Watch streams open at once; past it Watch gets RESOURCE_EXHAUSTED
+ * @param watchProgressInterval how often an idle Watch stream gets a progress response
+ * @param watchHistoryRevisions revisions of history kept per namespace for Watch to resume from
  */
 public record Limits(
     long maxContentBytes,
@@ -41,4 +44,7 @@ public record Limits(
     Duration sessionTtl,
     long maxConcurrentRpcs,
     long maxInflightResponseBytes,
-    Duration receiveTimeout) {}
+    Duration receiveTimeout,
+    long maxWatchers,
+    Duration watchProgressInterval,
+    long watchHistoryRevisions) {}

@@ -8,8 +8,10 @@ import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * The changes of a namespace, from {@link ContextStoreClient#watch(long, String)}: a blocking,
@@ -33,10 +35,12 @@ import java.util.concurrent.TimeUnit;
  * start revision is exclusive: so the stream reopens the call from the revision of the last
  * response received (the caller's start revision while none was), and the caller sees no gap and
  * no duplicate (the resumed call's first response, a progress at that same revision, is not
- * returned). The first reopening is at once, then after 100 ms doubling up to 2 s; after {@value
- * #MAX_IDLE_ATTEMPTS} attempts in a row that received nothing, the UNAVAILABLE error is thrown. A
- * response received starts the count again. A call that ends with OK (the server never does) is
- * resumed the same way.
+ * returned). It keeps reopening while less than the resume timeout ({@link
+ * ContextStoreClient#watch(long, String, Duration)}; {@link #DEFAULT_RESUME_TIMEOUT} by default)
+ * has passed since the first failure of the current run of failures; a response received ends
+ * the run. The first reopening is at once, then after 100 ms doubling up to 2 s, never past the
+ * time left; when the time is up, the last UNAVAILABLE error is thrown. A call that ends with OK
+ * (the server never does) is resumed the same way.
  *
  * <p><b>Errors</b> other than UNAVAILABLE end the iteration, thrown from {@code hasNext()} as the
  * client's other calls throw them: a start revision the server no longer retains as {@link
@@ -48,33 +52,80 @@ import java.util.concurrent.TimeUnit;
  * with CANCELLED or DEADLINE_EXCEEDED; so does interrupting the iterating thread (CANCELLED).
  */
 public final class WatchStream implements Iterable<WatchResponse>, AutoCloseable {
-  /** Attempts in a row that received nothing before the UNAVAILABLE error is thrown. */
-  public static final int MAX_IDLE_ATTEMPTS = 5;
+  /**
+   * How long a watch keeps reopening the call without receiving anything, unless {@link
+   * ContextStoreClient#watch(long, String, Duration)} says otherwise: long enough for a server to
+   * restart and the channel to reconnect (gRPC's reconnect backoff alone is about 1 s).
+   */
+  public static final Duration DEFAULT_RESUME_TIMEOUT = Duration.ofSeconds(30);
 
   private static final Duration INITIAL_BACKOFF = Duration.ofMillis(100);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
 
   private final Connection connection;
   private final WatchRequest request;
+  private final Resume resume;
   private final Context parent; // the caller's: its cancellation and deadline end the watch
   private final CountDownLatch closing = new CountDownLatch(1); // wakes a backoff pause
   private volatile boolean closed;
   private volatile Context.CancellableContext call; // the open call's; null between calls
   private boolean iterated;
 
-  WatchStream(Connection connection, WatchRequest request) {
+  WatchStream(Connection connection, WatchRequest request, Resume resume) {
     this.connection = connection;
     this.request = request;
+    this.resume = resume;
     this.parent = Context.current();
   }
 
-  /** The pause before the {@code retry}-th reopening (1-based) since the last response. */
-  static Duration resumeDelay(int retry) {
-    if (retry <= 1) {
-      return Duration.ZERO;
+  /**
+   * How long a watch waits before reopening the call, and when it gives up: the policy every
+   * client shares (the Python client's {@code Resume}). Used by one thread at a time.
+   */
+  static final class Resume {
+    private final Duration patience; // the resume timeout
+    private final LongSupplier clock; // nanoseconds, as System::nanoTime
+    private boolean failing; // in a run of failures, which began at failingSince
+    private long failingSince;
+    private int attempts; // reopenings in the current run
+
+    Resume(Duration patience, LongSupplier clock) {
+      this.patience = Objects.requireNonNull(patience, "resumeTimeout");
+      this.clock = clock;
     }
-    Duration delay = INITIAL_BACKOFF.multipliedBy(1L << Math.min(retry - 2, 20));
-    return delay.compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : delay;
+
+    /** A response arrived: the run of failures, if any, is over. */
+    void received() {
+      failing = false;
+      attempts = 0;
+    }
+
+    /**
+     * The pause before reopening after a failure with {@code code}; null: give up (not
+     * UNAVAILABLE, or the resume timeout has passed since the run of failures began).
+     */
+    Duration backoff(Status.Code code) {
+      if (code != Status.Code.UNAVAILABLE) {
+        return null;
+      }
+      long now = clock.getAsLong();
+      if (!failing) {
+        failing = true;
+        failingSince = now;
+      }
+      Duration left = patience.minus(Duration.ofNanos(now - failingSince));
+      if (left.isNegative() || left.isZero()) {
+        return null;
+      }
+      attempts++;
+      // The first at once (a server ending a call on purpose is up), then backing off.
+      if (attempts == 1) {
+        return Duration.ZERO;
+      }
+      Duration delay = INITIAL_BACKOFF.multipliedBy(1L << Math.min(attempts - 2, 20));
+      delay = delay.compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : delay;
+      return delay.compareTo(left) > 0 ? left : delay;
+    }
   }
 
   /**
@@ -110,8 +161,6 @@ public final class WatchStream implements Iterable<WatchResponse>, AutoCloseable
     private Long last; // the revision of the last response received; null: none yet
     private Long resumedFrom; // the open call's start, when it resumes after a response
     private boolean receivedThisCall;
-    private int retries; // reopenings since the last response received
-    private int idle; // attempts in a row that received nothing
     private boolean finished; // a terminal error was thrown
     private WatchResponse next; // fetched, not yet returned
 
@@ -175,8 +224,7 @@ public final class WatchStream implements Iterable<WatchResponse>, AutoCloseable
               && message.getProgress()
               && message.getRevision() == resumedFrom;
       receivedThisCall = true;
-      retries = 0;
-      idle = 0;
+      resume.received();
       last = message.getRevision();
       if (!repeat) {
         next = Convert.watchResponse(message);
@@ -186,15 +234,12 @@ public final class WatchStream implements Iterable<WatchResponse>, AutoCloseable
     /** The call ended with UNAVAILABLE (or OK): pause, then reopen, or give up. */
     private void drop(ContextStoreException failure) {
       endCall();
-      if (!receivedThisCall) {
-        idle++;
-      }
-      if (idle >= MAX_IDLE_ATTEMPTS) {
+      Duration pause = resume.backoff(failure.code());
+      if (pause == null) {
         throw finish(failure);
       }
-      retries++;
       try {
-        closing.await(resumeDelay(retries).toNanos(), TimeUnit.NANOSECONDS);
+        closing.await(pause.toNanos(), TimeUnit.NANOSECONDS);
       } catch (InterruptedException interrupted) {
         Thread.currentThread().interrupt();
         throw finish(

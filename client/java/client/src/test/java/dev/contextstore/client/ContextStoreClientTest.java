@@ -116,6 +116,9 @@ class ContextStoreClientTest {
     assertEquals(3, info.limits().maxConcurrentRpcs());
     assertEquals(16_777_216, info.limits().maxInflightResponseBytes());
     assertEquals(Duration.ofMillis(7500), info.limits().receiveTimeout());
+    assertEquals(1024, info.limits().maxWatchers());
+    assertEquals(Duration.ofMillis(1500), info.limits().watchProgressInterval());
+    assertEquals(10_000, info.limits().watchHistoryRevisions());
   }
 
   @Test
@@ -220,7 +223,13 @@ class ContextStoreClientTest {
                       .setReceiveTimeout(
                           com.google.protobuf.Duration.newBuilder()
                               .setSeconds(7)
-                              .setNanos(500_000_000)))
+                              .setNanos(500_000_000))
+                      .setMaxWatchers(1024)
+                      .setWatchProgressInterval(
+                          com.google.protobuf.Duration.newBuilder()
+                              .setSeconds(1)
+                              .setNanos(500_000_000))
+                      .setWatchHistoryRevisions(10_000))
               .build();
       answer(request, response, observer);
     }

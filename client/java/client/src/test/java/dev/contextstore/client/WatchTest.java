@@ -3,6 +3,7 @@ package dev.contextstore.client;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -35,6 +36,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
@@ -155,13 +157,65 @@ class WatchTest {
     }
   }
 
+  private static final Status.Code DOWN = Status.Code.UNAVAILABLE;
+
+  private static Duration ms(long millis) {
+    return Duration.ofMillis(millis);
+  }
+
   @Test
   void aDroppedStreamIsReopenedAtOnceThenAfter100msDoublingTo2s() {
+    // The clock stands still: no pause is cut short.
+    WatchStream.Resume resume = new WatchStream.Resume(Duration.ofHours(1), () -> 0L);
     List<Long> delays = new ArrayList<>();
-    for (int retry = 1; retry <= 8; retry++) {
-      delays.add(WatchStream.resumeDelay(retry).toMillis());
+    for (int retry = 1; retry <= 9; retry++) {
+      delays.add(resume.backoff(DOWN).toMillis());
     }
-    assertEquals(List.of(0L, 100L, 200L, 400L, 800L, 1600L, 2000L, 2000L), delays);
+    assertEquals(List.of(0L, 100L, 200L, 400L, 800L, 1600L, 2000L, 2000L, 2000L), delays);
+  }
+
+  @Test
+  void resumingGoesOnUntilTheResumeTimeoutHasPassedSinceTheFirstFailureNeverPastIt() {
+    AtomicLong clock = new AtomicLong(5_000_000_000L);
+    WatchStream.Resume resume = new WatchStream.Resume(Duration.ofSeconds(1), clock::get);
+    assertEquals(Duration.ZERO, resume.backoff(DOWN)); // the run begins: at once
+    clock.addAndGet(ms(10).toNanos());
+    assertEquals(ms(100), resume.backoff(DOWN));
+    clock.addAndGet(ms(690).toNanos()); // at 700 ms: 300 ms left
+    assertEquals(ms(200), resume.backoff(DOWN));
+    clock.addAndGet(ms(200).toNanos()); // at 900 ms: 400 ms, cut to the 100 ms left
+    assertEquals(ms(100), resume.backoff(DOWN));
+    clock.addAndGet(ms(100).toNanos()); // at 1 s: the timeout has passed
+    assertNull(resume.backoff(DOWN));
+  }
+
+  @Test
+  void aResponseReceivedResetsTheResumeTimeout() {
+    AtomicLong clock = new AtomicLong();
+    WatchStream.Resume resume = new WatchStream.Resume(Duration.ofSeconds(1), clock::get);
+    for (long step : new long[] {0, 500, 400}) {
+      clock.addAndGet(ms(step).toNanos());
+      assertNotNull(resume.backoff(DOWN));
+    }
+    resume.received();
+    clock.addAndGet(ms(600).toNanos()); // 1.5 s after the first failure, first of a new run
+    assertEquals(Duration.ZERO, resume.backoff(DOWN));
+    clock.addAndGet(ms(900).toNanos());
+    assertEquals(ms(100), resume.backoff(DOWN));
+    clock.addAndGet(ms(100).toNanos());
+    assertNull(resume.backoff(DOWN));
+  }
+
+  @Test
+  void onlyUnavailableIsResumedAndAZeroTimeoutResumesNothing() {
+    WatchStream.Resume resume = new WatchStream.Resume(Duration.ofSeconds(1), () -> 0L);
+    for (Status.Code code :
+        List.of(Status.Code.OUT_OF_RANGE, Status.Code.INVALID_ARGUMENT, Status.Code.INTERNAL)) {
+      assertNull(resume.backoff(code), code.toString());
+    }
+    assertEquals(Duration.ZERO, resume.backoff(DOWN), "and they started no run");
+    assertNull(new WatchStream.Resume(Duration.ZERO, () -> 0L).backoff(DOWN));
+    assertThrows(NullPointerException.class, () -> client.watch(0, "", (Duration) null));
   }
 
   @Test
@@ -204,34 +258,69 @@ class WatchTest {
   }
 
   @Test
-  void theWatchGivesUpAfterFiveIdleAttemptsAndAResponseResetsTheCount() {
-    List<String> script =
-        List.of("drop", "drop", "drop", "drop", "send", "drop", "drop", "drop", "drop", "drop");
+  void theWatchGivesUpWithUnavailableOnceItsResumeTimeoutHasPassed() {
+    service.behaviour =
+        (request, observer) -> observer.onError(Status.UNAVAILABLE.asRuntimeException());
+    Duration timeout = ms(300);
+    long began = System.nanoTime();
+    try (WatchStream watch = client.session("s").watch(7, "", timeout)) {
+      Iterator<WatchResponse> responses = watch.iterator();
+      ContextStoreException error = assertThrows(ContextStoreException.class, responses::hasNext);
+      assertEquals(Status.Code.UNAVAILABLE, error.code());
+      assertFalse(responses.hasNext(), "the iteration is over");
+    }
+    Duration elapsed = Duration.ofNanos(System.nanoTime() - began);
+    assertTrue(
+        elapsed.compareTo(timeout) >= 0 && elapsed.compareTo(Duration.ofSeconds(5)) < 0,
+        elapsed.toString());
+    List<Long> starts = service.requests.stream().map(WatchRequest::getStartRevision).toList();
+    assertTrue(starts.size() >= 2 && starts.size() <= 10, starts.toString());
+    assertTrue(starts.stream().allMatch(start -> start == 7), "from the caller's start revision");
+  }
+
+  @Test
+  void theWatchCarriesOnWhileNoRunOfFailuresLastsTheTimeoutAsAResponseResetsIt() {
+    // A clock that moves 1 s at each call, and a 2.5 s timeout: 3 failed calls (2 s), one that
+    // receives, then drops (a new run), 2 failed ones (2 s again), one that receives: 5 s of
+    // failures in all, never 2.5 s since a response.
+    AtomicLong clock = new AtomicLong();
+    List<String> script = List.of("drop", "drop", "drop", "send", "drop", "drop", "send");
     service.behaviour =
         (request, observer) -> {
+          clock.addAndGet(Duration.ofSeconds(1).toNanos());
           if (script.get(service.requests.size() - 1).equals("send")) {
-            observer.onNext(progress(7));
-            observer.onNext(change(8, "a"));
+            long start = request.getStartRevision();
+            observer.onNext(progress(start));
+            observer.onNext(change(start + 1, "a"));
             observer.onCompleted(); // OK: resumed like UNAVAILABLE
           } else {
             observer.onError(Status.UNAVAILABLE.asRuntimeException());
           }
         };
-    List<Long> received = new ArrayList<>();
-    long began = System.nanoTime();
-    try (WatchStream watch = client.watch(7)) {
+    WatchStream.Resume resume = new WatchStream.Resume(ms(2500), clock::get);
+    try (WatchStream watch = client.watch(7, "", resume)) {
+      assertEquals(
+          List.of(7L, 8L, 9L), // the second 8, a resumed call's progress, is not returned
+          take(watch, 3).stream().map(WatchResponse::revision).toList());
+    }
+    assertEquals(
+        List.of(7L, 7L, 7L, 7L, 8L, 8L, 8L),
+        service.requests.stream().map(WatchRequest::getStartRevision).toList());
+
+    // Without the responses, the same clock gives up at the 4th call.
+    service.requests.clear();
+    service.behaviour =
+        (request, observer) -> {
+          clock.addAndGet(Duration.ofSeconds(1).toNanos());
+          observer.onError(Status.UNAVAILABLE.asRuntimeException());
+        };
+    resume = new WatchStream.Resume(ms(2500), clock::get);
+    try (WatchStream watch = client.watch(7, "", resume)) {
       ContextStoreException error =
-          assertThrows(
-              ContextStoreException.class, () -> watch.forEach(r -> received.add(r.revision())));
+          assertThrows(ContextStoreException.class, () -> watch.iterator().hasNext());
       assertEquals(Status.Code.UNAVAILABLE, error.code());
     }
-    long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
-    assertEquals(List.of(7L, 8L), received);
-    assertEquals(
-        List.of(7L, 7L, 7L, 7L, 7L, 8L, 8L, 8L, 8L, 8L),
-        service.requests.stream().map(WatchRequest::getStartRevision).toList());
-    // Twice 0 + 100 + 200 + 400 ms of backoff, then 800 ms before the last attempt.
-    assertTrue(elapsedMillis >= 2 * 700 + 800 - 50, elapsedMillis + " ms");
+    assertEquals(4, service.requests.size());
   }
 
   @Test

@@ -594,6 +594,9 @@ public final class Main {
     limits.addProperty("max_concurrent_rpcs", l.maxConcurrentRpcs());
     limits.addProperty("max_inflight_response_bytes", l.maxInflightResponseBytes());
     limits.addProperty("receive_timeout", seconds(l.receiveTimeout()));
+    limits.addProperty("max_watchers", l.maxWatchers());
+    limits.addProperty("watch_progress_interval", seconds(l.watchProgressInterval()));
+    limits.addProperty("watch_history_revisions", l.watchHistoryRevisions());
     JsonObject properties = new JsonObject();
     info.backendProperties().forEach(properties::addProperty);
     JsonObject json = new JsonObject();
