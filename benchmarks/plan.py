@@ -22,6 +22,7 @@ from benchmarks import (
     memory,
     redis_store,
     service,
+    sharing,
     store,
     watchers,
 )
@@ -57,6 +58,8 @@ class Scales:
     """Figure W4: files read again, unchanged."""
     watch: watchers.WatchScale
     """Figures W1 and W2."""
+    sharing: sharing.SharingScale
+    """Figure W3."""
 
 
 FULL = Scales(
@@ -70,6 +73,7 @@ FULL = Scales(
     redis_files=100_000,
     rereads=1000,
     watch=watchers.WatchScale(),
+    sharing=sharing.SharingScale(),
 )
 QUICK = Scales(
     service=service.ServiceScale(
@@ -90,6 +94,7 @@ QUICK = Scales(
     redis_files=2000,
     rereads=200,
     watch=watchers.WatchScale(rounds=1, calls=2000, watchers=16, events=200),
+    sharing=sharing.SharingScale(sessions=10, files=200),
 )
 
 
@@ -115,6 +120,7 @@ def plan(p: Plan) -> list[tuple[str, Step]]:
         ("S1", lambda _: service.secured_get_file(s.service, get_file())),
         ("W1", lambda _: watchers.watchers_vs_none(s.watch, protoset=p.protoset)),
         ("W2", lambda _: watchers.event_delay(s.watch)),
+        ("W3", lambda _: sharing.shared_vs_distinct(s.sharing)),
         ("W4", lambda _: coordination.unchanged_rereads(s.rereads)),
     ]
 

@@ -69,7 +69,7 @@ def test_the_headline_comes_first_then_the_issues_figures_then_the_rest() -> Non
 
     assert keys == [
         "F1", "F2", "F3", "F4", "2", "3", "4a", "4b", "5a", "5b", "6", "7", "R2", "R3", "R4",
-        "S1", "W1", "W2", "W4",
+        "S1", "W1", "W2", "W3", "W4",
     ]  # fmt: skip
 
 

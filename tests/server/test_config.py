@@ -38,6 +38,7 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
     "watch_history_events": (("1000", 1000), ("2000000", 2_000_000)),
     "watch_history_seconds": (("10m", 600.0), ("0", 0.0)),
     "watch_max_stream_seconds": (("30m", 1800.0), ("0", 0.0)),
+    "share_min_bytes": (("4KiB", 4096), ("0", 0)),
     "max_content_bytes": (("3KiB", 3 * KiB), ("5mib", 5 * MiB)),
     "max_batch_items": (("3", 3), ("5", 5)),
     "max_labels": (("3", 3), ("5", 5)),

@@ -116,6 +116,11 @@ class ServerConfig:
         "backend keeps it until --watch-history-events needs the room)",
         3600.0,
     )
+    share_min_bytes: int = _opt(
+        "contents at least this long are held once however many sessions cache them "
+        "(memory backend; 0: never)",
+        2048,
+    )
     watch_max_stream_seconds: float = _opt(
         "end a Watch stream (UNAVAILABLE: clients resume) once it is this old and has sent a "
         "change, so long-lived streams spread over restarted and added servers (0: never)",
@@ -169,6 +174,7 @@ class ServerConfig:
             watch_history_revisions=self.watch_history_revisions,
             watch_history_events=self.watch_history_events,
             watch_history_seconds=self.watch_history_seconds,
+            share_min_bytes=self.share_min_bytes,
         )
 
     def __post_init__(self) -> None:

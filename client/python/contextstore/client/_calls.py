@@ -132,6 +132,7 @@ def _stats(r: pb.GetStatsResponse | pb.GetStoreStatsResponse) -> Stats:
     return Stats(
         files=r.files, analyses=r.analyses, bytes=r.bytes, sessions=r.sessions, hits=r.hits,
         misses=r.misses, evictions=r.evictions, expirations=r.expirations,
+        held_bytes=getattr(r, "held_bytes", 0),
     )  # fmt: skip
 
 

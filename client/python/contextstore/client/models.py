@@ -76,6 +76,8 @@ class Stats:
     misses: int
     evictions: int
     expirations: int
+    held_bytes: int = 0
+    """Whole store only: ``bytes`` less what contents held once for many sessions save."""
 
 
 @dataclass(frozen=True, slots=True)

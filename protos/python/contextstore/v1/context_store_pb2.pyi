@@ -1267,6 +1267,7 @@ class GetStoreStatsResponse(_message.Message):
     MISSES_FIELD_NUMBER: _builtins.int
     EVICTIONS_FIELD_NUMBER: _builtins.int
     EXPIRATIONS_FIELD_NUMBER: _builtins.int
+    HELD_BYTES_FIELD_NUMBER: _builtins.int
     files: _builtins.int
     analyses: _builtins.int
     bytes: _builtins.int
@@ -1278,6 +1279,11 @@ class GetStoreStatsResponse(_message.Message):
     evictions: _builtins.int
     expirations: _builtins.int
     """Sessions expired for idleness since the server started."""
+    held_bytes: _builtins.int
+    """What the store holds for those bytes: bytes, less what holding a content
+    once for the entries of many sessions saves (the memory backend shares
+    contents of share_min_bytes or more; budgets still charge every entry).
+    """
     def __init__(
         self,
         *,
@@ -1289,10 +1295,11 @@ class GetStoreStatsResponse(_message.Message):
         misses: _builtins.int = ...,
         evictions: _builtins.int = ...,
         expirations: _builtins.int = ...,
+        held_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses", b"analyses", "bytes", b"bytes", "evictions", b"evictions", "expirations", b"expirations", "files", b"files", "hits", b"hits", "misses", b"misses", "sessions", b"sessions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses", b"analyses", "bytes", b"bytes", "evictions", b"evictions", "expirations", b"expirations", "files", b"files", "held_bytes", b"held_bytes", "hits", b"hits", "misses", b"misses", "sessions", b"sessions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -35,6 +35,8 @@ class Budgets:
     watch_history_events: int = 262_144
     """Events of history kept store-wide (about 160 bytes each in memory)."""
     watch_history_seconds: float = 3600.0
+    share_min_bytes: int = 2048
+    """Contents at least this long are held once store-wide (memory backend; 0: never)."""
     """How long a namespace that is gone keeps its history (Redis; in memory,
     until ``watch_history_events`` needs the room)."""
 
@@ -139,6 +141,9 @@ class Stats:
     evictions: int = 0
     expirations: int = 0
     stale_analyses_dropped: int = 0
+    held_bytes: int = field(default=0, compare=False)
+    """Whole store only: ``bytes`` less what contents held once for many entries save
+    (not compared: stats of equal counts are equal, however their contents are held)."""
 
 
 # Writes build a FileMetadata per file. A frozen dataclass's
@@ -278,7 +283,9 @@ class Store(abc.ABC):
       lazily, on the next use.
     - **Stats.** ``stats(ns)`` counts one namespace since it was last created
       (a cleared or expired namespace starts from zero); ``store_stats()`` sums
-      every namespace and counts sessions and expirations.
+      every namespace and counts sessions and expirations; its ``held_bytes``
+      is ``bytes`` less what a backend saves by holding a content once for
+      many entries (equal to ``bytes`` where it holds none so).
     - **Revisions.** Every change to a namespace (a write, an invalidation,
       an eviction, a stale analysis dropped, a clear, an expiry) takes a
       revision from a source shared by many namespaces that only grows,

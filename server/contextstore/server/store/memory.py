@@ -8,8 +8,12 @@ Beyond what every backend promises (``Store``), this one promises:
 - **Stripes.** A namespace lives in one stripe, so calls on different
   namespaces rarely wait for each other and clearing or expiring a session
   costs O(its own entries), whatever else is stored.
-- **Compact entries.** About 370 bytes of bookkeeping per cached file, in
+- **Compact entries.** About 380 bytes of bookkeeping per cached file, in
   records the cyclic GC does not track (``records``).
+- **Shared contents.** A content of ``share_min_bytes`` or more is held once
+  however many entries, in any namespaces, hold it (``contents``): budgets
+  and stats still charge each entry in full; ``store_stats().held_bytes``
+  counts each such content once.
 
 A namespace hashes to one stripe, and every operation on it (batches,
 ``clear_session`` and idle expiry included) holds that stripe's lock alone:
@@ -18,7 +22,9 @@ clearing or expiring a session never waits for, nor scans, the other stripes.
 Lock order, the one rule that keeps multi-lock operations deadlock-free:
 
 1. ``_evict_lock`` is taken before any stripe lock, never while holding one;
-2. at most one stripe lock is held at a time.
+2. at most one stripe lock is held at a time;
+3. the shared contents' lock (``contents``) is taken last, for one dict
+   operation, and nothing is taken while it is held.
 
 Only total-budget eviction and whole-store stats visit several stripes, one
 after the other. Nothing global is locked on the hot path: the tick is an
@@ -29,6 +35,7 @@ lock. Hashing and digests happen before locking.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import math
@@ -54,6 +61,7 @@ from contextstore.server.store.base import (
     check_fits,
     file_charge,
 )
+from contextstore.server.store.contents import SharedContents
 from contextstore.server.store.events import Cursor
 from contextstore.server.store.history import History, HistoryCursor
 from contextstore.server.store.namespace import Change, ChangeSink
@@ -85,6 +93,7 @@ class StripedStore(Store):
             raise ValueError("stripes must be at least 1")
         self._budgets = budgets or Budgets()
         per_stripe = -(-self._budgets.watch_history_events // stripes)
+        self._contents = SharedContents(self._budgets.share_min_bytes)
         self._shards = [
             Shard(
                 sink,
@@ -92,6 +101,7 @@ class StripedStore(Store):
                     max_revisions=self._budgets.watch_history_revisions, max_events=per_stripe
                 ),
                 wall_clock=wall_clock,
+                contents=self._contents,
             )
             for _ in range(stripes)
         ]
@@ -113,7 +123,14 @@ class StripedStore(Store):
 
     @property
     def properties(self) -> Mapping[str, str]:
-        return {"stripes": str(self.stripes), "eviction": "exact store-wide LRU"}
+        return {
+            "stripes": str(self.stripes),
+            "eviction": "exact store-wide LRU",
+            "shared_contents": f"contents of {self._budgets.share_min_bytes} bytes or more, "
+            "held once store-wide"
+            if self._budgets.share_min_bytes
+            else "none: each entry holds its own",
+        }
 
     # -- files ---------------------------------------------------------------
 
@@ -262,6 +279,7 @@ class StripedStore(Store):
     # -- sessions and stats --------------------------------------------------
 
     def expire_idle(self) -> int:
+        self._contents.sweep()  # the periodic sweep: contents a reader kept past their release
         if self._budgets.session_ttl_seconds <= 0:
             return 0
         return sum(self._expire(ns) for ns in list(self._sessions))
@@ -275,11 +293,14 @@ class StripedStore(Store):
 
     def store_stats(self) -> Stats:
         self.expire_idle()
-        parts = []
+        parts, shared = [], 0
         for shard, lock in zip(self._shards, self._locks, strict=True):
             with lock:
                 parts.append(shard.stats())
-        return _sum_stats(parts, len(self._sessions))
+                shared += shard.shared_bytes
+        total = _sum_stats(parts, len(self._sessions))
+        held = total.bytes - shared + self._contents.held_bytes()
+        return dataclasses.replace(total, held_bytes=held)
 
     # -- sessions ------------------------------------------------------------
 

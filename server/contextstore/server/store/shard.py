@@ -50,6 +50,7 @@ from contextstore.server.store.base import (
     label_charge,
     new_metadata,
 )
+from contextstore.server.store.contents import SharedContents
 from contextstore.server.store.events import (
     EventKind,
     RawEvent,
@@ -90,6 +91,7 @@ class Shard:
         *,
         history: History | None = None,
         wall_clock: Callable[[], int] = time.time_ns,
+        contents: SharedContents | None = None,
     ) -> None:
         self.namespaces: dict[Namespace, NsState] = {}
         self.files = 0
@@ -103,6 +105,10 @@ class Shard:
         # stripes at once cannot lose a count.
         self.expirations = 0
         self._sink = sink
+        self._contents = contents if contents is not None else SharedContents(0)
+        # Content bytes of the files whose content is shared (``contents``):
+        # whole-store stats count those once, through the index, instead.
+        self.shared_bytes = 0
         self._last_wall_ns = 0
         self._heads: list[tuple[int, int, NsState]] = []
         self._seq = itertools.count()
@@ -162,7 +168,7 @@ class Shard:
         self._drop_analyses_not_from(state, path, sha256)
         cached_at = self._cached_at(wall_ns)
         record = records.new_file(
-            write.content,
+            self._contents.share(write.content),
             tick=tick,
             tail=head + wire.metadata_stamp(cached_at, version),
             label_bytes=label_charge(write.labels),
@@ -408,6 +414,8 @@ class Shard:
         old = entries.pop(key, None)
         if old is not None:
             self._account(state, key, old, -1)
+            if isinstance(key, str):
+                self._contents.release(old[0])
         entries[key] = record
         self._account(state, key, record, +1)
         if old is None:  # a new entry: perhaps a new path
@@ -449,6 +457,7 @@ class Shard:
             return None
         self._account(state, key, record, -1)
         if isinstance(key, str):
+            self._contents.release(record[0])
             path = key
         else:
             path, kind = key
@@ -483,6 +492,8 @@ class Shard:
         if isinstance(key, str):
             state.files += sign
             self.files += sign
+            if self._contents.shares(record[0]):
+                self.shared_bytes += sign * len(record[0])
         else:
             state.analyses += sign
             self.analyses += sign

@@ -2298,7 +2298,11 @@ type GetStoreStatsResponse struct {
 	Misses    int64 `protobuf:"varint,6,opt,name=misses,proto3" json:"misses,omitempty"`
 	Evictions int64 `protobuf:"varint,7,opt,name=evictions,proto3" json:"evictions,omitempty"`
 	// Sessions expired for idleness since the server started.
-	Expirations   int64 `protobuf:"varint,8,opt,name=expirations,proto3" json:"expirations,omitempty"`
+	Expirations int64 `protobuf:"varint,8,opt,name=expirations,proto3" json:"expirations,omitempty"`
+	// What the store holds for those bytes: bytes, less what holding a content
+	// once for the entries of many sessions saves (the memory backend shares
+	// contents of share_min_bytes or more; budgets still charge every entry).
+	HeldBytes     int64 `protobuf:"varint,9,opt,name=held_bytes,json=heldBytes,proto3" json:"held_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2385,6 +2389,13 @@ func (x *GetStoreStatsResponse) GetEvictions() int64 {
 func (x *GetStoreStatsResponse) GetExpirations() int64 {
 	if x != nil {
 		return x.Expirations
+	}
+	return 0
+}
+
+func (x *GetStoreStatsResponse) GetHeldBytes() int64 {
+	if x != nil {
+		return x.HeldBytes
 	}
 	return 0
 }
@@ -2921,7 +2932,7 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x06misses\x18\x06 \x01(\x03R\x06misses\x12\x1c\n" +
 	"\tevictions\x18\a \x01(\x03R\tevictions\x12 \n" +
 	"\vexpirations\x18\b \x01(\x03R\vexpirations\"\x16\n" +
-	"\x14GetStoreStatsRequest\"\xe7\x01\n" +
+	"\x14GetStoreStatsRequest\"\x86\x02\n" +
 	"\x15GetStoreStatsResponse\x12\x14\n" +
 	"\x05files\x18\x01 \x01(\x03R\x05files\x12\x1a\n" +
 	"\banalyses\x18\x02 \x01(\x03R\banalyses\x12\x14\n" +
@@ -2930,7 +2941,9 @@ const file_contextstore_v1_context_store_proto_rawDesc = "" +
 	"\x04hits\x18\x05 \x01(\x03R\x04hits\x12\x16\n" +
 	"\x06misses\x18\x06 \x01(\x03R\x06misses\x12\x1c\n" +
 	"\tevictions\x18\a \x01(\x03R\tevictions\x12 \n" +
-	"\vexpirations\x18\b \x01(\x03R\vexpirations\"\x16\n" +
+	"\vexpirations\x18\b \x01(\x03R\vexpirations\x12\x1d\n" +
+	"\n" +
+	"held_bytes\x18\t \x01(\x03R\theldBytes\"\x16\n" +
 	"\x14GetServerInfoRequest\"\xa3\a\n" +
 	"\x06Limits\x12*\n" +
 	"\x11max_content_bytes\x18\x01 \x01(\x03R\x0fmaxContentBytes\x12*\n" +

@@ -129,6 +129,8 @@ class RedisStore(Store):
             "consistency": "read-your-writes across servers (primaries only)",
             "versions": "grow per path; counted per bucket of namespaces, not store-wide",
             "expirations": "exact (a sweep of ours; no Redis key expiry)",
+            "shared_contents": "none: each namespace holds its own contents (sharing across "
+            "namespaces would cross hash slots, and a call is atomic only within one)",
         }
 
     # -- calls -----------------------------------------------------------------
@@ -296,6 +298,7 @@ class RedisStore(Store):
             evictions=evictions,
             expirations=expirations,
             stale_analyses_dropped=stale,
+            held_bytes=size,
         )
 
     def expire_idle(self) -> int:

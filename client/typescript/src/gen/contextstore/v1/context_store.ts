@@ -430,6 +430,12 @@ export interface GetStoreStatsResponse {
   evictions: bigint;
   /** Sessions expired for idleness since the server started. */
   expirations: bigint;
+  /**
+   * What the store holds for those bytes: bytes, less what holding a content
+   * once for the entries of many sessions saves (the memory backend shares
+   * contents of share_min_bytes or more; budgets still charge every entry).
+   */
+  heldBytes: bigint;
 }
 
 /** GetServerInfoRequest takes no fields. */
@@ -3687,7 +3693,17 @@ export const GetStoreStatsRequest: MessageFns<GetStoreStatsRequest> = {
 };
 
 function createBaseGetStoreStatsResponse(): GetStoreStatsResponse {
-  return { files: 0n, analyses: 0n, bytes: 0n, sessions: 0n, hits: 0n, misses: 0n, evictions: 0n, expirations: 0n };
+  return {
+    files: 0n,
+    analyses: 0n,
+    bytes: 0n,
+    sessions: 0n,
+    hits: 0n,
+    misses: 0n,
+    evictions: 0n,
+    expirations: 0n,
+    heldBytes: 0n,
+  };
 }
 
 export const GetStoreStatsResponse: MessageFns<GetStoreStatsResponse> = {
@@ -3739,6 +3755,12 @@ export const GetStoreStatsResponse: MessageFns<GetStoreStatsResponse> = {
         throw new globalThis.Error("value provided for field message.expirations of type int64 too large");
       }
       writer.uint32(64).int64(message.expirations);
+    }
+    if (message.heldBytes !== 0n) {
+      if (BigInt.asIntN(64, message.heldBytes) !== message.heldBytes) {
+        throw new globalThis.Error("value provided for field message.heldBytes of type int64 too large");
+      }
+      writer.uint32(72).int64(message.heldBytes);
     }
     return writer;
   },
@@ -3820,6 +3842,14 @@ export const GetStoreStatsResponse: MessageFns<GetStoreStatsResponse> = {
             message.expirations = reader.int64() as bigint;
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.heldBytes = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3847,6 +3877,7 @@ export const GetStoreStatsResponse: MessageFns<GetStoreStatsResponse> = {
     message.expirations = (object.expirations !== undefined && object.expirations !== null)
       ? BigInt(object.expirations)
       : 0n;
+    message.heldBytes = (object.heldBytes !== undefined && object.heldBytes !== null) ? BigInt(object.heldBytes) : 0n;
     return message;
   },
 };
