@@ -76,6 +76,41 @@ class Resume:
 _ENDED = "the server ended the stream"
 
 
+class _Reopening:
+    """What both iterators keep: the call in progress, and how to open the next one."""
+
+    def __init__(
+        self,
+        stub: Any,
+        session: str | None,
+        start_revision: int,
+        path_prefix: str,
+        resume_timeout: float,
+    ) -> None:
+        self.resume = Resume(start_revision, resume_timeout)
+        self.call: Any = None
+        self._stub, self._session, self._prefix = stub, session, path_prefix
+
+    def current(self) -> Any:
+        """The call in progress, opened from the last revision received if there is none."""
+        if self.call is None:
+            request = calls.watch_request(self._session, self.resume.revision, self._prefix)
+            self.call = self._stub.Watch(request)
+        return self.call
+
+    def failed(self, error: ContextStoreError) -> float:
+        """The call ended with ``error``: seconds to wait before the next, or raise it."""
+        self.call = None
+        wait = self.resume.backoff(error)
+        if wait is None:
+            raise error
+        return wait
+
+    def cancel(self) -> None:
+        if self.call is not None:
+            self.call.cancel()
+
+
 class Watch(Iterator[R]):
     """A namespace's changes as they happen, blocking; ``close()`` (or ``with``) ends it.
 
@@ -93,28 +128,21 @@ class Watch(Iterator[R]):
         parse: Callable[[pb.WatchResponse], R] = calls.watch_response,  # type: ignore[assignment]
     ) -> None:
         self._parse = parse
-        self._stub = stub
-        self._session = session
-        self._prefix = path_prefix
-        self._resume = Resume(start_revision, resume_timeout)
-        self._call: Any = None
+        self._stream = _Reopening(stub, session, start_revision, path_prefix, resume_timeout)
         self._closed = threading.Event()
 
     @property
     def revision(self) -> int:
         """The revision of the last response yielded (the start revision before any)."""
-        return self._resume.revision
+        return self._stream.resume.revision
 
     def __iter__(self) -> Watch[R]:
         return self
 
     def __next__(self) -> R:
         while not self._closed.is_set():
-            if self._call is None:
-                request = calls.watch_request(self._session, self._resume.revision, self._prefix)
-                self._call = self._stub.Watch(request)
             try:
-                message = next(self._call)
+                message = next(self._stream.current())
             except StopIteration:
                 error: ContextStoreError = Unavailable(grpc.StatusCode.UNAVAILABLE, _ENDED)
             except grpc.RpcError as rpc_error:
@@ -122,19 +150,14 @@ class Watch(Iterator[R]):
                     break
                 error = from_rpc_error(rpc_error)
             else:
-                self._resume.received(message.revision)
+                self._stream.resume.received(message.revision)
                 return self._parse(message)
-            self._call = None
-            wait = self._resume.backoff(error)
-            if wait is None:
-                raise error
-            self._closed.wait(wait)  # a backoff that close() cuts short
+            self._closed.wait(self._stream.failed(error))  # a backoff close() cuts short
         raise StopIteration
 
     def close(self) -> None:
         self._closed.set()
-        if self._call is not None:
-            self._call.cancel()
+        self._stream.cancel()
 
     def __enter__(self) -> Watch[R]:
         return self
@@ -159,27 +182,20 @@ class AsyncWatch(AsyncIterator[WatchResponse]):
         path_prefix: str,
         resume_timeout: float = RESUME_TIMEOUT,
     ) -> None:
-        self._stub = stub
-        self._session = session
-        self._prefix = path_prefix
-        self._resume = Resume(start_revision, resume_timeout)
-        self._call: Any = None
+        self._stream = _Reopening(stub, session, start_revision, path_prefix, resume_timeout)
         self._closed = asyncio.Event()
 
     @property
     def revision(self) -> int:
-        return self._resume.revision
+        return self._stream.resume.revision
 
     def __aiter__(self) -> AsyncWatch:
         return self
 
     async def __anext__(self) -> WatchResponse:
         while not self._closed.is_set():
-            if self._call is None:
-                request = calls.watch_request(self._session, self._resume.revision, self._prefix)
-                self._call = self._stub.Watch(request)
             try:
-                message = await self._call.read()
+                message = await self._stream.current().read()
             except grpc.RpcError as rpc_error:
                 if self._closed.is_set():
                     break
@@ -187,21 +203,16 @@ class AsyncWatch(AsyncIterator[WatchResponse]):
             else:
                 if message is not grpc.aio.EOF:
                     response = calls.watch_response(message)
-                    self._resume.received(response.revision)
+                    self._stream.resume.received(response.revision)
                     return response
                 error = Unavailable(grpc.StatusCode.UNAVAILABLE, _ENDED)
-            self._call = None
-            wait = self._resume.backoff(error)
-            if wait is None:
-                raise error
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), wait)
+                await asyncio.wait_for(self._closed.wait(), self._stream.failed(error))
         raise StopAsyncIteration
 
     async def close(self) -> None:
         self._closed.set()
-        if self._call is not None:
-            self._call.cancel()
+        self._stream.cancel()
 
     async def __aenter__(self) -> AsyncWatch:
         return self
