@@ -123,7 +123,7 @@ func (f *fake) GetStoreStats(ctx context.Context, _ *pb.GetStoreStatsRequest) (*
 	if err := f.answer("GetStoreStats"); err != nil {
 		return nil, err
 	}
-	return &pb.GetStoreStatsResponse{Files: 7, Sessions: 3, Expirations: 2}, nil
+	return &pb.GetStoreStatsResponse{Files: 7, Bytes: 100, Sessions: 3, Expirations: 2, HeldBytes: 60}, nil
 }
 
 func (f *fake) ClearSession(ctx context.Context, r *pb.ClearSessionRequest) (*pb.ClearSessionResponse, error) {
@@ -199,8 +199,13 @@ func TestStatsScopes(t *testing.T) {
 	ctx := context.Background()
 	// A handle's Stats is its namespace: session_id absent for the global
 	// namespace, as in every other call.
-	if _, err := client.Global().Stats(ctx); err != nil {
+	mine, err := client.Global().Stats(ctx)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// A namespace's stats carry no held_bytes: HeldBytes is 0.
+	if *mine != (contextstore.Stats{Files: 1}) {
+		t.Fatalf("stats = %+v", mine)
 	}
 	if _, err := client.Session("s").Stats(ctx); err != nil {
 		t.Fatal(err)
@@ -216,7 +221,8 @@ func TestStatsScopes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *stats != (contextstore.Stats{Files: 7, Sessions: 3, Expirations: 2}) {
+		want := contextstore.Stats{Files: 7, Bytes: 100, Sessions: 3, Expirations: 2, HeldBytes: 60}
+		if *stats != want {
 			t.Fatalf("store stats = %+v", stats)
 		}
 	}

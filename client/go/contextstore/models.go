@@ -80,6 +80,10 @@ type Stats struct {
 	Misses      int64
 	Evictions   int64
 	Expirations int64
+	// HeldBytes is what the whole store holds for its entries: Bytes less
+	// what the memory backend saves by holding a content once for many
+	// sessions (equal to Bytes on Redis). StoreStats only: 0 from Stats.
+	HeldBytes int64
 }
 
 // Limits are the bounds the server enforces; 0 budgets mean none.
@@ -171,7 +175,15 @@ type statsResponse interface {
 	GetExpirations() int64
 }
 
+// heldBytesResponse is GetStoreStatsResponse: only the whole store's stats
+// carry held_bytes.
+type heldBytesResponse interface{ GetHeldBytes() int64 }
+
 func statsOf(r statsResponse) *Stats {
+	var held int64
+	if h, ok := r.(heldBytesResponse); ok {
+		held = h.GetHeldBytes()
+	}
 	return &Stats{
 		Files:       r.GetFiles(),
 		Analyses:    r.GetAnalyses(),
@@ -181,6 +193,7 @@ func statsOf(r statsResponse) *Stats {
 		Misses:      r.GetMisses(),
 		Evictions:   r.GetEvictions(),
 		Expirations: r.GetExpirations(),
+		HeldBytes:   held,
 	}
 }
 

@@ -627,7 +627,10 @@ impl Client {
     }
 
     /// Counters of the whole store: every namespace, and the sessions expired
-    /// since the server started. The same on every handle.
+    /// since the server started. The same on every handle. Beside `bytes`,
+    /// `held_bytes` is what the store holds for its entries: `bytes` less what
+    /// the memory backend saves by holding a content once for many sessions
+    /// (equal to `bytes` on Redis).
     pub async fn store_stats(&self) -> Result<pb::GetStoreStatsResponse, Error> {
         self.call(pb::GetStoreStatsRequest {}).await
     }

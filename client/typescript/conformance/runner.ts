@@ -38,6 +38,7 @@ import {
   RevisionCompactedError,
   type ServerInfo,
   type Stats,
+  type StoreStats,
   type Timestamp,
   type TlsOptions,
 } from "@contextstore/client";
@@ -238,7 +239,8 @@ function page(p: FilesPage): Json {
   return { files: p.files.map(metadata), next_page_token: p.nextPageToken, revision: int64(p.revision) };
 }
 
-function stats(s: Stats): Json {
+/** A namespace's stats carry no `heldBytes`: 0, as the other clients print. */
+function stats(s: Stats | StoreStats): Json {
   return {
     files: String(s.files),
     analyses: String(s.analyses),
@@ -248,6 +250,7 @@ function stats(s: Stats): Json {
     misses: String(s.misses),
     evictions: String(s.evictions),
     expirations: String(s.expirations),
+    held_bytes: "heldBytes" in s ? String(s.heldBytes) : "0",
   };
 }
 

@@ -39,6 +39,7 @@ import type {
   Removed,
   ServerInfo,
   Stats,
+  StoreStats,
 } from "./types";
 
 // -- re-exports: the public API this module has always given ---------------------
@@ -62,6 +63,7 @@ export type {
   Removed,
   ServerInfo,
   Stats,
+  StoreStats,
 } from "./types";
 export type { RemovalReason, WatchEvent, WatchEventKind, WatchOptions, WatchResponse } from "./watch";
 export { timestampFromDate, timestampToDate } from "./convert";
@@ -283,8 +285,8 @@ export class ContextStoreSession {
     return this.call("GetStats", { sessionId: this.sessionId }, options);
   }
 
-  /** Counters of the whole store, every namespace together. */
-  storeStats(options?: CallOptions): Promise<Stats> {
+  /** Counters of the whole store, every namespace together, and `heldBytes` (see `StoreStats`). */
+  storeStats(options?: CallOptions): Promise<StoreStats> {
     return this.call("GetStoreStats", {}, options);
   }
 

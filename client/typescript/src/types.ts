@@ -59,8 +59,14 @@ export type CachedAnalysis = pb.GetAnalysisResponse;
  * removed nothing), to `watch` from.
  */
 export type Removed = pb.InvalidateFileResponse;
-/** Counters of one namespace (stats) or of the whole store (storeStats). */
+/** Counters of one namespace (stats). */
 export type Stats = pb.GetStatsResponse;
+/**
+ * Counters of the whole store (storeStats): the same as `Stats`, plus `heldBytes`, the bytes the
+ * store holds for its entries: `bytes` less what the memory backend saves by holding a content
+ * once for many sessions (equal to `bytes` on Redis).
+ */
+export type StoreStats = pb.GetStoreStatsResponse;
 /** `backendProperties` holds the backend's own facts; `stripes` is deprecated (read `backendProperties.stripes`). */
 export type ServerInfo = pb.GetServerInfoResponse;
 export type Limits = pb.Limits;

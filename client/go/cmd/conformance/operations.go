@@ -288,6 +288,7 @@ func stats(s *contextstore.Stats) any {
 	return map[string]any{
 		"files": s.Files, "analyses": s.Analyses, "bytes": s.Bytes, "sessions": s.Sessions,
 		"hits": s.Hits, "misses": s.Misses, "evictions": s.Evictions, "expirations": s.Expirations,
+		"held_bytes": s.HeldBytes,
 	}
 }
 

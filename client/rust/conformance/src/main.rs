@@ -182,13 +182,18 @@ fn failure(error: &Error) -> Value {
     failure
 }
 
-/// `GetStatsResponse` and `GetStoreStatsResponse` have the same counters.
+/// `GetStatsResponse` and `GetStoreStatsResponse` have the same counters;
+/// only the store's carry `held_bytes` (0 for a namespace's).
 macro_rules! stats {
     ($s:expr) => {
+        stats!($s, 0)
+    };
+    ($s:expr, $held_bytes:expr) => {
         json!({
             "files": $s.files, "analyses": $s.analyses, "bytes": $s.bytes,
             "sessions": $s.sessions, "hits": $s.hits, "misses": $s.misses,
             "evictions": $s.evictions, "expirations": $s.expirations,
+            "held_bytes": $held_bytes,
         })
     };
 }
@@ -338,7 +343,7 @@ async fn call(
             |r| removed(r.files_removed, r.analyses_removed, r.revision),
         ),
         "stats" => Outcome::of(handle.stats().await, |s| stats!(s)),
-        "store_stats" => Outcome::of(handle.store_stats().await, |s| stats!(s)),
+        "store_stats" => Outcome::of(handle.store_stats().await, |s| stats!(s, s.held_bytes)),
         "server_info" => Outcome::of(handle.server_info().await, |i| server_info(&i)),
         "watch" => watch::watch(handle, args, earlier).await?,
         _ => return Err("unknown operation".to_string()),

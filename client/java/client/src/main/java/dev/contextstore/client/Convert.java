@@ -135,7 +135,8 @@ final class Convert {
         r.getHits(),
         r.getMisses(),
         r.getEvictions(),
-        r.getExpirations());
+        r.getExpirations(),
+        0); // a namespace's stats carry no held_bytes
   }
 
   static Stats storeStats(GetStoreStatsResponse r) {
@@ -147,7 +148,8 @@ final class Convert {
         r.getHits(),
         r.getMisses(),
         r.getEvictions(),
-        r.getExpirations());
+        r.getExpirations(),
+        r.getHeldBytes());
   }
 
   static ServerInfo serverInfo(GetServerInfoResponse r) {

@@ -88,7 +88,7 @@ class ContextStoreClientTest {
 
   @Test
   void statsOfTheClientIsTheGlobalNamespace() {
-    assertEquals(new Stats(3, 2, 100, 1, 5, 4, 0, 0), client.stats());
+    assertEquals(new Stats(3, 2, 100, 1, 5, 4, 0, 0, 0), client.stats()); // heldBytes 0
     GetStatsRequest request = (GetStatsRequest) service.requests.get(0);
     assertFalse(request.hasSessionId(), "no session_id: the global namespace");
   }
@@ -102,8 +102,14 @@ class ContextStoreClientTest {
 
   @Test
   void storeStatsIsTheWholeStore() {
-    assertEquals(new Stats(30, 20, 1000, 7, 50, 40, 1, 2), client.session("s1").storeStats());
+    assertEquals(
+        new Stats(30, 20, 1000, 7, 50, 40, 1, 2, 600), client.session("s1").storeStats());
     assertTrue(service.requests.get(0) instanceof GetStoreStatsRequest);
+  }
+
+  @Test
+  void statsWithoutHeldBytesHoldZero() {
+    assertEquals(new Stats(1, 2, 3, 4, 5, 6, 7, 8, 0), new Stats(1, 2, 3, 4, 5, 6, 7, 8));
   }
 
   @Test
@@ -202,6 +208,7 @@ class ContextStoreClientTest {
               .setMisses(40)
               .setEvictions(1)
               .setExpirations(2)
+              .setHeldBytes(600)
               .build();
       answer(request, response, observer);
     }

@@ -572,6 +572,7 @@ public final class Main {
     json.addProperty("misses", s.misses());
     json.addProperty("evictions", s.evictions());
     json.addProperty("expirations", s.expirations());
+    json.addProperty("held_bytes", s.heldBytes());
     return json;
   }
 
