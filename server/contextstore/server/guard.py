@@ -119,18 +119,18 @@ class CallGuard(grpc.ServerInterceptor):
         if handler is None:  # grpcio answers UNIMPLEMENTED itself
             return None
         method: str = handler_call_details.method
-        guarded, refusal = self._built.get(method, handler)
-        admission = self.streams if _long_lived(handler) else self.admission
+        guarded, refusal, admission = self._built.get(method, handler)
         return guarded if admission.admit() else refusal
 
-    def _handlers(self, method: str, handler: Handler) -> tuple[Handler, Handler]:
-        """The guarded and the refusing form of ``handler``."""
+    def _handlers(self, method: str, handler: Handler) -> tuple[Handler, Handler, Admission]:
+        """The guarded and the refusing form of ``handler``, and what admits its calls."""
         # A unary response is serialized by the guard (to count its bytes).
         serializer = handler.response_serializer
         if not (handler.request_streaming or handler.response_streaming):
             serializer = None
         guarded = _wrap(handler, self._guarded(handler, method), serializer)
-        return guarded, self._refusal(handler, method)
+        admission = self.streams if _long_lived(handler) else self.admission
+        return guarded, self._refusal(handler, method), admission
 
     # -- refusal ---------------------------------------------------------------
 

@@ -106,6 +106,7 @@ class Shard:
         self.expirations = 0
         self._sink = sink
         self._contents = contents if contents is not None else SharedContents(0)
+        self._share_min = self._contents.min_bytes
         # Content bytes of the files whose content is shared (``contents``):
         # whole-store stats count those once, through the index, instead.
         self.shared_bytes = 0
@@ -492,8 +493,9 @@ class Shard:
         if isinstance(key, str):
             state.files += sign
             self.files += sign
-            if self._contents.shares(record[0]):
-                self.shared_bytes += sign * len(record[0])
+            size = len(record[0])
+            if 0 < self._share_min <= size:  # ``contents.shares``, inline on every write
+                self.shared_bytes += sign * size
         else:
             state.analyses += sign
             self.analyses += sign
