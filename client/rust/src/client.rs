@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use futures_core::FusedStream;
+use futures_util::StreamExt as _;
 use tonic::Code;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, ClientTlsConfig};
@@ -468,6 +470,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     ///
+    /// [`ListFiles::into_stream`] makes it a `Stream` of the files.
+    ///
     /// The pager owns a handle like this one (a cheap clone), so it may
     /// outlive it or move to another task. Each page is one consistent
     /// snapshot; between pages the namespace may change, and a path is listed
@@ -827,9 +831,8 @@ impl BatchGetFiles<'_> {
 /// After an error the pager stays where it was: calling again asks for the
 /// same page again.
 ///
-/// It is not a `futures::Stream` (this crate does not depend on `futures`);
-/// one is a line away with `futures::stream::try_unfold(pager, |mut p| async
-/// move { Ok(p.next().await?.map(|m| (m, p))) })`.
+/// [`into_stream`](ListFiles::into_stream) turns it into a
+/// [`Stream`](futures_core::Stream) of the files.
 #[derive(Debug)]
 #[must_use = "a listing does nothing until next() or next_page() is awaited"]
 pub struct ListFiles {
@@ -881,6 +884,48 @@ impl ListFiles {
             return Ok(Some(rest));
         }
         self.fetch().await
+    }
+
+    /// The files left, as a [`Stream`](futures_core::Stream): the files of
+    /// [`next`](ListFiles::next), each page fetched when reached, as
+    /// `Ok(file)`. An error is the last item: the stream ends after it, and
+    /// stays ended (a [`FusedStream`]), where the pager would ask for the same
+    /// page again (for that, keep the pager and call `next`). It is `Send`,
+    /// and `Unpin`, so `.next().await` needs no pinning: use it with the
+    /// `StreamExt` of `futures`, `futures-util` or `tokio-stream`.
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: contextstore::Client) -> Result<(), contextstore::Error> {
+    /// use futures_util::{StreamExt, TryStreamExt};
+    /// let mut files = agent.list_files().path_prefix("src/").into_stream();
+    /// while let Some(meta) = files.next().await {
+    ///     println!("{}", meta?.path);
+    /// }
+    /// // The first 20 paths, or the error that came first.
+    /// let paths: Vec<String> = agent
+    ///     .list_files()
+    ///     .into_stream()
+    ///     .take(20)
+    ///     .map_ok(|meta| meta.path)
+    ///     .try_collect()
+    ///     .await?;
+    /// # let _ = paths; Ok(()) }
+    /// ```
+    pub fn into_stream(
+        self,
+    ) -> impl FusedStream<Item = Result<pb::FileMetadata, Error>> + Send + Unpin {
+        // The state is the pager, until the listing ends or fails.
+        Box::pin(
+            futures_util::stream::unfold(Some(self), |pager| async move {
+                let mut pager = pager?;
+                match pager.next().await {
+                    Ok(Some(file)) => Some((Ok(file), Some(pager))),
+                    Ok(None) => None,
+                    Err(error) => Some((Err(error), None)),
+                }
+            })
+            .fuse(),
+        )
     }
 
     /// Every file left, from every page left, in path order.

@@ -14,7 +14,8 @@
 //! [`pb`] holds the messages and the tonic client generated at build time from
 //! `protos/contextstore/v1/context_store.proto`; [`Client`] wraps them.
 //! [`Client::watch`] streams a namespace's changes as a [`Watch`] pager that
-//! resumes dropped streams on its own.
+//! resumes dropped streams on its own; [`Watch::into_stream`] and
+//! [`ListFiles::into_stream`] make the pagers `Stream`s.
 
 mod client;
 mod error;

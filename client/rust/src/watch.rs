@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use futures_core::FusedStream;
+use futures_util::StreamExt as _;
 use tonic::Code;
 
 use crate::client::Client;
@@ -69,7 +71,8 @@ impl Client {
     /// in revision order, none skipped: a [`Watch`] pager. Set
     /// `.start_revision(r)` (exclusive: every change after `r` is replayed,
     /// then the live ones; 0, the default, is from now) and
-    /// `.path_prefix(p)` first, then call [`Watch::next`]:
+    /// `.path_prefix(p)` first, then call [`Watch::next`] (or take
+    /// [`Watch::into_stream`], a `Stream`):
     ///
     /// ```no_run
     /// # async fn demo(agent: contextstore::Client) -> Result<(), contextstore::Error> {
@@ -132,11 +135,8 @@ impl Client {
 /// [`Error::revision_compacted`] (`OutOfRange`), never resumed. After an
 /// error the watch is over: `next` returns `None`.
 ///
-/// It is not a `futures::Stream` (this crate does not depend on `futures`);
-/// one is a line away with `futures::stream::try_unfold(watch, |mut w| async
-/// move { Ok(w.next().await.transpose()?.map(|r| (r, w))) })`, or
-/// `futures::stream::unfold(watch, |mut w| async move { w.next().await.map(|r|
-/// (r, w)) })` for a stream of `Result`s.
+/// [`into_stream`](Watch::into_stream) turns it into a
+/// [`Stream`](futures_core::Stream) of the same items, resuming the same way.
 #[derive(Debug)]
 #[must_use = "a watch does nothing until next() is awaited"]
 pub struct Watch {
@@ -225,6 +225,48 @@ impl Watch {
                 tokio::time::sleep(wait).await;
             }
         }
+    }
+
+    /// The watch as a [`Stream`](futures_core::Stream): the items of
+    /// [`next`](Watch::next), one per revision, progress responses included,
+    /// with the same resume; the error that ends the watch is its last item,
+    /// then it ends, and stays ended (a [`FusedStream`]). It is `Send`, and
+    /// `Unpin`, so `.next().await` needs no pinning: use it with the
+    /// `StreamExt` of `futures`, `futures-util` or `tokio-stream`. Dropping it
+    /// closes the stream. The revision to watch from again is the last item's
+    /// `revision`.
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: contextstore::Client) -> Result<(), contextstore::Error> {
+    /// use futures_util::StreamExt;
+    /// let mut changes = agent.watch().path_prefix("src/").into_stream();
+    /// while let Some(response) = changes.next().await {
+    ///     let response = response?; // Unavailable once resuming timed out, compaction, ...
+    ///     println!("{}: {} events", response.revision, response.events.len());
+    /// }
+    /// // Or the first ten changes, skipping progress responses.
+    /// let ten: Vec<_> = agent
+    ///     .watch()
+    ///     .into_stream()
+    ///     .filter(|r| std::future::ready(!r.as_ref().is_ok_and(|r| r.progress)))
+    ///     .take(10)
+    ///     .collect()
+    ///     .await;
+    /// # let _ = ten; Ok(()) }
+    /// ```
+    pub fn into_stream(
+        self,
+    ) -> impl FusedStream<Item = Result<pb::WatchResponse, Error>> + Send + Unpin {
+        // next() gives None after the error that ends the watch: so does the
+        // stream. Boxed once, to be Unpin; fused, so polling after the end is
+        // None, not unfold's panic.
+        Box::pin(
+            futures_util::stream::unfold(self, |mut watch| async move {
+                let item = watch.next().await?;
+                Some((item, watch))
+            })
+            .fuse(),
+        )
     }
 
     fn end(&mut self, error: Error) -> Option<Result<pb::WatchResponse, Error>> {

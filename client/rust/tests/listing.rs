@@ -1,10 +1,13 @@
-//! The `ListFiles` pager and `invalidate_prefix` against a tonic server that
-//! answers them from canned pages, recording every request.
+//! The `ListFiles` pager (and its `into_stream`) and `invalidate_prefix`
+//! against a tonic server that answers them from canned pages, recording
+//! every request.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use contextstore::{Client, Code, pb};
+use futures_core::FusedStream;
+use futures_util::{StreamExt, TryStreamExt};
 use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::transport::Server;
@@ -235,4 +238,74 @@ async fn invalidate_prefix_counts_what_it_removed() {
             },
         ]
     );
+}
+
+// -- into_stream: the same listing as a Stream -----------------------------------
+
+// The stream gives every file of every page, following the tokens through a
+// short and an empty page, with the session, prefix and page size each time.
+#[tokio::test]
+async fn the_stream_follows_tokens_until_an_empty_one() {
+    let pages = vec![vec!["a/1", "a/2"], vec!["a/3"], vec![], vec!["a/4", "a/5"]];
+    let (client, seen) = serve(pages, None).await;
+    let files = client
+        .session("s")
+        .list_files()
+        .path_prefix("a/")
+        .page_size(2)
+        .into_stream();
+    let got: Vec<_> = tokio::spawn(files.map_ok(|meta| meta.path).try_collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, ["a/1", "a/2", "a/3", "a/4", "a/5"]);
+    assert_eq!(tokens(&seen), ["", "p1", "p2", "p3"]);
+    for request in seen.lists.lock().unwrap().iter() {
+        assert_eq!(request.session_id.as_deref(), Some("s"));
+        assert_eq!((request.path_prefix.as_str(), request.page_size), ("a/", 2));
+    }
+}
+
+// Pages are fetched as the stream reaches them: take(n) fetches no more than
+// the pages its n files are on.
+#[tokio::test]
+async fn the_stream_fetches_pages_lazily() {
+    let pages = vec![vec!["a", "b"], vec![], vec!["c"]];
+    let (client, seen) = serve(pages, None).await;
+    let mut files = client.list_files().into_stream();
+    assert!(seen.lists.lock().unwrap().is_empty());
+    assert_eq!(files.next().await.unwrap().unwrap().path, "a");
+    assert_eq!(tokens(&seen), [""]);
+    let next: Vec<_> = files.by_ref().take(1).collect().await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].as_ref().unwrap().path, "b");
+    assert_eq!(tokens(&seen), [""]);
+    assert_eq!(files.next().await.unwrap().unwrap().path, "c");
+    assert!(files.next().await.is_none());
+    assert!(files.is_terminated());
+    assert!(files.next().await.is_none(), "fused");
+    assert_eq!(tokens(&seen), ["", "p1", "p2"]);
+}
+
+// A failed page is the stream's last item: it ends there, asking no more
+// (where the pager, called again, asks for the page again).
+#[tokio::test]
+async fn an_error_ends_the_stream() {
+    let pages = vec![vec!["a"], vec!["b"], vec!["c"]];
+    let (client, seen) = serve(pages.clone(), Some(1)).await;
+    let items: Vec<_> = client.list_files().into_stream().collect().await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0].as_ref().unwrap().path, "a");
+    assert_eq!(items[1].as_ref().unwrap_err().code(), Code::Internal);
+    assert_eq!(tokens(&seen), ["", "p1"]);
+
+    let (client, seen) = serve(pages, Some(1)).await;
+    let error = client
+        .list_files()
+        .into_stream()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::Internal);
+    assert_eq!(tokens(&seen), ["", "p1"]);
 }

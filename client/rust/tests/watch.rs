@@ -1,5 +1,6 @@
-//! The `Watch` pager against a tonic server that serves `Watch` from a
-//! canned history, dropping streams as told, and records every request.
+//! The `Watch` pager, and its `into_stream`, against a tonic server that
+//! serves `Watch` from a canned history, dropping streams as told, and
+//! records every request.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -9,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use contextstore::{Client, Code, Error, WatchEventKind, WatchResponse, pb};
+use futures_core::{FusedStream, Stream};
+use futures_util::{StreamExt, stream};
 use tokio::net::TcpListener;
 use tonic::body::Body;
-use tonic::codegen::tokio_stream::{self, Stream, StreamExt};
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_prost::ProstCodec;
@@ -119,7 +121,7 @@ fn respond(
     items.extend(changes);
     if fake.hold {
         let guard = Closed(closed.clone());
-        let sent = tokio_stream::iter(items).chain(tokio_stream::pending());
+        let sent = stream::iter(items).chain(stream::pending());
         return Ok(Box::pin(sent.map(move |item| {
             let _ = &guard; // dropped with the stream
             item
@@ -128,7 +130,7 @@ fn respond(
     if !fake.end_ok {
         items.push(Err(tonic::Status::unavailable("stream over")));
     }
-    Ok(Box::pin(tokio_stream::iter(items)))
+    Ok(Box::pin(stream::iter(items)))
 }
 
 fn down() -> Option<tonic::Status> {
@@ -321,6 +323,188 @@ async fn dropping_the_watch_closes_the_stream() {
     assert!(first.progress && first.events.is_empty() && first.revision == 1);
     assert!(!closed.load(Ordering::SeqCst));
     drop(watch);
+    let began = Instant::now();
+    while !closed.load(Ordering::SeqCst) {
+        assert!(began.elapsed() < Duration::from_secs(5), "still open");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+// -- into_stream: the same watch as a Stream ------------------------------------
+
+/// The revision and progress flag of a response.
+fn step(response: &WatchResponse) -> (i64, bool) {
+    (response.revision, response.progress)
+}
+
+// The stream resumes a dropped stream from the last revision received, as the
+// pager does, with the same session, prefix and token and no deadline; it is
+// Send, so it can be consumed on another task, and take(n) stops it there.
+#[tokio::test]
+async fn the_stream_resumes_from_the_last_revision() {
+    let fake = Fake {
+        history: vec!["a", "src/b", "c", "src/d", "src/e", "f"],
+        per_stream: 1,
+        ..Default::default()
+    };
+    let (client, fake, _) = serve(fake).await;
+    let agent = client
+        .session("s")
+        .with_token("t0k")
+        .unwrap()
+        .with_timeout(Duration::from_millis(50));
+    let changes = agent
+        .watch()
+        .start_revision(1)
+        .path_prefix("src/")
+        .into_stream()
+        .filter(|r| std::future::ready(!r.as_ref().is_ok_and(|r| r.progress)))
+        .take(3);
+    let got: Vec<_> = tokio::spawn(changes.collect::<Vec<_>>()).await.unwrap();
+    let got: Vec<WatchResponse> = got.into_iter().collect::<Result<_, _>>().unwrap();
+    let revisions: Vec<i64> = got.iter().map(|r| r.revision).collect();
+    assert_eq!(revisions, [2, 4, 5]);
+    for r in &got {
+        assert_eq!(r.events.len(), 1);
+        assert_eq!(r.events[0].kind(), WatchEventKind::FileCached);
+        assert_eq!(
+            r.events[0].path,
+            ["", "a", "src/b", "c", "src/d", "src/e"][r.revision as usize]
+        );
+    }
+    assert_eq!(starts(&fake), [1, 2, 4]);
+    for (request, timeout, token) in &fake.lock().unwrap().seen {
+        assert_eq!(request.session_id.as_deref(), Some("s"));
+        assert_eq!(request.path_prefix, "src/");
+        assert!(!timeout, "a watch carried a deadline");
+        assert_eq!(token, "Bearer t0k");
+    }
+}
+
+// Progress responses are items too; an OK end and failures before anything
+// arrived are resumed, from the caller's start revision, as by next().
+#[tokio::test]
+async fn the_stream_gives_progress_and_resumes_after_an_ok_end_and_early_failures() {
+    let fake = Fake {
+        history: vec!["a", "b", "c"],
+        per_stream: 1,
+        end_ok: true,
+        fail: VecDeque::from([down(), down()]),
+        ..Default::default()
+    };
+    let (client, fake, _) = serve(fake).await;
+    let mut changes = client.watch().start_revision(1).into_stream();
+    let first = changes.next().await.unwrap().unwrap();
+    assert_eq!(step(&first), (1, true));
+    let rest: Vec<_> = changes.by_ref().take(4).collect().await;
+    let rest: Vec<_> = rest.iter().map(|r| step(r.as_ref().unwrap())).collect();
+    assert_eq!(rest, [(2, false), (2, true), (3, false), (3, true)]);
+    assert_eq!(starts(&fake), [1, 1, 1, 2, 3]);
+    // Still going: the next stream starts from 3.
+    assert_eq!(step(&changes.next().await.unwrap().unwrap()), (3, true));
+    assert_eq!(starts(&fake), [1, 1, 1, 2, 3, 3]);
+}
+
+// A server that stays down: the stream resumes until the resume timeout has
+// passed, then its last item is the Unavailable error and it ends, for good.
+#[tokio::test]
+async fn the_stream_ends_with_the_error_once_the_resume_timeout_has_passed() {
+    let fake = Fake {
+        fail: (0..100).map(|_| down()).collect(),
+        ..Default::default()
+    };
+    let (client, fake, _) = serve(fake).await;
+    let timeout = Duration::from_millis(300);
+    let mut changes = client
+        .session("s")
+        .watch()
+        .start_revision(7)
+        .resume_timeout(timeout)
+        .into_stream();
+    let began = Instant::now();
+    let error = changes.next().await.unwrap().unwrap_err();
+    let elapsed = began.elapsed();
+    assert_eq!(error.code(), Code::Unavailable, "{error}");
+    let attempts = starts(&fake);
+    assert!((2..=10).contains(&attempts.len()), "{attempts:?}");
+    assert!(attempts.iter().all(|&start| start == 7), "{attempts:?}");
+    assert!(
+        elapsed >= timeout && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    assert!(changes.next().await.is_none());
+    assert!(changes.is_terminated());
+    assert!(changes.next().await.is_none(), "fused");
+    assert_eq!(fake.lock().unwrap().seen.len(), attempts.len());
+}
+
+// A response resets the timeout, in the stream as in the pager.
+#[tokio::test]
+async fn a_response_resets_the_streams_resume_timeout() {
+    let run = [down(), down(), down(), None];
+    let fake = Fake {
+        history: vec!["a", "b", "c"],
+        per_stream: 1,
+        fail: run.iter().cycle().take(12).cloned().collect(),
+        ..Default::default()
+    };
+    let (client, fake, _) = serve(fake).await;
+    let changes = client
+        .watch()
+        .resume_timeout(Duration::from_millis(500))
+        .into_stream();
+    let progress: Vec<_> = changes.take(3).map(|r| r.unwrap().revision).collect().await;
+    assert_eq!(progress, [3, 3, 3]);
+    assert_eq!(fake.lock().unwrap().seen.len(), 12);
+}
+
+// A compaction is the stream's one item, not resumed; then it ends.
+#[tokio::test]
+async fn a_compaction_ends_the_stream() {
+    let metadata = HashMap::from([
+        ("oldest_revision".to_string(), "10".to_string()),
+        ("current_revision".to_string(), "42".to_string()),
+    ]);
+    let compacted = tonic::Status::with_error_details(
+        Code::OutOfRange,
+        "compacted",
+        ErrorDetails::with_error_info("REVISION_COMPACTED", "contextstore.dev", metadata),
+    );
+    let fake = Fake {
+        history: vec!["a"],
+        fail: VecDeque::from([Some(compacted)]),
+        ..Default::default()
+    };
+    let (client, fake, _) = serve(fake).await;
+    let items: Vec<_> = client
+        .watch()
+        .start_revision(3)
+        .into_stream()
+        .collect()
+        .await;
+    let [Err(error)] = &items[..] else {
+        panic!("{items:?}")
+    };
+    assert_eq!(error.code(), Code::OutOfRange);
+    let kept = error.revision_compacted().expect("a compaction");
+    assert_eq!((kept.oldest_revision, kept.current_revision), (10, 42));
+    assert_eq!(fake.lock().unwrap().seen.len(), 1);
+}
+
+// Dropping the stream closes the gRPC stream.
+#[tokio::test]
+async fn dropping_the_stream_closes_it() {
+    let fake = Fake {
+        history: vec!["a"],
+        hold: true,
+        ..Default::default()
+    };
+    let (client, _, closed) = serve(fake).await;
+    let mut changes = client.session("s").watch().into_stream();
+    let first = changes.next().await.unwrap().unwrap();
+    assert!(first.progress && first.events.is_empty() && first.revision == 1);
+    assert!(!closed.load(Ordering::SeqCst));
+    drop(changes);
     let began = Instant::now();
     while !closed.load(Ordering::SeqCst) {
         assert!(began.elapsed() < Duration::from_secs(5), "still open");
