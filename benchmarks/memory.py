@@ -102,7 +102,10 @@ class FloodResult:
 
 def flood(spec: Flood, *, protoset: Path) -> FloodResult:
     """Flood a fresh server with CacheFile calls of new paths; its idle and peak RSS."""
+    # Every call carries the same content (ghz varies only the path), which the
+    # server would hold once: sharing off, so the flood costs what distinct files would.
     flags = ["--total-bytes", str(spec.budget_bytes), "--session-ttl-seconds", "0"]
+    flags += ["--share-min-bytes", "0"]
     with procs.contextstore_server(*flags) as server:
 
         def run(rpc: str, data: object, calls: int) -> procs.LoadResult:
@@ -138,7 +141,8 @@ def flood_peak(*, main: Flood | None = None, small: Flood | None = None, protose
         notes=(
             f"flood: {big.calls:,} CacheFile calls of {main.payload_bytes // 1024} KiB to new "
             f"paths ({main.overwrite}x the {main.budget_bytes // MiB} MiB budget), "
-            f"ghz -c {main.concurrency}, no errors",
+            f"ghz -c {main.concurrency}, no errors; --share-min-bytes 0 (every call sends "
+            "the same content, which the server would otherwise hold once)",
             f"1 KiB flood, {small.budget_bytes // MiB} MiB budget: ratio "
             f"{tiny.ratio(small.budget_bytes):.2f} - budgets count content, path and labels, "
             "not bookkeeping (~350 B per entry), so tiny entries exceed the budget by it",

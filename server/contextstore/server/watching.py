@@ -48,6 +48,31 @@ def encode(change: Revision, prefix: str) -> bytes | None:
     return response.SerializeToString() if response.events else None
 
 
+ENCODED = 4096
+"""Responses kept encoded, for the other watchers of the same change."""
+
+
+class _Encoded:
+    """Recent responses by (namespace, revision, prefix): a change watched by many
+    streams is encoded once, not once a stream."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._found: dict[tuple[Namespace, int, str], bytes | None] = {}
+
+    def get(self, ns: Namespace, change: Revision, prefix: str) -> bytes | None:
+        key = (ns, change.revision, prefix)
+        with self._lock:
+            if key in self._found:
+                return self._found[key]
+        data = encode(change, prefix)  # outside the lock: the others wait for no encoding
+        with self._lock:
+            if len(self._found) >= ENCODED:
+                del self._found[next(iter(self._found))]  # the oldest: dicts keep order
+            self._found[key] = data
+        return data
+
+
 class WatchStreams:
     """Runs the server's Watch streams; ``close`` ends them all (resumably)."""
 
@@ -61,6 +86,7 @@ class WatchStreams:
         self._lock = threading.Lock()
         self._open: set[Cursor] = set()
         self._closing = False
+        self._encoded = _Encoded()
 
     def stream(self, ns: Namespace, start: int, prefix: str, context: Any) -> Iterator[bytes]:
         cursor = self._store.watch(ns, start)
@@ -73,13 +99,13 @@ class WatchStreams:
             if closing:
                 raise StreamInterrupted("the server is stopping: resume from another")
             yield progress(cursor.revision)
-            yield from self._follow(cursor, prefix, context)
+            yield from self._follow(ns, cursor, prefix, context)
         finally:
             with self._lock:
                 self._open.discard(cursor)
             cursor.close()
 
-    def _follow(self, cursor: Cursor, prefix: str, context: Any) -> Iterator[bytes]:
+    def _follow(self, ns: Namespace, cursor: Cursor, prefix: str, context: Any) -> Iterator[bytes]:
         timer = self._timer
         started = last_sent = timer()
         while context.is_active():
@@ -88,7 +114,7 @@ class WatchStreams:
                     "the server is stopping: resume from the last revision received"
                 )
             for change in cursor.next(max(0.0, self._quiet - (timer() - last_sent))):
-                data = encode(change, prefix)
+                data = self._encoded.get(ns, change, prefix)
                 if data is None:
                     continue
                 yield data
