@@ -96,7 +96,9 @@ def test_stats_responses_carry_exactly_their_own_fields(channel: grpc.Channel) -
     one = stub.GetStats(pb.GetStatsRequest(session_id="s"))
     assert one == pb.GetStatsResponse(files=1, bytes=3, sessions=1, hits=1, misses=1)
     whole = stub.GetStoreStats(pb.GetStoreStatsRequest())
-    assert whole == pb.GetStoreStatsResponse(files=1, bytes=3, sessions=1, hits=1, misses=1)
+    assert whole == pb.GetStoreStatsResponse(
+        files=1, bytes=3, sessions=1, hits=1, misses=1, held_bytes=3
+    )
 
 
 def test_stats_report_expired_sessions() -> None:
