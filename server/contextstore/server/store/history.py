@@ -25,9 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from contextstore.server.errors import RevisionCompacted
+from contextstore.server.store.base import Namespace
 from contextstore.server.store.events import Cursor, Flat, Revision, unflatten
-
-Namespace = str | None
 
 
 @dataclass(slots=True, eq=False)
