@@ -48,6 +48,7 @@ def encode(change: Revision, prefix: str) -> bytes | None:
     return response.SerializeToString() if response.events else None
 
 
+_MISSING = object()
 ENCODED = 4096
 """Responses kept encoded, for the other watchers of the same change."""
 
@@ -62,9 +63,10 @@ class _Encoded:
 
     def get(self, ns: Namespace, change: Revision, prefix: str) -> bytes | None:
         key = (ns, change.revision, prefix)
-        with self._lock:
-            if key in self._found:
-                return self._found[key]
+        # A dict read is atomic: a hit takes no lock (a thread switch, when contended).
+        data = self._found.get(key, _MISSING)
+        if data is not _MISSING:
+            return data  # type: ignore[return-value]
         data = encode(change, prefix)  # outside the lock: the others wait for no encoding
         with self._lock:
             if len(self._found) >= ENCODED:
@@ -108,12 +110,17 @@ class WatchStreams:
     def _follow(self, ns: Namespace, cursor: Cursor, prefix: str, context: Any) -> Iterator[bytes]:
         timer = self._timer
         started = last_sent = timer()
-        while context.is_active():
+        while True:
             if self._closing:
                 raise StreamInterrupted(
                     "the server is stopping: resume from the last revision received"
                 )
-            for change in cursor.next(max(0.0, self._quiet - (timer() - last_sent))):
+            changes = cursor.next(max(0.0, self._quiet - (timer() - last_sent)))
+            # Woken with nothing: perhaps because the client left (``add_callback``).
+            # While changes flow, a send to a client that left ends the stream.
+            if not changes and not context.is_active():
+                return
+            for change in changes:
                 data = self._encoded.get(ns, change, prefix)
                 if data is None:
                     continue

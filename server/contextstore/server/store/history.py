@@ -13,12 +13,20 @@ namespace without a history. Asking for changes after a revision below the
 floor raises ``RevisionCompacted``: a cursor may be told to start over, never
 handed a gap.
 
+A change is also handed to the namespace's waiting cursors as it is
+appended (decoded once for all of them), so that a watcher takes its changes
+without the stripe lock: on a busy server every lock a watcher takes per
+change is a thread switch for someone. The history stays the truth: a cursor
+that has not passed a revision the history trims is told it fell behind, and
+reads the history again, exactly as if it had read nothing but the history.
+
 Plain data, like ``Shard``: the caller holds the stripe lock, except where a
 method says otherwise.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -45,12 +53,12 @@ class History:
         self.events = 0
         self.forgotten = 0
         self._logs: OrderedDict[Namespace, _Log] = OrderedDict()
-        self.waiting: dict[Namespace, set[threading.Event]] = {}
+        self.waiting: dict[Namespace, set[HistoryCursor]] = {}
 
     def append(self, ns: Namespace, change: Flat) -> None:
         """Record a change (flat: its revision, then each event's fields) as ``ns``'s newest.
 
-        Wakes the namespace's watchers.
+        Hands it to the namespace's cursors.
         """
         log = self._logs.get(ns)
         if log is None:
@@ -68,8 +76,11 @@ class History:
             if oldest is log and len(log.revisions) == 1:
                 break  # one change larger than the bound: kept whole, alone
             self._trim(oldest_ns, oldest)
-        for ready in self.waiting.get(ns, ()):
-            ready.set()
+        waiting = self.waiting.get(ns)
+        if waiting:
+            decoded = unflatten(change)
+            for cursor in waiting:
+                cursor.push(decoded)
 
     def since(self, ns: Namespace, after: int, current: int) -> list[Revision]:
         """``ns``'s changes after ``after``, oldest first; raises ``RevisionCompacted``."""
@@ -94,6 +105,9 @@ class History:
     def _trim(self, ns: Namespace, log: _Log) -> None:
         gone = log.revisions.popleft()
         log.floor = int(gone[0])
+        for cursor in self.waiting.get(ns, ()):
+            if cursor.revision < log.floor:
+                cursor.fell_behind()
         log.events -= len(gone) // 6
         self.events -= len(gone) // 6
         if not log.revisions:
@@ -101,13 +115,26 @@ class History:
             self.forgotten = max(self.forgotten, log.floor)
 
 
+_WAKE = object()
+_BEHIND = object()
+"""What a cursor's queue holds besides changes: a wake-up, and the news that
+the history trimmed a change the cursor had not passed."""
+
+
 class HistoryCursor(Cursor):
     """A watcher's cursor over one stripe's ``History``.
 
-    ``lock`` is the stripe's lock; ``current`` reads the stripe's revision
-    (call holding the lock). It takes the lock only to read, and waits on an
-    event of its own that ``History.append`` sets, so a watcher never holds up
-    a writer for longer than one read of its new changes.
+    Create it holding the stripe's lock, with ``backlog``: the history's
+    changes after ``after`` at that moment. From then on the history pushes
+    each new change into the cursor's queue (``push``, under the lock), and
+    ``next`` takes them without the lock. ``lock`` is the stripe's lock and
+    ``current`` reads the stripe's revision (call holding the lock): ``next``
+    takes them only to report progress when it found nothing, and to read the
+    history again after ``fell_behind``.
+
+    The queue never holds a change the history has dropped for longer than
+    the reader takes to see ``_BEHIND``: so it is bounded by the history's own
+    bounds, and a slow watcher costs no memory of its own.
     """
 
     def __init__(
@@ -117,39 +144,86 @@ class HistoryCursor(Cursor):
         lock: threading.Lock,
         current: Callable[[], int],
         after: int,
+        backlog: list[Revision],
     ) -> None:
         self._history = history
         self._ns = ns
         self._lock = lock
         self._current = current
-        self._ready = threading.Event()
-        self.revision = after
-        history.waiting.setdefault(ns, set()).add(self._ready)  # caller holds the lock
+        self._queue: queue.SimpleQueue[Revision | object] = queue.SimpleQueue()
+        self._behind = False  # under the lock
+        self.revision = after  # the writer reads it under the lock to see if we fell behind
+        self._backlog = backlog
+        self._backlog_to = current()
+        history.waiting.setdefault(ns, set()).add(self)  # caller holds the lock
+
+    # -- the writer's side (under the stripe lock) -------------------------------
+
+    def push(self, change: Revision) -> None:
+        if not self._behind:
+            self._queue.put(change)
+
+    def fell_behind(self) -> None:
+        if not self._behind:
+            self._behind = True
+            self._queue.put(_BEHIND)
+
+    # -- the reader's side (no lock) ----------------------------------------------
 
     def next(self, timeout: float) -> list[Revision]:
-        self._ready.clear()
-        found = self._read()
-        if found or timeout <= 0:
-            return found
-        self._ready.wait(timeout)
-        return self._read()
+        if self._backlog:
+            backlog, self._backlog = self._backlog, []
+            self.revision = max(self.revision, self._backlog_to)
+            return backlog
+        q = self._queue
+        try:
+            item = q.get(timeout=timeout) if timeout > 0 else q.get_nowait()
+        except queue.Empty:
+            return self._quiet()
+        found: list[Revision] = []
+        while True:
+            if item is _BEHIND:
+                return self._read_history()
+            if item is not _WAKE:
+                found.append(item)  # type: ignore[arg-type]
+            try:
+                item = q.get_nowait()
+            except queue.Empty:
+                break
+        if not found:
+            return self._quiet()
+        self.revision = found[-1].revision
+        return found
 
-    def _read(self) -> list[Revision]:
+    def _quiet(self) -> list[Revision]:
+        """Nothing came: pass the stripe's revision, if no change is queued meanwhile."""
         with self._lock:
+            # Holding the lock, every change of the namespace so far is queued.
+            if not self._behind and self._queue.empty():
+                self.revision = max(self.revision, self._current())
+        return []
+
+    def _read_history(self) -> list[Revision]:
+        """After ``fell_behind``: what a cursor reading only the history would get."""
+        with self._lock:
+            while True:  # the history holds whatever was queued that is still retained
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
             current = self._current()
             found = self._history.since(self._ns, self.revision, current)
-            # Holding the lock, no change is half made: nothing of this
-            # namespace happened after the last one found, up to ``current``.
+            self._behind = False
             self.revision = current
         return found
 
     def wake(self) -> None:
-        self._ready.set()
+        self._queue.put(_WAKE)
 
     def close(self) -> None:
         with self._lock:
             waiting = self._history.waiting.get(self._ns)
             if waiting is not None:
-                waiting.discard(self._ready)
+                waiting.discard(self)
                 if not waiting:
                     del self._history.waiting[self._ns]

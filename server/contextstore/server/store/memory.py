@@ -39,6 +39,7 @@ import dataclasses
 import hashlib
 import itertools
 import math
+import operator
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -72,6 +73,9 @@ from contextstore.server.wire import WireFile
 @dataclass(slots=True)
 class _Session:
     last_access: float
+
+
+_BYTES = operator.attrgetter("bytes")
 
 
 class StripedStore(Store):
@@ -273,8 +277,10 @@ class StripedStore(Store):
                     ]
                 )
             start = after or current
-            shard.history.since(ns, start, current)  # raises if compacted
-            return HistoryCursor(shard.history, ns, self._locks[i], lambda: shard.revision, start)
+            backlog = shard.history.since(ns, start, current)  # raises if compacted
+            return HistoryCursor(
+                shard.history, ns, self._locks[i], lambda: shard.revision, start, backlog
+            )
 
     # -- sessions and stats --------------------------------------------------
 
@@ -397,7 +403,9 @@ class StripedStore(Store):
                 shard.evict_oldest(ns, in_namespace=True)
 
     def _over_total(self) -> bool:
-        return sum(s.bytes for s in self._shards) > self._budgets.total_bytes
+        # Every write asks: map and attrgetter keep the sum in C.
+        used: int = sum(map(_BYTES, self._shards))
+        return used > self._budgets.total_bytes
 
     def _evict_one_total(self) -> bool:
         """Evict the store's least recently used entry; False when there is none.
