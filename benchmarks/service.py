@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from google.protobuf import json_format
 
 from benchmarks import floor, procs, secure
 from benchmarks.figures import Figure, Measure, Target, alternate_many
+from contextstore.bench.localserver import LocalServer
 from contextstore.client import ContextStoreClient, FileUpload
 from contextstore.v1 import context_store_pb2 as pb
 
@@ -78,7 +79,7 @@ class Load:
     h2load: bool = False
 
 
-def _preload(address: str, paths: list[str], secured: secure.Secured | None) -> None:
+def preload_files(address: str, paths: list[str], secured: secure.Secured | None) -> None:
     with secured.client(address) if secured else ContextStoreClient(address) as client:
         session = client.session(SESSION)
         session.batch_cache_files([FileUpload(p, floor.CONTENT) for p in paths])
@@ -132,27 +133,41 @@ def server_rate(
     redis: procs.RedisProcess | None = None,
     secured: secure.Secured | None = None,
     preload: bool = True,
-    beside: Callable[[str], AbstractContextManager[object]] | None = None,
 ) -> Rate:
     """``load`` against a fresh server (``command``: another) after a warm-up.
 
     CPU times are read from /proc around the measured run, for the server and
     for ``redis``, the Redis it stores into, if any. ``secured``: the server
     serves mTLS with token auth and metrics, and every call presents them.
-    ``preload=False`` for the floor, which stores nothing. ``beside``: other
-    load on the server (given its address) for the warm-up and the run.
+    ``preload=False`` for the floor, which stores nothing.
     """
     flags = (*flags, *secured.server_flags()) if secured else tuple(flags)
     with procs.contextstore_server(*flags, command=command) as server:
         if preload:
-            _preload(server.address, load.paths, secured)
-        with beside(server.address) if beside else nullcontext():
-            send = _pinned_h2load if load.h2load else _ghz
-            send(server.address, load, max(load.calls // 10, load.concurrency), secured)
-            pids = [server.pid] + ([redis.pid] if redis else [])
-            before = [procs.cpu_seconds(pid) for pid in pids]
-            result = send(server.address, load, load.calls, secured)
-            used = [procs.cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
+            preload_files(server.address, load.paths, secured)
+        warm_up(server, load, secured)
+        return measure(server, load, redis=redis, secured=secured)
+
+
+def warm_up(server: LocalServer, load: Load, secured: secure.Secured | None = None) -> None:
+    """A tenth of ``load``, unmeasured: connections made, caches and allocators warm."""
+    send = _pinned_h2load if load.h2load else _ghz
+    send(server.address, load, max(load.calls // 10, load.concurrency), secured)
+
+
+def measure(
+    server: LocalServer,
+    load: Load,
+    *,
+    redis: procs.RedisProcess | None = None,
+    secured: secure.Secured | None = None,
+) -> Rate:
+    """One run of ``load`` against a running ``server``, and the CPU it cost it (and ``redis``)."""
+    send = _pinned_h2load if load.h2load else _ghz
+    pids = [server.pid] + ([redis.pid] if redis else [])
+    before = [procs.cpu_seconds(pid) for pid in pids]
+    result = send(server.address, load, load.calls, secured)
+    used = [procs.cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
     if result.errors:
         raise RuntimeError(f"{load.rpc} load failed: {result.errors}")
     server_us, *redis_us = (1e6 * seconds / result.count for seconds in used)
@@ -189,7 +204,7 @@ def h2load_rate(calls: int, *, ours: bool) -> Rate:
     command = None if ours else procs.FLOOR_SERVER
     with procs.contextstore_server(command=command, pin=False) as server:
         if ours:
-            _preload(server.address, [floor.PATH], None)
+            preload_files(server.address, [floor.PATH], None)
         _h2load(server.address, max(calls // 10, H2LOAD_CLIENTS * H2LOAD_STREAMS))  # warm-up
         hits = _hits(server.address) if ours else 0
         cpu = procs.cpu_seconds(server.pid)

@@ -1,63 +1,122 @@
 """W1's other load, in a process of its own: watchers with events flowing to them.
 
 ``python -m benchmarks.watch_load --target ADDR --watchers N --namespaces K
---writes-per-second R`` opens N Watch streams spread over K sessions, prints
+--writes-per-second R`` opens N Watch streams spread over K sessions and prints
 ``ready`` once every stream's first response has come (the server runs them
-all), then writes R files a second, round robin over the sessions, until its
-stdin closes; then it prints the events its watchers received and the writes
-it made, as JSON, and exits.
+all). Then it takes commands on stdin, one a line: ``run`` writes R files a
+second, round robin over the sessions, and ``pause`` stops writing; each is
+answered with a line (``running``, ``paused``) once it has taken effect. When
+stdin closes it prints the events its watchers received and the writes it
+made, as JSON, and exits.
+
+It runs on the same CPU as the load generator it sits beside, so it is the
+asyncio client: grpcio's threaded client wakes every stream's thread ten times
+a second to poll, which would slow the load generator, not the server.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
-import threading
-import time
 from collections.abc import Sequence
 
-from contextstore.client import ContextStoreClient
+from contextstore.client.aio import AsyncContextStoreClient
+from contextstore.client.watch import AsyncWatch
 
 
 class Watchers:
     """``count`` watch streams over ``namespaces`` sessions, counting the events they get."""
 
-    def __init__(self, client: ContextStoreClient, count: int, namespaces: int) -> None:
+    def __init__(self, client: AsyncContextStoreClient, count: int, namespaces: int) -> None:
         self.events = 0
-        self._lock = threading.Lock()
-        self._opened = threading.Semaphore(0)
+        self._left = count
+        self._opened = asyncio.Event()
+        if not count:
+            self._opened.set()
         self._watches = [client.session(f"w1-{i % namespaces}").watch() for i in range(count)]
-        for watch in self._watches:
-            threading.Thread(target=self._follow, args=(watch,), daemon=True).start()
-        for _ in range(count):
-            self._opened.acquire()
+        self._tasks = [asyncio.create_task(self._follow(w)) for w in self._watches]
 
-    def _follow(self, watch: object) -> None:
+    async def opened(self) -> None:
+        """Returns once every stream's first response has come."""
+        await self._opened.wait()
+
+    async def _follow(self, watch: AsyncWatch) -> None:
         first = True
-        for response in watch:  # type: ignore[attr-defined]
+        async for response in watch:
             if first:
-                self._opened.release()
-                first = False
-            with self._lock:
-                self.events += len(response.events)
+                first, self._left = False, self._left - 1
+                if not self._left:
+                    self._opened.set()
+            self.events += len(response.events)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for watch in self._watches:
-            watch.close()
+            await watch.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _write(
-    client: ContextStoreClient, namespaces: int, per_second: float, stop: threading.Event
-) -> int:
-    """Write ``per_second`` files a second on a fixed schedule until ``stop``; how many."""
-    started, writes = time.monotonic(), 0
-    while not stop.is_set():
-        client.session(f"w1-{writes % namespaces}").cache_file(f"f{writes % 100}.py", b"x" * 256)
-        writes += 1
-        # The schedule paces the load; it synchronizes nothing.
-        stop.wait(max(0.0, started + writes / per_second - time.monotonic()))
-    return writes
+class Writer:
+    """Writes ``per_second`` files a second on a fixed schedule while running."""
+
+    def __init__(self, client: AsyncContextStoreClient, namespaces: int, per_second: float) -> None:
+        self.writes = 0
+        self._client, self._namespaces, self._per_second = client, namespaces, per_second
+        self._running = asyncio.Event()
+        self._writing = asyncio.Lock()
+        self._task = asyncio.create_task(self._run())
+
+    def run(self) -> None:
+        self._running.set()
+
+    async def pause(self) -> None:
+        """Stop writing; returns once no write is in flight and none will start."""
+        self._running.clear()
+        async with self._writing:
+            pass
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._running.wait()
+            # A schedule from each resumption: a pause is not made up with a burst.
+            started, done = loop.time(), 0
+            while True:
+                async with self._writing:
+                    if not self._running.is_set():
+                        break
+                    n = self.writes
+                    session = self._client.session(f"w1-{n % self._namespaces}")
+                    await session.cache_file(f"f{n % 100}.py", b"x" * 256)
+                    self.writes, done = n + 1, done + 1
+                # The schedule paces the load; it synchronizes nothing.
+                await asyncio.sleep(max(0.0, started + done / self._per_second - loop.time()))
+
+
+async def serve(args: argparse.Namespace) -> dict[str, int]:
+    """Open the watchers, obey stdin until it closes; what was received and written."""
+    loop = asyncio.get_running_loop()
+    async with AsyncContextStoreClient(args.target) as client:
+        watchers = Watchers(client, args.watchers, args.namespaces)
+        await watchers.opened()
+        writer = Writer(client, args.namespaces, args.writes_per_second)
+        print("ready", flush=True)
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            command = line.strip()
+            if command == "run":
+                writer.run()
+                print("running", flush=True)
+            elif command == "pause":
+                await writer.pause()
+                print("paused", flush=True)
+        await writer.stop()
+        await watchers.close()
+        return {"events": watchers.events, "writes": writer.writes}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -66,22 +125,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--watchers", type=int, required=True)
     parser.add_argument("--namespaces", type=int, required=True)
     parser.add_argument("--writes-per-second", type=float, required=True)
-    args = parser.parse_args(argv)
-    with ContextStoreClient(args.target) as client:
-        watchers = Watchers(client, args.watchers, args.namespaces)
-        print("ready", flush=True)
-        stop, done = threading.Event(), [0]
-
-        def writer() -> None:
-            done[0] = _write(client, args.namespaces, args.writes_per_second, stop)
-
-        writing = threading.Thread(target=writer)
-        writing.start()
-        sys.stdin.read()  # until the parent closes it
-        stop.set()
-        writing.join()
-        watchers.close()
-        print(json.dumps({"events": watchers.events, "writes": done[0]}), flush=True)
+    told = asyncio.run(serve(parser.parse_args(argv)))
+    print(json.dumps(told), flush=True)
     return 0
 
 

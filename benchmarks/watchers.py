@@ -2,7 +2,8 @@
 
 W1: GetFile calls/s (ghz, as F1) against a server with ``--max-watchers``
 streams open and events flowing to them (``watch_load``, a process of its
-own), divided by the same against a server with none; alternating rounds.
+own), divided by the same against a server with none, both running side by
+side; alternating rounds.
 
 W2: two servers on one Redis. A writer caches a file through server A and
 notes its OK; a watcher on server B notes when the event arrives; then the
@@ -19,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import procs, service
@@ -34,8 +35,8 @@ WITH, WITHOUT = "watchers", "no watcher"
 
 @dataclass(frozen=True, slots=True)
 class WatchScale:
-    rounds: int = 3
-    calls: int = 25_000
+    rounds: int = 7
+    calls: int = 15_000
     concurrency: int = 16
     watchers: int = 64
     """W1's streams: the server's default ``--max-watchers``, every slot taken."""
@@ -47,82 +48,114 @@ class WatchScale:
     """W2's writes, each timed to its event."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Flow:
-    """What the watchers beside a run received, once it is over."""
+    """What the watchers received, once the figure is measured."""
 
-    events: int = 0
-    writes: int = 0
-
-
-@dataclass(slots=True)
-class _Flows:
-    seen: list[Flow] = field(default_factory=list)
+    events: int
+    writes: int
 
 
-@contextmanager
-def _watch_load(address: str, scale: WatchScale, flows: _Flows) -> Iterator[Flow]:
-    """``watch_load`` against ``address``, on the load CPU: every stream open before it yields."""
-    argv = [
-        sys.executable, "-m", "benchmarks.watch_load", "--target", address,
-        "--watchers", str(scale.watchers), "--namespaces", str(scale.namespaces),
-        "--writes-per-second", str(scale.writes_per_second),
-    ]  # fmt: skip
-    child = subprocess.Popen(
-        procs.pinned(argv, procs.LOAD_CPU), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True, cwd=procs.REPO,
-    )  # fmt: skip
-    assert child.stdin is not None and child.stdout is not None
-    flow = Flow()
-    try:
-        if child.stdout.readline().strip() != "ready":
-            raise RuntimeError("the watchers did not all open")
-        yield flow
-    finally:
+class _WatchLoad:
+    """``watch_load`` against ``address``, on the load CPU: every stream open once made."""
+
+    def __init__(self, address: str, scale: WatchScale) -> None:
+        argv = [
+            sys.executable, "-m", "benchmarks.watch_load", "--target", address,
+            "--watchers", str(scale.watchers), "--namespaces", str(scale.namespaces),
+            "--writes-per-second", str(scale.writes_per_second),
+        ]  # fmt: skip
+        self._child = subprocess.Popen(
+            procs.pinned(argv, procs.LOAD_CPU), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, cwd=procs.REPO,
+        )  # fmt: skip
+        self._expect("ready")
+
+    def run(self) -> None:
+        self._say("run", "running")
+
+    def pause(self) -> None:
+        self._say("pause", "paused")
+
+    def close(self) -> Flow:
+        """End the load: what its watchers received, and the writes it made."""
+        child = self._child
+        assert child.stdin is not None and child.stdout is not None
         child.stdin.close()
         with child.stdout:
             told = json.loads(child.stdout.readline() or "{}")
         child.wait(60)
-        flow.events, flow.writes = told.get("events", 0), told.get("writes", 0)
-        flows.seen.append(flow)
+        return Flow(told.get("events", 0), told.get("writes", 0))
+
+    def _say(self, command: str, answer: str) -> None:
+        assert self._child.stdin is not None
+        self._child.stdin.write(command + "\n")
+        self._child.stdin.flush()
+        self._expect(answer)
+
+    def _expect(self, line: str) -> None:
+        assert self._child.stdout is not None
+        if self._child.stdout.readline().strip() != line:
+            raise RuntimeError(f"watch_load did not answer {line!r}")
 
 
 def watchers_vs_none(scale: WatchScale, *, protoset: Path) -> Figure:
-    """W1: GetFile calls/s with every watcher slot taken and events flowing ÷ with none."""
+    """W1: GetFile calls/s with every watcher slot taken and events flowing ÷ with none.
+
+    Two servers, started once: the watched one, with ``watch_load``'s streams
+    open, and one with none. Rounds alternate between them; the writes that
+    make the events run only while the watched server is measured. Short
+    alternating rounds against the same two processes keep the machine's
+    drift, and each process's luck at start, out of the ratio.
+    """
     load = service.get_file_load(
         service.ServiceScale(), protoset, concurrency=scale.concurrency, calls=scale.calls
     )
     flags = ("--max-watchers", str(scale.watchers))
-    flows = _Flows()
-    runs = alternate_many(
-        scale.rounds,
-        {
-            WITH: lambda: service.server_rate(
-                load, flags=flags, beside=lambda address: _watch_load(address, scale, flows)
-            ),
-            WITHOUT: lambda: service.server_rate(load, flags=flags),
-        },
-    )
-    ours, alone = service.rate(runs[WITH]), service.rate(runs[WITHOUT])
-    cpu = [service.median(runs[side], lambda r: r.server_cpu_us) for side in (WITH, WITHOUT)]
-    events = sum(f.events for f in flows.seen)
-    writes = sum(f.writes for f in flows.seen)
-    if not events:
+    with (
+        procs.contextstore_server(*flags) as watched,
+        procs.contextstore_server(*flags) as alone,
+    ):
+        for server in (watched, alone):
+            service.preload_files(server.address, load.paths, None)
+        watchers = _WatchLoad(watched.address, scale)
+        try:
+
+            def with_events() -> service.Rate:
+                watchers.run()
+                try:
+                    return service.measure(watched, load)
+                finally:
+                    watchers.pause()
+
+            watchers.run()
+            service.warm_up(watched, load)
+            watchers.pause()
+            service.warm_up(alone, load)
+            runs = alternate_many(
+                scale.rounds, {WITH: with_events, WITHOUT: lambda: service.measure(alone, load)}
+            )
+        finally:
+            flow = watchers.close()
+    if not flow.events:
         raise RuntimeError("no event reached a watcher: nothing flowed")
+    ours, none = service.rate(runs[WITH]), service.rate(runs[WITHOUT])
+    cpu = [service.median(runs[side], lambda r: r.server_cpu_us) for side in (WITH, WITHOUT)]
     how = service.get_file_how(service.ServiceScale())
     return Figure(
         key="W1",
         title="GetFile calls/s with every watcher slot taken and events flowing ÷ with none",
         numerator=Measure(ours, "calls/s", f"{scale.watchers} Watch streams open ({how})"),
-        denominator=Measure(alone, "calls/s", f"no Watch stream ({how})"),
+        denominator=Measure(none, "calls/s", f"no Watch stream ({how})"),
         target=W1_TARGET,
         notes=(
             f"{scale.watchers} streams (--max-watchers) over {scale.namespaces} sessions, "
-            f"{scale.writes_per_second:g} writes/s to them: {writes:,} writes, {events:,} "
-            f"events delivered over {len(flows.seen)} runs; watchers and writer in one "
-            "process on the load CPU, beside ghz",
+            f"{scale.writes_per_second:g} writes/s to them while the watched server is "
+            f"measured: {flow.writes:,} writes, {flow.events:,} events delivered; watchers "
+            "and writer in one process on the load CPU, beside ghz",
+            "two servers started once, the watched one and one with no stream, measured in "
+            f"turn: median of {scale.rounds} alternating rounds of {scale.calls:,} calls",
             f"server CPU per GetFile: {cpu[0]:.0f} µs with, {cpu[1]:.0f} µs without",
-            f"median of {scale.rounds} alternating rounds",
         ),
     )
 

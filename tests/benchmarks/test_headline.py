@@ -86,7 +86,7 @@ def test_h2load_on_ours_counts_a_not_found_answer_as_unserved(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Nothing preloaded: every GetFile is NOT_FOUND in trailers after an HTTP 200.
-    monkeypatch.setattr(service, "_preload", lambda *args: None)
+    monkeypatch.setattr(service, "preload_files", lambda *args: None)
 
     with pytest.raises(RuntimeError, match="500 answered, 0 served"):
         service.h2load_rate(TINY.h2load_calls, ours=True)

@@ -136,7 +136,7 @@ def test_a_batch_that_reads_nothing_counts_as_unserved(
     protoset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Nothing preloaded: every path misses, HTTP 200 all the same; the hit counter tells.
-    monkeypatch.setattr(service, "_preload", lambda *args: None)
+    monkeypatch.setattr(service, "preload_files", lambda *args: None)
     load = service._batch_load(TINY, protoset)
 
     failed = re.escape("BatchGetFiles load failed: {'unserved': 200}")
