@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -77,14 +77,26 @@ class Figure:
     target: Target
     notes: tuple[str, ...] = field(default=())
     invalid: str | None = None
+    paired: float | None = None
+    """Where the sides ran in rounds, back to back: the median of the rounds'
+    own ratios, which is then the figure. A host whose speed drifts between
+    rounds moves both sides of a round alike, so the drift falls out of each
+    round's ratio; the sides' medians (numerator, denominator) keep it."""
 
     @property
     def ratio(self) -> float:
+        if self.paired is not None:
+            return self.paired
         return self.numerator.value / self.denominator.value
 
     @property
     def met(self) -> bool:
         return self.invalid is None and self.target.met_by(self.ratio)
+
+
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median of each round's ``numerator / denominator`` (``Figure.paired``)."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True))
 
 
 def alternate(
