@@ -132,9 +132,11 @@ class HistoryCursor(Cursor):
     takes them only to report progress when it found nothing, and to read the
     history again after ``fell_behind``.
 
-    The queue never holds a change the history has dropped for longer than
-    the reader takes to see ``_BEHIND``: so it is bounded by the history's own
-    bounds, and a slow watcher costs no memory of its own.
+    Once the history trims a change the cursor has not passed, nothing more
+    is queued until the reader has re-read the history: a reader that stalls
+    (a client that stops reading) keeps at most what its namespace's history
+    held when it fell behind, and those changes are shared with every other
+    cursor that got them, not copied.
     """
 
     def __init__(
