@@ -154,22 +154,114 @@ fn starts(fake: &Mutex<Fake>) -> Vec<i64> {
     fake.seen.iter().map(|(r, _, _)| r.start_revision).collect()
 }
 
+/// A server that ends every stream after one change, of six, half under src/.
+fn dropping() -> Fake {
+    Fake {
+        history: vec!["a", "src/b", "c", "src/d", "src/e", "f"],
+        per_stream: 1,
+        ..Default::default()
+    }
+}
+
+/// A caller of session "s" with a token, whose calls have a 50 ms deadline.
+fn agent(client: &Client) -> Client {
+    client
+        .session("s")
+        .with_token("t0k")
+        .unwrap()
+        .with_timeout(Duration::from_millis(50))
+}
+
+/// `dropping`'s streams were resumed from the last revision received (2, then
+/// 4), each as `agent` asked: same session, prefix and token, no deadline.
+fn assert_resumed_as_asked(fake: &Mutex<Fake>) {
+    assert_eq!(starts(fake), [1, 2, 4]);
+    for (request, timeout, token) in &fake.lock().unwrap().seen {
+        assert_eq!(request.session_id.as_deref(), Some("s"));
+        assert_eq!(request.path_prefix, "src/");
+        assert!(!timeout, "a watch carried a deadline");
+        assert_eq!(token, "Bearer t0k");
+    }
+}
+
+/// A server whose streams end with OK after one change, the first two failing.
+fn ending_ok() -> Fake {
+    Fake {
+        history: vec!["a", "b", "c"],
+        per_stream: 1,
+        end_ok: true,
+        fail: VecDeque::from([down(), down()]),
+        ..Default::default()
+    }
+}
+
+/// A server that stays down.
+fn down_for_good() -> Fake {
+    Fake {
+        fail: (0..100).map(|_| down()).collect(),
+        ..Default::default()
+    }
+}
+
+/// Every attempt started from 7, and the last failed once `timeout` had passed.
+fn assert_gave_up(attempts: &[i64], elapsed: Duration, timeout: Duration) {
+    assert!((2..=10).contains(&attempts.len()), "{attempts:?}");
+    assert!(attempts.iter().all(|&start| start == 7), "{attempts:?}");
+    assert!(
+        elapsed >= timeout && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+}
+
+/// Three runs of three failures, each ended by a stream that receives.
+fn failing_in_runs() -> Fake {
+    let run = [down(), down(), down(), None];
+    Fake {
+        history: vec!["a", "b", "c"],
+        per_stream: 1,
+        fail: run.iter().cycle().take(12).cloned().collect(),
+        ..Default::default()
+    }
+}
+
+/// OUT_OF_RANGE for a compacted start: the oldest revision kept is 10, the current 42.
+fn compacted() -> tonic::Status {
+    let metadata = HashMap::from([
+        ("oldest_revision".to_string(), "10".to_string()),
+        ("current_revision".to_string(), "42".to_string()),
+    ]);
+    tonic::Status::with_error_details(
+        Code::OutOfRange,
+        "compacted",
+        ErrorDetails::with_error_info("REVISION_COMPACTED", "contextstore.dev", metadata),
+    )
+}
+
+/// A server that keeps its one stream open after one change.
+fn holding() -> Fake {
+    Fake {
+        history: vec!["a"],
+        hold: true,
+        ..Default::default()
+    }
+}
+
+/// Returns once the server has seen its stream close (within 5 s).
+async fn closed_soon(closed: &AtomicBool) {
+    let began = Instant::now();
+    while !closed.load(Ordering::SeqCst) {
+        assert!(began.elapsed() < Duration::from_secs(5), "still open");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 // A server that ends every stream after one change: the watch resumes from
 // the last revision received each time, with the same session, prefix and
 // token, and no deadline although the handle's is 50 ms.
 #[tokio::test]
 async fn a_dropped_stream_resumes_from_the_last_revision() {
-    let fake = Fake {
-        history: vec!["a", "src/b", "c", "src/d", "src/e", "f"],
-        per_stream: 1,
-        ..Default::default()
-    };
-    let (client, fake, _) = serve(fake).await;
-    let agent = client
-        .session("s")
-        .with_token("t0k")
-        .unwrap()
-        .with_timeout(Duration::from_millis(50));
+    let (client, fake, _) = serve(dropping()).await;
+    let agent = agent(&client);
     let mut watch = agent.watch().start_revision(1).path_prefix("src/");
     let got = events(&mut watch, 3).await.unwrap();
     let revisions: Vec<i64> = got.iter().map(|r| r.revision).collect();
@@ -180,13 +272,7 @@ async fn a_dropped_stream_resumes_from_the_last_revision() {
         assert_eq!(r.events[0].version, r.revision);
     }
     assert_eq!(watch.revision(), 5);
-    assert_eq!(starts(&fake), [1, 2, 4]);
-    for (request, timeout, token) in &fake.lock().unwrap().seen {
-        assert_eq!(request.session_id.as_deref(), Some("s"));
-        assert_eq!(request.path_prefix, "src/");
-        assert!(!timeout, "a watch carried a deadline");
-        assert_eq!(token, "Bearer t0k");
-    }
+    assert_resumed_as_asked(&fake);
 }
 
 // A stream that ends with OK is resumed like a dropped one, and so is one
@@ -194,14 +280,7 @@ async fn a_dropped_stream_resumes_from_the_last_revision() {
 // Progress responses are given, the first at the start revision.
 #[tokio::test]
 async fn an_ok_end_and_early_failures_resume_too() {
-    let fake = Fake {
-        history: vec!["a", "b", "c"],
-        per_stream: 1,
-        end_ok: true,
-        fail: VecDeque::from([down(), down()]),
-        ..Default::default()
-    };
-    let (client, fake, _) = serve(fake).await;
+    let (client, fake, _) = serve(ending_ok()).await;
     let mut watch = client.watch().start_revision(1);
     let mut seen = Vec::new();
     for _ in 0..5 {
@@ -219,11 +298,7 @@ async fn an_ok_end_and_early_failures_resume_too() {
 // error, every attempt from the caller's start revision; then it is over.
 #[tokio::test]
 async fn the_watch_gives_up_once_the_resume_timeout_has_passed() {
-    let fake = Fake {
-        fail: (0..100).map(|_| down()).collect(),
-        ..Default::default()
-    };
-    let (client, fake, _) = serve(fake).await;
+    let (client, fake, _) = serve(down_for_good()).await;
     let timeout = Duration::from_millis(300);
     let mut watch = client
         .session("s")
@@ -235,12 +310,7 @@ async fn the_watch_gives_up_once_the_resume_timeout_has_passed() {
     let elapsed = began.elapsed();
     assert_eq!(error.code(), Code::Unavailable, "{error}");
     let attempts = starts(&fake);
-    assert!((2..=10).contains(&attempts.len()), "{attempts:?}");
-    assert!(attempts.iter().all(|&start| start == 7), "{attempts:?}");
-    assert!(
-        elapsed >= timeout && elapsed < Duration::from_secs(5),
-        "{elapsed:?}"
-    );
+    assert_gave_up(&attempts, elapsed, timeout);
     assert!(watch.next().await.is_none());
     assert_eq!(fake.lock().unwrap().seen.len(), attempts.len());
 }
@@ -251,14 +321,7 @@ async fn the_watch_gives_up_once_the_resume_timeout_has_passed() {
 // response, so the watch carries on.
 #[tokio::test]
 async fn a_response_resets_the_resume_timeout() {
-    let run = [down(), down(), down(), None];
-    let fake = Fake {
-        history: vec!["a", "b", "c"],
-        per_stream: 1,
-        fail: run.iter().cycle().take(12).cloned().collect(),
-        ..Default::default()
-    };
-    let (client, fake, _) = serve(fake).await;
+    let (client, fake, _) = serve(failing_in_runs()).await;
     let mut watch = client.watch().resume_timeout(Duration::from_millis(500));
     // From now (3): each receiving stream gives its progress, then drops.
     let mut progress = Vec::new();
@@ -274,17 +337,8 @@ async fn a_response_resets_the_resume_timeout() {
 // revision carries the oldest and current revisions.
 #[tokio::test]
 async fn other_failures_end_the_watch() {
-    let metadata = HashMap::from([
-        ("oldest_revision".to_string(), "10".to_string()),
-        ("current_revision".to_string(), "42".to_string()),
-    ]);
-    let compacted = tonic::Status::with_error_details(
-        Code::OutOfRange,
-        "compacted",
-        ErrorDetails::with_error_info("REVISION_COMPACTED", "contextstore.dev", metadata),
-    );
     for (status, code) in [
-        (compacted, Code::OutOfRange),
+        (compacted(), Code::OutOfRange),
         (
             tonic::Status::invalid_argument("start_revision"),
             Code::InvalidArgument,
@@ -312,22 +366,13 @@ async fn other_failures_end_the_watch() {
 // Dropping the watch closes the stream.
 #[tokio::test]
 async fn dropping_the_watch_closes_the_stream() {
-    let fake = Fake {
-        history: vec!["a"],
-        hold: true,
-        ..Default::default()
-    };
-    let (client, _, closed) = serve(fake).await;
+    let (client, _, closed) = serve(holding()).await;
     let mut watch = client.session("s").watch();
     let first = watch.next().await.unwrap().unwrap();
     assert!(first.progress && first.events.is_empty() && first.revision == 1);
     assert!(!closed.load(Ordering::SeqCst));
     drop(watch);
-    let began = Instant::now();
-    while !closed.load(Ordering::SeqCst) {
-        assert!(began.elapsed() < Duration::from_secs(5), "still open");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    closed_soon(&closed).await;
 }
 
 // -- into_stream: the same watch as a Stream ------------------------------------
@@ -342,17 +387,8 @@ fn step(response: &WatchResponse) -> (i64, bool) {
 // Send, so it can be consumed on another task, and take(n) stops it there.
 #[tokio::test]
 async fn the_stream_resumes_from_the_last_revision() {
-    let fake = Fake {
-        history: vec!["a", "src/b", "c", "src/d", "src/e", "f"],
-        per_stream: 1,
-        ..Default::default()
-    };
-    let (client, fake, _) = serve(fake).await;
-    let agent = client
-        .session("s")
-        .with_token("t0k")
-        .unwrap()
-        .with_timeout(Duration::from_millis(50));
+    let (client, fake, _) = serve(dropping()).await;
+    let agent = agent(&client);
     let changes = agent
         .watch()
         .start_revision(1)
@@ -372,27 +408,14 @@ async fn the_stream_resumes_from_the_last_revision() {
             ["", "a", "src/b", "c", "src/d", "src/e"][r.revision as usize]
         );
     }
-    assert_eq!(starts(&fake), [1, 2, 4]);
-    for (request, timeout, token) in &fake.lock().unwrap().seen {
-        assert_eq!(request.session_id.as_deref(), Some("s"));
-        assert_eq!(request.path_prefix, "src/");
-        assert!(!timeout, "a watch carried a deadline");
-        assert_eq!(token, "Bearer t0k");
-    }
+    assert_resumed_as_asked(&fake);
 }
 
 // Progress responses are items too; an OK end and failures before anything
 // arrived are resumed, from the caller's start revision, as by next().
 #[tokio::test]
 async fn the_stream_gives_progress_and_resumes_after_an_ok_end_and_early_failures() {
-    let fake = Fake {
-        history: vec!["a", "b", "c"],
-        per_stream: 1,
-        end_ok: true,
-        fail: VecDeque::from([down(), down()]),
-        ..Default::default()
-    };
-    let (client, fake, _) = serve(fake).await;
+    let (client, fake, _) = serve(ending_ok()).await;
     let mut changes = client.watch().start_revision(1).into_stream();
     let first = changes.next().await.unwrap().unwrap();
     assert_eq!(step(&first), (1, true));
@@ -409,11 +432,7 @@ async fn the_stream_gives_progress_and_resumes_after_an_ok_end_and_early_failure
 // passed, then its last item is the Unavailable error and it ends, for good.
 #[tokio::test]
 async fn the_stream_ends_with_the_error_once_the_resume_timeout_has_passed() {
-    let fake = Fake {
-        fail: (0..100).map(|_| down()).collect(),
-        ..Default::default()
-    };
-    let (client, fake, _) = serve(fake).await;
+    let (client, fake, _) = serve(down_for_good()).await;
     let timeout = Duration::from_millis(300);
     let mut changes = client
         .session("s")
@@ -426,12 +445,7 @@ async fn the_stream_ends_with_the_error_once_the_resume_timeout_has_passed() {
     let elapsed = began.elapsed();
     assert_eq!(error.code(), Code::Unavailable, "{error}");
     let attempts = starts(&fake);
-    assert!((2..=10).contains(&attempts.len()), "{attempts:?}");
-    assert!(attempts.iter().all(|&start| start == 7), "{attempts:?}");
-    assert!(
-        elapsed >= timeout && elapsed < Duration::from_secs(5),
-        "{elapsed:?}"
-    );
+    assert_gave_up(&attempts, elapsed, timeout);
     assert!(changes.next().await.is_none());
     assert!(changes.is_terminated());
     assert!(changes.next().await.is_none(), "fused");
@@ -441,14 +455,7 @@ async fn the_stream_ends_with_the_error_once_the_resume_timeout_has_passed() {
 // A response resets the timeout, in the stream as in the pager.
 #[tokio::test]
 async fn a_response_resets_the_streams_resume_timeout() {
-    let run = [down(), down(), down(), None];
-    let fake = Fake {
-        history: vec!["a", "b", "c"],
-        per_stream: 1,
-        fail: run.iter().cycle().take(12).cloned().collect(),
-        ..Default::default()
-    };
-    let (client, fake, _) = serve(fake).await;
+    let (client, fake, _) = serve(failing_in_runs()).await;
     let changes = client
         .watch()
         .resume_timeout(Duration::from_millis(500))
@@ -461,18 +468,9 @@ async fn a_response_resets_the_streams_resume_timeout() {
 // A compaction is the stream's one item, not resumed; then it ends.
 #[tokio::test]
 async fn a_compaction_ends_the_stream() {
-    let metadata = HashMap::from([
-        ("oldest_revision".to_string(), "10".to_string()),
-        ("current_revision".to_string(), "42".to_string()),
-    ]);
-    let compacted = tonic::Status::with_error_details(
-        Code::OutOfRange,
-        "compacted",
-        ErrorDetails::with_error_info("REVISION_COMPACTED", "contextstore.dev", metadata),
-    );
     let fake = Fake {
         history: vec!["a"],
-        fail: VecDeque::from([Some(compacted)]),
+        fail: VecDeque::from([Some(compacted())]),
         ..Default::default()
     };
     let (client, fake, _) = serve(fake).await;
@@ -494,20 +492,11 @@ async fn a_compaction_ends_the_stream() {
 // Dropping the stream closes the gRPC stream.
 #[tokio::test]
 async fn dropping_the_stream_closes_it() {
-    let fake = Fake {
-        history: vec!["a"],
-        hold: true,
-        ..Default::default()
-    };
-    let (client, _, closed) = serve(fake).await;
+    let (client, _, closed) = serve(holding()).await;
     let mut changes = client.session("s").watch().into_stream();
     let first = changes.next().await.unwrap().unwrap();
     assert!(first.progress && first.events.is_empty() && first.revision == 1);
     assert!(!closed.load(Ordering::SeqCst));
     drop(changes);
-    let began = Instant::now();
-    while !closed.load(Ordering::SeqCst) {
-        assert!(began.elapsed() < Duration::from_secs(5), "still open");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    closed_soon(&closed).await;
 }
