@@ -125,9 +125,9 @@ class HistoryCursor(Cursor):
     """A watcher's cursor over one stripe's ``History``.
 
     Create it holding the stripe's lock, with ``backlog``: the history's
-    changes after ``after`` at that moment. From then on the history pushes
-    each new change into the cursor's queue (``push``, under the lock), and
-    ``next`` takes them without the lock. ``lock`` is the stripe's lock and
+    changes after ``after`` at that moment, queued first. From then on the
+    history pushes each new change into the cursor's queue (``push``, under
+    the lock), and ``next`` takes them without the lock. ``lock`` is the stripe's lock and
     ``current`` reads the stripe's revision (call holding the lock): ``next``
     takes them only to report progress when it found nothing, and to read the
     history again after ``fell_behind``.
@@ -155,8 +155,8 @@ class HistoryCursor(Cursor):
         self._queue: queue.SimpleQueue[Revision | object] = queue.SimpleQueue()
         self._behind = False  # under the lock
         self.revision = after  # the writer reads it under the lock to see if we fell behind
-        self._backlog = backlog
-        self._backlog_to = current()
+        for change in backlog:
+            self._queue.put(change)
         history.waiting.setdefault(ns, set()).add(self)  # caller holds the lock
 
     # -- the writer's side (under the stripe lock) -------------------------------
@@ -173,10 +173,6 @@ class HistoryCursor(Cursor):
     # -- the reader's side (no lock) ----------------------------------------------
 
     def next(self, timeout: float) -> list[Revision]:
-        if self._backlog:
-            backlog, self._backlog = self._backlog, []
-            self.revision = max(self.revision, self._backlog_to)
-            return backlog
         q = self._queue
         try:
             item = q.get(timeout=timeout) if timeout > 0 else q.get_nowait()
