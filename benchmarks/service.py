@@ -149,10 +149,13 @@ def server_rate(
         return measure(server, load, redis=redis, secured=secured)
 
 
+def _sender(load: Load) -> Callable[[str, Load, int, secure.Secured | None], procs.LoadResult]:
+    return _pinned_h2load if load.h2load else _ghz
+
+
 def warm_up(server: LocalServer, load: Load, secured: secure.Secured | None = None) -> None:
     """A tenth of ``load``, unmeasured: connections made, caches and allocators warm."""
-    send = _pinned_h2load if load.h2load else _ghz
-    send(server.address, load, max(load.calls // 10, load.concurrency), secured)
+    _sender(load)(server.address, load, max(load.calls // 10, load.concurrency), secured)
 
 
 def measure(
@@ -163,7 +166,7 @@ def measure(
     secured: secure.Secured | None = None,
 ) -> Rate:
     """One run of ``load`` against a running ``server``, and the CPU it cost it (and ``redis``)."""
-    send = _pinned_h2load if load.h2load else _ghz
+    send = _sender(load)
     pids = [server.pid] + ([redis.pid] if redis else [])
     before = [procs.cpu_seconds(pid) for pid in pids]
     result = send(server.address, load, load.calls, secured)

@@ -71,11 +71,14 @@ class _WatchLoad:
         )  # fmt: skip
         self._expect("ready")
 
-    def run(self) -> None:
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Its writer runs (events flow) inside, and has stopped once it ends."""
         self._say("run", "running")
-
-    def pause(self) -> None:
-        self._say("pause", "paused")
+        try:
+            yield
+        finally:
+            self._say("pause", "paused")
 
     def close(self) -> Flow:
         """End the load: what its watchers received, and the writes it made."""
@@ -123,15 +126,11 @@ def watchers_vs_none(scale: WatchScale, *, protoset: Path) -> Figure:
         try:
 
             def with_events() -> service.Rate:
-                watchers.run()
-                try:
+                with watchers.writing():
                     return service.measure(watched, load)
-                finally:
-                    watchers.pause()
 
-            watchers.run()
-            service.warm_up(watched, load)
-            watchers.pause()
+            with watchers.writing():
+                service.warm_up(watched, load)
             service.warm_up(alone, load)
             runs = alternate_many(
                 scale.rounds, {WITH: with_events, WITHOUT: lambda: service.measure(alone, load)}

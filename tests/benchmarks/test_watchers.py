@@ -43,11 +43,10 @@ def test_the_watch_load_writes_only_between_run_and_pause() -> None:
         load = watchers._WatchLoad(server.address, scale)
         try:
             assert _writes_seen(client, 2) == 0  # open, not yet told to run
-            load.run()
-            deadline = time.monotonic() + 30
-            while _writes_seen(client, 2) < 3 and time.monotonic() < deadline:
-                pass  # until the writer is seen writing
-            load.pause()
+            with load.writing():
+                deadline = time.monotonic() + 30
+                while _writes_seen(client, 2) < 3 and time.monotonic() < deadline:
+                    pass  # until the writer is seen writing
             paused_at = _writes_seen(client, 2)
         finally:
             flow = load.close()
